@@ -1,0 +1,59 @@
+"""Who may do what: one permission check by role and agency that every route calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.errors import Forbidden
+
+# Actions a route asks about. Roles map to the actions they may take.
+READ_EVIDENCE = "evidence.read"
+UPLOAD = "evidence.upload"
+UPLOAD_MANY = "evidence.upload_many"  # dock-scale uploads (stations)
+MANAGE_USERS = "users.manage"
+READ_LEDGER = "ledger.read"
+READ_CASES = "cases.read"
+WRITE_CASES = "cases.write"
+REVIEW = "cases.review"
+EXPORT = "exports.create"
+VERIFY = "integrity.verify"
+READ_METRICS = "metrics.read"
+
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "station": frozenset({UPLOAD, UPLOAD_MANY}),
+    "officer": frozenset({UPLOAD, READ_EVIDENCE, READ_CASES, WRITE_CASES}),
+    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT}),
+    "legal": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT}),
+    "supervisor": frozenset({READ_EVIDENCE, READ_CASES, READ_LEDGER}),
+    "auditor": frozenset({READ_LEDGER, VERIFY, READ_METRICS}),
+    "admin": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, MANAGE_USERS,
+                        READ_LEDGER, VERIFY, READ_METRICS, UPLOAD}),
+}
+# Roles that see every agency (the Justice Bureau supervises all; auditors and admins run it).
+CROSS_AGENCY = frozenset({"supervisor", "auditor", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    user_id: int
+    username: str
+    role: str
+    agency_id: int | None
+
+
+def can(who: Principal, action: str, agency_id: int | None = None) -> bool:
+    """True when the role allows the action and the resource's agency is visible to the caller."""
+    if action not in ROLE_ACTIONS.get(who.role, frozenset()):
+        return False
+    if agency_id is None or who.role in CROSS_AGENCY:
+        return True
+    return who.agency_id == agency_id
+
+
+def require(who: Principal, action: str, agency_id: int | None = None) -> None:
+    """Raise Forbidden unless `can` allows it."""
+    if not can(who, action, agency_id):
+        what = f"{action} in agency {agency_id}" if agency_id is not None else action
+        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden")

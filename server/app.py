@@ -1,0 +1,126 @@
+"""The aiohttp application factory: explicit lifetimes, one error translation, auth by default."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from server import keys
+from server.access import Principal
+from server.db import Database
+from server.errors import CustodianError, Unauthorized
+from server.routes import all_routes
+from server.settings import Settings
+from server.store import open_store
+from server.tokens import TokenIssuer, load_secret
+from server.web import PRINCIPAL, is_public, json_response
+
+logger = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line per request with the user id, so every access is attributable."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        who = request.get(PRINCIPAL)
+        self.logger.info(
+            '%s "%s %s" %s %s %.3fs user=%s', request.remote, request.method, request.path_qs,
+            response.status, response.body_length, time, who.user_id if who else "-",
+        )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error into {"error", "code"} with a fitting status."""
+    try:
+        return await handler(request)
+    except CustodianError as exc:
+        if exc.status >= 500:
+            logger.error("%s %s: %s", request.method, request.path, exc.message)
+        return json_response({"error": exc.message, "code": exc.code}, status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        return json_response({"error": exc.reason, "code": code}, status=exc.status,
+                             headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
+    except Exception:
+        logger.exception("unhandled error on %s %s", request.method, request.path)
+        return json_response({"error": "internal server error", "code": "internal"}, status=500)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every route needs a valid bearer token unless it was declared public."""
+    public = is_public(request.match_info.handler) or request.match_info.http_exception is not None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        try:
+            claims = request.app[keys.TOKENS].check(header.removeprefix("Bearer ").strip())
+            request[PRINCIPAL] = Principal(claims.user_id, claims.username, claims.role, claims.agency_id)
+        except Unauthorized:
+            if not public:  # a stale token does not break a public page
+                raise
+    elif not public:
+        raise Unauthorized("authentication required: send Authorization: Bearer <token>")
+    return await handler(request)
+
+
+def metrics_middleware(registry: CollectorRegistry) -> Callable[..., Awaitable[web.StreamResponse]]:
+    requests = Counter("custodian_http_requests", "HTTP requests", ["method", "route", "status"],
+                       registry=registry)
+    latency = Histogram("custodian_http_request_seconds", "HTTP request latency", ["route"],
+                        registry=registry)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        start = time.perf_counter()
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        finally:
+            requests.labels(request.method, route, str(status)).inc()
+            latency.labels(route).observe(time.perf_counter() - start)
+
+    return middleware
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the application; resources open in cleanup contexts when it starts."""
+    registry = CollectorRegistry()
+    app = web.Application(
+        client_max_size=settings.max_request_bytes,
+        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware],
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.METRICS] = registry
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        from server.migrate import upgrade
+
+        db = Database(settings)
+        upgrade(db.engine)
+        app[keys.DB] = db
+        yield
+        db.close()
+
+    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+        app[keys.STORE] = open_store(settings)
+        yield
+
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(store_ctx)
+    for table in all_routes():
+        app.router.add_routes(table)
+    return app

@@ -1,0 +1,188 @@
+"""The `custodian` command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console
+
+from server.errors import Conflict, CustodianError
+from server.settings import Settings, load_settings
+
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", metavar="DIR", help="data folder (default ./var): catalogue, store, keys")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file on top of config/custodian.toml")
+
+
+def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
+    return load_settings(getattr(args, "config", None),
+                         overrides={"data_dir": getattr(args, "data", None), **extra})
+
+
+def open_db(settings: Settings):  # type: ignore[no-untyped-def]
+    from server.db import Database
+    from server.migrate import upgrade
+
+    db = Database(settings)
+    upgrade(db.engine)
+    return db
+
+
+def bootstrap_admin(db: Any) -> tuple[str, str, bool] | None:
+    """With no users at all, create `admin`: the password from CUSTODIAN_ADMIN_PASSWORD or a
+    generated one (returned so it is printed once)."""
+    from server.accounts import add_user, count_users
+
+    if db.call(count_users):
+        return None
+    given = os.environ.get("CUSTODIAN_ADMIN_PASSWORD")
+    password = given or secrets.token_urlsafe(12)
+    try:
+        db.call(add_user, "admin", password, "admin", None, "Administrator")
+    except Conflict:  # another server process created it first
+        return None
+    return "admin", password, given is None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from server.app import AccessLogger, create_app
+
+    settings = settings_from(args, host=args.host, port=args.port)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    db = open_db(settings)
+    created = bootstrap_admin(db)
+    db.close()
+    url = f"http://{settings.host}:{settings.port}"
+    if created:
+        user, password, generated = created
+        out.print(f"[bold]Created the first administrator[/]: user [cyan]{user}[/]"
+                  + (f", password [cyan]{password}[/] (shown once; keep it safe)" if generated
+                     else " with the password from CUSTODIAN_ADMIN_PASSWORD"))
+    out.print(f"Custodian serving on [link={url}]{url}[/link] "
+              f"(data in {settings.data_path}, catalogue {settings.resolved_database_url.split('://')[0]}, "
+              f"store {settings.store_backend})")
+    out.print(f"Log in: curl -s -X POST {url}/api/v1/auth/login -H 'Content-Type: application/json' "
+              "-d '{\"username\": \"admin\", \"password\": \"…\"}'")
+    web.run_app(create_app(settings), host=settings.host, port=settings.port,
+                access_log_class=AccessLogger, print=None)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    db = open_db(settings)
+    db.close()
+    out.print(f"catalogue at {settings.resolved_database_url.split('@')[-1]} is up to date")
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise CustodianError("the two passwords differ", code="bad_password")
+    else:
+        raise CustodianError("no terminal to ask for a password: use --password-stdin",
+                             code="bad_password")
+    return password
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from server.accounts import add_user
+
+    settings = settings_from(args)
+    password = _read_password(args)
+    db = open_db(settings)
+    try:
+        user = db.call(add_user, args.name, password, args.role, args.agency, args.display_name or "")
+    finally:
+        db.close()
+    out.print(f"user [cyan]{user.username}[/] created (id {user.id}, role {user.role}"
+              + (f", agency {args.agency})" if args.agency else ")"))
+    return 0
+
+
+def cmd_agency_add(args: argparse.Namespace) -> int:
+    from server.accounts import add_agency
+
+    settings = settings_from(args)
+    db = open_db(settings)
+    try:
+        agency = db.call(add_agency, args.code, args.name or args.code)
+    finally:
+        db.close()
+    out.print(f"agency [cyan]{agency.code}[/] created (id {agency.id})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from server.models import ROLES
+
+    parser = argparse.ArgumentParser(prog="custodian", description="Custodian video-evidence server")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("serve", help="run the server (API, player, uploads, workers)")
+    _common(p)
+    p.add_argument("--host", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="listen port (default 8080)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("migrate", help="bring the catalogue schema up to date")
+    _common(p)
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("user", help="manage users")
+    usub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    pa = usub.add_parser("add", help="create a user")
+    pa.add_argument("name", help="login name")
+    pa.add_argument("--role", required=True, choices=ROLES, help="the user's role")
+    pa.add_argument("--agency", metavar="CODE", help="agency code (required except for "
+                    "supervisor, auditor, admin)")
+    pa.add_argument("--display-name", help="name shown in the UI and the custody report")
+    pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _common(pa)
+    pa.set_defaults(func=cmd_user_add)
+
+    p = sub.add_parser("agency", help="manage agencies")
+    asub = p.add_subparsers(dest="agency_command", required=True, metavar="ACTION")
+    pa = asub.add_parser("add", help="create an agency")
+    pa.add_argument("code", help="short code, e.g. LS-ZF (used by --agency)")
+    pa.add_argument("--name", help="full name, e.g. 丽水市综合行政执法局")
+    _common(pa)
+    pa.set_defaults(func=cmd_agency_add)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CustodianError as exc:
+        err.print(f"custodian {args.command}: error: {exc.message}", markup=False)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Every route table, listed in one place so the URL map reads top to bottom."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def all_routes() -> list[web.RouteTableDef]:
+    from server.routes import auth, evidence, meta, users
+
+    return [meta.routes, auth.routes, users.routes, evidence.routes]

@@ -1,0 +1,44 @@
+"""Evidence items: list, detail, original bytes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from server import keys
+from server.errors import BadRequest
+from server.evidence import get_item, item_json, list_items
+from server.streaming import send_object
+from server.web import endpoint, json_response, principal
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/evidence")
+@endpoint("List evidence items visible to the caller", tags=("evidence",),
+          params={"sha256": "exact SHA-256 of the original",
+                  "cursor": "from the previous page's next", "limit": "page size, at most 200"})
+async def list_evidence(request: web.Request) -> web.Response:
+    q = request.query
+    try:
+        limit = int(q.get("limit", "50"))
+    except ValueError:
+        raise BadRequest("limit must be an integer") from None
+    page = await request.app[keys.DB].run(
+        list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit)
+    return json_response(page)
+
+
+@routes.get("/api/v1/evidence/{id}")
+@endpoint("One evidence item", tags=("evidence",), responses={200: "the item", 404: "no such item"})
+async def get_evidence(request: web.Request) -> web.Response:
+    item = await request.app[keys.DB].run(get_item, request.match_info["id"], principal(request))
+    return json_response(item_json(item))
+
+
+@routes.get("/api/v1/evidence/{id}/original")
+@endpoint("The original bytes, unchanged (Range supported)", tags=("evidence",),
+          responses={200: "bytes", 206: "partial bytes", 416: "bad range"})
+async def get_original(request: web.Request) -> web.StreamResponse:
+    item = await request.app[keys.DB].run(get_item, request.match_info["id"], principal(request))
+    return await send_object(request, request.app[keys.STORE], item.sha256, item.size,
+                             filename=item.original_filename)

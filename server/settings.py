@@ -1,0 +1,191 @@
+"""Settings: one frozen object, loaded once from TOML with CUSTODIAN_* environment overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.errors import SettingsError
+
+ENV_PREFIX = "CUSTODIAN_"
+# The shipped defaults a deployer reads and edits; values here must equal the dataclass defaults.
+DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "custodian.toml"
+
+
+def _s(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every deployer-visible setting, with its default and a help line."""
+
+    data_dir: str = _s("./var", "Folder holding the SQLite catalogue, the local store and keys.")
+    host: str = _s("127.0.0.1", "Address `custodian serve` listens on.")
+    port: int = _s(8080, "Port `custodian serve` listens on.")
+    database_url: str = _s(
+        "", "SQLAlchemy URL of the catalogue; empty means SQLite at DATA_DIR/custodian.db. "
+        "PostgreSQL: postgresql+psycopg://user@host/db."
+    )
+    sqlite_busy_timeout_ms: int = _s(10000, "How long SQLite waits for a lock before failing.")
+    store_backend: str = _s("local", "Where originals live: `local` (a folder) or `s3`.")
+    store_path: str = _s("", "Folder of the local store; empty means DATA_DIR/store.")
+    store_quota_bytes: int = _s(0, "Refuse puts that would make the store exceed this; 0 = none.")
+    store_min_free_bytes: int = _s(
+        64 * 1024 * 1024, "Refuse puts that would leave less free disk than this (local store)."
+    )
+    s3_endpoint_url: str = _s("", "S3 endpoint (MinIO, Ceph RGW, AWS); empty means AWS default.")
+    s3_bucket: str = _s("custodian", "Bucket holding objects; must have Object Lock enabled.")
+    s3_region: str = _s("us-east-1", "S3 region name.")
+    s3_access_key: str = _s("", "S3 access key id; empty means boto3's usual lookup.")
+    s3_secret_key: str = _s("", "S3 secret access key.")
+    s3_create_bucket: bool = _s(False, "Create the bucket (with Object Lock) at start if missing.")
+    s3_multipart_threshold_bytes: int = _s(
+        64 * 1024 * 1024, "Objects larger than this are uploaded to S3 in parts."
+    )
+    s3_part_size_bytes: int = _s(16 * 1024 * 1024, "Part size of S3 multipart uploads.")
+    s3_connect_timeout_s: float = _s(5.0, "Seconds to wait for the S3 endpoint to accept.")
+    s3_retries: int = _s(2, "Attempts boto3 makes before the store reports S3 unreachable.")
+    retention_default_days: int = _s(
+        183, "Minimum retention of an original (six months, public-security practice)."
+    )
+    jwt_secret: str = _s(
+        "", "HMAC secret for login tokens; empty means a random one kept in DATA_DIR/jwt.secret. "
+        "Set the same value on every server of a scale-out deployment."
+    )
+    jwt_issuer: str = _s("custodian", "`iss` claim of issued tokens, checked on every request.")
+    jwt_audience: str = _s("custodian-api", "`aud` claim of issued tokens, checked too.")
+    jwt_ttl_seconds: int = _s(3600, "Lifetime of a login token.")
+    login_max_failures: int = _s(5, "Failed logins per user or per address before a lockout.")
+    login_window_seconds: int = _s(300, "Window (and lockout length) for counting failed logins.")
+    max_request_bytes: int = _s(1024 * 1024, "Largest request body accepted, uploads excepted.")
+    camera_timezone: str = _s(
+        "Asia/Shanghai", "Zone of local times in camera file names, converted to UTC on ingest."
+    )
+    log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.")
+
+    # -- derived paths -------------------------------------------------------------------
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_path / 'custodian.db'}"
+
+    @property
+    def resolved_store_path(self) -> Path:
+        return Path(self.store_path).expanduser().resolve() if self.store_path else (
+            self.data_path / "store"
+        )
+
+
+def setting_fields() -> list[dataclasses.Field[Any]]:
+    """The settings' fields, in declaration order."""
+    return list(dataclasses.fields(Settings))
+
+
+def _coerce(name: str, typ: str, value: Any, source: str) -> Any:
+    """Check or convert one value to the declared type; fail naming the key."""
+    if typ == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+    elif typ == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif typ == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif typ == "str":
+        if isinstance(value, str):
+            return value
+    raise SettingsError(f"setting {name!r} from {source}: expected {typ}, got {value!r}")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    # One optional [custodian] table or flat keys; both read the same.
+    return data.get("custodian", data) if isinstance(data.get("custodian"), dict) else data
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Defaults file, then the --config file, then CUSTODIAN_* env, then explicit overrides."""
+    env = os.environ if env is None else env
+    types = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in setting_fields()}
+    values: dict[str, Any] = {}
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if DEFAULTS_FILE.exists():
+        layers.append((str(DEFAULTS_FILE), _read_toml(DEFAULTS_FILE)))
+    if config_file:
+        layers.append((str(config_file), _read_toml(Path(config_file))))
+    for source, layer in layers:
+        for key, value in layer.items():
+            if key not in types:
+                raise SettingsError(f"unknown setting {key!r} in {source}")
+            values[key] = _coerce(key, types[key], value, source)
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key in _ENV_NOT_SETTINGS:
+            continue
+        name = key[len(ENV_PREFIX):].lower()
+        if name not in types:
+            raise SettingsError(f"unknown setting {name!r} from environment variable {key}")
+        values[name] = _coerce(name, types[name], value, f"environment variable {key}")
+    for key, value in (overrides or {}).items():
+        if key not in types:
+            raise SettingsError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = _coerce(key, types[key], value, "command line")
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+# Environment variables with our prefix that are not settings (read elsewhere, once).
+_ENV_NOT_SETTINGS = frozenset({"CUSTODIAN_ADMIN_PASSWORD", "CUSTODIAN_TEST_PG_URL"})
+
+
+def _validate(s: Settings) -> None:
+    if s.store_backend not in ("local", "s3"):
+        raise SettingsError(f"setting 'store_backend' must be 'local' or 's3', not {s.store_backend!r}")
+    if not 0 < s.port < 65536:
+        raise SettingsError(f"setting 'port' must be 1-65535, not {s.port}")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(f"setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
+    for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes"):
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"setting {name!r} must be positive")
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(s.camera_timezone)
+    except Exception:
+        raise SettingsError(f"setting 'camera_timezone': unknown zone {s.camera_timezone!r}") from None

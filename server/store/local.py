@@ -1,0 +1,185 @@
+"""Local write-once store: files named by their SHA-256 under one folder."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
+from server.store.base import COPY_BLOCK, ObjectStore, PutResult, check_key, stream_file
+
+logger = logging.getLogger(__name__)
+
+
+class LocalStore(ObjectStore):
+    """Objects at ROOT/ab/cd/<sha256>, read-only once in place; temp files in ROOT/.tmp on the
+    same filesystem so the final step is an atomic link."""
+
+    name = "local"
+
+    def __init__(self, root: Path, *, quota_bytes: int = 0, min_free_bytes: int = 0):
+        self.root = Path(root)
+        self.tmp = self.root / ".tmp"
+        self.quota_bytes = quota_bytes
+        self.min_free_bytes = min_free_bytes
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(exist_ok=True)
+        self._used: int | None = None
+        self._lock = threading.Lock()
+
+    # -- paths ---------------------------------------------------------------------------
+    def path_for(self, sha256: str) -> Path:
+        check_key(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def temp_path(self) -> Path:
+        """A fresh temp file path on the store's filesystem (uploads stage here)."""
+        return self.tmp / f"{uuid.uuid4().hex}.part"
+
+    # -- space ---------------------------------------------------------------------------
+    def used_bytes(self) -> int:
+        with self._lock:
+            if self._used is None:
+                self._used = sum(self.size(k) for k in self.iter_keys())
+            return self._used
+
+    def check_space(self, incoming: int) -> None:
+        if self.quota_bytes and self.used_bytes() + incoming > self.quota_bytes:
+            raise StoreFull(
+                f"the store quota of {self.quota_bytes} bytes would be exceeded by {incoming} "
+                f"more bytes ({self.used_bytes()} used); raise store_quota_bytes or add storage"
+            )
+        free = shutil.disk_usage(self.root).free
+        if free - incoming < self.min_free_bytes:
+            raise StoreFull(
+                f"not enough free disk at {self.root}: {free} bytes free, {incoming} needed plus "
+                f"a reserve of {self.min_free_bytes}; free space or add storage"
+            )
+
+    def health(self) -> None:
+        if not os.access(self.root, os.W_OK):
+            raise StoreUnavailable(f"store folder {self.root} is not writable")
+
+    # -- writes --------------------------------------------------------------------------
+    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+        check_key(sha256)
+        size = os.stat(path).st_size
+        final = self.path_for(sha256)
+        if final.exists():
+            return self._existing(final, sha256, size)
+        self.check_space(size)
+        tmp = self.temp_path()
+        try:
+            digest = hashlib.sha256()
+            buf = bytearray(COPY_BLOCK)
+            view = memoryview(buf)
+            with open(path, "rb") as src, open(tmp, "xb") as dst:
+                while n := src.readinto(buf):
+                    digest.update(view[:n])
+                    dst.write(view[:n])
+                dst.flush()
+                os.fsync(dst.fileno())
+            found = digest.hexdigest()
+            if found != sha256:
+                raise ObjectMismatch(
+                    f"{path}: bytes hash to {found}, not to the key {sha256}; nothing was stored"
+                )
+            return self._place(tmp, final, sha256, size)
+        except OSError as exc:
+            raise self._os_error(exc, path) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+        check_key(sha256)
+        size = os.stat(path).st_size
+        final = self.path_for(sha256)
+        if final.exists():
+            result = self._existing(final, sha256, size)
+            Path(path).unlink(missing_ok=True)
+            return result
+        try:
+            with open(path, "rb") as f:
+                os.fsync(f.fileno())
+            return self._place(Path(path), final, sha256, size)
+        except OSError as exc:
+            raise self._os_error(exc, path) from exc
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def _place(self, tmp: Path, final: Path, sha256: str, size: int) -> PutResult:
+        """Link tmp to its final name (never replacing an existing file), make it read-only,
+        fsync the directory so the name survives a power cut."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            # Another writer placed the same key meanwhile: same bytes by construction.
+            return self._existing(final, sha256, size)
+        dir_fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        with self._lock:
+            if self._used is not None:
+                self._used += size
+        logger.info("stored object %s (%d bytes)", sha256, size)
+        return PutResult(sha256, size, created=True)
+
+    def _existing(self, final: Path, sha256: str, size: int) -> PutResult:
+        have = final.stat().st_size
+        if have != size:
+            raise ObjectMismatch(
+                f"object {sha256} is already stored with {have} bytes, the new copy has {size}: "
+                "the new bytes cannot hash to this key; nothing was changed"
+            )
+        return PutResult(sha256, size, created=False)
+
+    def _os_error(self, exc: OSError, path: Path) -> StoreError:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StoreFull(f"the store at {self.root} is full while writing {path}; free space")
+        if isinstance(exc, StoreError):
+            return exc
+        return StoreUnavailable(f"store at {self.root}: {exc.strerror or exc} ({path})")
+
+    # -- reads ---------------------------------------------------------------------------
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).exists()
+
+    def size(self, sha256: str) -> int:
+        try:
+            return self.path_for(sha256).stat().st_size
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {sha256} is not in the store") from None
+
+    def open_range(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        try:
+            f = open(self.path_for(sha256), "rb")  # noqa: SIM115 - closed by stream_file
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {sha256} is not in the store") from None
+        return stream_file(f, start, end)
+
+    def local_path(self, sha256: str) -> Path:
+        """The object's file, for readers that need a path (transcoding); never write to it."""
+        p = self.path_for(sha256)
+        if not p.exists():
+            raise ObjectNotFound(f"object {sha256} is not in the store")
+        return p
+
+    def iter_keys(self) -> Iterator[str]:
+        for first in sorted(self.root.iterdir()):
+            if first.name.startswith(".") or not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for obj in sorted(second.iterdir()):
+                    yield obj.name
