@@ -1,0 +1,330 @@
+"""The custody ledger's pure half: entries, their hash chain, Merkle leaves and signed tree heads."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from integrity import merkle, signing
+from integrity.canonical import canonical_hash, canonical_json
+from integrity.errors import (
+    CHAIN_BROKEN,
+    DETAILS_MISMATCH,
+    ENTRY_MISSING,
+    ORDER_SWAPPED,
+    SIGNATURE_INVALID,
+    TREE_HEAD_MISMATCH,
+    Problem,
+)
+from integrity.timefmt import as_rfc3339
+
+# Actions: every act on evidence leaves one of these.
+INGEST = "ingest"
+DUPLICATE = "duplicate_received"
+VIEW = "view"
+LINK = "link"
+UNLINK = "unlink"
+ANNOTATION = "annotation"
+EXPORT = "export"
+RETENTION = "retention_change"
+USER = "user_change"
+VERIFY = "verification"
+UPLOAD_REFUSED = "upload_refused"
+FIXITY = "fixity_scrub"
+ACTIONS = frozenset(
+    {
+        INGEST,
+        DUPLICATE,
+        VIEW,
+        LINK,
+        UNLINK,
+        ANNOTATION,
+        EXPORT,
+        RETENTION,
+        USER,
+        VERIFY,
+        UPLOAD_REFUSED,
+        FIXITY,
+    }
+)
+
+GENESIS_PREV = "0" * 64
+# The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers
+# seq 1..n.
+FIRST_SEQ = 1
+TREE_HEAD_FORMAT = "custodian.tree-head/1"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One custody act, chained to the entry before it by prev_hash."""
+
+    seq: int
+    time: str
+    actor: str
+    action: str
+    subject: str
+    details_hash: str
+    prev_hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict form (exactly the hashed fields)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LedgerEntry:
+        """Build from the dict form."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+
+def entry_bytes(entry: LedgerEntry) -> bytes:
+    """The canonical JSON bytes of an entry: what is hashed and what a Merkle leaf holds."""
+    return canonical_json(entry.to_dict())
+
+
+def entry_hash(entry: LedgerEntry) -> str:
+    """SHA-256 hex of entry_bytes: the next entry's prev_hash."""
+    return hashlib.sha256(entry_bytes(entry)).hexdigest()
+
+
+def details_hash(details: Mapping[str, Any]) -> str:
+    """The canonical hash of an entry's details."""
+    return canonical_hash(details)
+
+
+def leaf_for(entry: LedgerEntry) -> bytes:
+    """The entry's Merkle leaf hash, H(0x00 || entry_bytes)."""
+    return merkle.leaf_hash(entry_bytes(entry))
+
+
+def make_entry(
+    *,
+    seq: int,
+    time: str | datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any],
+    prev_hash: str,
+) -> LedgerEntry:
+    """Build the next entry from its details; the caller (the single writer) supplies seq/prev."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown ledger action {action!r}")
+    return LedgerEntry(
+        seq=seq,
+        time=as_rfc3339(time),
+        actor=actor,
+        action=action,
+        subject=subject,
+        details_hash=details_hash(details),
+        prev_hash=prev_hash,
+    )
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """A signed statement: 'the ledger had `size` entries with this Merkle root at `time`'."""
+
+    size: int
+    root_hex: str
+    time: str
+    key_id: str
+    signature: str
+
+    def signing_bytes(self) -> bytes:
+        """The canonical bytes the signature covers."""
+        return tree_head_signing_bytes(self.size, self.root_hex, self.time, self.key_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TreeHead:
+        """Build from the dict form."""
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+
+    def label(self) -> str:
+        """How messages name this tree head."""
+        return f"tree head of size {self.size} at {self.time}"
+
+
+def tree_head_signing_bytes(size: int, root_hex: str, time: str, key_id: str) -> bytes:
+    """Canonical bytes of a tree head's signed fields (with a format tag against reuse)."""
+    return canonical_json(
+        {"format": TREE_HEAD_FORMAT, "size": size, "root": root_hex, "time": time, "key_id": key_id}
+    )
+
+
+def sign_tree_head(
+    size: int, root: bytes | str, time: str | datetime, key: Ed25519PrivateKey
+) -> TreeHead:
+    """Sign (size, root, time) with the server key."""
+    root_hex = root.hex() if isinstance(root, bytes) else root
+    moment = as_rfc3339(time)
+    kid = signing.key_id(key)
+    signature = signing.sign(key, tree_head_signing_bytes(size, root_hex, moment, kid))
+    return TreeHead(size, root_hex, moment, kid, signature)
+
+
+def verify_tree_head(
+    head: TreeHead, public_key: signing.PublicKeyLike | Mapping[str, signing.PublicKeyLike]
+) -> list[Problem]:
+    """Problems with a tree head's signature (empty list: the signature holds)."""
+    where = head.label()
+    key = signing.select_key(public_key, head.key_id)
+    if key is None:
+        return [Problem(SIGNATURE_INVALID, where, f"{where}: signed by unknown key {head.key_id}")]
+    if not signing.verify(key, head.signing_bytes(), head.signature):
+        return [
+            Problem(
+                SIGNATURE_INVALID,
+                where,
+                f"{where}: signature invalid (tree head forged or altered; key {head.key_id})",
+            )
+        ]
+    return []
+
+
+def _swapped(a: LedgerEntry, b: LedgerEntry, expected_prev: str) -> bool:
+    # Would a and b link up if their contents were put back in each other's seq slots?
+    first = replace(b, seq=a.seq)
+    second = replace(a, seq=b.seq)
+    return first.prev_hash == expected_prev and second.prev_hash == entry_hash(first)
+
+
+def check_chain(
+    entries: Iterable[LedgerEntry],
+    details: Mapping[int, Mapping[str, Any]] | None = None,
+    *,
+    start_seq: int = FIRST_SEQ,
+    start_prev_hash: str = GENESIS_PREV,
+) -> list[Problem]:
+    """Every break in the hash chain: edited, deleted, inserted or reordered entries.
+
+    entries are in the order they were read (normally by seq). details maps seq to the stored
+    details, checked against each entry's details_hash. For a slice of the ledger, pass the
+    seq of its first entry and the hash of the entry before it.
+    """
+    problems: list[Problem] = []
+    rows = list(entries)
+    expected_seq = start_seq
+    expected_prev = start_prev_hash
+    previous: LedgerEntry | None = None
+    skip_link_check = False
+    for position, entry in enumerate(rows):
+        where = f"ledger entry {entry.seq}"
+        # Step 1: sequence numbers run 1, 2, 3… with no gap and no step back.
+        if entry.seq < expected_seq:
+            before = previous.seq if previous is not None else start_seq
+            problems.append(
+                Problem(
+                    ORDER_SWAPPED,
+                    where,
+                    f"ledger entry {entry.seq} appears after entry {before} (order swapped)",
+                )
+            )
+        elif entry.seq > expected_seq:
+            missing = (
+                f"entry {expected_seq} is"
+                if entry.seq == expected_seq + 1
+                else f"entries {expected_seq}..{entry.seq - 1} are"
+            )
+            after = f"entry {previous.seq}" if previous is not None else "the start"
+            problems.append(
+                Problem(
+                    ENTRY_MISSING,
+                    where,
+                    f"ledger entry {entry.seq} follows {after}: {missing} missing (row deleted)",
+                )
+            )
+        # Step 2: prev_hash links to the entry before it.
+        if skip_link_check:
+            skip_link_check = False  # already explained as part of a swapped pair
+        elif entry.prev_hash != expected_prev:
+            nxt = rows[position + 1] if position + 1 < len(rows) else None
+            if nxt is not None and nxt.seq == entry.seq + 1 and _swapped(entry, nxt, expected_prev):
+                problems.append(
+                    Problem(
+                        ORDER_SWAPPED,
+                        where,
+                        f"ledger entries {entry.seq} and {nxt.seq} have been swapped "
+                        f"(each one's content links only in the other's place)",
+                    )
+                )
+                skip_link_check = True
+            else:
+                before = (
+                    f"entry {previous.seq}" if previous is not None else "the start of the ledger"
+                )
+                problems.append(
+                    Problem(
+                        CHAIN_BROKEN,
+                        where,
+                        f"ledger entry {entry.seq}: prev_hash does not match {before} "
+                        f"(chain broken)",
+                    )
+                )
+        # Step 3: the stored details still hash to what the entry recorded.
+        if details is not None and entry.seq in details:
+            found = details_hash(details[entry.seq])
+            if found != entry.details_hash:
+                problems.append(
+                    Problem(
+                        DETAILS_MISMATCH,
+                        where,
+                        f"ledger entry {entry.seq}: details hash to {found}, entry records "
+                        f"{entry.details_hash} (details edited)",
+                    )
+                )
+        expected_seq = max(expected_seq, entry.seq + 1)
+        expected_prev = entry_hash(entry)
+        previous = entry
+    return problems
+
+
+def check_tree_heads(
+    entries: Sequence[LedgerEntry] | Iterable[LedgerEntry],
+    heads: Iterable[TreeHead],
+    public_key: signing.PublicKeyLike | Mapping[str, signing.PublicKeyLike],
+) -> list[Problem]:
+    """Every signed tree head whose signature fails or whose root the entries no longer give.
+
+    entries must be the whole ledger from seq 1, in seq order.
+    """
+    leaves = [leaf_for(e) for e in entries]
+    problems: list[Problem] = []
+    # One pass over the leaves, taking the root at each head's size: O(n + heads·log n).
+    ordered = sorted(heads, key=lambda h: h.size)
+    acc = merkle.CompactRange()
+    for head in ordered:
+        where = head.label()
+        problems.extend(verify_tree_head(head, public_key))
+        if head.size > len(leaves):
+            problems.append(
+                Problem(
+                    TREE_HEAD_MISMATCH,
+                    where,
+                    f"{where}: covers {head.size} entries but the ledger holds only "
+                    f"{len(leaves)} (entries deleted from the end)",
+                )
+            )
+            continue
+        while acc.size < head.size:
+            acc.append(leaves[acc.size])
+        found = acc.root().hex()
+        if found != head.root_hex:
+            problems.append(
+                Problem(
+                    TREE_HEAD_MISMATCH,
+                    where,
+                    f"{where}: entries 1..{head.size} give root {found}, the signed head says "
+                    f"{head.root_hex} (ledger altered since it was signed)",
+                )
+            )
+    return problems
