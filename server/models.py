@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    LargeBinary,
     BigInteger,
     Boolean,
     DateTime,
@@ -145,3 +146,32 @@ class EvidenceItem(Base):
         Index("ix_evidence_recorded", "recorded_at"),
         Index("ix_evidence_agency", "agency_id"),
     )
+
+
+class LedgerRow(Base):
+    """One custody-ledger entry; rows are only ever inserted (integrity/ledger.py hashes them)."""
+
+    __tablename__ = "ledger"
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    time: Mapped[str] = mapped_column(String(40))  # RFC 3339 as hashed, not re-rendered
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON of the details
+    details_hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class TreeHeadRow(Base):
+    """A signed Merkle tree head over the ledger's first `size` entries."""
+
+    __tablename__ = "tree_heads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[str] = mapped_column(String(64))
+    time: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
