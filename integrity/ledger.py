@@ -205,7 +205,7 @@ def check_chain(
     start_seq: int = FIRST_SEQ,
     start_prev_hash: str = GENESIS_PREV,
 ) -> list[Problem]:
-    """Every break in the hash chain: edited, deleted, inserted or reordered entries.
+    """Every break in the hash chain: edited, deleted, duplicated or reordered entries.
 
     entries are in the order they were read (normally by seq). details maps seq to the stored
     details, checked against each entry's details_hash. For a slice of the ledger, pass the
@@ -213,29 +213,48 @@ def check_chain(
     """
     problems: list[Problem] = []
     rows = list(entries)
-    expected_seq = start_seq
-    expected_prev = start_prev_hash
-    previous: LedgerEntry | None = None
-    skip_link_check = False
-    for position, entry in enumerate(rows):
-        where = f"ledger entry {entry.seq}"
-        # Step 1: sequence numbers run 1, 2, 3… with no gap and no step back.
-        if entry.seq < expected_seq:
-            before = previous.seq if previous is not None else start_seq
+
+    # Step 1: rows must come in seq order; a step back means rows were reordered.
+    for before, entry in zip(rows, rows[1:], strict=False):
+        if entry.seq < before.seq:
             problems.append(
                 Problem(
                     ORDER_SWAPPED,
-                    where,
-                    f"ledger entry {entry.seq} appears after entry {before} (order swapped)",
+                    f"ledger entry {entry.seq}",
+                    f"ledger entry {entry.seq} appears after entry {before.seq} (order swapped)",
                 )
             )
+
+    # The remaining steps follow seq order, so one misplaced row is reported once, above,
+    # and not again as a gap plus a broken link.
+    rows.sort(key=lambda e: e.seq)
+    expected_seq = start_seq
+    expected_prev = start_prev_hash
+    previous: LedgerEntry | None = None
+    # Positions already covered by a swap diagnosis, with the hash the chain continues from
+    # (the swapped pair's original second entry), so the entry after the pair is not
+    # reported as a second break.
+    explained: dict[int, str] = {}
+    for position, entry in enumerate(rows):
+        where = f"ledger entry {entry.seq}"
+        after = f"entry {previous.seq}" if previous is not None else "the start of the ledger"
+        link_explained = position in explained
+        # Step 2: sequence numbers run on with no gap and no repeat.
+        if entry.seq < expected_seq:
+            problems.append(
+                Problem(
+                    CHAIN_BROKEN,
+                    where,
+                    f"ledger entry {entry.seq} appears more than once (row duplicated or inserted)",
+                )
+            )
+            link_explained = True
         elif entry.seq > expected_seq:
             missing = (
                 f"entry {expected_seq} is"
                 if entry.seq == expected_seq + 1
                 else f"entries {expected_seq}..{entry.seq - 1} are"
             )
-            after = f"entry {previous.seq}" if previous is not None else "the start"
             problems.append(
                 Problem(
                     ENTRY_MISSING,
@@ -243,10 +262,10 @@ def check_chain(
                     f"ledger entry {entry.seq} follows {after}: {missing} missing (row deleted)",
                 )
             )
-        # Step 2: prev_hash links to the entry before it.
-        if skip_link_check:
-            skip_link_check = False  # already explained as part of a swapped pair
-        elif entry.prev_hash != expected_prev:
+            # The gap already explains why prev_hash cannot match.
+            link_explained = True
+        # Step 3: prev_hash links to the entry before it.
+        if not link_explained and entry.prev_hash != expected_prev:
             nxt = rows[position + 1] if position + 1 < len(rows) else None
             if nxt is not None and nxt.seq == entry.seq + 1 and _swapped(entry, nxt, expected_prev):
                 problems.append(
@@ -254,23 +273,20 @@ def check_chain(
                         ORDER_SWAPPED,
                         where,
                         f"ledger entries {entry.seq} and {nxt.seq} have been swapped "
-                        f"(each one's content links only in the other's place)",
+                        f"(each one's content links up only in the other's place)",
                     )
                 )
-                skip_link_check = True
+                explained[position + 1] = entry_hash(replace(entry, seq=nxt.seq))
             else:
-                before = (
-                    f"entry {previous.seq}" if previous is not None else "the start of the ledger"
-                )
                 problems.append(
                     Problem(
                         CHAIN_BROKEN,
                         where,
-                        f"ledger entry {entry.seq}: prev_hash does not match {before} "
+                        f"ledger entry {entry.seq}: prev_hash does not match {after} "
                         f"(chain broken)",
                     )
                 )
-        # Step 3: the stored details still hash to what the entry recorded.
+        # Step 4: the stored details still hash to what the entry recorded.
         if details is not None and entry.seq in details:
             found = details_hash(details[entry.seq])
             if found != entry.details_hash:
@@ -278,12 +294,12 @@ def check_chain(
                     Problem(
                         DETAILS_MISMATCH,
                         where,
-                        f"ledger entry {entry.seq}: details hash to {found}, entry records "
-                        f"{entry.details_hash} (details edited)",
+                        f"ledger entry {entry.seq}: details hash to {found}, but the entry "
+                        f"records {entry.details_hash} (details edited)",
                     )
                 )
         expected_seq = max(expected_seq, entry.seq + 1)
-        expected_prev = entry_hash(entry)
+        expected_prev = explained.get(position) or entry_hash(entry)
         previous = entry
     return problems
 
