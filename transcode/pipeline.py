@@ -1,0 +1,227 @@
+"""One recording end to end: assess, package HLS or preview, trickplay, waveform, hash all."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._hash import sha256_file
+from ._run import Progress, run_ffmpeg
+from ._tools import ffmpeg_version
+from .damage import Assessment, Finding, assess
+from .hls import HlsRendition, package_hls
+from .limits import MediaLimits, TranscodeError, TranscodeTimeout
+from .presets import PREVIEW_NAME, Preset, photo_preview_argv
+from .probe import Kind, classify
+from .trickplay import Trickplay, make_trickplay
+from .waveform import Waveform, make_waveform
+
+logger = logging.getLogger(__name__)
+
+FinalStatus = Literal["ready", "damaged", "unplayable", "stored"]
+
+HLS_DIR = "hls"
+TRICKPLAY_DIR = "trickplay"
+WAVEFORM_NAME = "waveform.json"
+
+
+@dataclass(frozen=True)
+class DerivedOutput:
+    """One derived file as it goes into the item's manifest (name is relative to outdir)."""
+
+    name: str
+    role: str
+    sha256: str
+    size: int
+    tool: str
+    tool_version: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MediaResult:
+    """Everything the worker learned and made for one source file."""
+
+    source: str
+    status: FinalStatus
+    kind: Kind
+    reason: str
+    reason_zh: str
+    assessment: Assessment
+    outputs: tuple[DerivedOutput, ...] = ()
+    hls: HlsRendition | None = None
+    trickplay: Trickplay | None = None
+    waveform: Waveform | None = None
+    preview: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+_VIDEO_EXT = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".3gp", ".webm"})
+_AUDIO_EXT = frozenset({".m4a", ".aac", ".wav", ".mp3", ".amr", ".ogg", ".opus", ".flac"})
+_PHOTO_EXT = frozenset({".jpg", ".jpeg", ".png", ".heic", ".webp"})
+
+
+def kind_from_name(path: str) -> Kind:
+    """Best guess of the kind from the file name, for files whose content cannot be read."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext in _VIDEO_EXT:
+        return "video"
+    if ext in _AUDIO_EXT:
+        return "audio"
+    if ext in _PHOTO_EXT:
+        return "photo"
+    return "document/other"
+
+
+def _stage(progress: Progress | None, lo: float, hi: float) -> Callable[[float], None] | None:
+    if progress is None:
+        return None
+    return lambda f: progress(lo + (hi - lo) * f)
+
+
+def _output(outdir: str, path: str, role: str, tool: str, version: str, params) -> DerivedOutput:
+    digest, size = sha256_file(path)
+    name = os.path.relpath(path, outdir).replace(os.sep, "/")
+    return DerivedOutput(name, role, digest, size, tool, version, dict(params))
+
+
+def _hls_outputs(outdir: str, hls: HlsRendition) -> list[DerivedOutput]:
+    common = (hls.tool, hls.tool_version, hls.parameters)
+    out = [
+        _output(outdir, hls.playlist, "hls-playlist", *common),
+        _output(outdir, hls.init_segment, "hls-init", *common),
+    ]
+    rel = os.path.relpath(hls.directory, outdir).replace(os.sep, "/")
+    for seg in hls.segments:
+        out.append(
+            DerivedOutput(
+                f"{rel}/{seg.name}", "hls-segment", seg.sha256, seg.size, *common[:2], common[2]
+            )
+        )
+    return out
+
+
+def process(
+    src: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    limits: MediaLimits | None = None,
+    progress: Progress | None = None,
+    *,
+    timeout: float | None = None,
+) -> MediaResult:
+    """Make every derived file for src under outdir; only TranscodeTimeout escapes."""
+    limits = limits or MediaLimits()
+    src = os.path.abspath(os.fspath(src))
+    outdir = os.path.abspath(os.fspath(outdir))
+    assessment = assess(src, limits)
+    result = assessment.probe
+    base = {
+        "source": src,
+        "reason": assessment.reason,
+        "reason_zh": assessment.reason_zh,
+        "assessment": assessment,
+    }
+    if assessment.finding is Finding.NOT_MEDIA:
+        return MediaResult(status="stored", kind="document/other", **base)
+    kind: Kind = classify(result) if result is not None else kind_from_name(src)
+    if assessment.status == "unplayable" or result is None:
+        return MediaResult(status="unplayable", kind=kind, **base)
+
+    os.makedirs(outdir, exist_ok=True)
+    outputs: list[DerivedOutput] = []
+    problems: list[str] = []
+    if kind == "photo":
+        preview = os.path.join(outdir, PREVIEW_NAME)
+        try:
+            argv = photo_preview_argv(src, preview, result)
+            run_ffmpeg(argv, timeout=timeout)
+        except TranscodeTimeout:
+            raise
+        except (TranscodeError, ValueError) as exc:
+            return MediaResult(
+                status="unplayable", kind=kind, problems=(f"preview: {exc}",), **base
+            )
+        params = {"preset": str(Preset.PHOTO_PREVIEW)}
+        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
+        if progress:
+            progress(1.0)
+        return MediaResult(
+            status="ready", kind=kind, outputs=tuple(outputs), preview=preview, **base
+        )
+
+    damaged = assessment.status == "damaged"
+    has_video = result.video is not None
+    try:
+        hls = package_hls(
+            src,
+            os.path.join(outdir, HLS_DIR),
+            result,
+            progress=_stage(progress, 0.0, 0.8 if has_video else 0.9),
+            timeout=timeout,
+            max_duration_s=limits.max_duration_s,
+            salvage=damaged,
+        )
+    except TranscodeTimeout:
+        raise
+    except (TranscodeError, ValueError) as exc:
+        logger.warning("no HLS rendition for %s: %s", src, exc)
+        return MediaResult(status="unplayable", kind=kind, problems=(f"hls: {exc}",), **base)
+    outputs += _hls_outputs(outdir, hls)
+
+    trick: Trickplay | None = None
+    if has_video:
+        try:
+            trick = make_trickplay(
+                src,
+                os.path.join(outdir, TRICKPLAY_DIR),
+                result,
+                max_duration_s=limits.max_duration_s,
+            )
+            common = (trick.tool, trick.tool_version, trick.parameters)
+            for sheet in trick.sheets:
+                outputs.append(_output(outdir, sheet, "trickplay-sprite", *common))
+            outputs.append(_output(outdir, trick.vtt, "trickplay-vtt", *common))
+        except ValueError as exc:
+            problems.append(f"trickplay: {exc}")
+        if progress:
+            progress(0.95)
+
+    wave: Waveform | None = None
+    if result.audio is not None:
+        try:
+            wave = make_waveform(
+                src,
+                os.path.join(outdir, WAVEFORM_NAME),
+                result,
+                max_duration_s=limits.max_duration_s,
+            )
+            outputs.append(
+                _output(
+                    outdir, wave.path, "waveform", wave.tool, wave.tool_version, wave.parameters
+                )
+            )
+        except ValueError as exc:
+            problems.append(f"waveform: {exc}")
+    if progress:
+        progress(1.0)
+
+    reason, reason_zh = assessment.reason, assessment.reason_zh
+    if damaged:
+        reason += f" A rendition of the first {hls.recovered_duration_s:.1f} s was made."
+        reason_zh += f"已生成前 {hls.recovered_duration_s:.1f} 秒的可播放版本。"
+    return MediaResult(
+        source=src,
+        status="damaged" if damaged else "ready",
+        kind=kind,
+        reason=reason,
+        reason_zh=reason_zh,
+        assessment=assessment,
+        outputs=tuple(outputs),
+        hls=hls,
+        trickplay=trick,
+        waveform=wave,
+        problems=tuple(problems),
+    )

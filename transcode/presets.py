@@ -1,0 +1,195 @@
+"""Preset tables and pure argv builders for the ffmpeg binary (argv built by ffmpeg-python)."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from typing import Any
+
+import ffmpeg
+
+from ._tools import ffmpeg_exe
+from .probe import ProbeResult
+
+
+class Preset(StrEnum):
+    """Every ffmpeg job this package knows how to run."""
+
+    HLS_COPY = "hls-copy"
+    HLS_COPY_AUDIO_AAC = "hls-copy-audio-aac"
+    HLS_H264 = "hls-h264"
+    HLS_AUDIO = "hls-audio"
+    PHOTO_PREVIEW = "photo-preview"
+
+
+class HlsMode(StrEnum):
+    """How the video of an HLS rendition was made."""
+
+    COPY = "copy"
+    REENCODE = "reencode"
+
+
+PLAYLIST_NAME = "index.m3u8"
+INIT_NAME = "init.mp4"
+SEGMENT_PATTERN = "seg-%05d.m4s"
+PREVIEW_NAME = "preview.jpg"
+
+HLS_SEGMENT_S = 4
+KEYFRAME_EVERY_S = 2
+MAX_LONG_SIDE = 1920
+MAX_SHORT_SIDE = 1080
+PREVIEW_MAX_SIDE = 1280
+
+# Global options go straight after the executable so ffmpeg never reads them as trailing.
+GLOBAL_ARGS: tuple[str, ...] = (
+    "-hide_banner",
+    "-nostdin",
+    "-nostats",
+    "-loglevel",
+    "error",
+    "-y",
+    "-progress",
+    "pipe:1",
+)
+
+# Strip container timestamps and encoder strings so the same input gives the same bytes.
+BITEXACT: dict[str, Any] = {
+    "fflags": "+bitexact",
+    "flags:v": "+bitexact",
+    "flags:a": "+bitexact",
+    "map_metadata": -1,
+    "map_chapters": -1,
+}
+
+HLS_MUXER: dict[str, Any] = {
+    "f": "hls",
+    "hls_segment_type": "fmp4",
+    "hls_time": HLS_SEGMENT_S,
+    "hls_playlist_type": "vod",
+    "hls_flags": "independent_segments",
+    "hls_fmp4_init_filename": INIT_NAME,
+}
+
+H264_HIGH: dict[str, Any] = {
+    "c:v": "libx264",
+    "profile:v": "high",
+    "preset": "veryfast",
+    "crf": 23,
+    "pix_fmt": "yuv420p",
+    "force_key_frames": f"expr:gte(t,n_forced*{KEYFRAME_EVERY_S})",
+    "fps_mode": "vfr",
+}
+
+AAC_128K: dict[str, Any] = {"c:a": "aac", "b:a": "128k", "ac": 2}
+
+PRESETS: dict[Preset, dict[str, Any]] = {
+    Preset.HLS_COPY: {"c": "copy", **HLS_MUXER, **BITEXACT},
+    Preset.HLS_COPY_AUDIO_AAC: {"c:v": "copy", **AAC_128K, **HLS_MUXER, **BITEXACT},
+    Preset.HLS_H264: {**H264_HIGH, **AAC_128K, **HLS_MUXER, **BITEXACT},
+    Preset.HLS_AUDIO: {**AAC_128K, **HLS_MUXER, **BITEXACT},
+    Preset.PHOTO_PREVIEW: {"frames:v": 1, "q:v": 3, "f": "image2", "update": 1, **BITEXACT},
+}
+
+
+def safe_path(path: str | os.PathLike[str]) -> str:
+    """An absolute path: it starts with "/" so it can be neither an option nor a protocol."""
+    text = os.path.abspath(os.fspath(path))
+    if "\n" in text or "\r" in text or "\x00" in text:
+        raise ValueError("paths with control characters are not accepted")
+    return text
+
+
+def _finish(node: Any) -> list[str]:
+    argv = node.compile(cmd=ffmpeg_exe())
+    return [argv[0], *GLOBAL_ARGS, *argv[1:]]
+
+
+def _hls_output(outdir: str | os.PathLike[str], extra: dict[str, Any]) -> tuple[str, dict]:
+    out = safe_path(outdir)
+    # The segment name is a printf pattern: a literal "%" in the directory must be doubled.
+    seg = os.path.join(out.replace("%", "%%"), SEGMENT_PATTERN)
+    return os.path.join(out, PLAYLIST_NAME), {**extra, "hls_segment_filename": seg}
+
+
+def _duration_cap(max_duration_s: float | None) -> dict[str, Any]:
+    return {} if max_duration_s is None else {"t": f"{max_duration_s:g}"}
+
+
+def hls_copy_argv(
+    src: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    audio_to_aac: bool = False,
+    max_duration_s: float | None = None,
+) -> list[str]:
+    """Stream-copy the first video (and audio) stream into fMP4 HLS; optionally audio → AAC."""
+    preset = Preset.HLS_COPY_AUDIO_AAC if audio_to_aac else Preset.HLS_COPY
+    inp = ffmpeg.input(safe_path(src))
+    playlist, opts = _hls_output(outdir, {**PRESETS[preset], **_duration_cap(max_duration_s)})
+    return _finish(ffmpeg.output(inp["v:0"], inp["a:0?"], playlist, **opts))
+
+
+def target_size(width: int, height: int, rotation: int = 0) -> tuple[int, int]:
+    """Display size kept up to 1080p (long side 1920, short side 1080), even, aspect kept."""
+    if rotation % 180:
+        width, height = height, width
+    long_max, short_max = (
+        (MAX_LONG_SIDE, MAX_SHORT_SIDE) if width >= height else (MAX_SHORT_SIDE, MAX_LONG_SIDE)
+    )
+    scale = min(1.0, long_max / width, short_max / height)
+    w = max(2, int(width * scale) // 2 * 2)
+    h = max(2, int(height * scale) // 2 * 2)
+    return w, h
+
+
+def hls_reencode_argv(
+    src: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    probe: ProbeResult,
+    *,
+    max_duration_s: float | None = None,
+) -> list[str]:
+    """Re-encode to H.264 high + AAC fMP4 HLS, upright (ffmpeg autorotates), at most 1080p."""
+    video = probe.video
+    if video is None or not video.width or not video.height:
+        raise ValueError("hls_reencode_argv needs a probe with a sized video stream")
+    inp = ffmpeg.input(safe_path(src))
+    v = inp["v:0"]
+    w, h = target_size(video.width, video.height, video.rotation)
+    if (w, h) != video.display_size:
+        v = v.filter("scale", w, h)
+    playlist, opts = _hls_output(
+        outdir, {**PRESETS[Preset.HLS_H264], **_duration_cap(max_duration_s)}
+    )
+    return _finish(ffmpeg.output(v, inp["a:0?"], playlist, **opts))
+
+
+def audio_hls_argv(
+    src: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    *,
+    max_duration_s: float | None = None,
+) -> list[str]:
+    """Encode the first audio stream to AAC 128k fMP4 HLS (audio-only recordings)."""
+    inp = ffmpeg.input(safe_path(src))
+    playlist, opts = _hls_output(
+        outdir, {**PRESETS[Preset.HLS_AUDIO], **_duration_cap(max_duration_s)}
+    )
+    return _finish(ffmpeg.output(inp["a:0"], playlist, **opts))
+
+
+def photo_preview_argv(
+    src: str | os.PathLike[str], out_jpg: str | os.PathLike[str], probe: ProbeResult
+) -> list[str]:
+    """One JPEG preview of a photo, at most 1280 px on its long side."""
+    video = probe.video
+    if video is None or not video.width or not video.height:
+        raise ValueError("photo_preview_argv needs a probe with a sized image stream")
+    inp = ffmpeg.input(safe_path(src))
+    v = inp["v:0"]
+    scale = min(1.0, PREVIEW_MAX_SIDE / max(video.width, video.height))
+    if scale < 1.0:
+        w = max(2, int(video.width * scale) // 2 * 2)
+        h = max(2, int(video.height * scale) // 2 * 2)
+        v = v.filter("scale", w, h)
+    return _finish(ffmpeg.output(v, safe_path(out_jpg), **PRESETS[Preset.PHOTO_PREVIEW]))
