@@ -147,8 +147,9 @@ class HashingWriter:
         """Write data and hash the bytes the underlying file accepted."""
         view = memoryview(data)
         written = self._file.write(view)
-        # A raw file may accept fewer bytes; hash only what really went out.
-        count = len(view) if written is None else written
+        # A raw file may accept fewer bytes (or none: None when non-blocking); hash only what
+        # really went out, so the digest always describes the bytes written.
+        count = written or 0
         if count:
             self._hasher.update(view[:count])
         return count

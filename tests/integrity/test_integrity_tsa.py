@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from rfc3161_client import decode_timestamp_response
@@ -20,8 +23,6 @@ def test_build_request_has_sha256_imprint_nonce_and_cert_req() -> None:
     assert request.cert_req is True
     assert request.nonce is not None
     assert request.message_imprint.hash_algorithm.dotted_string == "2.16.840.1.101.3.4.2.1"
-    import hashlib
-
     assert request.message_imprint.message == hashlib.sha256(DATA).digest()
 
 
@@ -30,7 +31,7 @@ def test_token_verifies_with_our_code(local_tsa) -> None:
     info = tsa.verify_token(token, DATA, local_tsa.root_pem.read_bytes())
     assert abs(info.gen_time - datetime.now(UTC)) < timedelta(minutes=2)
     assert info.policy == "1.3.6.1.4.1.99999.1"
-    assert info.message_sha256 == __import__("hashlib").sha256(DATA).hexdigest()
+    assert info.message_sha256 == hashlib.sha256(DATA).hexdigest()
     # Pinning the TSA certificate also holds.
     tsa.verify_token(token, DATA, [local_tsa.root_pem.read_text()], local_tsa.tsa_pem.read_bytes())
 
@@ -98,3 +99,25 @@ def test_tampered_token_fails(local_tsa) -> None:
 def test_unreachable_tsa_raises_tsa_error() -> None:
     with pytest.raises(tsa.TsaError, match="unreachable"):
         tsa.request_token("http://127.0.0.1:9/tsa", DATA, timeout=2)
+
+
+def test_tsa_http_error_raises_tsa_error() -> None:
+    class Busy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_error(503, "busy")
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/tsa"
+        with pytest.raises(tsa.TsaError, match="answered HTTP 503"):
+            tsa.request_token(url, DATA, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
