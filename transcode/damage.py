@@ -150,7 +150,7 @@ def _unreadable(path: str, exc: UnreadableMedia) -> Assessment:
 def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float, bool, bool]:
     """Demux (no decoding) the main stream: (playable seconds, read error?, decodes at all?)."""
     index = (result.video or result.audio).index  # type: ignore[union-attr]
-    end = 0.0
+    end = safe_end = 0.0
     start: float | None = None
     error = False
     decodes = False
@@ -169,7 +169,8 @@ def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float
                         decodes = bool(packet.decode()) or decodes
                     except av.error.FFmpegError:
                         pass
-                end = max(end, t + float((packet.duration or 0) * tb) - start)
+                # The packet at the cut is usually partial: count only those before it.
+                safe_end, end = end, max(end, t + float((packet.duration or 0) * tb) - start)
                 if end > limits.max_duration_s:
                     raise MediaRefused(
                         f"the stream runs past {limits.max_duration_s:.0f} s without ending"
@@ -184,7 +185,13 @@ def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float
                 decodes = next(iter(c.decode(stream)), None) is not None
             except (av.error.FFmpegError, OSError, StopIteration):
                 decodes = False
-    return end, error, decodes
+    declared = result.duration_s
+    truncated = bool(declared) and declared - end > _tolerance(declared)  # type: ignore[arg-type]
+    return (safe_end if error or truncated else end), error, decodes
+
+
+def _tolerance(declared: float) -> float:
+    return max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_RATIO * declared)
 
 
 def assess(path: str | os.PathLike[str], limits: MediaLimits | None = None) -> Assessment:
@@ -213,7 +220,7 @@ def assess(path: str | os.PathLike[str], limits: MediaLimits | None = None) -> A
         return _make(Finding.OK, playable=playable, declared=declared, result=result)
     if declared:
         shortfall = declared - playable
-        if shortfall > max(TRUNCATION_TOLERANCE_S, TRUNCATION_TOLERANCE_RATIO * declared):
+        if shortfall > _tolerance(declared):
             return _make(Finding.TRUNCATED, playable=playable, declared=declared, result=result)
     if error:
         return _make(Finding.READ_ERROR, playable=playable, declared=declared, result=result)

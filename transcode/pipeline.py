@@ -76,6 +76,12 @@ def kind_from_name(path: str) -> Kind:
     return "document/other"
 
 
+def _salvage_limit(assessment: Assessment, limits: MediaLimits) -> float:
+    """Stop just before the cut so the partial packet there is not packaged."""
+    playable = assessment.playable_duration_s or 0.0
+    return max(0.001, min(limits.max_duration_s, playable - 0.001))
+
+
 def _stage(progress: Progress | None, lo: float, hi: float) -> Callable[[float], None] | None:
     if progress is None:
         return None
@@ -161,7 +167,7 @@ def process(
             result,
             progress=_stage(progress, 0.0, 0.8 if has_video else 0.9),
             timeout=timeout,
-            max_duration_s=limits.max_duration_s,
+            max_duration_s=_salvage_limit(assessment, limits) if damaged else limits.max_duration_s,
             salvage=damaged,
         )
     except TranscodeTimeout:
