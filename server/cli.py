@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -16,7 +16,6 @@ from rich.console import Console
 from server.errors import Conflict, CustodianError
 from server.settings import Settings, load_settings
 
-err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
 
@@ -178,7 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except CustodianError as exc:
-        err.print(f"custodian {args.command}: error: {exc.message}", markup=False)
+        # One plain line (no wrapping), so scripts and people both read it whole.
+        print(f"custodian {args.command}: error: {exc.message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -8,13 +8,13 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    LargeBinary,
     BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -175,3 +175,37 @@ class TreeHeadRow(Base):
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(Text)
     tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+UPLOAD_STATES = ("receiving", "committing", "committed", "refused", "terminated", "expired")
+
+
+class Upload(Base):
+    """One tus upload: its progress, what the station claimed, and what it became.
+
+    Rows stay after the upload ends so a station can ask what became of it; the partial file
+    is removed when the upload commits, is refused, terminated or expires."""
+
+    __tablename__ = "uploads"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="receiving", index=True)
+    length: Mapped[int] = mapped_column(BigInteger)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)  # the tus Upload-Offset
+    metadata_raw: Mapped[str] = mapped_column(Text, default="")  # Upload-Metadata as sent
+    filename: Mapped[str] = mapped_column(String(500))  # sanitised
+    claimed_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    server_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    officer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    station_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    case_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)  # case number, as sent
+    stage: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    evidence_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    duplicate: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

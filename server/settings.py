@@ -67,6 +67,15 @@ class Settings:
         "Asia/Shanghai", "Zone of local times in camera file names, converted to UTC on ingest."
     )
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.")
+    upload_max_bytes: int = _s(
+        64 * 1024**3, "Largest single upload (tus Upload-Length) accepted; larger ones get 413."
+    )
+    upload_expiry_seconds: int = _s(
+        86400, "An unfinished upload idle this long expires and its partial bytes are deleted."
+    )
+    upload_cleanup_interval_seconds: int = _s(
+        300, "How often the server looks for expired uploads to clean up."
+    )
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -179,7 +188,7 @@ def _validate(s: Settings) -> None:
     if not 0 < s.port < 65536:
         raise SettingsError(f"setting 'port' must be 1-65535, not {s.port}")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise SettingsError(f"setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
+        raise SettingsError("setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
     for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")

@@ -13,7 +13,7 @@ from server.access import Principal
 from server.errors import BadRequest, PayloadTooLarge, Unauthorized
 
 H = TypeVar("H", bound=Callable[..., Any])
-PRINCIPAL = "custodian.principal"
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def endpoint(summary: str, *, public: bool = False, tags: tuple[str, ...] = (),

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import PASSWORD, app_db
 from sqlalchemy import create_engine, text
 
+from helpers import PASSWORD, app_db, free_port
 from server.settings import Settings, load_settings
 
 PG_URL = os.environ.get("CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

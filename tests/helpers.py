@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -63,9 +63,11 @@ class ObjectStore(ABC):
     def iter_keys(self) -> Iterator[str]:
         """Every key in the store (for verification and fixity scrubs)."""
 
+    @abstractmethod
     def check_space(self, incoming: int) -> None:
         """Raise StoreFull when `incoming` more bytes cannot be held; a no-op where unknown."""
 
+    @abstractmethod
     def health(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
 

@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
+from integrity.hashing import sha256_file
 from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
 from server.store.base import COPY_BLOCK, ObjectStore, PutResult, check_key
 
@@ -144,12 +145,18 @@ class S3Store(ObjectStore):
                 return PutResult(sha256, size, created=False)
             self.check_space(size)
             if size <= self.multipart_threshold:
+                # Check the bytes before they leave: a locked object could never be removed,
+                # and not every S3 implementation checks x-amz-checksum-sha256.
+                found = sha256_file(path)
+                if found != sha256:
+                    raise ObjectMismatch(f"{what}: bytes hash to {found}; nothing was stored")
                 with open(path, "rb") as body:
                     self.client.put_object(
                         Bucket=self.bucket,
                         Key=self.key(sha256),
                         Body=body,
                         ContentLength=size,
+                        ChecksumAlgorithm="SHA256",
                         ChecksumSHA256=_b64(sha256),
                         **self._lock_args(retention_until),
                     )

@@ -1,13 +1,13 @@
 """foundation: users, agencies, officers, devices, objects, evidence
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-27 07:50:21.285399
+Revises:
+Create Date: 2026-11-27
 """
-from alembic import op
 import sqlalchemy as sa
-import server.models
+from alembic import op
 
+import server.models
 
 revision = '0001'
 down_revision = None

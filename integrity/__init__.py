@@ -1,0 +1,1 @@
+"""Custodian integrity package."""

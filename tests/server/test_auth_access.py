@@ -1,0 +1,180 @@
+"""Login, tokens, and the role x route matrix (401 without a token, 403 for a wrong role)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from helpers import PASSWORD, app_db, app_store, bearer
+from server.models import EvidenceItem, StoredObject
+
+ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
+
+# (method, path template, body, roles allowed). `{item}` is an evidence item of agency A1.
+# Every /api/v1 route must be listed here: test_matrix_covers_every_route fails otherwise.
+ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
+    ("GET", "/api/v1/auth/me", None, set(ALL_ROLES)),
+    ("GET", "/api/v1/users", None, {"admin"}),
+    ("POST", "/api/v1/users", {"username": "new-{role}", "password": PASSWORD, "role": "auditor"}, {"admin"}),
+    ("GET", "/api/v1/evidence", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    ("GET", "/api/v1/evidence/{item}", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    ("GET", "/api/v1/evidence/{item}/original", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+]
+PUBLIC = {("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/auth/login")}
+
+
+@pytest.fixture
+async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """An evidence item of agency A1 with its bytes in the store."""
+    data = b"footage bytes " * 1000
+    key = hashlib.sha256(data).hexdigest()
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(data)
+    app_store(client).put_file(src, key)
+
+    def add(s):  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        from server.models import Agency
+
+        a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+        s.add(StoredObject(sha256=key, size=len(data), role="original"))
+        s.flush()
+        it = EvidenceItem(sha256=key, size=len(data), kind="video", original_filename="DSJ 01_王.mp4",
+                          agency_id=a1.id)
+        s.add(it)
+        s.flush()
+        return it.id
+
+    return await app_db(client).run(add)
+
+
+def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-def]
+    from server.openapi import api_routes
+
+    listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC
+    listed = {(m, p.replace("{item}", "{id}")) for m, p in listed}
+    missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
+    assert not missing, f"routes without a role test: {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTE_MATRIX,
+                         ids=[f"{m} {p}" for m, p, _, _ in ROUTE_MATRIX])
+async def test_every_role_on_every_route(client, users, item, method, path, body, allowed) -> None:  # type: ignore[no-untyped-def]
+    url = path.replace("{item}", item)
+    r = await client.request(method, url, json=body)
+    assert r.status == 401, f"{method} {url} without a token"
+    assert (await r.json())["code"] == "unauthorized"
+    for role in ALL_ROLES:
+        payload = {k: v.replace("{role}", role) if isinstance(v, str) else v for k, v in (body or {}).items()}
+        r = await client.request(method, url, json=payload if body else None, headers=bearer(users[role]))
+        if role in allowed:
+            assert r.status in (200, 201), f"{role}: {method} {url} -> {r.status} {await r.text()}"
+        else:
+            assert r.status == 403, f"{role}: {method} {url} -> {r.status}"
+            assert (await r.json())["code"] == "forbidden"
+
+
+async def test_other_agency_cannot_see_item(client, users, item) -> None:  # type: ignore[no-untyped-def]
+    for url in (f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original"):
+        r = await client.get(url, headers=bearer(users["officer2"]))
+        assert r.status == 403
+    r = await client.get("/api/v1/evidence", headers=bearer(users["officer2"]))
+    assert (await r.json())["items"] == []
+    r = await client.get("/api/v1/evidence", headers=bearer(users["officer"]))
+    assert [i["id"] for i in (await r.json())["items"]] == [item]
+
+
+async def test_original_bytes_and_ranges(client, users, item) -> None:  # type: ignore[no-untyped-def]
+    h = bearer(users["reviewer"])
+    r = await client.get(f"/api/v1/evidence/{item}/original", headers=h)
+    body = await r.read()
+    assert r.status == 200 and body == b"footage bytes " * 1000
+    assert "filename*=UTF-8''DSJ%2001_%E7%8E%8B.mp4" in r.headers["Content-Disposition"]
+    r = await client.get(f"/api/v1/evidence/{item}/original", headers={**h, "Range": "bytes=14-27"})
+    assert r.status == 206 and await r.read() == b"footage bytes "
+    assert r.headers["Content-Range"] == "bytes 14-27/14000"
+    r = await client.get(f"/api/v1/evidence/{item}/original", headers={**h, "Range": "bytes=-5"})
+    assert await r.read() == b"ytes "
+    r = await client.get(f"/api/v1/evidence/{item}/original", headers={**h, "Range": "bytes=99999-"})
+    assert r.status == 416
+    r = await client.get("/api/v1/evidence/doesnotexist", headers=h)
+    assert r.status == 404 and (await r.json())["code"] == "not_found"
+
+
+async def test_login_success_and_wrong_password(client, users) -> None:  # type: ignore[no-untyped-def]
+    r = await client.post("/api/v1/auth/login", json={"username": "reviewer", "password": PASSWORD})
+    data = await r.json()
+    assert r.status == 200 and data["expires_at"].endswith("Z") and data["token"].count(".") == 2
+    r = await client.post("/api/v1/auth/login", json={"username": "reviewer", "password": "nope"})
+    assert r.status == 401 and (await r.json()) == {"error": "wrong username or password",
+                                                   "code": "bad_credentials"}
+    r = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope"})
+    assert r.status == 401
+    r = await client.post("/api/v1/auth/login", data=b"{not json")
+    assert r.status == 400 and (await r.json())["code"] == "bad_json"
+
+
+async def test_failed_logins_are_rate_limited(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = await make_client(login_max_failures=3)
+    from server.accounts import add_agency, add_user
+
+    await app_db(client).run(lambda s: (add_agency(s, "A1", "a"), add_user(s, "u1", PASSWORD, "reviewer", "A1")))
+    for _ in range(3):
+        r = await client.post("/api/v1/auth/login", json={"username": "u1", "password": "guess"})
+        assert r.status == 401
+    r = await client.post("/api/v1/auth/login", json={"username": "u1", "password": PASSWORD})
+    assert r.status == 429 and (await r.json())["code"] == "login_locked"
+
+
+def _forge(client, **changes: Any) -> str:  # type: ignore[no-untyped-def]
+    settings = client.server.app[__import__("server.keys", fromlist=["SETTINGS"]).SETTINGS]
+    now = int(time.time())
+    claims = {"sub": "1", "name": "admin", "role": "admin", "agency": None, "iss": settings.jwt_issuer,
+              "aud": settings.jwt_audience, "iat": now, "exp": now + 600}
+    key = changes.pop("key", settings.jwt_secret)
+    alg = changes.pop("alg", "HS256")
+    claims.update(changes)
+    return jwt.encode(claims, key, algorithm=alg)
+
+
+async def test_bad_tokens_are_refused(client, users) -> None:  # type: ignore[no-untyped-def]
+    url = "/api/v1/auth/me"
+    assert (await client.get(url, headers=bearer(_forge(client)))).status == 200
+    cases = {
+        "expired": _forge(client, exp=int(time.time()) - 10),
+        "wrong signature": _forge(client, key="another secret entirely, 32 bytes+"),
+        "wrong issuer": _forge(client, iss="evil"),
+        "wrong audience": _forge(client, aud="other-app"),
+        "alg none": jwt.encode({"sub": "1", "role": "admin", "exp": int(time.time()) + 600,
+                                "iat": int(time.time()), "iss": "custodian", "aud": "custodian-api"},
+                               None, algorithm="none"),
+        "garbage": "not.a.token",
+    }
+    for name, token in cases.items():
+        r = await client.get(url, headers=bearer(token))
+        assert r.status == 401, name
+        body = await r.json()
+        assert body["code"] in ("bad_token", "token_expired"), name
+    r = await client.get(url, headers=bearer(cases["expired"]))
+    assert (await r.json())["code"] == "token_expired"
+    # A stale token does not break public routes.
+    assert (await client.get("/healthz", headers=bearer(cases["expired"]))).status == 200
+
+
+async def test_oversize_request_is_refused(make_client) -> None:  # type: ignore[no-untyped-def]
+    client = await make_client(max_request_bytes=1024)
+    r = await client.post("/api/v1/auth/login", data=b'{"username": "' + b"x" * 5000 + b'"}',
+                          headers={"Content-Type": "application/json"})
+    assert r.status == 413 and (await r.json())["code"] == "too_large"
+
+
+async def test_unknown_route_and_method_are_json(client) -> None:  # type: ignore[no-untyped-def]
+    r = await client.get("/api/v1/nothing-here")
+    assert r.status == 404 and (await r.json())["code"] == "not_found"
+    r = await client.delete("/healthz")
+    assert r.status == 405 and (await r.json())["code"] == "method_not_allowed"
