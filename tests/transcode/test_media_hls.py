@@ -20,7 +20,7 @@ def test_h264_aac_is_stream_copied_and_decodes_end_to_end(make_clip, tmp_path, d
     seen: list[float] = []
     r = _package(src, tmp_path, progress=seen.append, timeout=60)
     assert r.mode is HlsMode.COPY and r.preset is Preset.HLS_COPY
-    assert r.tool == "ffmpeg" and r.tool_version
+    assert r.tool == "pyav" and r.tool_version  # in-process copy, chosen by bench/media.py
     assert os.path.basename(r.playlist) == "index.m3u8"
     assert os.path.basename(r.init_segment) == "init.mp4"
     assert [s.name for s in r.segments] == ["seg-00000.m4s", "seg-00001.m4s", "seg-00002.m4s"]
@@ -131,3 +131,14 @@ def test_rerun_replaces_previous_output(make_clip, tmp_path):
     (tmp_path / "hls" / "stale.m4s").write_bytes(b"old")
     _package(src, tmp_path)
     assert not (tmp_path / "hls" / "stale.m4s").exists()
+
+
+def test_ffmpeg_binary_copy_engine_matches(make_clip, tmp_path, decode_rendition, monkeypatch):
+    import transcode.hls as hls
+
+    monkeypatch.setattr(hls, "COPY_ENGINE", "ffmpeg")
+    src = make_clip(rotate=90)
+    r = _package(src, tmp_path)
+    assert r.mode is HlsMode.COPY and r.tool == "ffmpeg"
+    info = decode_rendition(tmp_path / "hls")
+    assert info["rotation"] == 90 and info["video_frames"] == pytest.approx(75, abs=2)
