@@ -82,6 +82,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from server.store import open_store
+    from server.worker import WorkerPool
+
+    settings = settings_from(args)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    db = open_db(settings)
+    pool = WorkerPool(settings, db, open_store(settings), concurrency=args.concurrency)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, pool.stop)
+        out.print(f"worker {pool.name}: {pool.concurrency} job loop(s) on "
+                  f"{settings.resolved_database_url.split('://')[0]}; Ctrl-C stops after the current job")
+        await pool.run()
+
+    try:
+        asyncio.run(main())
+    finally:
+        db.close()
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = open_db(settings)
@@ -142,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="run media/export jobs only (scale-out)")
+    _common(p)
+    p.add_argument("--concurrency", type=int, help="job loops in this process (default: worker_concurrency)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the catalogue schema up to date")
     _common(p)

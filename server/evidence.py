@@ -29,6 +29,38 @@ def item_json(item: EvidenceItem) -> dict[str, Any]:
     }
 
 
+def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
+    """One item with its renditions, probe results, jobs and playback links."""
+    from server.jobs import job_json
+    from server.media import renditions
+    from server.models import Job
+
+    base = f"/api/v1/evidence/{item.id}"
+    rends = renditions(s, item.id)
+    names = {r.name for r in rends}
+    links = {"original": f"{base}/original"}
+    if "hls/index.m3u8" in names:
+        links["hls"] = f"{base}/hls/index.m3u8"
+    if "trickplay/thumbnails.vtt" in names:
+        links["thumbnails"] = f"{base}/thumbnails.vtt"
+    if "waveform.json" in names:
+        links["waveform"] = f"{base}/waveform.json"
+    if "preview.jpg" in names:
+        links["preview"] = f"{base}/preview.jpg"
+    info = item.media_info or {}
+    job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
+    return {
+        **item_json(item),
+        "renditions": [{"name": r.name, "role": r.role, "sha256": r.sha256, "size": r.size}
+                       for r in rends],
+        "probe": info.get("probe"),
+        "status_reason_zh": info.get("reason_zh", ""),
+        "derivation": info.get("derivation", []),
+        "job": job_json(job) if job else None,
+        "links": links,
+    }
+
+
 def get_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
     """One item the caller may read; 404 when absent, 403 when another agency's."""
     item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None

@@ -30,3 +30,51 @@ def app_store(client: Any) -> Any:
     from server import keys
 
     return client.server.app[keys.STORE]
+
+
+def make_clip(path: Any, seconds: float = 2.0, *, size: str = "320x240", fps: int = 25,
+              audio: bool = True, codec: str = "libx264", extra: tuple[str, ...] = ()) -> Any:
+    """A small real H.264/AAC MP4 (testsrc2 + sine), keyframe every 2 s."""
+    import subprocess
+    from pathlib import Path
+
+    import imageio_ffmpeg
+
+    path = Path(path)
+    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
+    if audio:
+        argv += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
+    argv += ["-c:v", codec, "-pix_fmt", "yuv420p", "-g", str(2 * fps), "-preset", "ultrafast",
+             *extra, "-shortest", str(path)]
+    subprocess.run(argv, check=True, capture_output=True)
+    return path
+
+
+def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
+                 filename: str | None = None) -> str:
+    """Put a file into the store and catalogue it as an item of an agency (as an upload would)."""
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from integrity.hashing import sha256_file
+    from server.models import Agency, EvidenceItem, StoredObject
+
+    path = Path(path)
+    key = sha256_file(path)
+    store.put_file(path, key)
+
+    def add(s: Any) -> str:
+        agency = s.scalar(select(Agency).where(Agency.code == agency_code))
+        if s.get(StoredObject, key) is None:
+            s.add(StoredObject(sha256=key, size=path.stat().st_size, role="original"))
+            s.flush()
+        item = EvidenceItem(sha256=key, size=path.stat().st_size, kind="video",
+                            original_filename=filename or path.name,
+                            agency_id=agency.id if agency else None)
+        s.add(item)
+        s.flush()
+        return str(item.id)
+
+    return str(db.call(add))

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server import keys
 from server.errors import BadRequest
-from server.evidence import get_item, item_json, list_items
+from server.evidence import get_item, item_detail, list_items
 from server.streaming import send_object
 from server.web import endpoint, json_response, principal
 
@@ -31,8 +31,9 @@ async def list_evidence(request: web.Request) -> web.Response:
 @routes.get("/api/v1/evidence/{id}")
 @endpoint("One evidence item", tags=("evidence",), responses={200: "the item", 404: "no such item"})
 async def get_evidence(request: web.Request) -> web.Response:
-    item = await request.app[keys.DB].run(get_item, request.match_info["id"], principal(request))
-    return json_response(item_json(item))
+    who = principal(request)
+    return json_response(await request.app[keys.DB].run(
+        lambda s: item_detail(s, get_item(s, request.match_info["id"], who))))
 
 
 @routes.get("/api/v1/evidence/{id}/original")

@@ -1,0 +1,117 @@
+"""The media job: make an item's renditions and record them beside the original."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.db import Database
+from server.errors import NotFound
+from server.mediajob import KIND_MAP, run_media
+from server.models import EvidenceItem, Rendition, StoredObject
+from server.settings import Settings
+from server.store.base import ObjectStore
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
+    ".jpg": "image/jpeg", ".vtt": "text/vtt; charset=utf-8", ".json": "application/json",
+}
+MEDIA_JOB = "media"
+
+
+def media_limits(settings: Settings) -> dict[str, Any]:
+    return {"max_width": settings.media_max_width, "max_height": settings.media_max_height,
+            "max_pixels": settings.media_max_width * settings.media_max_height,
+            "max_duration_s": float(settings.media_max_duration_seconds)}
+
+
+def _source_path(store: ObjectStore, sha256: str, work: Path) -> Path:
+    """A readable path of the original: the local object itself (read only), or a download."""
+    local = getattr(store, "local_path", None)
+    if local is not None:
+        return Path(local(sha256))
+    dst = work / "original"
+    with open(dst, "wb") as f:
+        for chunk in store.open_range(sha256):
+            f.write(chunk)
+    return dst
+
+
+def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: str,
+                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Run the media pipeline on one item and store every output content-addressed. Running it
+    twice yields the same objects (same hashes) and replaces the rendition rows."""
+    item = db.call(lambda s: s.get(EvidenceItem, item_id))
+    if item is None:
+        raise NotFound(f"no evidence item {item_id}")
+    db.call(_set_status, item_id, "processing", "")
+    work_root = settings.data_path / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"media-{item_id}-", dir=work_root))
+    try:
+        src = _source_path(store, item.sha256, work)
+        result = run_media(str(src), str(work / "out"), media_limits(settings),
+                           float(settings.job_time_limit_seconds), progress)
+        outputs = result.get("outputs", [])
+        for out in outputs:
+            store.put_file(work / "out" / out["name"], out["sha256"], retention_until=item.retention_until)
+        db.call(_record, item_id, item.sha256, result, outputs)
+        logger.info("item %s: %s, %d derived files", item_id, result["status"], len(outputs))
+        return {"status": result["status"], "outputs": len(outputs)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _set_status(s: Session, item_id: str, status: str, reason: str) -> None:
+    item = s.get(EvidenceItem, item_id)
+    if item is not None and (status != "processing" or item.status in ("received", "processing")):
+        item.status, item.status_reason = status, reason
+
+
+def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
+            outputs: list[dict[str, Any]]) -> None:
+    item = s.get(EvidenceItem, item_id)
+    assert item is not None
+    for out in outputs:
+        if s.get(StoredObject, out["sha256"]) is None:
+            s.add(StoredObject(sha256=out["sha256"], size=out["size"], role="derived",
+                               derived_from=source_sha, retention_until=item.retention_until))
+    s.flush()
+    s.execute(delete(Rendition).where(Rendition.item_id == item_id))
+    for out in outputs:
+        s.add(Rendition(item_id=item_id, name=out["name"], role=out["role"], sha256=out["sha256"],
+                        size=out["size"], content_type=CONTENT_TYPES.get(Path(out["name"]).suffix,
+                                                                         "application/octet-stream")))
+    probe = (result.get("assessment") or {}).get("probe")
+    item.status = result["status"]
+    item.kind = KIND_MAP.get(result.get("kind", ""), "other")
+    item.status_reason = "" if result["status"] == "ready" else result.get("reason", "")
+    item.media_info = {
+        **(item.media_info or {}),
+        "probe": probe,
+        "reason_zh": result.get("reason_zh", ""),
+        "problems": result.get("problems", []),
+        "derivation": [{k: o[k] for k in ("name", "role", "sha256", "size", "tool", "tool_version",
+                                           "parameters")} for o in outputs],
+    }
+
+
+def renditions(s: Session, item_id: str) -> list[Rendition]:
+    return list(s.scalars(select(Rendition).where(Rendition.item_id == item_id).order_by(Rendition.name)))
+
+
+def rendition(s: Session, item_id: str, name: str) -> Rendition:
+    r = s.scalar(select(Rendition).where(Rendition.item_id == item_id, Rendition.name == name))
+    if r is None:
+        raise NotFound(f"item {item_id} has no rendition {name!r} (not processed yet, or not media)",
+                       code="no_rendition")
+    return r

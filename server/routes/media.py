@@ -1,0 +1,107 @@
+"""Playback renditions of an item: HLS, trickplay, waveform, preview; and its media jobs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrity.ledger import VIEW
+from server import keys
+from server.access import REVIEW, Principal, require
+from server.evidence import get_item
+from server.jobs import enqueue, job_json
+from server.ledger import actor_of, append
+from server.media import MEDIA_JOB, rendition
+from server.models import Job
+from server.streaming import send_object
+from server.web import endpoint, json_response, principal
+
+routes = web.RouteTableDef()
+IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes
+
+
+async def _serve(request: web.Request, name: str, *, log_view: bool = False) -> web.StreamResponse:
+    item_id = request.match_info["id"]
+    who = principal(request)
+
+    def lookup(s: Session):  # type: ignore[no-untyped-def]
+        item = get_item(s, item_id, who)
+        r = rendition(s, item_id, name)
+        if log_view:
+            # One "viewed" entry per playback session: the playlist is fetched once per
+            # session, its segments are not logged.
+            append(s, actor=actor_of(who), action=VIEW, subject=f"evidence:{item_id}",
+                   details={"what": "playback", "rendition": name, "sha256": item.sha256,
+                            "address": request.remote or ""})
+        return r
+
+    r = await request.app[keys.DB].run(lookup)
+    return await send_object(request, request.app[keys.STORE], r.sha256, r.size,
+                             content_type=r.content_type,
+                             cache="private, no-cache" if log_view else IMMUTABLE)
+
+
+@routes.get("/api/v1/evidence/{id}/hls/index.m3u8")
+@endpoint("The playback playlist (HLS, fMP4); fetching it logs one view", tags=("media",),
+          responses={200: "m3u8", 404: "not processed or not media"})
+async def hls_playlist(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "hls/index.m3u8", log_view=True)
+
+
+@routes.get(r"/api/v1/evidence/{id}/hls/{name:[A-Za-z0-9_.-]{1,64}}")
+@endpoint("An HLS init or media segment (content-addressed, cached long)", tags=("media",))
+async def hls_file(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, f"hls/{request.match_info['name']}")
+
+
+@routes.get("/api/v1/evidence/{id}/thumbnails.vtt")
+@endpoint("WebVTT trickplay track pointing into sprite sheets (#xywh=)", tags=("media",))
+async def thumbnails_vtt(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "trickplay/thumbnails.vtt")
+
+
+@routes.get(r"/api/v1/evidence/{id}/{sheet:sprite-\d{3}\.jpg}")
+@endpoint("A trickplay sprite sheet", tags=("media",))
+async def sprite(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, f"trickplay/{request.match_info['sheet']}")
+
+
+@routes.get("/api/v1/evidence/{id}/waveform.json")
+@endpoint("Audio peaks for the timeline", tags=("media",))
+async def waveform(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "waveform.json")
+
+
+@routes.get("/api/v1/evidence/{id}/preview.jpg")
+@endpoint("JPEG preview of a photo", tags=("media",))
+async def preview(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "preview.jpg")
+
+
+@routes.get("/api/v1/evidence/{id}/jobs")
+@endpoint("Processing jobs of an item with their progress", tags=("media",))
+async def item_jobs(request: web.Request) -> web.Response:
+    item_id = request.match_info["id"]
+    who: Principal = principal(request)
+
+    def load(s: Session):  # type: ignore[no-untyped-def]
+        get_item(s, item_id, who)
+        return [job_json(j) for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))]
+
+    return json_response({"items": await request.app[keys.DB].run(load), "next": None})
+
+
+@routes.post("/api/v1/evidence/{id}/process")
+@endpoint("Queue (re)processing of an item's renditions; outputs are content-addressed, so a "
+          "re-run yields the same files", tags=("media",), responses={202: "queued job"})
+async def reprocess(request: web.Request) -> web.Response:
+    item_id = request.match_info["id"]
+    who = principal(request)
+
+    def queue(s: Session):  # type: ignore[no-untyped-def]
+        item = get_item(s, item_id, who)
+        require(who, REVIEW, item.agency_id)
+        return job_json(enqueue(s, MEDIA_JOB, item_id))
+
+    return json_response(await request.app[keys.DB].run(queue), status=202)
