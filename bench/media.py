@@ -128,14 +128,14 @@ def main() -> None:
             bare.append(t)
             t, rendition = timed(package_hls, src, work / f"ours{i}", p)
             ours.append(t)
-            if i == 0:
-                t, _ = timed(pyav_remux_hls, src, work / f"pyav{i}")
-                pyav.append(t)
+            t, _ = timed(pyav_remux_hls, src, work / f"pyav{i}")
+            pyav.append(t)
             shutil.rmtree(work / f"bare{i}")
             shutil.rmtree(work / f"ours{i}")
             shutil.rmtree(work / f"pyav{i}", ignore_errors=True)
             print(
-                f"  round {i + 1}: bare {bare[-1]:.2f} s, package_hls {ours[-1]:.2f} s", flush=True
+                f"  round {i + 1}: bare {bare[-1]:.2f} s, package_hls {ours[-1]:.2f} s, pyav remux {pyav[-1]:.2f} s",
+                flush=True,
             )
 
         tp_times: list[float] = []
@@ -162,8 +162,9 @@ def main() -> None:
         ("bare ffmpeg -c copy -f hls", f"{med_bare:.2f} s", f"{duration / med_bare:.0f}x rt", ""),
         ("package_hls (copy, hashed)", f"{med_ours:.2f} s", f"{duration / med_ours:.0f}x rt",
          f"speed ratio {med_bare / med_ours:.2f}x of bare (goal >= 0.8)"),
-        ("PyAV in-process remux (once)", f"{pyav[0]:.2f} s", f"{duration / pyav[0]:.0f}x rt",
-         f"{med_bare / pyav[0]:.2f}x of bare"),
+        ("bare PyAV in-process remux", f"{statistics.median(pyav):.2f} s",
+         f"{duration / statistics.median(pyav):.0f}x rt",
+         f"{med_bare / statistics.median(pyav):.2f}x of bare"),
         ("trickplay (keyframes)", f"{statistics.median(tp_times):.2f} s",
          f"{duration / statistics.median(tp_times):.0f}x rt",
          f"{len(tp.cues)} cues, {len(tp.sheets)} sheets (goal >= 100x)"),
