@@ -1,21 +1,18 @@
-"""Streamed SHA-256 of a file (stand-in until integrity.hashing is importable everywhere)."""
+"""SHA-256 and size of a derived file, through integrity.hashing (one read)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 
-BLOCK_SIZE = 1 << 20
+from integrity.hashing import hash_file
 
 
 def sha256_file(path: str | os.PathLike[str]) -> tuple[str, int]:
-    """Return (hex sha256, size in bytes) of a file, reading it once in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    buf = bytearray(BLOCK_SIZE)
-    view = memoryview(buf)
-    size = 0
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            digest.update(view[:n])
-            size += n
-    return digest.hexdigest(), size
+    """Return (hex sha256, size in bytes) of a file, reading it once."""
+    size = [0]
+
+    def count(done: int) -> None:
+        size[0] = done
+
+    digest = hash_file(path, progress=count)["sha256"].hex
+    return digest, size[0]
