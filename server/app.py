@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,8 +17,12 @@ from server.db import Database
 from server.errors import CustodianError, Unauthorized
 from server.routes import all_routes
 from server.settings import Settings
+from server.signing import signing_ctx
 from server.store import open_store
 from server.tokens import TokenIssuer, load_secret
+from server.treeheads import tree_head_ctx
+from server.uploads import uploads_ctx
+from server.verification import fixity_ctx
 from server.web import PRINCIPAL, is_public, json_response
 
 logger = logging.getLogger(__name__)
@@ -94,6 +99,21 @@ def metrics_middleware(registry: CollectorRegistry) -> Callable[..., Awaitable[w
     return middleware
 
 
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """In-process job workers (media processing) for the embedded single-machine setup."""
+    from server.worker import WorkerPool
+
+    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE])
+    app[keys.WORKERS] = pool
+    task = asyncio.create_task(pool.run())
+    yield
+    pool.stop()
+    try:
+        await asyncio.wait_for(task, timeout=30)
+    except TimeoutError:
+        task.cancel()
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the application; resources open in cleanup contexts when it starts."""
     registry = CollectorRegistry()
@@ -121,6 +141,10 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
+    app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub
+    app.cleanup_ctx.append(uploads_ctx)
+    if settings.worker_in_server:
+        app.cleanup_ctx.append(workers_ctx)
     for table in all_routes():
         app.router.add_routes(table)
     return app

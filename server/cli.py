@@ -160,6 +160,72 @@ def cmd_agency_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Re-hash the store, check manifests, the ledger chain, tree heads and tokens; print every
+    problem; record the run in the ledger. Exit 0 only when everything holds, 1 otherwise."""
+    from rich.markup import escape
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from integrity.ledger import VERIFY
+    from server.signing import key_path, load_existing_key
+    from server.store import open_store
+    from server.verification import load_tsa_roots, problem_lines, record_result, verify_all
+
+    settings = settings_from(args)
+    if args.jobs < 1:
+        raise CustodianError("--jobs must be 1 or more", code="bad_argument")
+    db = open_db(settings)
+    try:
+        store = open_store(settings)
+        key = load_existing_key(settings)
+        public_keys = key.public_keys() if key else {}
+        roots = load_tsa_roots(settings)
+        show = out.is_terminal and not args.quiet
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=out,
+                      disable=not show, transient=True) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total or None)
+                bar.update(tasks[stage], completed=done, total=total or None)
+
+            report = verify_all(db, store, public_keys, tsa_roots=roots, progress=progress,
+                                max_bytes_per_second=int(args.max_mb_per_second * 1024 * 1024),
+                                jobs=args.jobs)
+        if not args.no_record:
+            db.call(record_result, report, action=VERIFY, actor="cli:custodian verify")
+    finally:
+        db.close()
+    checked = (f"{report.objects} objects ({report.bytes_hashed} bytes re-hashed), "
+               f"{report.manifests} manifest versions of {report.items} items, "
+               f"{report.entries} ledger entries, {report.tree_heads} signed tree heads, "
+               f"{report.tokens_checked} RFC 3161 tokens in {report.seconds:.1f}s")
+    if key is None:
+        out.print(f"note: no signing key at {key_path(settings)}; signatures cannot be checked",
+                  markup=False, soft_wrap=True)
+    if report.tokens_unchecked:
+        out.print(f"note: {report.tokens_unchecked} RFC 3161 tokens not checked "
+                  "(set tsa_roots_file to check them)", markup=False, soft_wrap=True)
+    if report.ok:
+        out.print(f"[green]verification passed[/]: {escape(checked)}; everything holds", soft_wrap=True)
+        return 0
+    count = len(report.problems)
+    out.print(f"[red]verification FAILED[/]: {count} problem{'s' if count != 1 else ''} "
+              f"({escape(checked)})", soft_wrap=True)
+    for line in problem_lines(report):
+        out.print("  " + line, markup=False, soft_wrap=True)
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from server.models import ROLES
 
@@ -200,6 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--name", help="full name, e.g. 丽水市综合行政执法局")
     _common(pa)
     pa.set_defaults(func=cmd_agency_add)
+    p = sub.add_parser("verify", help="re-hash every stored object and check manifests, the "
+                       "custody ledger, tree heads and tokens; exit 0 only when all holds")
+    _common(p)
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="hash N objects at once (default 1)")
+    p.add_argument("--max-mb-per-second", type=float, default=0.0, metavar="MB",
+                   help="limit reads to MB MiB/s (default: unlimited)")
+    p.add_argument("--no-record", action="store_true",
+                   help="do not append the result to the custody ledger")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_verify)
     return parser
 
 

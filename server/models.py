@@ -209,3 +209,235 @@ class Upload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+JOB_STATES = ("queued", "running", "done", "failed")
+
+
+class Job(Base):
+    """A unit of background work (media processing, exports), claimed by one worker at a time."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    progress: Mapped[float] = mapped_column(default=0.0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    worker: Mapped[str] = mapped_column(String(200), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    run_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_jobs_claim", "state", "run_after"),)
+
+
+class Rendition(Base):
+    """A derived file of an evidence item (HLS playlist/segment, sprite, VTT, waveform, preview),
+    stored content-addressed beside the original."""
+
+    __tablename__ = "renditions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # path under the item, e.g. hls/seg-00001.m4s
+    role: Mapped[str] = mapped_column(String(40))
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_objects.sha256"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ux_rendition_item_name", "item_id", "name", unique=True),)
+
+
+class ManifestRow(Base):
+    """One signed version of an evidence item's manifest; a new version supersedes, never edits."""
+
+    __tablename__ = "item_manifests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)  # of the canonical bytes
+    manifest: Mapped[bytes] = mapped_column(LargeBinary)  # the canonical JSON bytes, as signed
+    key_id: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(Text)
+    tsa_token: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ux_manifest_item_version", "item_id", "version", unique=True),)
+
+
+class Bookmark(Base):
+    """A reviewer's bookmark at a time of an evidence item, with a note (ledgered on creation)."""
+
+    __tablename__ = "bookmarks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    time_s: Mapped[float] = mapped_column()
+    note: Mapped[str] = mapped_column(Text, default="")
+    ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BasketClip(Base):
+    """A clip (item, in, out, name) in a case's export basket (ledgered on creation)."""
+
+    __tablename__ = "basket_clips"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(32), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"))
+    in_s: Mapped[float] = mapped_column()
+    out_s: Mapped[float] = mapped_column()
+    name: Mapped[str] = mapped_column(String(200))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(100))
+    ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- cases, stages, records, approvals, complaints, retention (issue 6) -------------------
+CASE_STAGES = ("initiation", "investigation", "decision", "service_execution", "archiving")
+ENFORCEMENT_TYPES = ("penalty", "coercion", "levy", "inspection", "licensing", "charging", "other")
+PROCEDURES = ("general", "simple")
+SIGNATURE_STATUSES = ("signed", "refused", "not_applicable")
+
+
+class Case(Base):
+    """An enforcement case (案件); its number is unique within its agency."""
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    number: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(500))
+    enforcement_type: Mapped[str] = mapped_column(String(20))
+    procedure: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, archived
+    stage: Mapped[str] = mapped_column(String(30), default="initiation")
+    parties: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    officers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    emergency_start: Mapped[bool] = mapped_column(Boolean, default=False)
+    major: Mapped[bool] = mapped_column(Boolean, default=False)
+    disputed: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    stage_history: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ux_case_agency_number", "agency_id", "number", unique=True),
+        Index("ix_case_opened", "opened_at"),
+        Index("ix_case_number", "number"),
+    )
+
+
+class CaseRecord(Base):
+    """A typed text record (文字记录) of a case stage; never edited (a correction supersedes)."""
+
+    __tablename__ = "case_records"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(30))
+    doc_type: Mapped[str] = mapped_column(String(60))
+    title: Mapped[str] = mapped_column(String(500), default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    officers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    signature_status: Mapped[str] = mapped_column(String(20), default="not_applicable")
+    service_method: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    execution_type: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    witness: Mapped[str] = mapped_column(String(200), default="")
+    evidence_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    supersedes: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseLink(Base):
+    """An evidence item linked to a case stage; an unlink keeps the row with unlinked_at."""
+
+    __tablename__ = "case_links"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(30))
+    record_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    source: Mapped[str] = mapped_column(String(20), default="manual")  # manual, auto, record
+    linked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    unlinked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    unlinked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unlink_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CaseApproval(Base):
+    """An internal approval (Art. 8, 15, 24): handler, reviewer and approver, three people."""
+
+    __tablename__ = "case_approvals"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(30))
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseComplaint(Base):
+    """A complaint or report (投诉举报, Art. 9) and what was decided about it."""
+
+    __tablename__ = "case_complaints"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    channel: Mapped[str] = mapped_column(String(40), default="")
+    complainant: Mapped[str] = mapped_column(String(200), default="")
+    named: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    content: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(String(20), default="pending")  # investigate, declined
+    decision_reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LegalHold(Base):
+    """A legal hold on an evidence item; released holds stay as history."""
+
+    __tablename__ = "legal_holds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    placed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    released_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    release_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class DisposalRequest(Base):
+    """A request to dispose of an item after its retention; a second person decides."""
+
+    __tablename__ = "disposal_requests"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="pending")  # pending, approved
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")

@@ -67,6 +67,14 @@ class Settings:
         "Asia/Shanghai", "Zone of local times in camera file names, converted to UTC on ingest."
     )
     log_level: str = _s("INFO", "Logging level: DEBUG, INFO, WARNING, ERROR.")
+    worker_concurrency: int = _s(1, "Jobs run at once by `custodian serve` (in-process) or `custodian worker`.")
+    worker_in_server: bool = _s(True, "Run workers inside `custodian serve`; turn off when `custodian worker` processes do the work.")
+    job_lease_seconds: int = _s(60, "A claimed job whose worker sends no heartbeat for this long is reclaimed.")
+    job_time_limit_seconds: int = _s(3600, "A media job running longer than this is killed and retried.")
+    job_poll_seconds: float = _s(1.0, "How often an idle worker looks for new jobs.")
+    media_max_width: int = _s(7680, "Refuse media wider than this before decoding (decompression bombs).")
+    media_max_height: int = _s(4320, "Refuse media taller than this before decoding.")
+    media_max_duration_seconds: int = _s(6 * 3600, "Refuse media claiming to be longer than this.")
     upload_max_bytes: int = _s(
         64 * 1024**3, "Largest single upload (tus Upload-Length) accepted; larger ones get 413."
     )
@@ -75,6 +83,31 @@ class Settings:
     )
     upload_cleanup_interval_seconds: int = _s(
         300, "How often the server looks for expired uploads to clean up."
+    )
+    signing_key_path: str = _s(
+        "", "Ed25519 key (PEM) that signs manifests and tree heads; empty means "
+        "DATA_DIR/signing_key.pem, created on first start. Share it between servers."
+    )
+    tree_head_interval_seconds: int = _s(
+        3600, "How often the server signs a tree head over the custody ledger (when it has "
+        "grown); 0 = only on demand."
+    )
+    tsa_url: str = _s(
+        "", "RFC 3161 time-stamping authority URL for tree heads and manifests; empty means "
+        "times are the server's own."
+    )
+    tsa_roots_file: str = _s(
+        "", "PEM file of the root certificates trusted for TSA tokens; empty means tokens are "
+        "kept but not checked by verify."
+    )
+    tsa_timeout_s: float = _s(10.0, "Seconds to wait for the time-stamping authority.")
+    fixity_interval_seconds: int = _s(
+        86400, "How often the server re-hashes the store and checks the ledger (a fixity "
+        "scrub); 0 = off."
+    )
+    fixity_max_bytes_per_second: int = _s(
+        50 * 1024 * 1024, "Read budget of the scheduled fixity scrub in bytes per second; 0 = "
+        "unlimited."
     )
 
     # -- derived paths -------------------------------------------------------------------
@@ -187,6 +220,12 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"setting 'store_backend' must be 'local' or 's3', not {s.store_backend!r}")
     if not 0 < s.port < 65536:
         raise SettingsError(f"setting 'port' must be 1-65535, not {s.port}")
+    for name in ("tree_head_interval_seconds", "fixity_interval_seconds",
+                 "fixity_max_bytes_per_second"):
+        if getattr(s, name) < 0:
+            raise SettingsError(f"setting {name!r} must be 0 or more")
+    if s.tsa_timeout_s <= 0:
+        raise SettingsError("setting 'tsa_timeout_s' must be positive")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
     for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes"):
@@ -198,3 +237,30 @@ def _validate(s: Settings) -> None:
         ZoneInfo(s.camera_timezone)
     except Exception:
         raise SettingsError(f"setting 'camera_timezone': unknown zone {s.camera_timezone!r}") from None
+
+
+def render_defaults_toml() -> str:
+    """config/custodian.toml as it must read: every setting, its help line and default."""
+    lines = ["# Custodian default settings. Every key is optional; a --config file and",
+             "# CUSTODIAN_<KEY> environment variables override these. README lists each one.", ""]
+    for f in setting_fields():
+        v = f.default
+        value = ("true" if v else "false") if isinstance(v, bool) else (f'"{v}"' if isinstance(v, str) else repr(v))
+        lines += [f"# {f.metadata['help']}", f"{f.name} = {value}", ""]
+    return "\n".join(lines)
+
+
+def render_markdown_table() -> str:
+    """The README's settings table."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for f in setting_fields():
+        d = f.default
+        shown = '`""`' if d == "" else f"`{str(d).lower() if isinstance(d, bool) else d}`"
+        rows.append(f"| `{f.name}` | {shown} | {f.metadata['help'].replace('|', '/')} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":  # python -m server.settings > config/custodian.toml
+    import sys
+
+    sys.stdout.write(render_markdown_table() if "--markdown" in sys.argv else render_defaults_toml())

@@ -6,6 +6,6 @@ from aiohttp import web
 
 
 def all_routes() -> list[web.RouteTableDef]:
-    from server.routes import auth, evidence, meta, users
+    from server.routes import auth, bookmarks, evidence, ledger, media, meta, player, uploads, users
 
-    return [meta.routes, auth.routes, users.routes, evidence.routes]
+    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, player.routes]
