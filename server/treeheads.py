@@ -164,7 +164,7 @@ def issue_tree_head(
     is never signed. only_if_grown: return None when the newest head already covers it all."""
     leaves, heads = db.call(_snapshot)
     _check_against_heads(leaves, heads)
-    if only_if_grown and heads and max(h[0] for h in heads) >= len(leaves):
+    if only_if_grown and max((h[0] for h in heads), default=0) >= len(leaves):
         return None
     head = sign_tree_head(len(leaves), merkle.root(leaves), now or utcnow(), key.private)
     token = timestamp(settings, head.signing_bytes(), head.label())

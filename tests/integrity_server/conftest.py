@@ -179,3 +179,9 @@ def make_installation(db, tmp_path) -> Callable[..., Installation]:  # type: ign
         return build_installation(db.settings, db, tmp_path / "src", **kw)
 
     return make
+
+
+@pytest.fixture
+async def client(make_client, database_url):  # type: ignore[no-untyped-def]
+    """The app on SQLite and on PostgreSQL (overrides the SQLite-only client here)."""
+    return await make_client(database_url=database_url)
