@@ -36,6 +36,13 @@ USER = "user_change"
 VERIFY = "verification"
 UPLOAD_REFUSED = "upload_refused"
 FIXITY = "fixity_scrub"
+# Case handling (issue 6): every write to a case leaves one of these.
+CASE_CHANGE = "case_change"
+RECORD = "record"
+APPROVAL = "approval"
+COMPLAINT = "complaint"
+DISPOSAL_REQUEST = "disposal_request"
+DISPOSAL_APPROVAL = "disposal_approval"
 ACTIONS = frozenset(
     {
         INGEST,
@@ -50,6 +57,12 @@ ACTIONS = frozenset(
         VERIFY,
         UPLOAD_REFUSED,
         FIXITY,
+        CASE_CHANGE,
+        RECORD,
+        APPROVAL,
+        COMPLAINT,
+        DISPOSAL_REQUEST,
+        DISPOSAL_APPROVAL,
     }
 )
 

@@ -18,16 +18,22 @@ REVIEW = "cases.review"
 EXPORT = "exports.create"
 VERIFY = "integrity.verify"
 READ_METRICS = "metrics.read"
+LEGAL_REVIEW = "cases.legal_review"  # 法制审核 (Art. 8, 15)
+SUPERVISE = "supervision.read"  # Art. 5, 22: the Justice Bureau; an agency's legal office for its own
+HOLD = "retention.hold"  # place or release a legal hold
+DISPOSE = "retention.dispose"  # request or approve disposal after retention (two people)
 
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "station": frozenset({UPLOAD, UPLOAD_MANY}),
     "officer": frozenset({UPLOAD, READ_EVIDENCE, READ_CASES, WRITE_CASES}),
-    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT}),
-    "legal": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT}),
-    "supervisor": frozenset({READ_EVIDENCE, READ_CASES, READ_LEDGER}),
+    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, HOLD, DISPOSE}),
+    "legal": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, LEGAL_REVIEW,
+                        SUPERVISE, HOLD, DISPOSE}),
+    "supervisor": frozenset({READ_EVIDENCE, READ_CASES, READ_LEDGER, SUPERVISE}),
     "auditor": frozenset({READ_LEDGER, VERIFY, READ_METRICS}),
     "admin": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, MANAGE_USERS,
-                        READ_LEDGER, VERIFY, READ_METRICS, UPLOAD}),
+                        READ_LEDGER, VERIFY, READ_METRICS, UPLOAD, LEGAL_REVIEW, SUPERVISE,
+                        HOLD, DISPOSE}),
 }
 # Roles that see every agency (the Justice Bureau supervises all; auditors and admins run it).
 CROSS_AGENCY = frozenset({"supervisor", "auditor", "admin"})

@@ -58,7 +58,15 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "derivation": info.get("derivation", []),
         "job": job_json(job) if job else None,
         "links": links,
+        "cases": _case_links(s, item.id),
     }
+
+
+def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:
+    """The case stages the item is (or was) linked to."""
+    from server.cases import item_links
+
+    return item_links(s, item_id)
 
 
 def get_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
@@ -84,7 +92,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor: str | None = None,
-               limit: int = 50) -> dict[str, Any]:
+               limit: int = 50, case: str | None = None) -> dict[str, Any]:
     """Items visible to the caller, newest first, keyset-paginated."""
     require(who, READ_EVIDENCE)
     limit = max(1, min(limit, PAGE_MAX))
@@ -93,6 +101,10 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
         q = q.where(EvidenceItem.agency_id == who.agency_id)
     if sha256:
         q = q.where(EvidenceItem.sha256 == sha256.lower())
+    if case:  # a case id or case number: the items linked to it now
+        from server.cases import case_item_filter
+
+        q = q.where(case_item_filter(s, case, who))
     if cursor:
         at, item_id = _decode_cursor(cursor)
         q = q.where(or_(EvidenceItem.received_at < at,

@@ -441,3 +441,34 @@ class DisposalRequest(Base):
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decision_note: Mapped[str] = mapped_column(Text, default="")
+
+
+# -- sealed court exports (issue 8) ---------------------------------------------------------
+EXPORT_STATES = ("queued", "running", "done", "failed")
+
+
+class Export(Base):
+    """A sealed court package of a case: who asked, for whom and why, and what was sealed."""
+
+    __tablename__ = "exports"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    recipient: Mapped[str] = mapped_column(String(500))
+    purpose: Mapped[str] = mapped_column(String(1000))
+    item_ids: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # None: all linked
+    clips: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # None: the basket
+    watermark: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    requested_by_name: Mapped[str] = mapped_column(String(200), default="")
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    package_path: Mapped[str] = mapped_column(Text, default="")
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    package_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    verifier_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

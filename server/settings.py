@@ -109,6 +109,38 @@ class Settings:
         50 * 1024 * 1024, "Read budget of the scheduled fixity scrub in bytes per second; 0 = "
         "unlimited."
     )
+    retention_case_days: int = _s(
+        0, "Retention of footage linked to a case as evidence, counted from the link; 0 = "
+        "permanent (kept with the case file). Never shorter than the ordinary retention."
+    )
+    rules_dir: str = _s(
+        "", "Folder of rule packs (*.toml); empty means the shipped config/rules. Agency packs "
+        "there extend the base pack (Art. 25)."
+    )
+    rule_pack: str = _s("lishui", "Id of the base rule pack every case is checked against.")
+    auto_link_agencies: str = _s(
+        "", "Agency codes (comma separated, `*` = all) whose footage matching a record's officers "
+        "and time is linked to the case automatically; elsewhere it is only proposed."
+    )
+    auto_link_margin_seconds: int = _s(
+        300, "Footage within this many seconds of a record's time counts as overlapping it "
+        "when proposing links."
+    )
+
+    export_dir: str = _s(
+        "", "Folder where sealed export packages are written; empty means DATA_DIR/exports."
+    )
+    report_font_path: str = _s(
+        "", "CJK font (TTF/TTC) embedded as a subset in export custody reports; empty means the "
+        "first of wqy-zenhei, Noto Sans CJK, wqy-microhei, AR PL UMing, Droid Sans Fallback that "
+        "exists; with none, reportlab's STSong-Light (not embedded) and the export says so."
+    )
+    export_clip_precise: bool = _s(
+        False, "Cut export clips precisely by re-encoding (true) or by stream copy from the "
+        "keyframe at or before the in-point (false, bit-exact frames); watermarks always re-encode."
+    )
+    export_max_items: int = _s(500, "Most originals one export may hold.")
+    export_max_clips: int = _s(200, "Most clips one export may hold.")
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -120,6 +152,12 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.data_path / 'custodian.db'}"
+
+    @property
+    def resolved_export_path(self) -> Path:
+        return Path(self.export_dir).expanduser().resolve() if self.export_dir else (
+            self.data_path / "exports"
+        )
 
     @property
     def resolved_store_path(self) -> Path:
@@ -228,9 +266,22 @@ def _validate(s: Settings) -> None:
         raise SettingsError("setting 'tsa_timeout_s' must be positive")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
-    for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes"):
+    for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes",
+                 "export_max_items", "export_max_clips"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")
+    if s.retention_default_days < 180:
+        raise SettingsError("setting 'retention_default_days' must be at least 180 (six months)")
+    for name in ("retention_case_days", "auto_link_margin_seconds"):
+        if getattr(s, name) < 0:
+            raise SettingsError(f"setting {name!r} must be 0 or more")
+    if 0 < s.retention_case_days < s.retention_default_days:
+        raise SettingsError("setting 'retention_case_days' must be 0 (permanent) or at least "
+                            "'retention_default_days'")
+    # Rule packs are checked at start too: an unknown key stops the server naming file and key.
+    from server.rulepack import rulebook
+
+    rulebook(s.rules_dir, s.rule_pack)
     try:
         from zoneinfo import ZoneInfo
 

@@ -6,6 +6,19 @@ from aiohttp import web
 
 
 def all_routes() -> list[web.RouteTableDef]:
-    from server.routes import auth, bookmarks, evidence, ledger, media, meta, player, uploads, users
+    from server.routes import (
+        auth,
+        bookmarks,
+        cases,
+        evidence,
+        exports,
+        ledger,
+        media,
+        meta,
+        player,
+        supervision,
+        uploads,
+        users,
+    )
 
-    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, player.routes]
+    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, cases.routes, exports.routes, supervision.routes, player.routes]

@@ -16,6 +16,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/evidence")
 @endpoint("List evidence items visible to the caller", tags=("evidence",),
           params={"sha256": "exact SHA-256 of the original",
+                  "case": "case id or case number: items linked to it",
                   "cursor": "from the previous page's next", "limit": "page size, at most 200"})
 async def list_evidence(request: web.Request) -> web.Response:
     q = request.query
@@ -24,7 +25,8 @@ async def list_evidence(request: web.Request) -> web.Response:
     except ValueError:
         raise BadRequest("limit must be an integer") from None
     page = await request.app[keys.DB].run(
-        list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit)
+        list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit,
+        case=q.get("case"))
     return json_response(page)
 
 

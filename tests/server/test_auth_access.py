@@ -14,6 +14,8 @@ from server.ledger import append
 from server.models import EvidenceItem, StoredObject
 
 ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
+READ_CASE_ROLES = {"officer", "reviewer", "legal", "supervisor", "admin"}
+WRITE_CASE_ROLES = {"officer", "reviewer", "legal", "admin"}
 
 # (method, path template, body, roles allowed). `{item}` is an evidence item of agency A1.
 # Every /api/v1 route must be listed here: test_matrix_covers_every_route fails otherwise.
@@ -24,12 +26,52 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/evidence", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}/original", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    # Bookmarks and the export basket (player): `{case}` is a case of agency A1.
+    ("GET", "/api/v1/evidence/{item}/bookmarks", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    ("POST", "/api/v1/evidence/{item}/bookmarks", {"time_s": 1.5, "note": "{role}"}, {"officer", "reviewer", "legal", "admin"}),
+    ("GET", "/api/v1/cases/{case}/basket", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    ("POST", "/api/v1/cases/{case}/basket", {"evidence_id": "{item}", "in_s": 0, "out_s": 1, "name": "{role}"},
+     {"reviewer", "legal", "admin"}),
     # Custody ledger: `{seq}` is entry 1 (the item's ingest); a query string is part of the call only.
     ("GET", "/api/v1/ledger", None, {"supervisor", "auditor", "admin"}),
     ("GET", "/api/v1/ledger/{seq}/proof", None, {"supervisor", "auditor", "admin"}),
     ("GET", "/api/v1/ledger/consistency?first=0&second=1", None, {"supervisor", "auditor", "admin"}),
     ("GET", "/api/v1/ledger/tree-heads", None, {"supervisor", "auditor", "admin"}),
     ("POST", "/api/v1/ledger/tree-heads", None, {"auditor", "admin"}),
+    # Cases (issue 6). Per-role placeholders are made fresh for every call: `{link}` a link of
+    # `{case}`, `{old_item}` an A1 item past its retention, `{dreq}` a pending disposal request
+    # (asked by the officer); `{uid:NAME}` in a body is that user's id.
+    ("GET", "/api/v1/rules", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/cases", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/cases", {"number": "M-{role}", "title": "t", "enforcement_type": "inspection",
+                               "procedure": "general", "agency": "A1"}, WRITE_CASE_ROLES),
+    ("GET", "/api/v1/cases/{case}", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/cases/{case}/links", {"evidence_id": "{item}", "stage": "investigation"},
+     WRITE_CASE_ROLES),
+    ("DELETE", "/api/v1/cases/{case}/links/{link}", None, WRITE_CASE_ROLES),
+    ("POST", "/api/v1/cases/{case}/records", {"doc_type": "acceptance_notice", "title": "{role}",
+                                              "time": "2026-03-02T01:00:00Z"}, WRITE_CASE_ROLES),
+    ("POST", "/api/v1/cases/{case}/approvals", {"kind": "initiation", "handler_id": "{uid:officer}",
+                                                "reviewer_id": "{uid:reviewer}",
+                                                "approver_id": "{uid:legal}"}, WRITE_CASE_ROLES),
+    ("POST", "/api/v1/cases/{case}/approvals?legal_review", {
+        "kind": "legal_review", "handler_id": "{uid:officer}", "reviewer_id": "{uid:legal}",
+        "approver_id": "{uid:reviewer}"}, {"legal", "admin"}),
+    ("POST", "/api/v1/cases/{case}/complaints", {"complainant": "{role}", "decision": "investigate"},
+     WRITE_CASE_ROLES),
+    ("POST", "/api/v1/cases/{case}/stage", {"stage": "investigation"}, WRITE_CASE_ROLES),
+    ("GET", "/api/v1/cases/{case}/compliance", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/cases/{case}/proposals", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/supervision", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/supervision?format=csv", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/evidence/{item}/retention", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/evidence/{item}/legal-hold", {"hold": True, "reason": "{role}"},
+     {"reviewer", "legal", "admin"}),
+    ("POST", "/api/v1/evidence/{old_item}/disposal-requests", {"reason": "{role}"},
+     {"reviewer", "legal", "admin"}),
+    ("GET", "/api/v1/disposal-requests", None, {"reviewer", "legal", "admin"}),
+    ("POST", "/api/v1/disposal-requests/{dreq}/approve", {"note": "{role}"},
+     {"reviewer", "legal", "admin"}),
 ]
 PUBLIC = {("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/keys")}
 
@@ -61,11 +103,87 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
     return await app_db(client).run(add)
 
 
+async def _case_of_a1(client) -> str:  # type: ignore[no-untyped-def]
+    """A case of agency A1 (for `{case}` in the matrix), made directly in the catalogue."""
+
+    def add(s):  # type: ignore[no-untyped-def]
+        from sqlalchemy import select
+
+        from server.models import Agency, Case
+
+        a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+        case = Case(agency_id=a1.id, number="A1-2026-001", title="matrix case",
+                    enforcement_type="penalty", procedure="general")
+        s.add(case)
+        s.flush()
+        return case.id
+
+    return str(await app_db(client).run(add))
+
+
+async def _user_ids(client, body: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Replace "{uid:NAME}" values by that user's id."""
+    from sqlalchemy import select
+
+    from server.models import User
+
+    ids = dict((await app_db(client).run(lambda s: list(s.execute(select(User.username, User.id))))))
+    return {k: ids[v[5:-1]] if isinstance(v, str) and v.startswith("{uid:") else v
+            for k, v in body.items()}
+
+
+async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
+    """Make the per-call resources a URL names: {link}, {old_item}, {dreq} (see ROUTE_MATRIX)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from server.models import Agency, CaseLink, DisposalRequest, User
+
+    def old_item(s):  # type: ignore[no-untyped-def]
+        data = f"old footage {datetime.now(UTC).isoformat()} {id(s)}".encode()
+        key = hashlib.sha256(data).hexdigest()
+        a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+        s.add(StoredObject(sha256=key, size=len(data), role="original"))
+        s.flush()
+        long_ago = datetime.now(UTC) - timedelta(days=400)
+        it = EvidenceItem(sha256=key, size=len(data), kind="video", original_filename="old.mp4",
+                          agency_id=a1.id, received_at=long_ago,
+                          retention_until=long_ago + timedelta(days=183))
+        s.add(it)
+        s.flush()
+        return it.id
+
+    def make(s):  # type: ignore[no-untyped-def]
+        out = url
+        if "{link}" in out:
+            case_id = out.split("/api/v1/cases/")[1].split("/")[0]
+            link = CaseLink(case_id=case_id, item_id=old_item(s), stage="investigation")
+            s.add(link)
+            s.flush()
+            out = out.replace("{link}", link.id)
+        if "{old_item}" in out:
+            out = out.replace("{old_item}", old_item(s))
+        if "{dreq}" in out:
+            officer = s.scalar(select(User).where(User.username == "officer"))
+            req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
+            s.add(req)
+            s.flush()
+            out = out.replace("{dreq}", req.id)
+        return out
+
+    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}")):
+        return url
+    return str(await app_db(client).run(make))
+
+
 def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-def]
     from server.openapi import api_routes
 
     listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC
-    listed = {(m, p.split("?")[0].replace("{item}", "{id}")) for m, p in listed}
+    listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
+               .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}"))
+              for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
     assert not missing, f"routes without a role test: {sorted(missing)}"
 
@@ -74,10 +192,18 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
                          ids=[f"{m} {p}" for m, p, _, _ in ROUTE_MATRIX])
 async def test_every_role_on_every_route(client, users, item, method, path, body, allowed) -> None:  # type: ignore[no-untyped-def]
     url = path.replace("{item}", item).replace("{seq}", "1")
+    if "{case}" in url:
+        url = url.replace("{case}", await _case_of_a1(client))
+    if body:
+        body = {k: v.replace("{item}", item) if isinstance(v, str) else v for k, v in body.items()}
+        body = await _user_ids(client, body)
+    template = url
+    url = await _fresh(client, template)
     r = await client.request(method, url, json=body)
     assert r.status == 401, f"{method} {url} without a token"
     assert (await r.json())["code"] == "unauthorized"
     for role in ALL_ROLES:
+        url = await _fresh(client, template)
         payload = {k: v.replace("{role}", role) if isinstance(v, str) else v for k, v in (body or {}).items()}
         r = await client.request(method, url, json=payload if body else None, headers=bearer(users[role]))
         if role in allowed:
