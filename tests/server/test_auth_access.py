@@ -72,6 +72,12 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/disposal-requests", None, {"reviewer", "legal", "admin"}),
     ("POST", "/api/v1/disposal-requests/{dreq}/approve", {"note": "{role}"},
      {"reviewer", "legal", "admin"}),
+    # Sealed exports: `{xcase}` is an A1 case with a linked item, `{export}` a finished export.
+    ("POST", "/api/v1/cases/{xcase}/exports", {"recipient": "{role}", "purpose": "matrix"},
+     {"reviewer", "legal", "admin"}),
+    ("GET", "/api/v1/cases/{case}/exports", None, {"reviewer", "legal", "admin"}),
+    ("GET", "/api/v1/exports/{export}", None, {"reviewer", "legal", "admin"}),
+    ("GET", "/api/v1/exports/{export}/package", None, {"reviewer", "legal", "admin"}),
 ]
 PUBLIC = {("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/keys")}
 
@@ -164,6 +170,28 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             out = out.replace("{link}", link.id)
         if "{old_item}" in out:
             out = out.replace("{old_item}", old_item(s))
+        if "{xcase}" in out or "{export}" in out:
+            import tempfile
+            import uuid
+
+            from server.models import Case, Export
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            case = Case(agency_id=a1.id, number=f"X-{uuid.uuid4().hex[:8]}", title="export matrix",
+                        enforcement_type="penalty", procedure="general")
+            s.add(case)
+            s.flush()
+            s.add(CaseLink(case_id=case.id, item_id=old_item(s), stage="investigation"))
+            out = out.replace("{xcase}", case.id)
+            if "{export}" in out:
+                with tempfile.NamedTemporaryFile(suffix=".zip", delete=False) as f:
+                    f.write(b"PK\x05\x06" + bytes(18))  # an empty ZIP
+                export = Export(case_id=case.id, agency_id=a1.id, recipient="matrix",
+                                purpose="matrix", state="done", package_path=f.name,
+                                package_sha256="0" * 64, package_size=22)
+                s.add(export)
+                s.flush()
+                out = out.replace("{export}", export.id)
         if "{dreq}" in out:
             officer = s.scalar(select(User).where(User.username == "officer"))
             req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
@@ -172,7 +200,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             out = out.replace("{dreq}", req.id)
         return out
 
-    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}")):
+    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}")):
         return url
     return str(await app_db(client).run(make))
 
@@ -182,7 +210,8 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
 
     listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
-               .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}"))
+               .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
+               .replace("{xcase}", "{id}").replace("{export}", "{id}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
     assert not missing, f"routes without a role test: {sorted(missing)}"
@@ -207,7 +236,7 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
         payload = {k: v.replace("{role}", role) if isinstance(v, str) else v for k, v in (body or {}).items()}
         r = await client.request(method, url, json=payload if body else None, headers=bearer(users[role]))
         if role in allowed:
-            assert r.status in (200, 201), f"{role}: {method} {url} -> {r.status} {await r.text()}"
+            assert r.status in (200, 201, 202), f"{role}: {method} {url} -> {r.status} {await r.text()}"
         else:
             assert r.status == 403, f"{role}: {method} {url} -> {r.status}"
             assert (await r.json())["code"] == "forbidden"
