@@ -66,6 +66,7 @@ GENESIS_PREV = "0" * 64
 TREE_HEAD_FORMAT = "custodian.tree-head/1"
 MANIFEST_FORMAT = "custodian.item-manifest/1"
 EXPORT_ACTION = "export"
+EXPORT_FORMAT = "custodian.export/1"
 ENTRY_FIELDS = ("seq", "time", "actor", "action", "subject", "details_hash", "prev_hash")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -878,6 +879,7 @@ class Verifier:
             for e in self.entries
             if e["entry"]["action"] == EXPORT_ACTION
             and isinstance(e["details"], dict)
+            and e["details"].get("format") == EXPORT_FORMAT
             and e["details"].get("export_id") == export_id
         ]
         if not export_id or not matches:

@@ -277,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not append the result to the custody ledger")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_verify)
+    from ingest.cli import add_parser as add_ingest_parser
+
+    add_ingest_parser(sub)
+    from server.export_cli import add_parsers as add_export_parsers
+
+    add_export_parsers(sub, _common)
     return parser
 
 

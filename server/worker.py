@@ -22,9 +22,10 @@ Handler = Callable[[Settings, Database, ObjectStore, str, Callable[[float], None
 
 def handlers() -> dict[str, Handler]:
     """Job kinds and the functions that run them (each in a worker thread)."""
+    from server.export import EXPORT_JOB, export_job
     from server.media import MEDIA_JOB, process_item
 
-    return {MEDIA_JOB: process_item}
+    return {MEDIA_JOB: process_item, EXPORT_JOB: export_job}
 
 
 class WorkerPool:

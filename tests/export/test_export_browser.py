@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from export_support import Built
 
 CHROMIUM = "/usr/bin/chromium"
