@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,14 @@ async def upload_bytes(
     return r
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def random_bytes(n: int) -> bytes:
     return os.urandom(n)
 
@@ -113,7 +122,9 @@ class LiveServer:
     async def start(self) -> LiveServer:
         from server.app import create_app
 
-        self.runner = web.AppRunner(create_app(self.settings), handle_signals=False)
+        self.runner = web.AppRunner(
+            create_app(self.settings), handle_signals=False, shutdown_timeout=1.0
+        )
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
         return self
@@ -127,3 +138,17 @@ class LiveServer:
 def write_credentials(path: Path, username: str = "station") -> Path:
     path.write_text(f'username = "{username}"\npassword = "{PASSWORD}"\n')
     return path
+
+
+def fill_dock(dock: Path, files: dict[str, Path | bytes]) -> dict[str, bytes]:
+    """Put files in a dock (copies of clips or given bytes); returns name -> bytes."""
+    out = {}
+    for name, src in files.items():
+        p = dock / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(src, Path):
+            shutil.copyfile(src, p)
+        else:
+            p.write_bytes(src)
+        out[name] = p.read_bytes()
+    return out

@@ -169,8 +169,6 @@ async def test_same_bytes_again_is_a_duplicate(client, users) -> None:  # type: 
 
 
 async def test_quota_exceeded_is_507_before_any_byte(make_client, make_settings) -> None:  # type: ignore[no-untyped-def]
-    from conftest import ROLE_USERS  # noqa: F401 - the users fixture needs `client`
-
     client = await make_client(store_quota_bytes=100_000)
     from ingest_support import make_users
 

@@ -1,0 +1,1 @@
+"""Custodian ingest package."""

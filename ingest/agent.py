@@ -1,0 +1,582 @@
+"""The station agent: find complete clips on the docks, upload each over tus while hashing it,
+clear it only after the server confirms the same SHA-256, and remember everything in a journal."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from ingest.client import (
+    AuthFailed,
+    ChunkMismatch,
+    CustodianClient,
+    NoSpace,
+    OffsetMismatch,
+    Refused,
+    Rejected,
+    ServerDown,
+    UploadGone,
+)
+from ingest.dock import CLEARED_DIR, Completeness, DockWatcher, scan
+from ingest.journal import Entry, Journal
+from ingest.naming import Naming, describe, load_naming, sidecar_paths
+
+logger = logging.getLogger(__name__)
+
+CLEAR_MODES = ("move", "delete", "leave")
+READ_BLOCK = 1024 * 1024
+CHUNK_RETRIES = 3  # re-sends of one PATCH whose Upload-Checksum failed
+
+# --once exit codes
+EXIT_OK = 0  # every complete file uploaded, confirmed and cleared
+EXIT_PROBLEMS = 1  # some file refused, failed, zero-byte, or waiting for space/server
+EXIT_FATAL = 2  # bad configuration or credentials refused
+EXIT_INCOMPLETE = 3  # all good, but some files were still being written and were left
+
+
+@dataclass
+class AgentConfig:
+    """Everything `custodian ingest` is told."""
+
+    server: str
+    docks: list[Path]
+    username: str
+    password: str
+    station_id: str
+    state_dir: Path
+    once: bool = False
+    concurrency: int = 2
+    quiet_seconds: float = 5.0
+    scan_interval: float = 2.0
+    clear_mode: str = "move"
+    chunk_bytes: int = 8 * 1024 * 1024
+    chunk_checksum: bool = True
+    limit_rate: int = 0  # bytes per second, 0 = unlimited
+    max_attempts: int = 3  # whole-file refusals before a file needs a person
+    backoff_max: float = 60.0
+    give_up_after: float = 120.0  # --once: stop retrying an unreachable server after this
+    naming: Naming = field(default_factory=load_naming)
+    progress: bool | None = None  # None: progress bars when stdout is a terminal
+
+
+@dataclass
+class Outcome:
+    path: str
+    state: str  # cleared, confirmed, refused, failed, empty, waiting
+    detail: str = ""
+    sha256: str | None = None
+    evidence_id: str | None = None
+
+
+class _Fatal(Exception):
+    pass
+
+
+class Agent:
+    """Runs until stopped (service) or until what is complete now is done (--once)."""
+
+    def __init__(self, cfg: AgentConfig):
+        if cfg.clear_mode not in CLEAR_MODES:
+            raise ValueError(f"clear mode must be one of {', '.join(CLEAR_MODES)}")
+        if cfg.concurrency < 1 or cfg.chunk_bytes < 1:
+            raise ValueError("concurrency and chunk size must be positive")
+        self.cfg = cfg
+        self.docks = [d.expanduser().absolute() for d in cfg.docks]
+        self.journal = Journal(cfg.state_dir / "journal.sqlite")
+        self.completeness = Completeness(cfg.quiet_seconds)
+        self.outcomes: dict[str, Outcome] = {}
+        self._queue: asyncio.Queue[tuple[int, Path]] = asyncio.Queue()
+        self._inflight: set[str] = set()
+        self._retry_at: dict[int, float] = {}
+        self._gave_up: set[int] = set()
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._fatal: str | None = None
+        self._progress: Any = None
+        self._total_task: Any = None
+        self.client: CustodianClient | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    async def run(self) -> int:
+        """Service mode: run until stop(). --once: the exit code."""
+        self.client = CustodianClient(self.cfg.server, self.cfg.username, self.cfg.password)
+        loop = asyncio.get_running_loop()
+        watcher = DockWatcher(self.docks, lambda: loop.call_soon_threadsafe(self._wake.set))
+        show = self.cfg.progress
+        if show is None:
+            import sys
+
+            show = sys.stdout.isatty()
+        workers = [
+            asyncio.create_task(self._worker(), name=f"upload-{i}")
+            for i in range(self.cfg.concurrency)
+        ]
+        try:
+            if show:
+                from rich.progress import (
+                    BarColumn,
+                    DownloadColumn,
+                    Progress,
+                    TextColumn,
+                    TimeRemainingColumn,
+                    TransferSpeedColumn,
+                )
+
+                self._progress = Progress(
+                    TextColumn("{task.description}", markup=False),
+                    BarColumn(),
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    TimeRemainingColumn(),
+                )
+                self._progress.start()
+                self._total_task = self._progress.add_task("total", total=0)
+            try:
+                await self.client.login()
+            except AuthFailed as exc:
+                self._fatal = str(exc)
+                logger.error("%s", exc)
+                return EXIT_FATAL
+            except ServerDown as exc:
+                logger.warning("server not reachable yet (%s); will retry", exc)
+            if self.cfg.once:
+                return await self._run_once(watcher)
+            watcher.start()
+            await self._run_service(watcher)
+            return EXIT_FATAL if self._fatal else EXIT_OK
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            watcher.stop()
+            if self._progress is not None:
+                self._progress.stop()
+            await self.client.close()
+            self.journal.close()
+
+    async def _complete_files(self, watcher: DockWatcher) -> tuple[list[Any], list[Path]]:
+        present = watcher.refresh()
+        paths: list[Path] = []
+        for dock in present:
+            try:
+                paths += await asyncio.to_thread(scan, dock)
+            except OSError as exc:  # unplugged while scanning
+                logger.warning("dock %s: %s", dock, exc)
+        return await asyncio.to_thread(self.completeness.check, paths)
+
+    async def _run_service(self, watcher: DockWatcher) -> None:
+        while not self._stop.is_set() and not self._fatal:
+            complete, _busy = await self._complete_files(watcher)
+            for path, st in complete:
+                self._consider(path, st)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.cfg.scan_interval)
+                await asyncio.sleep(0.1)  # let a burst of events settle
+            except TimeoutError:
+                pass
+
+    async def _run_once(self, watcher: DockWatcher) -> int:
+        complete, busy = await self._complete_files(watcher)
+        if busy:
+            # Files seen changing get one quiet period to settle.
+            await asyncio.sleep(self.cfg.quiet_seconds + 0.2)
+            more, busy = await asyncio.to_thread(self.completeness.check, busy)
+            complete += more
+        for path, st in complete:
+            self._consider(path, st)
+        await self._queue.join()
+        for p in busy:
+            logger.warning("%s is still being written; left for the next run", p)
+        self._summary(busy)
+        if self._fatal:
+            return EXIT_FATAL
+        if any(o.state not in ("cleared", "confirmed") for o in self.outcomes.values()):
+            return EXIT_PROBLEMS
+        return EXIT_INCOMPLETE if busy else EXIT_OK
+
+    def _summary(self, busy: list[Path]) -> None:
+        counts: dict[str, int] = {}
+        for o in self.outcomes.values():
+            counts[o.state] = counts.get(o.state, 0) + 1
+        parts = [f"{n} {state}" for state, n in sorted(counts.items())]
+        if busy:
+            parts.append(f"{len(busy)} still being written")
+        logger.info("ingest run done: %s", ", ".join(parts) or "nothing to do")
+        for o in self.outcomes.values():
+            if o.state not in ("cleared", "confirmed"):
+                logger.warning("%s: %s %s", o.path, o.state, o.detail)
+
+    # -- deciding what to do with a file -------------------------------------------------
+    def _consider(self, path: Path, st: os.stat_result) -> None:
+        key = str(path)
+        if key in self._inflight:
+            return
+        e = self.journal.ensure(key, st.st_size, st.st_mtime_ns)
+        if st.st_size == 0:
+            if e.state != "empty":
+                self.journal.update(e.id, state="empty", error="zero-byte file: not uploaded")
+                logger.warning(
+                    "%s is empty (0 bytes): reported, not uploaded; check the camera", path
+                )
+            self.outcomes[key] = Outcome(key, "empty", "zero-byte file: not uploaded")
+            return
+        if e.state == "cleared" or (e.state == "confirmed" and self.cfg.clear_mode == "leave"):
+            return  # done before (left in place on purpose)
+        if e.state == "failed" and e.id in self._gave_up:
+            return  # each run of the agent gives a failed file one more chance, not more
+        if time.monotonic() < self._retry_at.get(e.id, 0):
+            return
+        self._inflight.add(key)
+        self._queue.put_nowait((e.id, path))
+
+    async def _worker(self) -> None:
+        while True:
+            entry_id, path = await self._queue.get()
+            try:
+                if not self._fatal:
+                    await self._process(entry_id, path)
+            except _Fatal:
+                self.stop()
+            except Exception:  # one bad file must not stop the station
+                logger.exception("unexpected error with %s", path)
+                self.outcomes[str(path)] = Outcome(str(path), "failed", "unexpected error; see log")
+            finally:
+                self._inflight.discard(str(path))
+                self._queue.task_done()
+
+    async def _process(self, entry_id: int, path: Path) -> None:
+        e = self.journal.by_id(entry_id)
+        key = str(path)
+        while e.state != "confirmed":
+            try:
+                sha, evidence_id = await self._upload(e, path)
+            except Refused as exc:
+                attempts = e.attempts + 1
+                state = "failed" if attempts >= self.cfg.max_attempts else "refused"
+                self.journal.update(
+                    e.id, state=state, attempts=attempts, error=str(exc), upload_url=None
+                )
+                logger.warning(
+                    "%s refused by the server (attempt %d of %d): %s; the file stays on the dock",
+                    path,
+                    attempts,
+                    self.cfg.max_attempts,
+                    exc,
+                )
+                e = self.journal.by_id(e.id)
+                if state == "failed" or e.id in self._gave_up:
+                    self._gave_up.add(e.id)
+                    self.outcomes[key] = Outcome(key, "failed", str(exc))
+                    return
+                continue  # upload again: the bytes on the dock are read afresh
+            except NoSpace as exc:
+                self._wait(e, key, f"server has no room: {exc}")
+                return
+            except ServerDown as exc:
+                self._wait(e, key, f"server unreachable: {exc}")
+                return
+            except (Rejected, UploadGone) as exc:
+                self._gave_up.add(e.id)
+                self.journal.update(e.id, state="failed", error=str(exc), upload_url=None)
+                logger.error("%s not accepted: %s", path, exc)
+                self.outcomes[key] = Outcome(key, "failed", str(exc))
+                return
+            except AuthFailed as exc:
+                self._fatal = str(exc)
+                logger.error("credentials refused: %s", exc)
+                raise _Fatal() from exc
+            except OSError as exc:  # the dock went away or the file is unreadable
+                self._wait(e, key, f"cannot read the file: {exc}")
+                return
+            self.journal.update(
+                e.id,
+                state="confirmed",
+                sha256=sha,
+                server_sha256=sha,
+                evidence_id=evidence_id,
+                error="",
+            )
+            logger.info("confirmed %s sha256=%s evidence=%s", path, sha, evidence_id)
+            e = self.journal.by_id(e.id)
+        self._clear(e, path)
+
+    def _wait(self, e: Entry, key: str, why: str) -> None:
+        self.journal.update(e.id, state="waiting", error=why)
+        self._retry_at[e.id] = time.monotonic() + min(self.cfg.backoff_max, 30.0)
+        logger.warning("%s waits: %s; it stays on the dock", key, why)
+        self.outcomes[key] = Outcome(key, "waiting", why)
+
+    # -- upload -------------------------------------------------------------------------
+    async def _upload(self, e: Entry, path: Path) -> tuple[str, str]:
+        """Upload (or resume) one file; returns (sha256, evidence id) once the server holds it."""
+        assert self.client is not None
+        meta = {
+            "station_id": self.cfg.station_id,
+            **describe(path, self.cfg.naming),
+            "filename": path.name,
+        }
+        delay = 1.0
+        started = time.monotonic()
+        with open(path, "rb", buffering=0) as f:
+            st = os.fstat(f.fileno())
+            if st.st_size != e.size or st.st_mtime_ns != e.mtime_ns:
+                raise OSError(f"{path} changed since it was found complete")
+            while True:
+                try:
+                    return await self._attempt(e, path, f, meta)
+                except (ServerDown, OffsetMismatch, ChunkMismatch) as exc:
+                    if isinstance(exc, ServerDown):
+                        if self.cfg.once and time.monotonic() - started > self.cfg.give_up_after:
+                            raise
+                        logger.warning("%s: %s; retrying in %.0fs", path.name, exc, delay)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, self.cfg.backoff_max)
+                    else:
+                        logger.info("%s: %s; resuming from the server's offset", path.name, exc)
+                    e = self.journal.by_id(e.id)
+
+    async def _attempt(
+        self, e: Entry, path: Path, f: BinaryIO, meta: dict[str, str]
+    ) -> tuple[str, str]:
+        assert self.client is not None
+        url = e.upload_url
+        hasher: Any = None
+        offset = 0
+        if url:
+            try:
+                info = await self.client.head(url)
+            except UploadGone:
+                logger.info("%s: earlier upload expired on the server; starting again", path.name)
+                url = None
+            else:
+                if info["length"] != e.size:
+                    url = None
+                elif info["evidence_id"]:
+                    # The server finished it before we could note so (crash): check, don't resend.
+                    hasher = await asyncio.to_thread(_hash_prefix, f, e.size)
+                    local = hasher.hexdigest()
+                    if info["sha256"] != local:
+                        raise Rejected(
+                            f"the server holds {info['sha256']} for this upload but "
+                            f"the file hashes to {local}"
+                        )
+                    return await self._confirm(url, local, info["evidence_id"])
+                else:
+                    offset = info["offset"]
+                    hasher = await asyncio.to_thread(_hash_prefix, f, offset)
+                    logger.info("%s: resuming at %d of %d bytes", path.name, offset, e.size)
+        if not url:
+            url = await self.client.create(e.size, meta)
+            self.journal.update(e.id, state="uploading", upload_url=url)
+            hasher = hashlib.sha256()
+            offset = 0
+            f.seek(0)
+            logger.info("uploading %s (%d bytes) to %s", path, e.size, url)
+        return await self._send(e, path, f, url, hasher, offset)
+
+    async def _send(
+        self, e: Entry, path: Path, f: BinaryIO, url: str, hasher: Any, offset: int
+    ) -> tuple[str, str]:
+        assert self.client is not None
+        size = e.size
+        chunk = self.cfg.chunk_bytes
+        want_digest = self.cfg.chunk_checksum
+        task_id = None
+        if self._progress is not None:
+            task_id = self._progress.add_task(path.name, total=size, completed=offset)
+            self._progress.update(
+                self._total_task, total=self._progress.tasks[0].total + size - offset
+            )
+        t0 = time.monotonic()
+        sent = 0
+
+        def read(n: int) -> tuple[bytes, bytes | None]:
+            data = _read_exact(f, n)
+            hasher.update(data)  # the whole-file hash: the file is read once
+            return data, hashlib.sha256(data).digest() if want_digest else None
+
+        pending: asyncio.Future[tuple[bytes, bytes | None]] | None = asyncio.ensure_future(
+            asyncio.to_thread(read, min(chunk, size - offset))
+        )
+        result: dict[str, Any] = {}
+        try:
+            while offset < size:
+                assert pending is not None
+                data, digest = await pending
+                pending = None
+                if not data:
+                    raise OSError(f"{path} is shorter than the {size} bytes found earlier")
+                last = offset + len(data) >= size
+                if not last:  # read ahead while this chunk travels
+                    pending = asyncio.ensure_future(
+                        asyncio.to_thread(read, min(chunk, size - offset - len(data)))
+                    )
+                claim = hasher.hexdigest() if last else None
+                for attempt in range(1, CHUNK_RETRIES + 1):
+                    try:
+                        result = await self.client.patch(
+                            url, offset, data, chunk_sha256=digest, claim=claim
+                        )
+                        break
+                    except ChunkMismatch as exc:
+                        logger.warning(
+                            "%s: chunk at %d arrived altered (%s); sending it again (%d of %d)",
+                            path.name,
+                            offset,
+                            exc,
+                            attempt,
+                            CHUNK_RETRIES,
+                        )
+                        if attempt == CHUNK_RETRIES:
+                            raise
+                if result["offset"] != offset + len(data):
+                    raise OffsetMismatch(
+                        f"server is at {result['offset']}, expected {offset + len(data)}"
+                    )
+                offset = result["offset"]
+                sent += len(data)
+                if self._progress is not None:
+                    self._progress.update(task_id, completed=offset)
+                    self._progress.advance(self._total_task, len(data))
+                if self.cfg.limit_rate:
+                    ahead = sent / self.cfg.limit_rate - (time.monotonic() - t0)
+                    if ahead > 0:
+                        await asyncio.sleep(ahead)
+        finally:
+            if pending is not None:  # never leave a read running on the shared file
+                await asyncio.gather(pending, return_exceptions=True)
+            if self._progress is not None and task_id is not None:
+                self._progress.remove_task(task_id)
+        local = hasher.hexdigest()
+        if result.get("sha256") != local:
+            raise Rejected(
+                f"server answered sha256 {result.get('sha256')}, the file hashes to {local}"
+            )
+        return await self._confirm(url, local, result["evidence_id"])
+
+    async def _confirm(self, url: str, local: str, evidence_id: str) -> tuple[str, str]:
+        """Ask the server once more what it holds; only the same SHA-256 counts."""
+        assert self.client is not None
+        status = await self.client.status(url)
+        if status.get("state") != "committed" or status.get("sha256") != local:
+            raise Rejected(
+                f"server does not confirm {local}: state {status.get('state')}, "
+                f"sha256 {status.get('sha256')}"
+            )
+        return local, status.get("evidence_id") or evidence_id
+
+    # -- clearing -----------------------------------------------------------------------
+    def _dock_of(self, path: Path) -> Path | None:
+        for d in self.docks:
+            if path.is_relative_to(d):
+                return d
+        return None
+
+    def _clear(self, e: Entry, path: Path) -> None:
+        key = str(path)
+        out = Outcome(key, "confirmed", sha256=e.server_sha256, evidence_id=e.evidence_id)
+        self.outcomes[key] = out
+        if self.cfg.clear_mode == "leave":
+            return
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            self.journal.update(e.id, state="cleared", cleared_to="(gone)")
+            out.state = "cleared"
+            return
+        if st.st_size != e.size or st.st_mtime_ns != e.mtime_ns:
+            logger.error(
+                "%s changed after it was uploaded; not cleared (it will be uploaded as a new file)",
+                path,
+            )
+            return
+        dock = self._dock_of(path)
+        moved = [path] + [s for s in sidecar_paths(path) if s != path and s.is_file()]
+        if self.cfg.clear_mode == "delete" or dock is None:
+            for p in moved:
+                p.unlink(missing_ok=True)
+            dest = "(deleted)"
+        else:
+            target_dir = dock / CLEARED_DIR / path.parent.relative_to(dock)
+            target_dir.mkdir(parents=True, exist_ok=True)
+            dest_path = _free_name(target_dir / path.name)
+            os.rename(path, dest_path)
+            for side in moved[1:]:  # the sidecar keeps following its clip's (new) name
+                if side.name.startswith(path.name):
+                    name = dest_path.name + side.name[len(path.name) :]
+                else:
+                    name = dest_path.stem + side.name[len(path.stem) :]
+                os.rename(side, _free_name(target_dir / name))
+            dest = str(dest_path)
+        self.journal.update(e.id, state="cleared", cleared_to=dest)
+        out.state = "cleared"
+        logger.info("cleared %s -> %s", path, dest)
+
+
+def _free_name(p: Path) -> Path:
+    """p, or p with a counter when something of that name is already there."""
+    if not p.exists():
+        return p
+    for i in range(1, 10_000):
+        q = p.with_name(f"{p.stem}.{i}{p.suffix}")
+        if not q.exists():
+            return q
+    raise OSError(f"no free name for {p}")
+
+
+def _read_exact(f: BinaryIO, n: int) -> bytes:
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = f.readinto(view[got:])  # type: ignore[attr-defined]
+        if not k:
+            break
+        got += k
+    return bytes(view[:got]) if got < n else bytes(buf)
+
+
+def _hash_prefix(f: BinaryIO, upto: int) -> Any:
+    """Hash the first `upto` bytes and leave the file positioned there (a resume)."""
+    h = hashlib.sha256()
+    f.seek(0)
+    left = upto
+    while left > 0:
+        data = f.read(min(READ_BLOCK, left))
+        if not data:
+            raise OSError("file shorter than the bytes already uploaded")
+        h.update(data)
+        left -= len(data)
+    return h
+
+
+def run_agent(cfg: AgentConfig, on_ready: Callable[[Agent], None] | None = None) -> int:
+    """Run the agent in its own event loop until done (--once) or interrupted."""
+
+    async def main() -> int:
+        agent = Agent(cfg)
+        if on_ready:
+            on_ready(agent)
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, agent.stop)
+            except (NotImplementedError, RuntimeError):
+                pass
+        return await agent.run()
+
+    return asyncio.run(main())
