@@ -143,10 +143,22 @@ export class Player {
     this.renderInfo(); this.renderBanner(); this.updateTime();
     const links = this.item.links || {};
     if (!links.hls && this.hls) { this.hls.destroy(); this.hls = null; this.showOverlay(this.item.kind === "video" ? t("not_processed") : t("no_video")); }
-    if (links.thumbnails) this.loadTrickplay(links.thumbnails);
-    if (links.waveform) api(links.waveform).then((w) => { this.peaks = w; this.drawWave(); }).catch(() => {});
+    // Sprites and the waveform wait for the first frame: on a long item they are many requests
+    // that would otherwise queue before the first media segment (6 connections per host).
+    this.afterFirstFrame(() => {
+      if (links.thumbnails) this.loadTrickplay(links.thumbnails);
+      if (links.waveform) api(links.waveform).then((w) => { this.peaks = w; this.drawWave(); }).catch(() => {});
+    });
     this.loadBookmarks();
     if (this.caseId) this.loadBasket();
+  }
+
+  afterFirstFrame(fn) {
+    if (this.firstFrame || !this.hls) { fn(); return; }
+    let done = false;
+    const run = () => { if (!done && !this.destroyed) { done = true; fn(); } };
+    this.video.addEventListener("loadeddata", run, { once: true });
+    setTimeout(run, 1500);
   }
 
   showError(msg) { this.showOverlay(`${t("error")}: ${msg}`); }
@@ -169,7 +181,7 @@ export class Player {
 
   bindVideo() {
     const v = this.video;
-    const markFirst = () => { if (!window.__firstFrameAt) window.__firstFrameAt = performance.now(); };
+    const markFirst = () => { this.firstFrame = true; if (!window.__firstFrameAt) window.__firstFrameAt = performance.now(); };
     if (v.requestVideoFrameCallback) v.requestVideoFrameCallback(markFirst); else v.addEventListener("loadeddata", markFirst, { once: true });
     v.addEventListener("timeupdate", () => this.updateTime());
     v.addEventListener("seeked", () => this.updateTime());

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from livesite import BROWSER_ARGS, CHROMIUM, LiveServer, live_settings
 
 from helpers import make_clip
-from livesite import BROWSER_ARGS, CHROMIUM, LiveServer, live_settings
 
 REC1 = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)
 REC2 = datetime(2026, 3, 1, 9, 0, 3, tzinfo=UTC)  # overlaps cam1 by 5 s
@@ -121,4 +121,3 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     yield pg
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-

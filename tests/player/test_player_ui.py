@@ -7,10 +7,10 @@ import json
 import re
 from typing import Any
 
+from livesite import login_page
 from sqlalchemy import select
 
 from helpers import make_clip
-from livesite import login_page
 from server.models import LedgerRow
 
 REC1_MS = 1772355600000  # 2026-03-01T09:00:00Z, the body camera's recording start
@@ -48,7 +48,9 @@ def _vtt_cues(site: Any, item: str) -> list[tuple[float, float, str, str]]:
 def _open_player(page: Any, site: Any, item: str, case: bool = True) -> None:
     suffix = f"?case={site.case_id}" if case else ""
     page.goto(f"{site.url}/#/evidence/{item}{suffix}")
-    page.wait_for_function("() => window.__firstFrameAt && document.querySelector('#video').readyState >= 2")
+    page.wait_for_function(
+        "() => window.__firstFrameAt && document.querySelector('#video').readyState >= 2"
+    )
     page.wait_for_selector("#bookmark-list li")
 
 
@@ -71,7 +73,9 @@ def test_login_case_list_and_case(page, site) -> None:  # type: ignore[no-untype
     page.screenshot(path=str(site.shots / "02-cases.png"))
     page.click(f"tr.case-row[data-id='{site.case_id}'] a.case-link")
     page.wait_for_selector("#stage-timeline")
-    stages = page.eval_on_selector_all("#stage-timeline > li", "els => els.map(e => e.dataset.stage)")
+    stages = page.eval_on_selector_all(
+        "#stage-timeline > li", "els => els.map(e => e.dataset.stage)"
+    )
     assert stages == ["initiation", "investigation", "decision", "service_execution", "archiving"]
     inv = page.locator("li.stage-col[data-stage='investigation']")
     assert inv.locator("a.item-link").count() == 2
@@ -232,8 +236,12 @@ def test_multicam_stays_in_sync_after_seek(page, site) -> None:  # type: ignore[
     page.goto(f"{site.url}/#/cases/{site.case_id}")
     page.click("li[data-stage='investigation'] a.mc-link")
     page.wait_for_selector(".mc-video")
-    page.wait_for_function("() => window.custodianMulticam && window.custodianMulticam.cams.length === 2")
-    page.wait_for_function("() => [...document.querySelectorAll('.mc-video')].every(v => v.readyState >= 2)")
+    page.wait_for_function(
+        "() => window.custodianMulticam && window.custodianMulticam.cams.length === 2"
+    )
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.mc-video')].every(v => v.readyState >= 2)"
+    )
     span_s = 11.0  # 09:00:00 .. 09:00:11
 
     def click_at(second: float) -> None:
@@ -243,7 +251,9 @@ def test_multicam_stays_in_sync_after_seek(page, site) -> None:  # type: ignore[
     # At 09:00:01 only the body camera has footage; the CCTV says so.
     click_at(1.0)
     assert abs(page.evaluate("() => window.custodianMulticam.T") - (REC1_MS + 1000)) < 50
-    gaps = page.eval_on_selector_all(".mc-cell", "els => els.map(e => !e.querySelector('.mc-gap').classList.contains('hidden'))")
+    gaps = page.eval_on_selector_all(
+        ".mc-cell", "els => els.map(e => !e.querySelector('.mc-gap').classList.contains('hidden'))"
+    )
     assert gaps == [False, True]
     page.click("#mc-play")
     for target in (5.0, 3.4):
@@ -269,7 +279,9 @@ def test_upload_through_the_page(page, site, tmp_path) -> None:  # type: ignore[
     link = page.wait_for_selector("#upload-item-link", timeout=30_000)
     item_id = link.get_attribute("href").rsplit("/", 1)[1]
     page.wait_for_selector(f"#recent-items tr[data-id='{item_id}']")
-    assert "phone_VID_20260301_0930.mp4" in page.inner_text(f"#recent-items tr[data-id='{item_id}']")
+    assert "phone_VID_20260301_0930.mp4" in page.inner_text(
+        f"#recent-items tr[data-id='{item_id}']"
+    )
     page.screenshot(path=str(site.shots / "08-upload.png"))
     status, item = site.server.request("GET", f"/api/v1/evidence/{item_id}", site.tokens["officer"])
     import hashlib
@@ -281,7 +293,9 @@ def test_english_switch_and_static_files(page, site) -> None:  # type: ignore[no
     login_page(page, site.url)
     assert page.inner_text("#nav a[href='#/cases']") == "案件"
     page.click("#lang-switch")
-    page.wait_for_function("() => document.querySelector(\"#nav a[href='#/cases']\").textContent === 'Cases'")
+    page.wait_for_function(
+        "() => document.querySelector(\"#nav a[href='#/cases']\").textContent === 'Cases'"
+    )
     page.wait_for_selector("tr.case-row")
     assert "Penalty" in page.inner_text("#case-table")
     page.screenshot(path=str(site.shots / "09-cases-en.png"))
@@ -295,5 +309,10 @@ def test_english_switch_and_static_files(page, site) -> None:  # type: ignore[no
     ):
         r = page.request.get(site.url + path)
         assert r.status == 200 and r.headers["content-type"].startswith(ctype), (path, r.headers)
-    for path in ("/player/../server/app.py", "/player/.hidden", "/player/js/nope.js", "/player/index.py"):
+    for path in (
+        "/player/../server/app.py",
+        "/player/.hidden",
+        "/player/js/nope.js",
+        "/player/index.py",
+    ):
         assert page.request.get(site.url + path).status == 404, path
