@@ -12,8 +12,9 @@ import json
 import re
 import unicodedata
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,23 +168,35 @@ class _Sink:
     """A write-only, non-seekable view of the output that hashes the archive as it goes.
 
     Being non-seekable makes zipfile stream (data descriptors after each member) instead of
-    seeking back to patch headers, so the SHA-256 taken here is the hash of the final file."""
+    seeking back to patch headers, so the SHA-256 taken here is the hash of the final file.
+    The hashing runs on its own thread, in order, at most MAX_PENDING blocks behind."""
+
+    MAX_PENDING = 8
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self._sha = hashlib.sha256()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zip-sha256")
+        self._pending: deque[Future[None]] = deque()
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        self._out.write(data)
-        self._sha.update(data)
-        self.size += len(data)
-        return len(data)
+        # zipfile hands over immutable bytes for payload blocks; copy anything mutable.
+        chunk = data if isinstance(data, bytes) else bytes(data)
+        self._out.write(chunk)
+        self._pending.append(self._pool.submit(self._sha.update, chunk))
+        while len(self._pending) > self.MAX_PENDING:
+            self._pending.popleft().result()
+        self.size += len(chunk)
+        return len(chunk)
 
     def flush(self) -> None:
         self._out.flush()
 
     def hexdigest(self) -> str:
+        while self._pending:
+            self._pending.popleft().result()
+        self._pool.shutdown()
         return self._sha.hexdigest()
 
 
@@ -288,23 +301,24 @@ def write_package(
             rel = f"data/{item.path}"
             sha256, sha512 = hashlib.sha256(), hashlib.sha512()
             size = 0
-            pending = None
+            pending: deque[Future[None]] = deque()
             info = _zipinfo(f"{bag}/{rel}", spec.created_at)
             with zf.open(info, "w", force_zip64=True) as w:
                 for block in _blocks(item.source):
                     if not block:
                         continue
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(sha512.update, block)
+                    # A few blocks in flight smooth out scheduling jitter; memory stays bounded.
+                    while len(pending) >= 4:
+                        pending.popleft().result()
+                    pending.append(pool.submit(sha512.update, block))
                     sha256.update(block)
                     w.write(block)
                     size += len(block)
                     total += len(block)
                     if progress is not None:
                         progress(total)
-                if pending is not None:
-                    pending.result()
+                while pending:
+                    pending.popleft().result()
             payload.append(WrittenFile(rel, size, sha256.hexdigest(), sha512.hexdigest()))
 
         oxum = f"{total}.{len(payload)}"
