@@ -1,0 +1,314 @@
+"""End to end: a market-supervision inspection case from initiation to archiving, with a refusal
+to sign recorded on body-worn video and 留置送达 service on video — zero findings at the end and
+every step in the custody ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+import pytest
+from cases.conftest import T0, at
+from sqlalchemy import select
+
+from helpers import add_evidence, app_db, app_store, bearer, make_clip
+
+
+async def _footage(world, tmp_path, name: str, officer: str, device: str, minutes: float) -> str:  # type: ignore[no-untyped-def]
+    """A real H.264 clip, stored and catalogued as a camera's recording, then processed by the
+    media job (probe, HLS, thumbnails) as the worker would."""
+    from server import keys
+    from server.media import process_item
+    from server.models import EvidenceItem
+
+    path = make_clip(tmp_path / name, seconds=4, extra=("-metadata", f"comment={device} {minutes}"))
+    db, store = app_db(world.client), app_store(world.client)
+    item_id = add_evidence(db, store, path)
+
+    def stamp(s):  # type: ignore[no-untyped-def]
+        it = s.get(EvidenceItem, item_id)
+        it.officer_id, it.device_id = officer, device
+        it.recorded_at = T0 + timedelta(minutes=minutes)
+
+    db.call(stamp)
+    settings = world.client.server.app[keys.SETTINGS]
+    await asyncio.to_thread(process_item, settings, db, store, item_id)
+    return item_id
+
+
+@pytest.mark.slow
+async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from integrity.ledger import check_chain
+    from server.ledger import iter_rows, row_entry
+
+    u = world.uid
+    officers = [world.officer("JZ001"), world.officer("JZ002")]
+
+    # -- 程序启动: a named complaint, the case, the initiation approval within the day --------
+    case = await world.case(
+        number="丽市监检〔2026〕17号",
+        title="某超市销售过期食品检查",
+        enforcement_type="inspection",
+        procedure="general",
+        opened_at=at(0),
+        parties=[{"name": "丽水某超市有限公司", "id_no": "91331100MA2XXXXXX"}],
+        officers=["JZ001", "33110002"],
+    )
+    cid = case["id"]
+    base = f"/api/v1/cases/{cid}"
+    await world.call(
+        "POST",
+        f"{base}/complaints",
+        body={
+            "received_at": at(-120),
+            "channel": "12315",
+            "complainant": "周某",
+            "contact": "138****0000",
+            "content": "超市货架上有过期酸奶",
+            "decision": "investigate",
+        },
+        status=201,
+    )
+    await world.call(
+        "POST",
+        f"{base}/approvals",
+        body={
+            "kind": "initiation",
+            "handler_id": u["officer"],
+            "reviewer_id": u["reviewer"],
+            "approver_id": u["legal"],
+            "reason": "12315投诉反映销售过期食品",
+            "party": "丽水某超市有限公司，统一社会信用代码91331100MA2XXXXXX",
+            "handler_opinion": "建议立案检查",
+            "unit_opinion": "同意",
+            "approved_at": at(30),
+            "legal_basis": "《中华人民共和国食品安全法》第三十四条、第一百一十条",
+        },
+        status=201,
+    )
+    await world.call("POST", f"{base}/stage", body={"stage": "investigation"})
+
+    # -- 调查取证: on-site inspection; the manager refuses to sign; the body cam was running ----
+    refusal_clip = await _footage(
+        world, tmp_path, "DSJ-A1-0001_20260302_110000.mp4", "JZ001", "DSJ-A1-0001", minutes=120
+    )
+    inspection = await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(118),
+            "end_time": at(121),
+            "officers": officers,
+            "signature_status": "refused",
+            "fields": {
+                "place": "丽水市莲都区某路1号",
+                "person": "店长 吴某",
+                "findings": "货架上发现超过保质期酸奶12盒",
+                "refusal": "吴某拒绝在笔录上签字，执法人员现场记录并全程录像",
+            },
+        },
+        status=201,
+    )
+    report = await world.call("GET", f"{base}/compliance")
+    assert [f["rule"] for f in report["findings"]] == ["art13-refusal-to-sign-av"]
+    assert report["findings"][0]["records"][0]["id"] == inspection["id"]
+    proposals = await world.call("GET", f"{base}/proposals")
+    assert [p["evidence_id"] for p in proposals["items"]] == [refusal_clip]
+    link = await world.call(
+        "POST",
+        f"{base}/links",
+        body={"evidence_id": refusal_clip, "stage": "investigation", "record_id": inspection["id"]},
+        status=201,
+    )
+    assert (await world.call("GET", f"{base}/compliance"))["findings"] == []
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "evidence_register",
+            "time": at(125),
+            "officers": officers,
+            "signature_status": "refused",
+            "evidence_ids": [],
+            "fields": {"items": "过期酸奶12盒", "method": "先行登记保存"},
+        },
+    )
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "rights_notice",
+            "time": at(60 * 24 * 3),
+            "officers": officers,
+            "signature_status": "signed",
+            "fields": {"facts": "销售超过保质期食品", "rights": "陈述、申辩、听证"},
+        },
+    )
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "statement_transcript",
+            "time": at(60 * 24 * 4),
+            "officers": officers,
+            "signature_status": "signed",
+            "fields": {"statement": "承认货架管理疏忽"},
+        },
+    )
+
+    # -- 审查决定 ------------------------------------------------------------------------------
+    await world.call("POST", f"{base}/stage", body={"stage": "decision"})
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "decision_draft",
+            "time": at(60 * 24 * 5),
+            "fields": {
+                "drafter": "王明",
+                "draft_reviewer": "张科长",
+                "legal_basis": "《食品安全法》第一百二十四条",
+                "evidence": "现场检查笔录、执法记录仪录像",
+            },
+        },
+    )
+    await world.call(
+        "POST",
+        f"{base}/approvals",
+        body={
+            "kind": "decision",
+            "handler_id": u["officer"],
+            "reviewer_id": u["reviewer"],
+            "approver_id": u["legal"],
+            "handler_opinion": "建议责令改正并处罚款",
+            "unit_opinion": "同意",
+            "approved_at": at(60 * 24 * 6),
+        },
+    )
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "decision",
+            "time": at(60 * 24 * 6 + 60),
+            "fields": {"decision": "责令改正，罚款人民币五万元"},
+        },
+    )
+
+    # -- 送达执行: the party refuses the decision; 留置送达 with a witness, on video ------------
+    await world.call("POST", f"{base}/stage", body={"stage": "service_execution"})
+    service_clip = await _footage(
+        world,
+        tmp_path,
+        "DSJ-A1-0002_20260309_020000.mp4",
+        "JZ002",
+        "DSJ-A1-0002",
+        minutes=60 * 24 * 7,
+    )
+    service = await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "service_receipt",
+            "time": at(60 * 24 * 7 + 1),
+            "officers": officers,
+            "service_method": "left_at_residence",
+            "witness": "社区主任 陈某",
+            "signature_status": "refused",
+            "evidence_ids": [service_clip],
+            "fields": {
+                "refusal_reason": "当事人拒绝签收",
+                "document": "行政处罚决定书",
+                "place": "丽水某超市有限公司经营场所",
+            },
+        },
+        status=201,
+    )
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "performance_record",
+            "time": at(60 * 24 * 20),
+            "fields": {"result": "已缴纳罚款，过期食品已下架销毁"},
+        },
+    )
+
+    # -- 归档管理 ------------------------------------------------------------------------------
+    archived = await world.call("POST", f"{base}/stage", body={"stage": "archiving"})
+    assert archived["status"] == "archived"
+    final = await world.call("GET", f"{base}")
+    assert final["findings"] == []
+    assert (await world.call("GET", f"{base}/compliance", "supervisor"))["findings"] == []
+    inv = next(s for s in final["stages"] if s["stage"] == "investigation")
+    svc = next(s for s in final["stages"] if s["stage"] == "service_execution")
+    assert [i["link_id"] for i in inv["items"]] == [link["id"]]
+    assert inv["items"][0]["duration_s"] == pytest.approx(4, abs=0.2)
+    assert inv["items"][0]["thumbnails"].endswith("/thumbnails.vtt")
+    assert [i["evidence_id"] for i in svc["items"]] == [service_clip]
+    assert svc["records"][0]["id"] == service["id"]
+    for clip in (refusal_clip, service_clip):
+        ret = await world.call("GET", f"/api/v1/evidence/{clip}/retention")
+        assert ret["class"] == "case" and ret["permanent"]
+    r = await world.client.get(
+        f"/api/v1/evidence/{refusal_clip}/thumbnails.vtt", headers=bearer(world.tokens["reviewer"])
+    )
+    assert r.status == 200
+
+    # -- the custody ledger holds every step, in order, and its chain is whole -----------------
+    rows = app_db(world.client).call(lambda s: list(iter_rows(s)))
+    assert (
+        check_chain([row_entry(r) for r in rows], {r.seq: json.loads(r.details) for r in rows})
+        == []
+    )
+    mine = [
+        r
+        for r in rows
+        if r.subject == f"case:{cid}"
+        or (
+            r.subject in (f"evidence:{refusal_clip}", f"evidence:{service_clip}")
+            and r.action in ("link", "retention_change")
+        )
+    ]
+    steps = [
+        (
+            r.action,
+            json.loads(r.details).get("event")
+            or json.loads(r.details).get("doc_type")
+            or json.loads(r.details).get("kind")
+            or json.loads(r.details).get("to_class")
+            or json.loads(r.details).get("stage"),
+        )
+        for r in mine
+    ]
+    assert steps == [
+        ("case_change", "opened"),
+        ("complaint", None),
+        ("approval", "initiation"),
+        ("case_change", "stage"),
+        ("record", "onsite_inspection_transcript"),
+        ("link", "investigation"),
+        ("retention_change", "case"),
+        ("record", "evidence_register"),
+        ("record", "rights_notice"),
+        ("record", "statement_transcript"),
+        ("case_change", "stage"),
+        ("record", "decision_draft"),
+        ("approval", "decision"),
+        ("record", "decision"),
+        ("case_change", "stage"),
+        ("record", "service_receipt"),
+        ("link", "service_execution"),
+        ("retention_change", "case"),
+        ("record", "performance_record"),
+        ("case_change", "archived"),
+    ]
+    assert all(r.actor.startswith(f"user:{u['officer']}:") for r in mine)
+    linked_items = app_db(world.client).call(
+        lambda s: s.scalars(
+            select(__import__("server.models", fromlist=["x"]).CaseLink.item_id)
+        ).all()
+    )
+    assert set(linked_items) == {refusal_clip, service_clip}
