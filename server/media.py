@@ -14,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from server.db import Database
 from server.errors import NotFound
+from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
 from server.models import EvidenceItem, Rendition, StoredObject
 from server.settings import Settings
+from server.signing import ServerKey, load_or_create_key
 from server.store.base import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -64,7 +66,8 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
         outputs = result.get("outputs", [])
         for out in outputs:
             store.put_file(work / "out" / out["name"], out["sha256"], retention_until=item.retention_until)
-        db.call(_record, item_id, item.sha256, result, outputs)
+        key = load_or_create_key(settings)
+        db.call(_record, item_id, item.sha256, result, outputs, key)
         logger.info("item %s: %s, %d derived files", item_id, result["status"], len(outputs))
         return {"status": result["status"], "outputs": len(outputs)}
     finally:
@@ -78,7 +81,9 @@ def _set_status(s: Session, item_id: str, status: str, reason: str) -> None:
 
 
 def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
-            outputs: list[dict[str, Any]]) -> None:
+            outputs: list[dict[str, Any]], key: ServerKey) -> None:
+    """Renditions, status and a new signed manifest version naming every derived file, in one
+    transaction (so a manifest never names files the catalogue lacks, nor the reverse)."""
     item = s.get(EvidenceItem, item_id)
     assert item is not None
     for out in outputs:
@@ -103,6 +108,10 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
         "derivation": [{k: o[k] for k in ("name", "role", "sha256", "size", "tool", "tool_version",
                                            "parameters")} for o in outputs],
     }
+    write_manifest(s, item, key=key, derived=[
+        {"name": o["name"], "sha256": o["sha256"], "size": o["size"], "role": o["role"],
+         "derived_from": source_sha, "tool": o["tool"], "tool_version": o["tool_version"],
+         "parameters": o["parameters"]} for o in outputs])
 
 
 def renditions(s: Session, item_id: str) -> list[Rendition]:

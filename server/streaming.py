@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from aiohttp import web
 from server.errors import CustodianError
 from server.store.base import ObjectStore
 
+logger = logging.getLogger(__name__)
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -54,10 +56,19 @@ async def send_object(request: web.Request, store: ObjectStore, sha256: str, siz
     loop = asyncio.get_running_loop()
     chunks = await loop.run_in_executor(None, store.open_range, sha256, start, end)
     sentinel = object()
-    while True:
-        chunk = await loop.run_in_executor(None, next, chunks, sentinel)
-        if chunk is sentinel:
-            break
-        await resp.write(chunk)  # type: ignore[arg-type]
-    await resp.write_eof()
+    try:
+        while True:
+            chunk = await loop.run_in_executor(None, next, chunks, sentinel)
+            if chunk is sentinel:
+                break
+            await resp.write(chunk)  # type: ignore[arg-type]
+        await resp.write_eof()
+    except ConnectionResetError:  # includes aiohttp.ClientConnectionResetError
+        # The viewer went away (a player cancels segment and sprite fetches when seeking):
+        # nothing to report, and the object is untouched.
+        logger.debug("client left during %s", request.path)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            await loop.run_in_executor(None, close)
     return resp

@@ -97,14 +97,14 @@ def _output(outdir: str, path: str, role: str, tool: str, version: str, params) 
 def _hls_outputs(outdir: str, hls: HlsRendition) -> list[DerivedOutput]:
     common = (hls.tool, hls.tool_version, hls.parameters)
     out = [
-        _output(outdir, hls.playlist, "hls-playlist", *common),
-        _output(outdir, hls.init_segment, "hls-init", *common),
+        _output(outdir, hls.playlist, "hls_playlist", *common),
+        _output(outdir, hls.init_segment, "hls_init", *common),
     ]
     rel = os.path.relpath(hls.directory, outdir).replace(os.sep, "/")
     for seg in hls.segments:
         out.append(
             DerivedOutput(
-                f"{rel}/{seg.name}", "hls-segment", seg.sha256, seg.size, *common[:2], common[2]
+                f"{rel}/{seg.name}", "hls_segment", seg.sha256, seg.size, *common[:2], common[2]
             )
         )
     return out
@@ -188,8 +188,8 @@ def process(
             )
             common = (trick.tool, trick.tool_version, trick.parameters)
             for sheet in trick.sheets:
-                outputs.append(_output(outdir, sheet, "trickplay-sprite", *common))
-            outputs.append(_output(outdir, trick.vtt, "trickplay-vtt", *common))
+                outputs.append(_output(outdir, sheet, "sprite", *common))
+            outputs.append(_output(outdir, trick.vtt, "vtt", *common))
         except ValueError as exc:
             problems.append(f"trickplay: {exc}")
         if progress:

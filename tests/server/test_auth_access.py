@@ -11,7 +11,7 @@ import pytest
 
 from helpers import PASSWORD, app_db, app_store, bearer
 from server.ledger import append
-from server.models import EvidenceItem, StoredObject
+from server.models import EvidenceItem, Rendition, StoredObject
 
 ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
 READ_CASE_ROLES = {"officer", "reviewer", "legal", "supervisor", "admin"}
@@ -26,6 +26,15 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/evidence", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}/original", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
+    # Playback renditions (the item fixture gives the item one of each) and media jobs.
+    ("GET", "/api/v1/evidence/{item}/hls/index.m3u8", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/hls/seg-00000.m4s", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/thumbnails.vtt", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/sprite-000.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/waveform.json", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/preview.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/jobs", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/evidence/{item}/process", None, {"reviewer", "legal", "admin"}),
     # Bookmarks and the export basket (player): `{case}` is a case of agency A1.
     ("GET", "/api/v1/evidence/{item}/bookmarks", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("POST", "/api/v1/evidence/{item}/bookmarks", {"time_s": 1.5, "note": "{role}"}, {"officer", "reviewer", "legal", "admin"}),
@@ -104,6 +113,10 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
         s.add(it)
         s.flush()
         append(s, actor="system", action="ingest", subject=f"evidence:{it.id}", details={"sha256": key})
+        for name in ("hls/index.m3u8", "hls/seg-00000.m4s", "trickplay/thumbnails.vtt",
+                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg"):
+            s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key, size=len(data),
+                            content_type="application/octet-stream"))
         return it.id
 
     return await app_db(client).run(add)
@@ -133,7 +146,7 @@ async def _user_ids(client, body: dict[str, Any]) -> dict[str, Any]:  # type: ig
 
     from server.models import User
 
-    ids = dict((await app_db(client).run(lambda s: list(s.execute(select(User.username, User.id))))))
+    ids = dict(await app_db(client).run(lambda s: list(s.execute(select(User.username, User.id)))))
     return {k: ids[v[5:-1]] if isinstance(v, str) and v.startswith("{uid:") else v
             for k, v in body.items()}
 
@@ -211,7 +224,8 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
     listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
                .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
-               .replace("{xcase}", "{id}").replace("{export}", "{id}"))
+               .replace("{xcase}", "{id}").replace("{export}", "{id}")
+               .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
     assert not missing, f"routes without a role test: {sorted(missing)}"

@@ -61,7 +61,7 @@ async def test_h264_clip_becomes_playable_hls(media_client, users, tmp_path) -> 
     assert detail["links"]["hls"].endswith("/hls/index.m3u8")
     assert detail["probe"] is not None
     roles = {r["role"] for r in detail["renditions"]}
-    assert {"hls-playlist", "hls-init", "hls-segment", "trickplay-sprite", "trickplay-vtt", "waveform"} <= roles
+    assert {"hls_playlist", "hls_init", "hls_segment", "sprite", "vtt", "waveform"} <= roles
 
     r = await client.get(detail["links"]["hls"], headers=h)
     playlist = await r.text()

@@ -57,11 +57,11 @@ def test_full_pipeline_outputs_are_hashed_and_deterministic(make_clip, tmp_path)
     assert a.status == "ready" and a.kind == "video" and a.problems == ()
     roles = sorted({o.role for o in a.outputs})
     assert roles == [
-        "hls-init",
-        "hls-playlist",
-        "hls-segment",
-        "trickplay-sprite",
-        "trickplay-vtt",
+        "hls_init",
+        "hls_playlist",
+        "hls_segment",
+        "sprite",
+        "vtt",
         "waveform",
     ]
     for o in a.outputs:
