@@ -46,9 +46,13 @@ from server.errors import (
     PayloadTooLarge,
     StoreFull,
 )
+from server.jobs import enqueue
 from server.ledger import actor_of, append
+from server.manifests import write_manifest
+from server.media import MEDIA_JOB
 from server.models import EvidenceItem, StoredObject, Upload, utcnow
 from server.settings import Settings
+from server.signing import ServerKey, load_or_create_key
 from server.store.base import SHA256_RE, ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -257,6 +261,8 @@ def get_upload(s: Session, upload_id: str, who: Principal) -> Upload:
 
 
 def list_uploads(s: Session, who: Principal, active_only: bool = True) -> list[dict[str, Any]]:
+    """The caller's own uploads (uploaders only)."""
+    require(who, UPLOAD)
     q = select(Upload).where(Upload.user_id == who.user_id)
     if active_only:
         q = q.where(Upload.state.in_(ACTIVE))
@@ -306,7 +312,8 @@ class Received:
 class UploadManager:
     """Creates, receives, commits, terminates and expires tus uploads."""
 
-    def __init__(self, settings: Settings, db: Database, store: ObjectStore):
+    def __init__(self, settings: Settings, db: Database, store: ObjectStore,
+                 key: ServerKey | None = None):
         for name in (
             "upload_max_bytes",
             "upload_expiry_seconds",
@@ -317,6 +324,8 @@ class UploadManager:
         self.settings = settings
         self.db = db
         self.store = store
+        # Signs version 1 of each new item's manifest in the commit transaction.
+        self.key = key or load_or_create_key(settings)
         tmp = getattr(store, "tmp", None)
         # Partial uploads stay on the store's filesystem so the commit is a rename, not a copy.
         self.dir = Path(tmp) if tmp else settings.data_path / "uploads"
@@ -695,10 +704,10 @@ class UploadManager:
             await self.db.run(_set_state, u.id, "expired", "partial file vanished before commit")
             raise Gone(f"upload {u.id} lost its bytes before they were stored; upload again")
         try:
-            done = await self.db.run(_catalogue, u.id, who, found, retention)
+            done = await self.db.run(_catalogue, u.id, who, found, retention, self.key)
         except IntegrityError:
             # Another upload of the same bytes committed at the same moment: now a duplicate.
-            done = await self.db.run(_catalogue, u.id, who, found, retention)
+            done = await self.db.run(_catalogue, u.id, who, found, retention, self.key)
         self._forget(u.id)
         return Received(done, committed=True)
 
@@ -821,9 +830,10 @@ def _refuse(
 
 
 def _catalogue(
-    s: Session, upload_id: str, who: Principal, sha256: str, retention: datetime
+    s: Session, upload_id: str, who: Principal, sha256: str, retention: datetime, key: ServerKey
 ) -> dict[str, Any]:
-    """Stored object + evidence item + INGEST entry, or DUPLICATE for bytes already held."""
+    """Stored object + evidence item + signed manifest v1 + INGEST entry + a queued media job,
+    all in one transaction; or DUPLICATE for bytes already held."""
     u = s.get(Upload, upload_id)
     assert u is not None
     if u.state == "committed":
@@ -882,6 +892,8 @@ def _catalogue(
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
+        write_manifest(s, item, key=key, now=now)
+        enqueue(s, MEDIA_JOB, item.id)
         logger.info("upload %s committed as evidence %s (%s)", u.id, item.id, sha256)
     u.state, u.evidence_id, u.server_sha256, u.updated_at = "committed", item.id, sha256, now
     return upload_json(u)
@@ -907,7 +919,7 @@ UPLOADS = web.AppKey("uploads", UploadManager)
 async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """The upload manager and its expiry task (runs after the database and store contexts)."""
     settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE])
+    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY])
     app[UPLOADS] = manager
 
     async def sweep() -> None:

@@ -380,3 +380,39 @@ async def test_server_restart_mid_upload_resumes(make_client, make_settings) -> 
     r = await tus_patch(client, token, url, 1_200_000, data[1_200_000:])
     assert r.status == 204 and r.headers["Custodian-Sha256"] == sha256(data)
     assert app_store(client).read_all(sha256(data)) == data
+
+
+async def test_committed_upload_is_signed_and_becomes_playable(make_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The commit signs manifest v1 and queues the media job; the in-server worker makes the
+    renditions and signs v2 naming them; `custodian verify`'s checks all hold."""
+    import asyncio
+
+    from helpers import PASSWORD, app_db, make_clip
+    from server.manifests import manifest_versions
+    from server.models import EvidenceItem
+
+    client = await make_client(job_poll_seconds=0.2)
+    from server.accounts import add_agency, add_user
+
+    await app_db(client).run(lambda s: (add_agency(s, "A9", "a"), add_user(s, "st9", PASSWORD, "station", "A9")))
+    r = await client.post("/api/v1/auth/login", json={"username": "st9", "password": PASSWORD})
+    token = (await r.json())["token"]
+    data = make_clip(tmp_path / "DSJ9_0001_20260301090000.mp4", seconds=2).read_bytes()
+    done = await upload_bytes(client, token, data, filename="DSJ9_0001_20260301090000.mp4")
+    item_id = done.headers["Custodian-Evidence-Id"]
+    for _ in range(300):
+        item = await app_db(client).run(lambda s: s.get(EvidenceItem, item_id))
+        if item.status in ("ready", "damaged", "unplayable", "stored"):
+            break
+        await asyncio.sleep(0.1)
+    assert item.status == "ready"
+    versions = await app_db(client).run(manifest_versions, item_id)
+    assert [v.version for v in versions] == [1, 2]
+    from server import keys
+    from server.verification import verify_all
+
+    app = client.server.app
+    report = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: verify_all(app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY].public_keys()))
+    assert report.ok, [str(p) for p in report.problems]
+    assert report.manifests == 2 and report.objects > 3

@@ -88,6 +88,12 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/exports/{export}", None, {"reviewer", "legal", "admin"}),
     ("GET", "/api/v1/exports/{export}/package", None, {"reviewer", "legal", "admin"}),
 ]
+# tus routes need protocol headers and are scoped to the uploader: test_every_role_on_tus covers
+# each of them for every role below.
+TUS_ROUTES = {("POST", "/api/v1/uploads/"), ("HEAD", "/api/v1/uploads/{id}"),
+              ("PATCH", "/api/v1/uploads/{id}"), ("DELETE", "/api/v1/uploads/{id}"),
+              ("GET", "/api/v1/uploads/{id}"), ("GET", "/api/v1/uploads"),
+              ("OPTIONS", "/api/v1/uploads/")}
 PUBLIC = {("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/auth/login"), ("GET", "/api/v1/keys")}
 
 
@@ -221,7 +227,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
 def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-def]
     from server.openapi import api_routes
 
-    listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC
+    listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC | TUS_ROUTES
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
                .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
@@ -254,6 +260,44 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
         else:
             assert r.status == 403, f"{role}: {method} {url} -> {r.status}"
             assert (await r.json())["code"] == "forbidden"
+
+
+async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-untyped-def]
+    """Uploaders (station, officer, admin) create, send, read and end their own uploads; other
+    roles get 403; nobody sees another user's upload (404); no token gets 401."""
+    import base64
+
+    tus = {"Tus-Resumable": "1.0.0"}
+    meta = "filename " + base64.b64encode(b"a.bin").decode()
+    assert (await client.options("/api/v1/uploads/")).status in (200, 204)
+    r = await client.post("/api/v1/uploads/", headers={**tus, "Upload-Length": "4", "Upload-Metadata": meta})
+    assert r.status == 401
+    uploaders = {"station", "officer", "admin"}
+    for role in ALL_ROLES:
+        h = {**tus, **bearer(users[role])}
+        r = await client.post("/api/v1/uploads/", headers={**h, "Upload-Length": "4", "Upload-Metadata": meta})
+        if role not in uploaders:
+            assert r.status == 403, role
+            assert (await client.get("/api/v1/uploads", headers=h)).status == 403, role
+            continue
+        assert r.status == 201, (role, await r.text())
+        url = r.headers["Location"]
+        url = url if url.startswith("/") else f"/api/v1/uploads/{url.rsplit('/', 1)[-1]}"
+        other = {**tus, **bearer(users["officer2"])}  # another uploader, another agency
+        for method in ("HEAD", "GET", "PATCH", "DELETE"):
+            r2 = await client.request(method, url, headers={**other, "Upload-Offset": "0",
+                                                            "Content-Type": "application/offset+octet-stream"},
+                                      data=b"ab" if method == "PATCH" else None)
+            assert r2.status == 404, (role, method, r2.status)
+        assert (await client.head(url, headers=h)).status == 200
+        assert (await client.get(url, headers=h)).status == 200
+        r2 = await client.patch(url, data=b"ab", headers={**h, "Upload-Offset": "0",
+                                                          "Content-Type": "application/offset+octet-stream"})
+        assert r2.status == 204, (role, await r2.text())
+        assert (await client.get("/api/v1/uploads", headers=h)).status == 200
+        assert (await client.delete(url, headers=h)).status == 204
+        for method in ("HEAD", "GET", "PATCH", "DELETE"):
+            assert (await client.request(method, url)).status == 401
 
 
 async def test_other_agency_cannot_see_item(client, users, item) -> None:  # type: ignore[no-untyped-def]
