@@ -31,7 +31,7 @@ class Site:
     shots: Path
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Screenshots of each main screen: tests/player/screenshots/ (gitignored) unless
     CUSTODIAN_SCREENSHOTS names another folder."""
@@ -41,7 +41,7 @@ def shots_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, shots_dir: Path) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("player-site")
     server = LiveServer(live_settings(root / "data")).start()
@@ -100,7 +100,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, shots_dir: Path) -> Iterator[
         server.stop()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
