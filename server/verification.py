@@ -200,6 +200,14 @@ def check_objects(
         return
     stored_set = set(stored)
     problems: list[Problem] = []
+    try:
+        strays = list(store.stray_files())
+    except (OSError, StoreError) as exc:
+        strays = []
+        problems.append(Problem(MISSING, "store", f"the store cannot be walked: {exc}"))
+    for path in strays:
+        problems.append(Problem(UNEXPECTED, path, f"{path} is in the store but is not an object at "
+                                "its key's place (planted or misplaced file)"))
     for key in stored:
         if key not in catalogue:
             problems.append(

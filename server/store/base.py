@@ -71,6 +71,11 @@ class ObjectStore(ABC):
     def health(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
 
+    def stray_files(self) -> Iterator[str]:
+        """Anything in the store that is not an object at its own key's place (planted files,
+        misplaced or misnamed objects), for verification to report. None by default."""
+        return iter(())
+
     def read_all(self, sha256: str) -> bytes:
         """Whole object in memory: for small objects (manifests, tests) only."""
         return b"".join(self.open_range(sha256))

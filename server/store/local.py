@@ -14,7 +14,14 @@ from datetime import datetime
 from pathlib import Path
 
 from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
-from server.store.base import COPY_BLOCK, ObjectStore, PutResult, check_key, stream_file
+from server.store.base import (
+    COPY_BLOCK,
+    SHA256_RE,
+    ObjectStore,
+    PutResult,
+    check_key,
+    stream_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +183,27 @@ class LocalStore(ObjectStore):
             raise ObjectNotFound(f"object {sha256} is not in the store")
         return p
 
+    def stray_files(self) -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            here = Path(dirpath)
+            if here == self.root:
+                dirnames[:] = [d for d in dirnames if d != ".tmp"]
+            for name in filenames:
+                path = here / name
+                rel = path.relative_to(self.root)
+                parts = rel.parts
+                ok = (len(parts) == 3 and SHA256_RE.match(name) is not None
+                      and parts[0] == name[:2] and parts[1] == name[2:4])
+                if not ok:
+                    yield str(path)
+
     def iter_keys(self) -> Iterator[str]:
         for first in sorted(self.root.iterdir()):
             if first.name.startswith(".") or not first.is_dir():
                 continue
             for second in sorted(first.iterdir()):
+                if not second.is_dir():
+                    continue
                 for obj in sorted(second.iterdir()):
-                    yield obj.name
+                    if SHA256_RE.match(obj.name) and obj.name[:2] == first.name and obj.name[2:4] == second.name:
+                        yield obj.name

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 
 from integrity.hashing import sha256_file
 from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
-from server.store.base import COPY_BLOCK, ObjectStore, PutResult, check_key
+from server.store.base import COPY_BLOCK, SHA256_RE, ObjectStore, PutResult, check_key
 
 logger = logging.getLogger(__name__)
 
@@ -271,4 +271,16 @@ class S3Store(ObjectStore):
 
     def iter_keys(self) -> Iterator[str]:
         for obj in self._list():
-            yield obj["Key"].removeprefix("objects/")
+            key = obj["Key"].removeprefix("objects/")
+            if SHA256_RE.match(key):
+                yield key
+
+    def stray_files(self) -> Iterator[str]:
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+                for obj in page.get("Contents", []):
+                    key = obj["Key"]
+                    if not (key.startswith("objects/") and SHA256_RE.match(key.removeprefix("objects/"))):
+                        yield f"s3://{self.bucket}/{key}"
+        except Exception as exc:
+            raise self._translate(exc, f"list {self.bucket}") from exc

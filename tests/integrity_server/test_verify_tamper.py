@@ -83,6 +83,24 @@ def test_planted_object(make_installation, tmp_path: Path) -> None:  # type: ign
     )
 
 
+def test_stray_files_anywhere_in_the_store(make_installation) -> None:  # type: ignore[no-untyped-def]
+    """Files outside the ab/cd/<sha256> layout (dropped at the top, misplaced, misnamed)."""
+    inst = make_installation()
+    root = inst.store.root
+    key = next(iter(inst.store.iter_keys()))
+    dropped = root / "readme.txt"
+    dropped.write_bytes(b"dropped at the top")
+    misplaced = root / "ff" / "ee" / key  # a real object's name in the wrong folder
+    misplaced.parent.mkdir(parents=True)
+    misplaced.write_bytes(b"copy")
+    report = run(inst)
+    assert kinds(report) == [UNEXPECTED, UNEXPECTED]
+    messages = sorted(p.message for p in report.problems)
+    assert messages == sorted(
+        f"{p} is in the store but is not an object at its key's place (planted or misplaced file)"
+        for p in (dropped, misplaced))
+
+
 def test_ledger_details_edited(make_installation) -> None:  # type: ignore[no-untyped-def]
     inst = make_installation()
     inst.sql("UPDATE ledger SET details = :d WHERE seq = 3", d='{"case":"C-2","stage":"hearing"}')
