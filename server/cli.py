@@ -16,7 +16,7 @@ from rich.console import Console
 from server.errors import Conflict, CustodianError
 from server.settings import Settings, load_settings
 
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # long lines (URLs, passwords) stay whole
 
 
 def _common(p: argparse.ArgumentParser) -> None:
