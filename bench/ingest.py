@@ -99,6 +99,10 @@ def start_server(data: Path, port: int) -> subprocess.Popen:  # type: ignore[typ
     return proc
 
 
+def checksum_flag(args: argparse.Namespace) -> str:
+    return "chunk-checksum" if args.chunk_checksum else "no-chunk-checksum"
+
+
 def one_round(work: Path, files: list[Path], args: argparse.Namespace) -> dict[str, float]:
     total = sum(p.stat().st_size for p in files)
     # Baseline 1: cp of the same files (page cache).
@@ -147,12 +151,11 @@ def one_round(work: Path, files: list[Path], args: argparse.Namespace) -> dict[s
                 "WARNING",
                 "--concurrency",
                 str(args.concurrency),
-                "--chunk-mb",
-                str(args.chunk_mb),
                 "--clear",
                 "move",
             ]
-            + ([] if args.chunk_checksum else ["--no-chunk-checksum"]),
+            + ([] if args.chunk_mb is None else ["--chunk-mb", str(args.chunk_mb)])
+            + ([] if args.chunk_checksum is None else [f"--{checksum_flag(args)}"]),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -191,7 +194,14 @@ def main() -> int:
         "--rounds", type=int, default=3, help="rounds; the median is reported (default 3)"
     )
     ap.add_argument("--concurrency", type=int, default=2)
-    ap.add_argument("--chunk-mb", type=float, default=8.0)
+    ap.add_argument("--chunk-mb", type=float, help="bytes per PATCH (default: the agent's)")
+    ap.add_argument(
+        "--chunk-checksum",
+        dest="chunk_checksum",
+        action="store_true",
+        default=None,
+        help="Upload-Checksum per PATCH (default: the agent's, off)",
+    )
     ap.add_argument("--no-chunk-checksum", dest="chunk_checksum", action="store_false")
     ap.add_argument("--tmp", help="work folder (default: system temp)")
     args = ap.parse_args()

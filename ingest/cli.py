@@ -79,11 +79,25 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--timezone", help="zone of local times in file names (default from the naming file)"
     )
-    p.add_argument("--chunk-mb", type=float, default=8.0, help="bytes per PATCH in MiB (default 8)")
     p.add_argument(
-        "--no-chunk-checksum",
+        "--chunk-mb", type=float, default=32.0, help="bytes per PATCH in MiB (default 32)"
+    )
+    checksum = p.add_mutually_exclusive_group()
+    checksum.add_argument(
+        "--chunk-checksum",
+        dest="chunk_checksum",
         action="store_true",
-        help="do not send Upload-Checksum per chunk (the whole-file SHA-256 is always checked)",
+        default=False,
+        help="also send a SHA-256 Upload-Checksum with every PATCH, so a chunk altered in "
+        "transit is resent alone (costs one more SHA-256 pass on each side); off by default: "
+        "the whole-file SHA-256 is always checked before the server commits, and a mismatch "
+        "refuses the upload and the file is sent again",
+    )
+    checksum.add_argument(
+        "--no-chunk-checksum",
+        dest="chunk_checksum",
+        action="store_false",
+        help="no Upload-Checksum per PATCH (the default)",
     )
     p.add_argument(
         "--limit-rate",
@@ -151,7 +165,7 @@ def config_from(args: argparse.Namespace) -> Any:
         scan_interval=args.scan_interval,
         clear_mode=args.clear,
         chunk_bytes=max(1, int(args.chunk_mb * 1024 * 1024)),
-        chunk_checksum=not args.no_chunk_checksum,
+        chunk_checksum=args.chunk_checksum,
         limit_rate=args.limit_rate,
         max_attempts=max(1, args.max_attempts),
         backoff_max=args.backoff_max,

@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
 
 logger = logging.getLogger(__name__)
 
@@ -16,6 +18,7 @@ TUS = {"Tus-Resumable": "1.0.0"}
 OFFSET_TYPE = "application/offset+octet-stream"
 UPLOADS_PATH = "/api/v1/uploads/"
 RELOGIN_MARGIN = 60.0  # seconds before expiry at which the token is renewed
+SEND_SLICE = 1024 * 1024  # a PATCH body goes to the socket in slices of this size
 
 
 class AgentError(Exception):
@@ -58,6 +61,37 @@ def _error_text(body: Any, status: int) -> str:
     if isinstance(body, dict) and "error" in body:
         return f"{status} {body.get('code', '')}: {body['error']}"
     return f"HTTP {status}"
+
+
+class ChunkPayload(Payload):
+    """A PATCH body handed to the socket in slices of the caller's buffer, without copies.
+
+    aiohttp sends a bytes body in one write: on Python < 3.12.9 it first joins it with the
+    headers (a copy of the whole chunk), and asyncio copies whatever the socket does not take at
+    once into its own buffer (nearly all of a large chunk), then shifts that buffer as it drains.
+    Slices of 1 MiB with a drain between them go to the kernel straight from the buffer the
+    file was read into."""
+
+    _autoclose = True  # memory only: nothing to close
+
+    def __init__(self, value: bytes | bytearray | memoryview) -> None:
+        view = memoryview(value).cast("B")
+        super().__init__(view, content_type=OFFSET_TYPE)
+        self._view = view
+        self._size = view.nbytes
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._view).decode(encoding, errors)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        view = self._view if content_length is None else self._view[:content_length]
+        for start in range(0, len(view), SEND_SLICE):
+            await writer.write(view[start : start + SEND_SLICE])
 
 
 def metadata_header(meta: dict[str, str]) -> str:
@@ -200,7 +234,7 @@ class CustodianClient:
             headers["Upload-Checksum"] = "sha256 " + base64.b64encode(chunk_sha256).decode()
         if claim:
             headers["Custodian-Sha256"] = claim
-        status, h, body = await self.request("PATCH", url, headers=headers, data=data)
+        status, h, body = await self.request("PATCH", url, headers=headers, data=ChunkPayload(data))
         if status == 204:
             return {
                 "offset": int(h["Upload-Offset"]),

@@ -187,13 +187,15 @@ async def test_byte_changed_in_transit_chunk_checksum(live, agent_config, tmp_pa
     dock = tmp_path / "dock"
     sent = fill_dock(dock, {"a.mp4": random_bytes(600_000)})
     try:
-        rc, agent = await run_once(agent_config(proxy.url, [dock]))
+        rc, agent = await run_once(agent_config(proxy.url, [dock], chunk_checksum=True))
     finally:
         await proxy.stop()
     assert rc == EXIT_OK, agent.outcomes
     (item,) = catalogue(server, EvidenceItem)
     assert item.sha256 == sha256(sent["a.mp4"])
     assert server.app[keys.STORE].read_all(item.sha256) == sent["a.mp4"]
+    # The altered chunk was caught by its Upload-Checksum and resent alone: nothing refused.
+    assert actions(server) == ["ingest"]
 
 
 async def test_byte_changed_in_transit_whole_file_refused_then_retried(

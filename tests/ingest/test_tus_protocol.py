@@ -382,7 +382,9 @@ async def test_server_restart_mid_upload_resumes(make_client, make_settings) -> 
     assert app_store(client).read_all(sha256(data)) == data
 
 
-async def test_committed_upload_is_signed_and_becomes_playable(make_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_committed_upload_is_signed_and_becomes_playable(
+    make_client, users, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """The commit signs manifest v1 and queues the media job; the in-server worker makes the
     renditions and signs v2 naming them; `custodian verify`'s checks all hold."""
     import asyncio
@@ -394,7 +396,9 @@ async def test_committed_upload_is_signed_and_becomes_playable(make_client, user
     client = await make_client(job_poll_seconds=0.2)
     from server.accounts import add_agency, add_user
 
-    await app_db(client).run(lambda s: (add_agency(s, "A9", "a"), add_user(s, "st9", PASSWORD, "station", "A9")))
+    await app_db(client).run(
+        lambda s: (add_agency(s, "A9", "a"), add_user(s, "st9", PASSWORD, "station", "A9"))
+    )
     r = await client.post("/api/v1/auth/login", json={"username": "st9", "password": PASSWORD})
     token = (await r.json())["token"]
     data = make_clip(tmp_path / "DSJ9_0001_20260301090000.mp4", seconds=2).read_bytes()
@@ -413,6 +417,7 @@ async def test_committed_upload_is_signed_and_becomes_playable(make_client, user
 
     app = client.server.app
     report = await asyncio.get_running_loop().run_in_executor(
-        None, lambda: verify_all(app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY].public_keys()))
+        None, lambda: verify_all(app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY].public_keys())
+    )
     assert report.ok, [str(p) for p in report.problems]
     assert report.manifests == 2 and report.objects > 3
