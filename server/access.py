@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from server.errors import Forbidden
 
+ROLES = ("station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin")
+
 # Actions a route asks about. Roles map to the actions they may take.
 READ_EVIDENCE = "evidence.read"
 UPLOAD = "evidence.upload"

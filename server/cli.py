@@ -227,7 +227,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from server.models import ROLES
+    from server.access import ROLES
 
     parser = argparse.ArgumentParser(prog="custodian", description="Custodian video-evidence server")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from server.access import ROLES  # noqa: F401  (re-exported for the catalogue's users)
+
 
 def utcnow() -> datetime:
     """Timezone-aware now in UTC."""
@@ -55,7 +57,7 @@ class Base(DeclarativeBase):
     pass
 
 
-ROLES = ("station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin")
+
 EVIDENCE_STATUSES = ("received", "processing", "ready", "damaged", "unplayable", "stored")
 EVIDENCE_KINDS = ("video", "audio", "photo", "document", "other")
 
