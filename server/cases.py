@@ -1180,3 +1180,33 @@ def case_item_filter(s: Session, ref: str, who: Principal) -> Any:
     return EvidenceItem.id.in_(
         select(CaseLink.item_id).where(CaseLink.case_id == case.id, CaseLink.unlinked_at.is_(None))
     )
+
+
+def link_from_intake(
+    s: Session,
+    item: EvidenceItem,
+    case_ref: str,
+    stage: str,
+    who: Principal | None,
+    settings: Settings,
+    store: ObjectStore | None,
+) -> str | None:
+    """Link a freshly delivered item to the case and stage its station named (upload metadata
+    `case`, `stage`). The delivery itself never fails on this: an unknown case, a bad stage or
+    an archived case is returned as a reason, kept on the item for a person to resolve."""
+    if item.agency_id is None:
+        return "the uploader belongs to no agency"
+    case = s.scalar(
+        select(Case).where(
+            Case.agency_id == item.agency_id, or_(Case.number == case_ref, Case.id == case_ref)
+        )
+    )
+    if case is None:
+        return f"no case {case_ref!r} in the uploader's agency"
+    try:
+        with s.begin_nested():  # a refusal rolls back the link only, never the delivery
+            _writable(case)
+            link_item(s, case, item, stage, who, settings, store, source="upload")
+    except (BadRequest, Conflict) as exc:
+        return exc.message
+    return None

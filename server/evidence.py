@@ -56,6 +56,7 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "probe": info.get("probe"),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": info.get("derivation", []),
+        "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
         "links": links,
         "cases": _case_links(s, item.id),

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
 from server import keys
 from server.access import UPLOAD, UPLOAD_MANY, Principal, can, require
+from server.cases import link_from_intake
 from server.db import Database
 from server.errors import (
     BadRequest,
@@ -716,10 +717,14 @@ class UploadManager:
             await self.db.run(_set_state, u.id, "expired", "partial file vanished before commit")
             raise Gone(f"upload {u.id} lost its bytes before they were stored; upload again")
         try:
-            done = await self.db.run(_catalogue, u.id, who, found, retention, self.key)
+            done = await self.db.run(
+                _catalogue, u.id, who, found, retention, self.key, self.settings, self.store
+            )
         except IntegrityError:
             # Another upload of the same bytes committed at the same moment: now a duplicate.
-            done = await self.db.run(_catalogue, u.id, who, found, retention, self.key)
+            done = await self.db.run(
+                _catalogue, u.id, who, found, retention, self.key, self.settings, self.store
+            )
         self._forget(u.id)
         return Received(done, committed=True)
 
@@ -842,7 +847,14 @@ def _refuse(
 
 
 def _catalogue(
-    s: Session, upload_id: str, who: Principal, sha256: str, retention: datetime, key: ServerKey
+    s: Session,
+    upload_id: str,
+    who: Principal,
+    sha256: str,
+    retention: datetime,
+    key: ServerKey,
+    settings: Settings,
+    store: ObjectStore,
 ) -> dict[str, Any]:
     """Stored object + evidence item + signed manifest v1 + INGEST entry + a queued media job,
     all in one transaction; or DUPLICATE for bytes already held."""
@@ -906,6 +918,17 @@ def _catalogue(
         )
         write_manifest(s, item, key=key, now=now)
         enqueue(s, MEDIA_JOB, item.id)
+        if u.case_ref and u.stage:
+            problem = link_from_intake(s, item, u.case_ref, u.stage, who, settings, store)
+            if problem:
+                item.media_info = {**(item.media_info or {}), "intake_link_error": problem}
+                logger.warning(
+                    "upload %s: not linked to case %r stage %r: %s",
+                    u.id,
+                    u.case_ref,
+                    u.stage,
+                    problem,
+                )
         logger.info("upload %s committed as evidence %s (%s)", u.id, item.id, sha256)
     u.state, u.evidence_id, u.server_sha256, u.updated_at = "committed", item.id, sha256, now
     return upload_json(u)

@@ -421,3 +421,57 @@ async def test_committed_upload_is_signed_and_becomes_playable(
     )
     assert report.ok, [str(p) for p in report.problems]
     assert report.manifests == 2 and report.objects > 3
+
+
+async def test_station_case_and_stage_link_the_item(client, users) -> None:  # type: ignore[no-untyped-def]
+    """Upload metadata `case` and `stage` link the new item to that case stage (ledgered);
+    an unknown case never loses the delivery, it is noted on the item."""
+    from server.models import Agency, Case, CaseLink
+
+    def add_case(s):  # type: ignore[no-untyped-def]
+        a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+        s.add(
+            Case(
+                agency_id=a1.id,
+                number="A1-2026-009",
+                title="t",
+                enforcement_type="inspection",
+                procedure="general",
+            )
+        )
+
+    await app_db(client).run(add_case)
+    done = await upload_bytes(
+        client,
+        users["station"],
+        random_bytes(5000),
+        filename="a.mp4",
+        case="A1-2026-009",
+        stage="investigation",
+    )
+    item_id = done.headers["Custodian-Evidence-Id"]
+    links = await app_db(client).run(
+        lambda s: list(s.scalars(select(CaseLink).where(CaseLink.item_id == item_id)))
+    )
+    assert [(lk.stage, lk.source) for lk in links] == [("investigation", "upload")]
+    actions = await app_db(client).run(
+        lambda s: [r.action for r in s.scalars(select(LedgerRow).order_by(LedgerRow.seq))]
+    )
+    assert actions[-3:] == ["ingest", "link", "retention_change"]  # kept with the case now
+
+    done = await upload_bytes(
+        client,
+        users["station"],
+        random_bytes(6000),
+        filename="b.mp4",
+        case="NO-SUCH-CASE",
+        stage="investigation",
+    )
+    item2 = await app_db(client).run(
+        lambda s: s.get(EvidenceItem, done.headers["Custodian-Evidence-Id"])
+    )
+    assert "no case 'NO-SUCH-CASE'" in item2.media_info["intake_link_error"]
+    detail = await (
+        await client.get(f"/api/v1/evidence/{item2.id}", headers=bearer(users["reviewer"]))
+    ).json()
+    assert "NO-SUCH-CASE" in detail["intake_link_error"]
