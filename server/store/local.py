@@ -10,12 +10,13 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
 from server.store.base import (
-    COPY_BLOCK,
     SHA256_RE,
     ObjectStore,
     PutResult,
@@ -24,6 +25,53 @@ from server.store.base import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+PIPE_BLOCK = 4 * 1024 * 1024
+
+
+def _copy_hashing(src_path: Path, dst_path: Path) -> str:
+    """Copy src to a new file dst, fsynced, returning the SHA-256 of exactly the bytes written.
+
+    Each block is read once into one of two buffers; a writer thread writes it while this
+    thread hashes it (hashlib and file writes release the GIL), so hashing and writing overlap
+    instead of adding up. A buffer is refilled only after its write has finished."""
+    digest = hashlib.sha256()
+    buffers = [bytearray(PIPE_BLOCK), bytearray(PIPE_BLOCK)]
+    writes: list[Future[int] | None] = [None, None]
+    with (
+        open(src_path, "rb", buffering=0) as src,
+        open(dst_path, "xb", buffering=0) as dst,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write") as writer,
+    ):
+        i = offset = 0
+        while True:
+            pending = writes[i]
+            if pending is not None:
+                pending.result()
+            n = src.readinto(buffers[i])
+            if not n:
+                break
+            view = memoryview(buffers[i])[:n]
+            writes[i] = writer.submit(_write_all, dst, view, offset)
+            offset += n
+            digest.update(view)
+            i ^= 1
+        for pending in writes:
+            if pending is not None:
+                pending.result()
+        os.fsync(dst.fileno())
+    return digest.hexdigest()
+
+
+def _write_all(f: BinaryIO, view: memoryview, offset: int) -> int:
+    done = 0
+    while done < len(view):
+        done += f.write(view[done:]) or 0
+    # Start writing this block to disk now (Linux begins writeback of dirty pages on
+    # DONTNEED), so the final fsync waits for the last blocks only, not the whole file.
+    os.posix_fadvise(f.fileno(), offset, done, os.POSIX_FADV_DONTNEED)
+    return done
 
 
 class LocalStore(ObjectStore):
@@ -85,16 +133,8 @@ class LocalStore(ObjectStore):
         self.check_space(size)
         tmp = self.temp_path()
         try:
-            digest = hashlib.sha256()
-            buf = bytearray(COPY_BLOCK)
-            view = memoryview(buf)
-            with open(path, "rb") as src, open(tmp, "xb") as dst:
-                while n := src.readinto(buf):
-                    digest.update(view[:n])
-                    dst.write(view[:n])
-                dst.flush()
-                os.fsync(dst.fileno())
-            found = digest.hexdigest()
+            digest = _copy_hashing(path, tmp)
+            found = digest
             if found != sha256:
                 raise ObjectMismatch(
                     f"{path}: bytes hash to {found}, not to the key {sha256}; nothing was stored"
