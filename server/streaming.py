@@ -50,7 +50,11 @@ async def send_object(request: web.Request, store: ObjectStore, sha256: str, siz
     if filename:
         resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
     resp.content_length = end - start
-    await resp.prepare(request)
+    try:
+        await resp.prepare(request)
+    except ConnectionResetError:  # the viewer cancelled before the headers went out
+        logger.debug("client left before %s started", request.path)
+        return resp
     if request.method == "HEAD":
         return resp
     loop = asyncio.get_running_loop()
