@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -897,17 +898,15 @@ def add_record(
         created_by=who.user_id,
         created_at=utcnow(),
     )
-    s.add(rec)
-    s.flush()
-    body = record_json(rec)
-    append(
+    body = _add_ledgered(
         s,
-        actor=actor_of(who),
-        action=RECORD,
-        subject=f"case:{case.id}",
-        details={
+        who,
+        RECORD,
+        case,
+        rec,
+        record_json,
+        lambda: {
             "record": rec.id,
-            "number": case.number,
             "doc_type": doc_type,
             "stage": stage,
             "time": iso(at),
@@ -916,7 +915,6 @@ def add_record(
             "execution_type": rec.execution_type,
             "evidence_ids": rec.evidence_ids,
             "supersedes": supersedes,
-            "sha256": canonical_hash(body),
         },
     )
     for item in items:  # attached scans and recordings become evidence of this stage
@@ -928,6 +926,30 @@ def add_record(
                 link_item(
                     s, case, item, p["stage"], who, settings, store, source="auto", record_id=rec.id
                 )
+    return body
+
+
+def _add_ledgered(
+    s: Session,
+    who: Principal,
+    action: str,
+    case: Case,
+    row: Any,
+    to_json: Callable[[Any], dict[str, Any]],
+    details: Callable[[], dict[str, Any]],
+) -> dict[str, Any]:
+    """Insert a case's record, approval or complaint and ledger it in the same transaction, with
+    the case number and the SHA-256 of exactly what the API answers (details may use the new id)."""
+    s.add(row)
+    s.flush()
+    body = to_json(row)
+    append(
+        s,
+        actor=actor_of(who),
+        action=action,
+        subject=f"case:{case.id}",
+        details={**details(), "number": case.number, "sha256": canonical_hash(body)},
+    )
     return body
 
 
@@ -977,24 +999,15 @@ def add_approval(
         created_by=who.user_id,
         created_at=utcnow(),
     )
-    s.add(a)
-    s.flush()
-    body = approval_json(a)
-    append(
+    return _add_ledgered(
         s,
-        actor=actor_of(who),
-        action=APPROVAL,
-        subject=f"case:{case.id}",
-        details={
-            "approval": a.id,
-            "number": case.number,
-            "kind": kind,
-            **people,
-            "approved_at": iso(a.approved_at),
-            "sha256": canonical_hash(body),
-        },
+        who,
+        APPROVAL,
+        case,
+        a,
+        approval_json,
+        lambda: {"approval": a.id, "kind": kind, **people, "approved_at": iso(a.approved_at)},
     )
-    return body
 
 
 def add_complaint(s: Session, ref: str, who: Principal, data: dict[str, Any]) -> dict[str, Any]:
@@ -1015,23 +1028,15 @@ def add_complaint(s: Session, ref: str, who: Principal, data: dict[str, Any]) ->
         created_by=who.user_id,
         created_at=utcnow(),
     )
-    s.add(c)
-    s.flush()
-    body = complaint_json(c)
-    append(
+    return _add_ledgered(
         s,
-        actor=actor_of(who),
-        action=COMPLAINT,
-        subject=f"case:{case.id}",
-        details={
-            "complaint": c.id,
-            "number": case.number,
-            "named": c.named,
-            "decision": c.decision,
-            "sha256": canonical_hash(body),
-        },
+        who,
+        COMPLAINT,
+        case,
+        c,
+        complaint_json,
+        lambda: {"complaint": c.id, "named": c.named, "decision": c.decision},
     )
-    return body
 
 
 def move_stage(
