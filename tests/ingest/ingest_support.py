@@ -11,7 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from helpers import PASSWORD, bearer
+from helpers import (
+    PASSWORD,
+    bearer,
+    free_port,  # noqa: F401  (re-exported for the ingest tests)
+)
 from server.settings import Settings
 
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -75,14 +79,6 @@ async def upload_bytes(
         assert r.status == 204, await r.text()
         offset = int(r.headers["Upload-Offset"])
     return r
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def random_bytes(n: int) -> bytes:
