@@ -55,7 +55,7 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
     item = db.call(lambda s: s.get(EvidenceItem, item_id))
     if item is None:
         raise NotFound(f"no evidence item {item_id}")
-    db.call(_set_status, item_id, "processing", "")
+    db.call(set_status, item_id, "processing", "")
     work_root = settings.data_path / "work"
     work_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"media-{item_id}-", dir=work_root))
@@ -74,7 +74,8 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _set_status(s: Session, item_id: str, status: str, reason: str) -> None:
+def set_status(s: Session, item_id: str, status: str, reason: str) -> None:
+    """Set an item's status (processing only while it is not final yet)."""
     item = s.get(EvidenceItem, item_id)
     if item is not None and (status != "processing" or item.status in ("received", "processing")):
         item.status, item.status_reason = status, reason

@@ -84,9 +84,9 @@ class WorkerPool:
             logger.warning("job %d (%s %s) failed: %s", job_id, kind, subject, exc)
             state = await self.db.run(jobs.fail, job_id, me, str(exc) or type(exc).__name__)
             if state == "failed" and kind == "media":
-                from server.media import _set_status
+                from server.media import set_status
 
-                await self.db.run(_set_status, subject, "unplayable", f"processing failed: {exc}")
+                await self.db.run(set_status, subject, "unplayable", f"processing failed: {exc}")
         else:
             await self.db.run(jobs.finish, job_id, me, result)
             self.completed += 1

@@ -133,8 +133,7 @@ class LocalStore(ObjectStore):
         self.check_space(size)
         tmp = self.temp_path()
         try:
-            digest = _copy_hashing(path, tmp)
-            found = digest
+            found = _copy_hashing(path, tmp)
             if found != sha256:
                 raise ObjectMismatch(
                     f"{path}: bytes hash to {found}, not to the key {sha256}; nothing was stored"
