@@ -4,6 +4,8 @@ import { ENFORCEMENT_TYPES, STAGES, getLang, label, setLang, t, vocab } from "./
 import { Multicam } from "./multicam.js";
 import { Player, parseVtt } from "./player.js";
 import { UploadView } from "./upload.js";
+import { NAV, VIEWS, setRerender } from "./views.js";
+import "./features.js";
 import { clear, fmtDate, fmtDuration, fmtSize, h, itemDuration, shortHash, toast } from "./util.js";
 
 const main = () => document.getElementById("main");
@@ -29,6 +31,7 @@ function renderChrome() {
     s && READ_ROLES.has(s.role) ? link("#/cases", "cases", t("nav_cases")) : null,
     s && READ_ROLES.has(s.role) ? link("#/evidence", "evidence", t("nav_evidence")) : null,
     s && UPLOAD_ROLES.has(s.role) ? link("#/upload", "upload", t("nav_upload")) : null,
+    ...NAV.filter((n) => s && (!n.roles || n.roles.includes(s.role))).map((n) => link(n.href, n.key, t(n.label))),
     h("span.spacer"),
     h("button.link#lang-switch", { on: { click: () => { setLang(getLang() === "en" ? "zh-CN" : "en"); render(); } } }, t("lang_switch")),
     s ? h("span.dim#whoami", `${s.username} (${s.role})`) : null,
@@ -46,6 +49,7 @@ async function render() {
   clear(main(), root);
   try {
     if (parts[0] === "login") return viewLogin(root);
+    if (VIEWS.has(parts[0])) { current = (await VIEWS.get(parts[0])(root, parts, params)) || null; return; }
     if (parts[0] === "cases" && parts[1] && parts[2] === "multicam") {
       return await viewCaseMulticam(root, parts[1], parts[3]);
     }
@@ -268,5 +272,6 @@ async function viewEvidence(root, params) {
     h("div.pager", page.next ? h("a.button#page-next", { href: `#/evidence?cursor=${encodeURIComponent(page.next)}` }, t("next_page")) : null));
 }
 
+setRerender(render);
 window.addEventListener("hashchange", render);
 render();

@@ -128,4 +128,11 @@ export function label(kind, id) {
   return lang === "en" ? entry[1] : entry[0];
 }
 export function vocab(kind) { return Object.keys(VOCAB[kind] || {}); }
+// Feature modules bring their own strings and vocabularies, so each feature's labels live beside it.
+export function addStrings(dict) {
+  for (const [lng, entries] of Object.entries(dict)) Object.assign(STRINGS[lng] || (STRINGS[lng] = {}), entries);
+}
+export function addVocab(dict) {
+  for (const [kind, entries] of Object.entries(dict)) Object.assign(VOCAB[kind] || (VOCAB[kind] = {}), entries);
+}
 document.documentElement.lang = lang;

@@ -1,0 +1,1 @@
+// One import per feature module; each registers its views, navigation and strings on import.
