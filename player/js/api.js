@@ -1,3 +1,4 @@
+import { getLang } from "./i18n.js";
 // The only way the page talks to the server: /api/v1 with the bearer token.
 const KEY = "custodian.session";
 
@@ -20,7 +21,8 @@ export class ApiError extends Error {
 }
 
 export async function api(path, { method = "GET", body, raw = false } = {}) {
-  const headers = { Authorization: `Bearer ${token()}` };
+  // The server renders error and finding messages in the interface's language.
+  const headers = { Authorization: `Bearer ${token()}`, "Accept-Language": getLang() };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (r.status === 401 && !path.endsWith("/auth/login")) {
