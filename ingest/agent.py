@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from ingest.client import (
     AuthFailed,
@@ -359,7 +360,9 @@ class Agent:
         self, e: Entry, path: Path, f: BinaryIO, meta: dict[str, str]
     ) -> tuple[str, str]:
         assert self.client is not None
-        url = e.upload_url
+        # The journal keeps the upload's path, resolved against the server configured now:
+        # after the server it started on is gone, another one (scale-out) continues it.
+        url = self.client.url(urlsplit(e.upload_url).path) if e.upload_url else None
         hasher: Any = None
         offset = 0
         if url:
@@ -381,6 +384,20 @@ class Agent:
                             f"the file hashes to {local}"
                         )
                     return await self._confirm(url, local, info["evidence_id"])
+                elif info["offset"] == e.size:
+                    # Every byte arrived but the server died while committing: ask it to
+                    # finish (an empty last PATCH with our hash) instead of giving up.
+                    hasher = await asyncio.to_thread(_hash_prefix, f, e.size)
+                    local = hasher.hexdigest()
+                    logger.info("%s: all bytes on the server; asking it to finish", path.name)
+                    result = await self.client.patch(url, e.size, b"", chunk_sha256=None,
+                                                     claim=local)
+                    if result.get("sha256") != local or not result.get("evidence_id"):
+                        raise Rejected(
+                            f"server answered sha256 {result.get('sha256')} on finishing, "
+                            f"the file hashes to {local}"
+                        )
+                    return await self._confirm(url, local, result["evidence_id"])
                 else:
                     offset = info["offset"]
                     hasher = await asyncio.to_thread(_hash_prefix, f, offset)
