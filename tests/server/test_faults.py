@@ -277,3 +277,33 @@ async def test_work_folders_of_killed_jobs_are_swept(make_settings, tmp_path):
         pool.stop()
         await asyncio.wait_for(task, 10)
         db.close()
+
+
+def test_same_stored_object_recorded_at_once_by_two_processes(db):
+    """Point 9: two transactions record the same derived object at the same moment; neither
+    fails with a unique violation (both backends; on SQLite the second waits for the lock)."""
+    from server.models import StoredObject
+    from server.objects import ensure_stored_object
+
+    sha = "ab" * 32
+    first_in = threading.Event()
+    results: dict[str, object] = {}
+
+    def one(name: str, hold: float) -> None:
+        try:
+            with db.session() as s:
+                results[name] = ensure_stored_object(s, sha256=sha, size=10, role="derived")
+                first_in.set()
+                time.sleep(hold)
+        except Exception as exc:  # reported below
+            results[name] = exc
+
+    a = threading.Thread(target=one, args=("a", 1.0))
+    a.start()
+    first_in.wait(10)
+    b = threading.Thread(target=one, args=("b", 0.0))
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert results == {"a": True, "b": False}, results
+    assert db.call(lambda s: s.get(StoredObject, sha)).size == 10
