@@ -241,8 +241,10 @@ class Agent:
                 )
             self.outcomes[key] = Outcome(key, "empty", "zero-byte file: not uploaded")
             return
-        if e.state == "cleared" or (e.state == "confirmed" and self.cfg.clear_mode == "leave"):
-            return  # done before (left in place on purpose)
+        if e.state == "cleared":
+            return
+        if e.state == "confirmed" and self.cfg.clear_mode == "leave" and e.ctime_ns == st.st_ctime_ns:
+            return  # delivered before and left in place on purpose; untouched since
         if e.state == "failed" and e.id in self._gave_up:
             return  # each run of the agent gives a failed file one more chance, not more
         if time.monotonic() < self._retry_at.get(e.id, 0):
@@ -268,6 +270,11 @@ class Agent:
     async def _process(self, entry_id: int, path: Path) -> None:
         e = self.journal.by_id(entry_id)
         key = str(path)
+        if e.state == "confirmed" and self.cfg.clear_mode == "leave":
+            # Touched since it was delivered (same name, size and mtime): the content decides.
+            e = await self._recheck(e, path)
+            if e.state == "confirmed":
+                return
         while e.state != "confirmed":
             try:
                 sha, evidence_id = await self._upload(e, path)
@@ -316,10 +323,35 @@ class Agent:
                 server_sha256=sha,
                 evidence_id=evidence_id,
                 error="",
+                ctime_ns=_ctime_ns(path),
             )
             logger.info("confirmed %s sha256=%s evidence=%s", path, sha, evidence_id)
             e = self.journal.by_id(e.id)
         self._clear(e, path)
+
+    async def _recheck(self, e: Entry, path: Path) -> Entry:
+        """A delivered file left on the dock was written to since: hash it. The same bytes stay
+        delivered; other bytes under the same name, size and mtime are delivered again."""
+        def digest() -> tuple[str, int]:
+            with open(path, "rb", buffering=0) as f:
+                before = os.fstat(f.fileno()).st_ctime_ns
+                return _hash_prefix(f, e.size).hexdigest(), before
+
+        try:
+            local, ctime = await asyncio.to_thread(digest)
+        except OSError as exc:
+            logger.warning("%s: cannot re-read it to compare with what was delivered: %s", path, exc)
+            return e
+        if local == e.sha256:
+            self.journal.update(e.id, ctime_ns=ctime)
+        else:
+            logger.warning(
+                "%s changed after delivery (same name, size and time; sha256 %s, delivered %s): "
+                "delivering the new content as well", path, local, e.sha256)
+            self.journal.update(e.id, state="queued", sha256=None, server_sha256=None,
+                                evidence_id=None, upload_url=None, attempts=0, error="",
+                                ctime_ns=None)
+        return self.journal.by_id(e.id)
 
     def _wait(self, e: Entry, key: str, why: str) -> None:
         self.journal.update(e.id, state="waiting", error=why)
@@ -581,6 +613,13 @@ def _read_into(f: BinaryIO, view: memoryview) -> memoryview:
             break
         got += k
     return view[:got]
+
+
+def _ctime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ctime_ns
+    except OSError:
+        return None
 
 
 def _hash_prefix(f: BinaryIO, upto: int) -> Any:

@@ -184,3 +184,33 @@ async def test_agent_resumes_through_the_configured_server_not_the_journal_host(
     assert [u.id for u in ups] == [upload_id]  # resumed, not uploaded again
     assert ups[0].state == "committed"
     assert [i.sha256 for i in _items(server)] == [sha256(data)]
+
+
+async def test_leave_mode_delivers_changed_content_with_same_name_size_and_mtime(
+    live, agent_config, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Point 8: in --clear leave mode a file rewritten in place with other bytes of the same
+    size, its mtime put back, is delivered again; an untouched file is not re-sent."""
+    server = await live()
+    dock = tmp_path / "dock"
+    first = fill_dock(dock, {"same.mp4": random_bytes(120_000), "other.mp4": random_bytes(50_000)})
+    cfg = agent_config(server.url, [dock], clear_mode="leave")
+    agent = Agent(cfg)
+    assert await agent.run() == EXIT_OK, agent.outcomes
+    assert len(_items(server)) == 2
+
+    path = dock / "same.mp4"
+    st = path.stat()
+    changed = random_bytes(len(first["same.mp4"]))
+    path.write_bytes(changed)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # name, size and mtime as before
+    assert path.stat().st_mtime_ns == st.st_mtime_ns
+
+    agent = Agent(cfg)
+    assert await agent.run() == EXIT_OK, agent.outcomes
+    assert sorted(i.sha256 for i in _items(server)) == sorted(
+        [sha256(first["same.mp4"]), sha256(first["other.mp4"]), sha256(changed)])
+
+    agent = Agent(cfg)  # a third pass re-sends nothing
+    assert await agent.run() == EXIT_OK, agent.outcomes
+    assert len(_items(server)) == 3
