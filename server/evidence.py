@@ -60,7 +60,16 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "job": job_json(job) if job else None,
         "links": links,
         "cases": _case_links(s, item.id),
+        "attribution": _attribution(s, item.id),
     }
+
+
+def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
+    """Whose camera it was at recorded_at, as the registry says (issue 16)."""
+    from server.models import ItemAttribution
+    from server.registry import attribution_json
+
+    return attribution_json(s.get(ItemAttribution, item_id), s)
 
 
 def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:

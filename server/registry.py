@@ -13,6 +13,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from integrity.ledger import (
+    ATTRIBUTE,
+    DEVICE_ADD,
+    DEVICE_ASSIGN,
+    DEVICE_RETIRE,
+    DEVICE_UPDATE,
+    OFFICER_ADD,
+    OFFICER_LEAVE,
+    OFFICER_UPDATE,
+    REATTRIBUTE,
+    STATION_ADD,
+)
 from server.access import (
     CROSS_AGENCY,
     HEARTBEAT,
@@ -41,18 +53,6 @@ from server.models import (
 from server.web import iso
 
 logger = logging.getLogger(__name__)
-
-# Ledger entry types of the registry.
-OFFICER_ADD = "officer_add"
-OFFICER_UPDATE = "officer_update"
-OFFICER_LEAVE = "officer_leave"
-DEVICE_ADD = "device_add"
-DEVICE_UPDATE = "device_update"
-DEVICE_ASSIGN = "device_assign"
-DEVICE_RETIRE = "device_retire"
-STATION_ADD = "station_add"
-ATTRIBUTE = "attribute"  # at ingest: the registry's view of whose footage an item is
-REATTRIBUTE = "reattribute"  # an admin re-ran attribution after registering a device
 
 CODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIST_MAX = 500
@@ -135,7 +135,7 @@ def _visible(q: Any, column: Any, who: Principal) -> Any:
 
 
 def _agency_codes(s: Session) -> dict[int, str]:
-    return dict(s.execute(select(Agency.id, Agency.code)).tuples())
+    return {i: c for i, c in s.execute(select(Agency.id, Agency.code))}
 
 
 # -- officers ----------------------------------------------------------------------------------
