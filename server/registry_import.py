@@ -73,6 +73,25 @@ def read_table(data: bytes) -> list[dict[str, str]]:
     return out
 
 
+def rows_from_json(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """{"rows": [{column: value, …}, …]} (the same columns as a spreadsheet's header)."""
+    rows = data.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise BadRequest("rows must be a list of objects", code="bad_import")
+    if len(rows) > registry.IMPORT_MAX_ROWS:
+        raise BadRequest(f"more than {registry.IMPORT_MAX_ROWS} rows; split them",
+                         code="bad_import")
+    out = []
+    for r in rows:
+        row = {}
+        for k, v in r.items():
+            field = HEADERS.get(str(k).strip().lower(), HEADERS.get(str(k).strip(), ""))
+            if field and isinstance(v, str | int | float):
+                row[field] = str(v).strip()
+        out.append(row)
+    return out
+
+
 def _xlsx_rows(data: bytes) -> list[list[Any]]:
     from datetime import datetime
 

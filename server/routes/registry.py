@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from server import keys, registry
 from server.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
 from server.errors import BadRequest, Forbidden, PayloadTooLarge
-from server.registry_import import import_rows, read_table
+from server.registry_import import import_rows, read_table, rows_from_json
 from server.web import endpoint, json_response, principal, read_json
 
 routes = web.RouteTableDef()
@@ -225,8 +225,8 @@ async def reattribute(request: web.Request) -> web.Response:
 
 # -- import ------------------------------------------------------------------------------------
 @routes.post("/api/v1/registry/import")
-@endpoint("Import officers or devices from a CSV or XLSX body (dry_run=1 checks only and lists "
-          "every bad row)", tags=("registry",),
+@endpoint("Import officers or devices from a CSV or XLSX body, or JSON {\"rows\": [...]} "
+          "(dry_run=1 checks only and lists every bad row)", tags=("registry",),
           params={"kind": "officers or devices", "dry_run": "1 = check only",
                   "agency": "agency code for rows without one"})
 async def import_table(request: web.Request) -> web.Response:
@@ -235,11 +235,14 @@ async def import_table(request: web.Request) -> web.Response:
     q = request.query
     kind = q.get("kind", "")
     dry = q.get("dry_run", "0").lower() in ("1", "true", "yes")
-    data = await request.content.read(IMPORT_MAX_BYTES + 1)
-    if len(data) > IMPORT_MAX_BYTES:
-        raise PayloadTooLarge(f"import file over {IMPORT_MAX_BYTES} bytes; split it",
-                              code="too_large")
-    rows = read_table(data)
+    if request.content_type == "application/json":
+        rows = rows_from_json(await read_json(request))
+    else:
+        data = await request.content.read(IMPORT_MAX_BYTES + 1)
+        if len(data) > IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(f"import file over {IMPORT_MAX_BYTES} bytes; split it",
+                                  code="too_large")
+        rows = read_table(data)
     zone = _zone(request)
     return json_response(await _run(request, import_rows, who, kind, rows, dry_run=dry,
                                     agency=q.get("agency", ""), zone=zone))
