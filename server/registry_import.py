@@ -111,6 +111,12 @@ def _xlsx_rows(data: bytes) -> list[list[Any]]:
         wb.close()
 
 
+def _p(code: str, message: str, **params: Any) -> dict[str, Any]:
+    """One problem of a row: a stable code and its parameters (the UI words them per
+    language) and the English message."""
+    return {"code": code, "params": params, "message": message}
+
+
 def _kind_value(value: str) -> str:
     return KIND_WORDS.get(value, value)
 
@@ -131,11 +137,11 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
         if not any(raw.values()):
             continue  # blank line
         row = {**raw, "agency": raw.get("agency") or agency}
-        problems = [f"{f} is empty" for f in REQUIRED[kind] if not row.get(f)]
+        problems = [_p("empty", f"{f} is empty", field=f) for f in REQUIRED[kind] if not row.get(f)]
         try:
             ag = registry._agency_for_write(s, who, row["agency"] or None)
         except CustodianError as exc:
-            problems.append(exc.message)
+            problems.append(_p(exc.code, exc.message))
             ag = None
         try:
             if kind == "officers":
@@ -143,10 +149,10 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
             else:
                 problems += _check_device(s, row, ag, n, seen, zone)
         except CustodianError as exc:
-            problems.append(exc.message)
+            problems.append(_p(exc.code, exc.message))
         if problems:
             errors.append({"row": n, "key": row.get("code") or row.get("serial") or "",
-                           "errors": problems})
+                           "errors": [p["message"] for p in problems], "problems": problems})
         else:
             good.append((n, row))
     imported = 0
@@ -171,74 +177,88 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
 
 def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
                    seen: dict[str, int], seen_cert: dict[tuple[str, str], int]) -> list[str]:
-    problems = []
+    problems: list[dict[str, Any]] = []
     code = row.get("code", "")
     if code:
         if not registry.CODE_RE.match(code):
-            problems.append(f"officer code {code!r} may hold only letters, digits, '.', '_', '-'")
+            problems.append(_p("bad_code", f"officer code {code!r} may hold only letters, digits, "
+                               "'.', '_', '-'", field="code", value=code))
         elif code in seen:
-            problems.append(f"officer code {code!r} repeats row {seen[code]}")
+            problems.append(_p("repeats", f"officer code {code!r} repeats row {seen[code]}",
+                               field="code", value=code, row=seen[code]))
         elif s.scalar(select(Officer.id).where(Officer.code == code)) is not None:
-            problems.append(f"officer code {code!r} is already registered")
+            problems.append(_p("exists", f"officer code {code!r} is already registered",
+                               field="code", value=code))
         seen.setdefault(code, n)
     if len(row.get("name", "")) > 200:
-        problems.append("name is longer than 200 characters")
+        problems.append(_p("too_long", "name is longer than 200 characters", field="name", max=200))
     cert = row.get("certificate", "")
     if cert and ag is not None:
         key = (ag.code, cert)
         if len(cert) > 100:
-            problems.append("certificate is longer than 100 characters")
+            problems.append(_p("too_long", "certificate is longer than 100 characters",
+                               field="certificate", max=100))
         elif key in seen_cert:
-            problems.append(f"certificate {cert!r} repeats row {seen_cert[key]}")
+            problems.append(_p("repeats", f"certificate {cert!r} repeats row {seen_cert[key]}",
+                               field="certificate", value=cert, row=seen_cert[key]))
         elif s.scalar(select(Officer.id).where(Officer.agency_id == ag.id,
                                                Officer.certificate_no == cert)) is not None:
-            problems.append(f"certificate {cert!r} is already registered in {ag.code}")
+            problems.append(_p("exists", f"certificate {cert!r} is already registered in {ag.code}",
+                               field="certificate", value=cert))
         seen_cert.setdefault(key, n)
     if len(row.get("unit", "")) > 200:
-        problems.append("unit is longer than 200 characters")
+        problems.append(_p("too_long", "unit is longer than 200 characters", field="unit", max=200))
     if row.get("user"):
         try:
             registry._user_ref(s, row["user"])
         except CustodianError as exc:
-            problems.append(exc.message)
+            problems.append(_p(exc.code, exc.message, value=row["user"]))
     return problems
 
 
 def _check_device(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
                   seen: dict[str, int], zone: str) -> list[str]:
-    problems = []
+    problems: list[dict[str, Any]] = []
     serial = row.get("serial", "")
     if serial:
         if not registry.CODE_RE.match(serial):
-            problems.append(f"serial {serial!r} may hold only letters, digits, '.', '_', '-'")
+            problems.append(_p("bad_code", f"serial {serial!r} may hold only letters, digits, "
+                               "'.', '_', '-'", field="serial", value=serial))
         elif serial in seen:
-            problems.append(f"serial {serial!r} repeats row {seen[serial]}")
+            problems.append(_p("repeats", f"serial {serial!r} repeats row {seen[serial]}",
+                               field="serial", value=serial, row=seen[serial]))
         elif s.scalar(select(Device.id).where(Device.serial == serial)) is not None:
-            problems.append(f"device {serial!r} is already registered")
+            problems.append(_p("exists", f"device {serial!r} is already registered", field="serial",
+                               value=serial))
         seen.setdefault(serial, n)
     kind = _kind_value(row.get("kind", ""))
     if kind and kind not in registry.DEVICE_KINDS:
-        problems.append(f"kind {row['kind']!r} is not one of {', '.join(registry.DEVICE_KINDS)}")
+        problems.append(_p("bad_kind", f"kind {row['kind']!r} is not one of "
+                               f"{', '.join(registry.DEVICE_KINDS)}", value=row["kind"]))
     if len(row.get("model", "")) > 200:
-        problems.append("model is longer than 200 characters")
+        problems.append(_p("too_long", "model is longer than 200 characters", field="model",
+                               max=200))
     officer = row.get("officer", "")
     if officer:
         o = s.scalar(select(Officer).where(Officer.code == officer))
         if o is None:
-            problems.append(f"no officer {officer!r} (import the officers first)")
+            problems.append(_p("no_officer", f"no officer {officer!r} (import the officers first)",
+                               value=officer))
         elif ag is not None and o.agency_id != ag.id:
-            problems.append(f"officer {officer!r} belongs to another agency")
+            problems.append(_p("officer_agency", f"officer {officer!r} belongs to another agency",
+                               value=officer))
         elif o.status == "left":
-            problems.append(f"officer {officer!r} has left")
+            problems.append(_p("officer_left", f"officer {officer!r} has left", value=officer))
         if not row.get("from"):
-            problems.append("from is empty (when the officer received the device)")
+            problems.append(_p("empty", "from is empty (when the officer received the device)",
+                               field="from"))
         else:
             try:
                 row["_from"] = registry.parse_time(row["from"], "from", zone)
                 if row.get("to"):
                     row["_to"] = registry.parse_time(row["to"], "to", zone)
                     if row["_to"] <= row["_from"]:
-                        problems.append("to is not after from")
+                        problems.append(_p("to_before_from", "to is not after from"))
             except CustodianError as exc:
-                problems.append(exc.message)
+                problems.append(_p("bad_time", exc.message, value=row.get("to") or row["from"]))
     return problems
