@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from helpers import PASSWORD, app_db, bearer
@@ -401,3 +402,32 @@ def test_cli_officer_device_station(make_settings, tmp_path, capsys) -> None:  #
                                     "device_assign", "officer_leave", "device_retire"]
     assert all(actor.startswith("cli:custodian ") for actor, _ in rows)
     assert held == 0 and items == 0 and attrs == 0
+
+
+@pytest.mark.slow
+def test_readme_newcomer_path_registers_officers_and_a_camera_before_docking(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The README's first steps run as written (on a fresh data folder): agency, users, then
+    officer, camera, assignment and station — all before the step that docks a camera."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    path = readme.split("## From a docked camera to a court package", 1)[1]
+    before_dock = path.split("**Dock a camera**", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", before_dock, flags=re.S)
+    lines = [ln.split("  #")[0].strip() for b in blocks for ln in b.splitlines() if ln.strip()]
+    text = "\n".join(lines)
+    for needed in ("custodian officer add", "custodian device add", "custodian device assign"):
+        assert needed in text, f"the newcomer path does not run `{needed}` before docking"
+    bin_dir = Path(sys.executable).parent
+    script = "set -e\n" + text.replace(".venv/bin/custodian", str(bin_dir / "custodian")) \
+        .replace("./var", str(tmp_path / "var"))
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    listed = subprocess.run([str(bin_dir / "custodian"), "device", "list", "--data",
+                             str(tmp_path / "var")], capture_output=True, text=True, timeout=120)
+    assert "DSJ001" in listed.stdout and "010001" in listed.stdout
