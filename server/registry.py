@@ -572,8 +572,11 @@ def unknown_devices(s: Session, who: Principal) -> list[dict[str, Any]]:
          .order_by(ItemAttribution.device_serial))
     q = _visible(q, ItemAttribution.agency_id, who)
     codes = _agency_codes(s)
+    known = {(d.serial, d.agency_id) for d in s.scalars(select(Device))}
+    # A serial registered since its footage came in stays listed until it is re-attributed.
     return [{"serial": serial, "agency_id": ag, "agency": codes.get(ag) if ag else None,
-             "items": n, "first_recorded_at": iso(first), "last_recorded_at": iso(last)}
+             "items": n, "first_recorded_at": iso(first), "last_recorded_at": iso(last),
+             "registered": (serial, ag) in known}
             for serial, ag, n, first, last in s.execute(q)]
 
 

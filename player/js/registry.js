@@ -31,6 +31,8 @@ addStrings({
     reg_flag: "归属", reg_claimed: "文件名中的编号", reg_filter: "筛选", reg_no_rows: "没有记录",
     reg_saved: "已保存", reg_reattributed: "条音像已重新归属", reg_unknown_none: "没有未登记的设备",
     reg_offline_after: "超过 {n} 秒无心跳即显示离线", reg_back: "返回",
+    reg_flagged: "文件名与分配记录不符的音像", reg_flagged_hint: "文件名中的人员编号与当时持有该设备的人员不一致。归属以分配记录为准，文件名中的编号原样保留。",
+    reg_holder_then: "当时使用人",
   },
   en: {
     nav_registry: "Registry",
@@ -56,6 +58,8 @@ addStrings({
     reg_flag: "Attribution", reg_claimed: "Code in file name", reg_filter: "Filter", reg_no_rows: "Nothing here",
     reg_saved: "Saved", reg_reattributed: "item(s) re-attributed", reg_unknown_none: "No unregistered devices",
     reg_offline_after: "offline after {n} s without a heartbeat", reg_back: "Back",
+    reg_flagged: "Footage whose file name disagrees with the assignment", reg_flagged_hint: "The officer code in the file name is not the officer who held the camera then. The assignment decides; the file name's code is kept as it was.",
+    reg_holder_then: "Held by then",
   },
 });
 addVocab({
@@ -224,9 +228,10 @@ function historyTable(rows, show) {
 // -- devices --------------------------------------------------------------------------------
 async function viewDevices(root, params) {
   const f = { q: params.get("q") || "", status: params.get("status") || "", kind: params.get("kind") || "" };
-  const [data, unknown, officers] = await Promise.all([
+  const [data, unknown, flagged, officers] = await Promise.all([
     api(`/api/v1/devices${qs(f)}`),
     api("/api/v1/devices/unknown"),
+    api("/api/v1/devices/flagged"),
     canWrite() ? api("/api/v1/officers?status=active") : Promise.resolve({ items: [] }),
   ]);
   const q = input("q", { type: "search", value: f.q, placeholder: t("reg_search_devices") });
@@ -248,6 +253,7 @@ async function viewDevices(root, params) {
     rows.length ? rows : h("tr", h("td.empty", { colSpan: 6 }, t("reg_no_rows"))));
   clear(root, h("h2", t("nav_registry")), tabs("devices"),
     unknown.items.length ? unknownPanel(unknown.items, officers.items) : null,
+    flagged.items.length ? flaggedPanel(flagged.items) : null,
     h("div.reg-layout", h("div", filters, table), canWrite() ? deviceForm() : null));
 }
 
@@ -260,7 +266,8 @@ function unknownPanel(items, officers) {
     const go = () => act(async () => {
       const body = { serial: u.serial, agency: u.agency };
       if (who.value) Object.assign(body, { officer: who.value, from: toUtc(from.value) });
-      await api("/api/v1/devices", { method: "POST", body });
+      if (!u.registered) await api("/api/v1/devices", { method: "POST", body });
+      else if (who.value) await api(`/api/v1/devices/${enc(u.serial)}/assignments`, { method: "POST", body: { officer: body.officer, from: body.from } });
       const r = await api(`/api/v1/devices/${enc(u.serial)}/reattribute`, { method: "POST" });
       toast(`${r.reattributed} ${t("reg_reattributed")}`, "ok");
     });
@@ -268,11 +275,22 @@ function unknownPanel(items, officers) {
       h("td", h("code", u.serial)), h("td", u.agency || ""), h("td.num", String(u.items)),
       h("td", fmtDate(u.first_recorded_at)), h("td", fmtDate(u.last_recorded_at)),
       canWrite() ? [h("td", who), h("td", from),
-        h("td", h("button.primary.small", { dataset: { action: "device-register" }, on: { click: go } }, t("reg_register_reattribute")))] : null);
+        h("td", h("button.primary.small", { dataset: { action: "device-register" }, on: { click: go } },
+          u.registered ? t("reg_reattribute") : t("reg_register_reattribute")))] : null);
   });
   return h("section.panel#unknown-devices", h("h3", `${t("reg_unknown")} (${items.length})`), h("p.reg-hint", t("reg_unknown_hint")),
     h("table.grid", h("tr", [t("reg_serial"), t("reg_agency"), t("reg_items"), t("reg_first_seen"), t("reg_last_seen"),
       ...(canWrite() ? [t("reg_assign_to"), t("reg_from"), ""] : [])].map((x) => h("th", x))), rows));
+}
+
+// Footage whose file name names another officer than the one holding the camera then.
+function flaggedPanel(items) {
+  return h("section.panel#flagged-footage", h("h3", `${t("reg_flagged")} (${items.length})`), h("p.reg-hint", t("reg_flagged_hint")),
+    h("table.grid", h("tr", [t("recorded_at"), t("filename"), t("reg_serial"), t("reg_holder_then"), t("reg_claimed")].map((x) => h("th", x))),
+      items.map((i) => h("tr.flagged-row", { dataset: { id: i.id } }, h("td", fmtDate(i.recorded_at)),
+        h("td", h("a", { href: `#/evidence/${i.id}` }, i.original_filename)), h("td", i.device_id || "—"),
+        h("td", i.attribution && i.attribution.officer_code ? `${i.attribution.officer_name} (${i.attribution.officer_code})` : "—"),
+        h("td", (i.attribution && i.attribution.claimed_officer) || "—")))));
 }
 
 function deviceForm() {

@@ -140,6 +140,9 @@ def test_registry_pages(rpage: Any, reg: dict[str, Any], shots: Path, tmp_path: 
     page.goto(url + "/#/registry/devices")
     page.wait_for_selector("#unknown-devices .unknown-row[data-serial=NEW42]")
     assert page.locator(".device-row").count() == 2
+    # The afternoon clip names 010001 but 010002 held the camera then: flagged, kept.
+    assert page.locator("#flagged-footage .flagged-row").count() == 1
+    assert "李华 (010002)" in page.locator(".flagged-row").inner_text()
     page.screenshot(path=str(shots / "registry-02-devices.png"))
     row = page.locator(".unknown-row[data-serial=NEW42]")
     row.locator("select[name=officer]").select_option("010003")

@@ -82,6 +82,37 @@ async def register_two(client: Any, admin: str) -> None:
 
 
 async def test_reassignment_mid_day_attributes_morning_and_afternoon(client, users) -> None:  # type: ignore[no-untyped-def]
+    await _reassignment_mid_day(client, users)
+
+
+@pytest.mark.postgres
+async def test_reassignment_and_proposals_on_postgresql(pg_url, make_client) -> None:  # type: ignore[no-untyped-def]
+    """The same, on PostgreSQL (the partial unique index, the correlated assignment query)."""
+    from server.accounts import add_agency, add_user
+
+    roles = {"station": "A1", "officer": "A1", "reviewer": "A1", "legal": "A1", "admin": None}
+
+    client = await make_client(database_url=pg_url)
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        add_agency(s, "A1", "a")
+        add_agency(s, "A2", "b")
+        for role, agency in roles.items():
+            add_user(s, role, PASSWORD, role, agency)
+        add_user(s, "reviewer2", PASSWORD, "reviewer", "A2")
+
+    await app_db(client).run(setup)
+    users = {}
+    for name in [*roles, "reviewer2"]:
+        r = await client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
+        users[name] = (await r.json())["token"]
+    await _reassignment_mid_day(client, users)
+    r = await client.post("/api/v1/officers", headers=bearer(users["admin"]), json={
+        "code": "010009", "name": "x", "agency": "A1", "certificate": "33110001"})
+    assert r.status == 409 and (await r.json())["code"] == "certificate_exists"
+
+
+async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyped-def]
     admin, station = users["admin"], users["station"]
     await register_two(client, admin)
     dev = await call(client, admin, "GET", "/api/v1/devices/DSJ1")
