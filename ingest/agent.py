@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 CLEAR_MODES = ("move", "delete", "leave")
 READ_BLOCK = 1024 * 1024
 CHUNK_RETRIES = 3  # re-sends of one PATCH whose Upload-Checksum failed
+HEARTBEAT_TIMEOUT = 10.0  # seconds; a heartbeat never holds up uploads or the end of --once
 
 # --once exit codes
 EXIT_OK = 0  # every complete file uploaded, confirmed and cleared
@@ -199,9 +200,13 @@ class Agent:
             return False
         try:
             payload = await asyncio.to_thread(self.heartbeat_payload)
-            status, _h, body = await self.client.request(
+            status, _h, body = await asyncio.wait_for(self.client.request(
                 "POST", self.client.url("/api/v1/stations/heartbeat"),
-                headers={"Content-Type": "application/json"}, data=json.dumps(payload))
+                headers={"Content-Type": "application/json"}, data=json.dumps(payload)),
+                HEARTBEAT_TIMEOUT)
+        except TimeoutError:
+            logger.info("heartbeat not sent: no answer in %ss", HEARTBEAT_TIMEOUT)
+            return False
         except (ServerDown, AuthFailed) as exc:
             logger.info("heartbeat not sent: %s", exc)
             return False
