@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import time
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 CLEAR_MODES = ("move", "delete", "leave")
 READ_BLOCK = 1024 * 1024
 CHUNK_RETRIES = 3  # re-sends of one PATCH whose Upload-Checksum failed
+HEARTBEAT_TIMEOUT = 10.0  # seconds; a heartbeat never holds up uploads or the end of --once
 
 # --once exit codes
 EXIT_OK = 0  # every complete file uploaded, confirmed and cleared
@@ -69,6 +71,7 @@ class AgentConfig:
     backoff_max: float = 60.0
     give_up_after: float = 120.0  # --once: stop retrying an unreachable server after this
     naming: Naming = field(default_factory=load_naming)
+    heartbeat_interval: float = 60.0  # seconds between station heartbeats; 0 = none
     progress: bool | None = None  # None: progress bars when stdout is a terminal
 
 
@@ -160,8 +163,12 @@ class Agent:
             except ServerDown as exc:
                 logger.warning("server not reachable yet (%s); will retry", exc)
             if self.cfg.once:
-                return await self._run_once(watcher)
+                code = await self._run_once(watcher)
+                await self.heartbeat()
+                return code
             watcher.start()
+            if self.cfg.heartbeat_interval > 0:
+                workers.append(asyncio.create_task(self._heartbeats(), name="heartbeat"))
             await self._run_service(watcher)
             return EXIT_FATAL if self._fatal else EXIT_OK
         finally:
@@ -173,6 +180,50 @@ class Agent:
                 self._progress.stop()
             await self.client.close()
             self.journal.close()
+
+    # -- heartbeat ---------------------------------------------------------------------------
+    def heartbeat_payload(self) -> dict[str, Any]:
+        """What the station reports each minute: backlog, last error, free disk."""
+        import shutil
+
+        files, size, error = self.journal.backlog()
+        try:
+            free: int | None = shutil.disk_usage(self.cfg.state_dir).free
+        except OSError:
+            free = None
+        return {"station_id": self.cfg.station_id, "files_waiting": files, "bytes_waiting": size,
+                "last_error": (self._fatal or error)[:2000], "disk_free": free,
+                "version": "custodian-ingest"}
+
+    async def heartbeat(self) -> bool:
+        """Send one heartbeat; a failure is logged, never fatal (uploads matter more)."""
+        if self.client is None:
+            return False
+        try:
+            payload = await asyncio.to_thread(self.heartbeat_payload)
+            status, _h, body = await asyncio.wait_for(self.client.request(
+                "POST", self.client.url("/api/v1/stations/heartbeat"),
+                headers={"Content-Type": "application/json"}, data=json.dumps(payload)),
+                HEARTBEAT_TIMEOUT)
+        except TimeoutError:
+            logger.info("heartbeat not sent: no answer in %ss", HEARTBEAT_TIMEOUT)
+            return False
+        except (ServerDown, AuthFailed) as exc:
+            logger.info("heartbeat not sent: %s", exc)
+            return False
+        if status != 200:
+            logger.warning("heartbeat refused (%s): %s", status,
+                           body.get("error") if isinstance(body, dict) else body)
+            return False
+        return True
+
+    async def _heartbeats(self) -> None:
+        while not self._stop.is_set():
+            await self.heartbeat()
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.cfg.heartbeat_interval)
+            except TimeoutError:
+                pass
 
     async def _complete_files(self, watcher: DockWatcher) -> tuple[list[Any], list[Path]]:
         present = watcher.refresh()

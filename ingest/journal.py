@@ -131,3 +131,19 @@ class Journal:
         with self._lock:
             cur = self._conn.execute(f"SELECT {self._COLS} FROM files ORDER BY id")
             return [Entry(*r) for r in cur.fetchall()]
+
+    def backlog(self) -> tuple[int, int, str]:
+        """Files still to deliver (seen, not confirmed, still on the dock): count, bytes and the
+        latest error among them, for the station heartbeat."""
+        import os
+
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT path, size, error FROM files WHERE state NOT IN (?, ?, ?) "
+                "ORDER BY updated_at DESC",
+                (*DONE, "empty"),
+            )
+            rows = cur.fetchall()
+        rows = [r for r in rows if os.path.exists(r[0])]
+        error = next((r[2] for r in rows if r[2]), "")
+        return len(rows), sum(r[1] for r in rows), error

@@ -37,6 +37,16 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
                         READ_LEDGER, VERIFY, READ_METRICS, UPLOAD, LEGAL_REVIEW, SUPERVISE,
                         HOLD, DISPOSE}),
 }
+# The officer/device/station registry (issue 16): admins write; reviewers, legal and supervisors
+# read; stations report their heartbeat.
+READ_REGISTRY = "registry.read"
+WRITE_REGISTRY = "registry.write"
+HEARTBEAT = "stations.heartbeat"
+for _role, _acts in {"reviewer": {READ_REGISTRY}, "legal": {READ_REGISTRY},
+                     "supervisor": {READ_REGISTRY},
+                     "admin": {READ_REGISTRY, WRITE_REGISTRY, HEARTBEAT},
+                     "station": {HEARTBEAT}}.items():
+    ROLE_ACTIONS[_role] = ROLE_ACTIONS[_role] | _acts
 # Roles that see every agency (the Justice Bureau supervises all; auditors and admins run it).
 CROSS_AGENCY = frozenset({"supervisor", "auditor", "admin"})
 

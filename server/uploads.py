@@ -950,6 +950,9 @@ def _catalogue(
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
+        from server.registry import on_catalogued  # device -> officer at recorded_at (issue 16)
+
+        on_catalogued(s, item, who)
         write_manifest(s, item, key=key, now=now)
         enqueue(s, MEDIA_JOB, item.id)
         if u.case_ref and u.stage:

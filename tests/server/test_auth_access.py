@@ -16,6 +16,7 @@ from server.models import EvidenceItem, Rendition, StoredObject
 ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
 READ_CASE_ROLES = {"officer", "reviewer", "legal", "supervisor", "admin"}
 WRITE_CASE_ROLES = {"officer", "reviewer", "legal", "admin"}
+REGISTRY_READ = {"reviewer", "legal", "supervisor", "admin"}
 
 # (method, path template, body, roles allowed). `{item}` is an evidence item of agency A1.
 # Every /api/v1 route must be listed here: test_matrix_covers_every_route fails otherwise.
@@ -87,6 +88,30 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/cases/{case}/exports", None, {"reviewer", "legal", "admin"}),
     ("GET", "/api/v1/exports/{export}", None, {"reviewer", "legal", "admin"}),
     ("GET", "/api/v1/exports/{export}/package", None, {"reviewer", "legal", "admin"}),
+    # The registry (issue 16): admins write, reviewers/legal/supervisors read, anyone who writes
+    # cases may pick officers, stations report heartbeats. `{officer}`, `{device}`, `{station}`
+    # are fresh A1 rows; officer MATRIX-OFF exists.
+    ("GET", "/api/v1/officers", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/officers", {"code": "OF-{role}", "name": "n", "agency": "A1"}, {"admin"}),
+    ("GET", "/api/v1/officers/{officer}", None, REGISTRY_READ),
+    ("PATCH", "/api/v1/officers/{officer}", {"unit": "{role}"}, {"admin"}),
+    ("GET", "/api/v1/officers/{officer}/footage", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices", None, REGISTRY_READ),
+    ("POST", "/api/v1/devices", {"serial": "DV-{role}", "agency": "A1"}, {"admin"}),
+    ("GET", "/api/v1/devices/unknown", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices/flagged", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices/{device}", None, REGISTRY_READ),
+    ("PATCH", "/api/v1/devices/{device}", {"model": "{role}"}, {"admin"}),
+    ("POST", "/api/v1/devices/{device}/assignments",
+     {"officer": "MATRIX-OFF", "from": "2020-01-01T00:00:00Z"}, {"admin"}),
+    ("POST", "/api/v1/devices/{device}/reattribute", None, {"admin"}),
+    ("POST", "/api/v1/registry/import?kind=officers&agency=A1&dry_run=1",
+     {"rows": [{"code": "IM-{role}", "name": "n"}]}, {"admin"}),
+    ("GET", "/api/v1/stations", None, REGISTRY_READ),
+    ("POST", "/api/v1/stations", {"code": "ST-{role}", "agency": "A1"}, {"admin"}),
+    ("POST", "/api/v1/stations/heartbeat",
+     {"station_id": "HB-{role}", "files_waiting": 0, "bytes_waiting": 0}, {"station", "admin"}),
+    ("GET", "/api/v1/stations/{station}", None, REGISTRY_READ),
 ]
 # tus routes need protocol headers and are scoped to the uploader: test_every_role_on_tus covers
 # each of them for every role below.
@@ -211,6 +236,22 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
                 s.add(export)
                 s.flush()
                 out = out.replace("{export}", export.id)
+        if any(p in out for p in ("{officer}", "{device}", "{station}")):
+            import uuid
+
+            from server.models import Device, Officer, Station
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            if s.scalar(select(Officer).where(Officer.code == "MATRIX-OFF")) is None:
+                s.add(Officer(agency_id=a1.id, code="MATRIX-OFF", name="m"))
+            tag = uuid.uuid4().hex[:8]
+            officer = Officer(agency_id=a1.id, code=f"O-{tag}", name="o")
+            device = Device(agency_id=a1.id, serial=f"D-{tag}")
+            station = Station(code=f"S-{tag}", agency_id=a1.id)
+            s.add_all([officer, device, station])
+            s.flush()
+            out = (out.replace("{officer}", officer.code).replace("{device}", device.serial)
+                   .replace("{station}", station.code))
         if "{dreq}" in out:
             officer = s.scalar(select(User).where(User.username == "officer"))
             req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
@@ -219,7 +260,8 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             out = out.replace("{dreq}", req.id)
         return out
 
-    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}")):
+    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}",
+                                  "{officer}", "{device}", "{station}")):
         return url
     return str(await app_db(client).run(make))
 
@@ -231,6 +273,7 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
                .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
+               .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
                .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
