@@ -107,6 +107,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
                 "person": "店长 吴某",
                 "findings": "货架上发现超过保质期酸奶12盒",
                 "refusal": "吴某拒绝在笔录上签字，执法人员现场记录并全程录像",
+                "refused_at": at(120.03),
             },
         },
         status=201,
@@ -128,11 +129,16 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         f"{base}/records",
         body={
             "doc_type": "evidence_register",
-            "time": at(125),
+            "time": at(120),
             "officers": officers,
             "signature_status": "refused",
             "evidence_ids": [],
-            "fields": {"items": "过期酸奶12盒", "method": "先行登记保存"},
+            "fields": {
+                "items": "过期酸奶12盒",
+                "method": "先行登记保存",
+                "refusal": "吴某同时拒绝在证据登记保存清单上签字",
+                "refused_at": at(120.05),
+            },
         },
     )
     await world.call(
@@ -185,6 +191,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             "handler_opinion": "建议责令改正并处罚款",
             "unit_opinion": "同意",
             "approved_at": at(60 * 24 * 6),
+            "fields": {"approver_opinion": "同意，按拟定意见处理"},
         },
     )
     await world.call(
@@ -193,7 +200,10 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         body={
             "doc_type": "decision",
             "time": at(60 * 24 * 6 + 60),
-            "fields": {"decision": "责令改正，罚款人民币五万元"},
+            "fields": {
+                "decision": "责令改正，罚款人民币五万元",
+                "rectification_deadline": at(60 * 24 * 16),
+            },
         },
     )
 
@@ -220,6 +230,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             "evidence_ids": [service_clip],
             "fields": {
                 "refusal_reason": "当事人拒绝签收",
+                "refused_at": at(60 * 24 * 7 + 0.03),
                 "document": "行政处罚决定书",
                 "place": "丽水某超市有限公司经营场所",
             },
@@ -235,6 +246,26 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             "fields": {"result": "已缴纳罚款，过期食品已下架销毁"},
         },
     )
+    await world.call(
+        "POST",
+        f"{base}/records",
+        body={
+            "doc_type": "rectification_check",
+            "time": at(60 * 24 * 16),
+            "officers": officers,
+            "signature_status": "signed",
+            "fields": {"result": "复查：货架已整改，未发现过期食品"},
+        },
+    )
+    for doc_type, minutes, fields in (
+        ("case_closure", 60 * 24 * 21, {"conclusion": "罚款已缴纳，责令改正已复查，结案"}),
+        ("file_catalogue", 60 * 24 * 21 + 5, {"documents": "立案审批表、现场检查笔录……"}),
+    ):
+        await world.call(
+            "POST",
+            f"{base}/records",
+            body={"doc_type": doc_type, "time": at(minutes), "fields": fields},
+        )
 
     # -- 归档管理 ------------------------------------------------------------------------------
     archived = await world.call("POST", f"{base}/stage", body={"stage": "archiving"})
@@ -303,6 +334,9 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         ("link", "service_execution"),
         ("retention_change", "case"),
         ("record", "performance_record"),
+        ("record", "rectification_check"),
+        ("record", "case_closure"),
+        ("record", "file_catalogue"),
         ("case_change", "archived"),
     ]
     assert all(r.actor.startswith(f"user:{u['officer']}:") for r in mine)
