@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
 from server import compliance
-from server.access import CROSS_AGENCY, RECTIFY, SUPERVISE, Principal, can, require
+from server.access import CROSS_AGENCY, RECTIFY, SUPERVISE, Principal, require
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
@@ -450,7 +450,7 @@ def issue_order(
 def respond(s: Session, who: Principal, order_id: str, data: dict[str, Any]) -> dict[str, Any]:
     """The agency's answer to a 责令限期整改 (its legal office); once."""
     order = s.get(RectificationOrder, order_id)
-    if order is None or not (can(who, SUPERVISE) and _visible(who, order.agency_id)):
+    if order is None or not _visible(who, order.agency_id):
         raise NotFound(f"no rectification order {order_id}")
     require(who, RECTIFY, order.agency_id)
     if order.status != "open":
