@@ -21,7 +21,7 @@ addStrings({
     sv_not_filed: "未备案", sv_filed: "已备案", sv_no_own_pack: "未制定本机关记录制度",
     sv_filing_no: "备案号", sv_drill: "相关案件", sv_none: "无", sv_close: "关闭",
     sv_legend_complete: "记录完整", sv_legend_noncompliant: "存在违规", sv_detail: "说明",
-    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）",
+    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）", sc_seed_label: "随机种子", sv_chart_articles: "各条款不符合案件数", sv_no_cases: "本期无案件",
     sc_population: "可抽案卷", sc_sample: "样本", sc_scored: "已评分", sc_mean: "平均分", sc_open: "查看",
     sc_case: "案卷", sc_score: "得分", sc_item: "评查项目", sc_result: "结果", sc_suggested: "系统建议",
     sc_pass: "符合", sc_fail: "不符合", sc_na: "不适用", sc_save: "保存评分", sc_note: "问题说明",
@@ -45,7 +45,7 @@ addStrings({
     sv_not_filed: "not filed", sv_filed: "filed", sv_no_own_pack: "no rules of its own",
     sv_filing_no: "Filing no.", sv_drill: "Cases", sv_none: "None", sv_close: "Close",
     sv_legend_complete: "Complete", sv_legend_noncompliant: "With violations", sv_detail: "Detail",
-    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)",
+    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)", sc_seed_label: "Seed", sv_chart_articles: "Cases not compliant, by article", sv_no_cases: "No cases in the period",
     sc_population: "Archived files", sc_sample: "Sample", sc_scored: "Scored", sc_mean: "Mean score", sc_open: "Open",
     sc_case: "Case file", sc_score: "Score", sc_item: "Checklist item", sc_result: "Result", sc_suggested: "Suggested",
     sc_pass: "Pass", sc_fail: "Fail", sc_na: "N/A", sc_save: "Save score", sc_note: "Problem noted",
@@ -185,8 +185,8 @@ function agencySection(a) {
       kpi(t("sv_lacking_av"), a.lacking_av.length, lacking, "lacking-av"),
       h("div.kpi", h("div.kpi-label", t("sv_exec")), h("div.kpi-value", pct(a.executions.coverage_share))),
       kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, [], "rect")),
-    h("div.charts",
-      h("div.chart-box", h("h4", t("sv_by_article")), articleChart(a)),
+    a.cases === 0 ? h("p.dim", t("sv_no_cases")) : [h("div.charts",
+      h("div.chart-box", h("h4", t("sv_chart_articles")), articleChart(a)),
       h("div.chart-box", h("h4", t("sv_trend")), trendChart(a))),
     h("h4", t("sv_by_article")),
     table(`articles-${a.agency}`, [t("sv_article"), t("sv_cases"), t("sv_error_cases"), t("sv_findings"), t("sv_drill")],
@@ -200,13 +200,13 @@ function agencySection(a) {
       a.units.map((u) => h("tr", h("td", u.unit || t("sv_no_unit")), ...tallyCells(`${name} · ${u.unit || t("sv_no_unit")}`, u, `${a.agency}-unit-${u.unit}`)))),
     h("h4", t("sv_overdue")),
     table(`overdue-${a.agency}`, [t("case_number"), t("reason"), t("sv_waiting"), t("sv_detail")],
-      a.overdue_approvals.map((o) => h("tr", h("td", caseLink(o)), h("td", t(`sv_${o.reason}`)), h("td", o.age_days ?? ""), h("td.detail", o.message || o.kind || "")))),
+      a.overdue_approvals.map((o) => h("tr", h("td", caseLink(o)), h("td", t(`sv_${o.reason}`)), h("td", String(o.age_days ?? "")), h("td.detail", o.message || o.kind || "")))),
     h("h4", t("sv_lacking_av")),
     table(`lacking-${a.agency}`, [t("case_number"), t("sv_article"), t("sv_detail")],
       a.lacking_av.map((c) => h("tr", h("td", caseLink(c)), h("td", c.articles.map(art).join(getLang() === "en" ? ", " : "、")), h("td.detail", c.messages.join(" "))))),
     h("h4", t("sv_exec")),
     table(`exec-${a.agency}`, [t("case_number"), t("sv_span"), t("sv_covered"), t("sv_exec_share")],
-      a.executions.items.map((e) => h("tr", h("td", caseLink(e)), h("td", e.span_seconds ?? "—"), h("td", e.covered_seconds ?? "—"), h("td", shareBar(e.share), " ", pct(e.share))))),
+      a.executions.items.map((e) => h("tr", h("td", caseLink(e)), h("td", String(e.span_seconds ?? "—")), h("td", String(e.covered_seconds ?? "—")), h("td", shareBar(e.share), " ", pct(e.share))))),
     h("h4", t("sv_officers")),
     table(`officers-${a.agency}`, [t("officer"), t("sv_certificate"), t("sv_cases"), t("sv_complete"), t("sv_complete_share"), t("sv_findings")],
       a.officers.map((p) => h("tr", h("td", p.name), h("td", p.certificate_no),
@@ -214,8 +214,8 @@ function agencySection(a) {
         h("td", String(p.complete)), h("td", pct(p.complete_share)), h("td", String(p.findings))))),
     a.overdue_rectifications.length ? [h("h4", t("sv_rect_overdue")),
       table(`rect-${a.agency}`, [t("sv_deadline"), t("sv_overdue_days"), t("sc_requirement"), ""],
-        a.overdue_rectifications.map((o) => h("tr", h("td", fmtDate(o.deadline)), h("td", o.overdue_days), h("td", o.requirement),
-          h("td", h("a", { href: `#/supervision/spot/${o.spot_check_id}` }, t("sc_open"))))))] : null);
+        a.overdue_rectifications.map((o) => h("tr", h("td", fmtDate(o.deadline)), h("td", String(o.overdue_days)), h("td", o.requirement),
+          h("td", h("a", { href: `#/supervision/spot/${o.spot_check_id}` }, t("sc_open"))))))] : null]);
 }
 
 async function download(fmt, params) {
@@ -226,11 +226,14 @@ async function download(fmt, params) {
   setTimeout(() => URL.revokeObjectURL(url), 5000);
 }
 
-function toIso(dateValue) { return dateValue ? new Date(`${dateValue}T00:00:00+08:00`).toISOString() : ""; }
+// A date picked in the form is a day in China Standard Time: from its start, or to its end.
+function toIso(dateValue, end = false) {
+  return dateValue ? new Date(`${dateValue}T${end ? "23:59:59" : "00:00:00"}+08:00`).toISOString() : "";
+}
 
 async function viewSupervision(root, params) {
   const p = { agency: params.get("agency") || "", from: params.get("from") || "", to: params.get("to") || "" };
-  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to) };
+  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to, true) };
   const [rep, checks] = await Promise.all([
     api(`/api/v1/supervision${qs(query)}`),
     api(`/api/v1/spot-checks${qs({ agency: p.agency })}`).catch(() => ({ items: [] })),
@@ -267,7 +270,7 @@ function spotSection(items, agency) {
           const body = { agency: d.get("agency"), size: Number(d.get("size")) };
           if (d.get("seed")) body.seed = d.get("seed");
           if (d.get("from")) body.from = toIso(d.get("from"));
-          if (d.get("to")) body.to = toIso(d.get("to"));
+          if (d.get("to")) body.to = toIso(d.get("to"), true);
           const sc = await api("/api/v1/spot-checks", { method: "POST", body });
           toast(t("sc_drawn"), "ok");
           location.hash = `#/supervision/spot/${sc.id}`;
@@ -283,8 +286,8 @@ function spotSection(items, agency) {
   h("button.primary", { type: "submit", "data-action": "spot-draw" }, t("sc_draw"))) : null;
   return h("section.panel#spot-checks", h("h3", t("sc_title")), drawForm,
     table("spot-table", [t("sv_agency"), t("sc_seed"), t("sc_population"), t("sc_sample"), t("sc_scored"), t("sc_mean"), ""],
-      items.map((i) => h("tr", { dataset: { id: i.id } }, h("td", i.agency), h("td", h("code", i.seed)), h("td", i.population), h("td", i.sample_size),
-        h("td", i.scored), h("td", i.mean_score ?? "—"), h("td", h("a.spot-link", { href: `#/supervision/spot/${i.id}` }, t("sc_open")))))));
+      items.map((i) => h("tr", { dataset: { id: i.id } }, h("td", i.agency), h("td", h("code", i.seed)), h("td", String(i.population)), h("td", String(i.sample_size)),
+        h("td", String(i.scored)), h("td", String(i.mean_score ?? "—")), h("td", h("a.spot-link", { href: `#/supervision/spot/${i.id}` }, t("sc_open")))))));
 }
 
 function itemLabel(item) { return getLang() === "en" ? item.label_en : item.label_zh; }
@@ -324,7 +327,7 @@ async function viewSpotCheck(root, id) {
   const may = SPOT.includes(role());
   const cases = sc.cases.map((row) => h("details.panel.spot-case", { dataset: { case: row.case_id } },
     h("summary", caseLink({ id: row.case_id, number: row.number }), " ", row.title || "", " · ",
-      t("sc_score"), ": ", h("b.score", row.score ?? "—")),
+      t("sc_score"), ": ", h("b.score", String(row.score ?? "—"))),
     row.problems.length ? h("div", h("h4", t("sc_problems")), h("ul", row.problems.map((p) => h("li", p.article ? `${art(p.article)} ` : "", p.note)))) : null,
     may ? scoreForm(sc, row) : null));
   const orderForm = may ? h("form.toolbar#order-form", {
@@ -333,7 +336,7 @@ async function viewSpotCheck(root, id) {
         e.preventDefault();
         const d = new FormData(e.target);
         try {
-          await api(`/api/v1/spot-checks/${sc.id}/orders`, { method: "POST", body: { deadline: toIso(d.get("deadline")), requirement: d.get("requirement") } });
+          await api(`/api/v1/spot-checks/${sc.id}/orders`, { method: "POST", body: { deadline: toIso(d.get("deadline"), true), requirement: d.get("requirement") } });
           toast(t("sc_issued"), "ok"); rerender();
         } catch (err) { toast(err.message, "error"); }
       },
@@ -355,7 +358,7 @@ async function viewSpotCheck(root, id) {
   }, h("textarea", { name: "response", rows: 2, cols: 40, required: true }), h("button", { type: "submit", "data-action": "order-respond" }, t("sc_respond"))) : o.response);
   clear(root,
     h("div.toolbar", h("a.button", { href: "#/supervision" }, `← ${t("sc_back")}`), h("h2", `${t("sc_title")} · ${sc.agency_name}`)),
-    h("div.panel.dim", `${t("sc_seed")}: `, h("code#spot-seed", sc.seed), ` · ${t("sc_population")}: ${sc.population} · ${t("sc_sample")}: ${sc.sample_size} · ${fmtDate(sc.created_at)}`),
+    h("div.panel.dim", `${t("sc_seed_label")}: `, h("code#spot-seed", sc.seed), ` · ${t("sc_population")}: ${sc.population} · ${t("sc_sample")}: ${sc.sample_size} · ${fmtDate(sc.created_at)}`),
     cases,
     h("section.panel", h("h3", t("sc_orders")), orderForm,
       table("order-table", [t("sv_deadline"), t("sc_requirement"), t("sc_status"), t("sc_response")],
