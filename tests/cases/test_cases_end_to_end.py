@@ -546,6 +546,13 @@ async def test_execution_without_demand_is_refused_then_fixed(world) -> None:  #
     f = next(f for f in rep["findings"] if f["code"] == "execution_no_demand")
     assert f["message"] == f["message_zh"] and f["stage"] == "service_execution"
     assert f["record_id"] and f["article"] == 21
+    for url in (f"{base}/compliance", base):
+        r = await world.client.get(
+            url, headers={**bearer(world.tokens["officer"]), "Accept-Language": "en-GB,en;q=0.9"}
+        )
+        en = next(x for x in (await r.json())["findings"] if x["code"] == "execution_no_demand")
+        assert en["message"] == en["message_en"] == f["message_en"]
+        assert "No demand notice precedes" in en["message"]
 
 
 async def test_seizure_case_archives_cleanly(world) -> None:  # type: ignore[no-untyped-def]
