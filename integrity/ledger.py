@@ -43,6 +43,9 @@ APPROVAL = "approval"
 COMPLAINT = "complaint"
 DISPOSAL_REQUEST = "disposal_request"
 DISPOSAL_APPROVAL = "disposal_approval"
+# Supervision (issue 15): 抽查 drawn / scored, 责令限期整改 issued / answered.
+SPOT_CHECK = "spot_check"
+RECTIFICATION = "rectification"
 ACTIONS = frozenset(
     {
         INGEST,
@@ -63,6 +66,8 @@ ACTIONS = frozenset(
         COMPLAINT,
         DISPOSAL_REQUEST,
         DISPOSAL_APPROVAL,
+        SPOT_CHECK,
+        RECTIFICATION,
     }
 )
 # The officer / device / station registry (issue 16): its changes, and whose footage an item is.

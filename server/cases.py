@@ -457,6 +457,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
             )
             for a in approvals
         ),
+        created_at=case.created_at,
         complaints=tuple(
             compliance.ComplaintFact(
                 id=c.id, received_at=c.received_at, named=c.named, decision=c.decision

@@ -548,3 +548,57 @@ class ItemAttribution(Base):
     claimed_officer: Mapped[str | None] = mapped_column(String(100), nullable=True)
     flag: Mapped[str] = mapped_column(String(20), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- 抽查 / 案卷评查 and 责令限期整改 (issue 15; Art. 22-23) ----------------------------------------
+class SpotCheck(Base):
+    """A supervisor's reproducible random sample of an agency's archived cases (seed kept)."""
+
+    __tablename__ = "spot_checks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    period_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    period_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    seed: Mapped[str] = mapped_column(String(64))
+    sample_size: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    population_sha256: Mapped[str] = mapped_column(String(64))
+    pack: Mapped[str] = mapped_column(String(200), default="")
+    checklist: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SpotCheckCase(Base):
+    """One sampled case and how it scored against the checklist."""
+
+    __tablename__ = "spot_check_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spot_check_id: Mapped[str] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # percent
+    scored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RectificationOrder(Base):
+    """A 责令限期整改 issued after a spot check, and the agency's answer (Art. 23)."""
+
+    __tablename__ = "rectification_orders"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    spot_check_id: Mapped[str] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    requirement: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, answered
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    response: Mapped[str] = mapped_column(Text, default="")
+    response_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

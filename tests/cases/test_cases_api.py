@@ -504,7 +504,13 @@ async def test_archived_case_is_closed(world) -> None:  # type: ignore[no-untype
             "time": at(10),
             "signature_status": "signed",
             "officers": [world.officer("JZ001"), world.officer("JZ002")],
+            "fields": {"fact_basis": "当场发现", "legal_basis": "第十条", "statement_waived": True},
         },
+    )
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{c['id']}/records",
+        body={"doc_type": "file_catalogue", "time": at(20), "fields": {"documents": "当场决定书"}},
     )
     archived = await world.call(
         "POST", f"/api/v1/cases/{c['id']}/stage", body={"stage": "archiving"}

@@ -74,6 +74,17 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/cases/{case}/proposals", None, READ_CASE_ROLES),
     ("GET", "/api/v1/supervision", None, {"supervisor", "legal", "admin"}),
     ("GET", "/api/v1/supervision?format=csv", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/supervision?format=xlsx", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/spot-checks?{archived}", {"agency": "A1", "size": 1}, {"supervisor", "admin"}),
+    ("GET", "/api/v1/spot-checks", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/spot-checks/{spot}", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/spot-checks/{spot}/cases/{spotcase}/score", {"problems": []},
+     {"supervisor", "admin"}),
+    ("POST", "/api/v1/spot-checks/{spot}/orders", {"deadline": "2099-01-01T00:00:00Z",
+                                                   "requirement": "{role}"}, {"supervisor", "admin"}),
+    ("GET", "/api/v1/rectification-orders", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/rectification-orders/{order}/response", {"response": "{role}"},
+     {"legal", "admin"}),
     ("GET", "/api/v1/evidence/{item}/retention", None, READ_CASE_ROLES),
     ("POST", "/api/v1/evidence/{item}/legal-hold", {"hold": True, "reason": "{role}"},
      {"reviewer", "legal", "admin"}),
@@ -252,6 +263,33 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             s.flush()
             out = (out.replace("{officer}", officer.code).replace("{device}", device.serial)
                    .replace("{station}", station.code))
+        if any(p in out for p in ("{archived}", "{spot}", "{order}")):
+            import uuid
+
+            from server.models import Case, RectificationOrder, SpotCheck, SpotCheckCase
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            case = Case(agency_id=a1.id, number=f"SP-{uuid.uuid4().hex[:8]}", title="spot matrix",
+                        enforcement_type="penalty", procedure="simple", status="archived",
+                        stage="archiving", archived_at=datetime.now(UTC))
+            s.add(case)
+            s.flush()
+            out = out.replace("{archived}", case.id)
+            if "{spot}" in out or "{order}" in out:
+                spot = SpotCheck(agency_id=a1.id, seed="matrix", sample_size=1, population=1,
+                                 population_sha256="0" * 64, checklist=[])
+                s.add(spot)
+                s.flush()
+                s.add(SpotCheckCase(spot_check_id=spot.id, case_id=case.id, position=0,
+                                    problems=[{"item": None, "article": 13, "note": "matrix"}]))
+                out = out.replace("{spot}", spot.id).replace("{spotcase}", case.id)
+                if "{order}" in out:
+                    order = RectificationOrder(spot_check_id=spot.id, agency_id=a1.id,
+                                               requirement="matrix",
+                                               deadline=datetime.now(UTC) + timedelta(days=9))
+                    s.add(order)
+                    s.flush()
+                    out = out.replace("{order}", order.id)
         if "{dreq}" in out:
             officer = s.scalar(select(User).where(User.username == "officer"))
             req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
@@ -261,7 +299,8 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
         return out
 
     if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}",
-                                  "{officer}", "{device}", "{station}")):
+                                  "{officer}", "{device}", "{station}",
+                                  "{archived}", "{spot}", "{order}")):
         return url
     return str(await app_db(client).run(make))
 
@@ -274,6 +313,7 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
                .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
                .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
+               .replace("{spot}", "{id}").replace("{spotcase}", "{case}").replace("{order}", "{id}")
                .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
