@@ -64,4 +64,5 @@ def require(who: Principal, action: str, agency_id: int | None = None) -> None:
     """Raise Forbidden unless `can` allows it."""
     if not can(who, action, agency_id):
         what = f"{action} in agency {agency_id}" if agency_id is not None else action
-        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden")
+        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden",
+                        params={"role": who.role, "action": action})

@@ -15,6 +15,7 @@ from server import keys
 from server.access import Principal
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.messages import error_body, negotiate
 from server.routes import all_routes
 from server.settings import Settings
 from server.signing import signing_ctx
@@ -42,22 +43,26 @@ class AccessLogger(AbstractAccessLogger):
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every error into {"error", "code"} with a fitting status."""
+    """Turn every error into {"error", "code", "message"} with a fitting status; `message` is in
+    the request's Accept-Language (server/messages.py)."""
+    lang = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except CustodianError as exc:
         if exc.status >= 500:
             logger.error("%s %s: %s", request.method, request.path, exc.message)
-        return json_response({"error": exc.message, "code": exc.code}, status=exc.status)
+        return json_response(error_body(exc.code, exc.message, exc.params, lang, exc.status),
+                             status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
-        return json_response({"error": exc.reason, "code": code}, status=exc.status,
+        params = {"what": "page", "ref": ""} if exc.status == 404 else None
+        return json_response(error_body(code, exc.reason, params, lang, exc.status), status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response({"error": "internal server error", "code": "internal"}, status=500)
+        return json_response(error_body("internal", "internal server error", None, lang, 500), status=500)
 
 
 @web.middleware

@@ -74,7 +74,7 @@ def get_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
     """One item the caller may read; 404 when absent, 403 when another agency's."""
     item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
     if item is None:
-        raise NotFound(f"no evidence item {item_id}")
+        raise NotFound(f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]})
     require(who, READ_EVIDENCE, item.agency_id)
     return item
 
