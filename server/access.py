@@ -28,9 +28,11 @@ DISPOSE = "retention.dispose"  # request or approve disposal after retention (tw
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "station": frozenset({UPLOAD, UPLOAD_MANY}),
     "officer": frozenset({UPLOAD, READ_EVIDENCE, READ_CASES, WRITE_CASES}),
-    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, HOLD, DISPOSE}),
+    # Reviewers and legal staff may upload one file at a time (a phone video handed in).
+    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, HOLD, DISPOSE,
+                           UPLOAD}),
     "legal": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, LEGAL_REVIEW,
-                        SUPERVISE, HOLD, DISPOSE}),
+                        SUPERVISE, HOLD, DISPOSE, UPLOAD}),
     "supervisor": frozenset({READ_EVIDENCE, READ_CASES, READ_LEDGER, SUPERVISE}),
     "auditor": frozenset({READ_LEDGER, VERIFY, READ_METRICS}),
     "admin": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, MANAGE_USERS,

@@ -1,1 +1,2 @@
 // One import per feature module; each registers its views, navigation and strings on import.
+import "./evidence.js"; // evidence-ui: evidence list, processing, custody history (also imported by app.js)

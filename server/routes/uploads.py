@@ -13,6 +13,7 @@ from aiohttp import web
 from server import keys
 from server.access import UPLOAD, require
 from server.errors import CustodianError
+from server.messages import error_body, negotiate
 from server.uploads import (
     CHECKSUM_ALGORITHMS,
     READ_BUFFER,
