@@ -33,7 +33,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "object_not_found": {"zh-CN": "存储中找不到该文件", "en": "The stored file is missing"},
     # bad input
     "bad_request": {"zh-CN": "请求有误", "en": "Bad request"},
-    "bad_json": {"zh-CN": "请求内容不是有效的 JSON 对象", "en": "The request body is not a valid JSON object"},
+    "bad_json": {"zh-CN": "请求内容格式有误", "en": "The request body is not a valid JSON object"},
     "bad_field": {"zh-CN": "“{field_zh}”填写有误{detail_zh}", "en": "Field “{field}” is not valid{detail_en}"},
     "field_required": {"zh-CN": "“{field_zh}”为必填项", "en": "Field “{field}” is required"},
     "field_too_long": {"zh-CN": "“{field_zh}”不能超过 {max} 个字符",
