@@ -47,6 +47,11 @@ STAGE_NAMES: dict[str, tuple[str, str]] = {
     "service_execution": ("送达执行", "Service & execution"), "archiving": ("归档管理", "Archiving"),
 }
 
+RETENTION_CLASSES: dict[str, tuple[str, str]] = {
+    "ordinary": ("一般保存", "ordinary"), "case": ("随案保存", "kept with its case"),
+    "legal_hold": ("诉讼保全", "legal hold"), "disposed": ("已处置", "disposed"),
+}
+
 VIEW_WHAT: dict[str, tuple[str, str]] = {
     "playback": ("播放", "playback"), "original": ("原始文件", "original file"),
     "original_download": ("下载原始文件", "original download"), "case": ("打开案件", "case opened"),
@@ -128,8 +133,12 @@ def summary(action: str, d: dict[str, Any], lang: str) -> str:
             return f"{frm} → {to}"
         return ""
     if action == "retention_change":
-        cls = str(d.get("to") or d.get("class") or d.get("retention_class") or "")
-        return cls if en else ""
+        pair = RETENTION_CLASSES.get(str(d.get("to_class") or ""))
+        until = str(d.get("to_until") or "")[:10]
+        cls = _pick(lang, pair) if pair else ""
+        if en:
+            return " · ".join(p for p in (cls, f"kept until {until}" if until else "kept indefinitely") if p)
+        return " · ".join(p for p in (cls, f"保存至 {until}" if until else "长期保存") if p)
     if action == "record":
         return str(d.get("title") or "")
     return ""
@@ -153,7 +162,19 @@ def _actors(s: Session, rows: list[LedgerRow]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: str) -> dict[str, Any]:
+def _item_names(s: Session, rows: list[LedgerRow]) -> dict[str, str]:
+    """subject -> the item's original file name, for entries about items."""
+    from server.models import EvidenceItem
+
+    ids = {r.subject.split(":", 1)[1] for r in rows if r.subject.startswith("evidence:")}
+    if not ids:
+        return {}
+    found = s.execute(select(EvidenceItem.id, EvidenceItem.original_filename).where(EvidenceItem.id.in_(ids)))
+    return {f"evidence:{i}": name for i, name in found}
+
+
+def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: str,
+           names: dict[str, str]) -> dict[str, Any]:
     details = json.loads(row.details)
     who = actors.get(row.actor)
     if who is None:
@@ -163,7 +184,8 @@ def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: 
     return {
         "seq": row.seq, "time": row.time, "actor": row.actor, "actor_name": who["name"],
         "actor_username": who["username"], "type": row.action, "type_label": type_label(row.action, lang),
-        "subject": row.subject, "summary": summary(row.action, details, lang), "details": details,
+        "subject": row.subject, "subject_name": names.get(row.subject, ""),
+        "summary": summary(row.action, details, lang), "details": details,
         "entry_hash": row.entry_hash, "proof": f"{proof}/{row.seq}/proof",
     }
 
@@ -174,8 +196,8 @@ def _page(s: Session, where: Any, after: int, limit: int, lang: str, proof: str)
                           .order_by(LedgerRow.seq).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    actors = _actors(s, rows)
-    return {"items": [_entry(r, actors, lang, proof) for r in rows],
+    actors, names = _actors(s, rows), _item_names(s, rows)
+    return {"items": [_entry(r, actors, lang, proof, names) for r in rows],
             "next": str(rows[-1].seq) if more else None}
 
 

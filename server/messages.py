@@ -141,6 +141,9 @@ FIELD_NAMES: dict[str, str] = {
     "doc_type": "文书类型", "signature_status": "签名情况", "opinion": "意见", "decision": "审批意见",
     "handler_id": "承办人", "reviewer_id": "审核人", "approver_id": "批准人", "filename": "文件名",
     "supersedes": "被更正的文书", "party": "当事人", "q": "关键词", "case": "案件",
+    "recorded_from": "录制时间起", "recorded_to": "录制时间止", "officer_id": "执法人员",
+    "device_id": "执法记录仪编号", "station_id": "采集站", "ids": "音像记录", "after": "起始序号",
+    "sha256": "SHA-256", "first": "起始树大小", "second": "截止树大小", "tree_size": "树大小",
 }
 
 # What is wrong with a field (bad_field params "problem").

@@ -174,7 +174,7 @@ function itemCard(item, caseId) {
 
 function findingEl(f) {
   return h(`li.finding.${f.severity || "info"}`, h("span.badge", t(`severity_${f.severity || "info"}`) || f.severity), " ",
-    h("b", f.article ? `第${String(f.article).replace(/^Art\.?\s*/, "")}条 ` : ""), f.message_zh && getLang() !== "en" ? f.message_zh : f.message || f.rule);
+    h("b", f.article ? (getLang() === "en" ? `Art. ${String(f.article).replace(/^Art\.?\s*/, "")} ` : `第${String(f.article).replace(/^Art\.?\s*/, "")}条 `) : ""), f.message_zh && getLang() !== "en" ? f.message_zh : f.message || f.rule);
 }
 
 async function viewCase(root, caseId) {
@@ -195,7 +195,7 @@ async function viewCase(root, caseId) {
       h("h3", h("span.step", String(STAGES.indexOf(id) + 1)), getLang() === "en" ? label("stage", id) : (s.label_zh || label("stage", id))),
       h("h4", `${t("records")} (${(s.records || []).length})`),
       h("ul.records", (s.records || []).length ? s.records.map((r) => h("li", h("b", r.title || r.doc_type || r.kind || ""), " ", h("span.dim", fmtDate(r.time || r.at || r.created_at)),
-        r.signature_status === "refused" ? h("span.badge.warn", "拒签") : null)) : h("li.dim", t("no_records"))),
+        r.signature_status === "refused" ? h("span.badge.warn", getLang() === "en" ? "Refused to sign" : "拒签") : null)) : h("li.dim", t("no_records"))),
       h("h4", `${t("footage")} (${(s.items || []).length})`,
         videos.length > 1 ? h("a.button.small.mc-link", { href: `#/cases/${caseId}/multicam/${id}` }, t("multicam")) : null),
       h("div.cards", (s.items || []).length ? s.items.map((i) => itemCard(i, caseId)) : h("p.dim", t("no_footage"))),

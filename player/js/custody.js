@@ -64,8 +64,8 @@ export function checkProof(p, seq) {
 const base = (kind, id) => (kind === "case" ? `/api/v1/cases/${encodeURIComponent(id)}` : `/api/v1/evidence/${encodeURIComponent(id)}`);
 
 /** The control that opens the custody history of an item ("evidence") or a case. */
-export function custodyButton(kind, id, container) {
-  return h("button.custody-open", {
+export function custodyButton(kind, id, container, small = false) {
+  return h(`button.custody-open${small ? ".small" : ""}`, {
     type: "button", dataset: { action: "custody-open", kind, id },
     on: { click: (e) => openCustody(kind, id, container || e.target.closest(".view") || document.body) },
   }, t("custody"));
@@ -76,7 +76,7 @@ export async function openCustody(kind, id, container) {
   const old = document.getElementById("custody-panel");
   if (old) old.remove();
   const body = h("tbody");
-  const more = h("button.small#custody-more", { type: "button", hidden: true }, t("custody_more"));
+  const more = h("button.small.hidden#custody-more", { type: "button" }, t("custody_more"));
   const count = h("span.dim#custody-count", "");
   const panel = h("aside.custody-panel#custody-panel", { dataset: { kind, id } },
     h("div.custody-head",
@@ -92,7 +92,7 @@ export async function openCustody(kind, id, container) {
   (container || document.body).append(panel);
   let shown = 0;
   const load = async (after) => {
-    more.hidden = true;
+    more.classList.add("hidden");
     let page;
     try { page = await api(`${base(kind, id)}/custody${qs({ after, limit: 200 })}`); } catch (e) {
       clear(body, h("tr", h("td.error", { colSpan: 6 }, e.message))); return;
@@ -102,7 +102,7 @@ export async function openCustody(kind, id, container) {
     shown += page.items.length;
     count.textContent = `${shown} ${t("custody_entries")}`;
     if (page.next) {
-      more.hidden = false;
+      more.classList.remove("hidden");
       more.onclick = () => load(page.next);
     }
     panel.dataset.loaded = "1";
@@ -134,6 +134,7 @@ function entryRow(kind, id, en) {
     h("td.nowrap", fmtDate(en.time)),
     h("td", en.actor_name || en.actor, en.actor_username && en.actor_username !== en.actor_name ? h("span.dim", ` ${en.actor_username}`) : null),
     h("td", h("span.badge", en.type_label || en.type)),
-    h("td.custody-summary", en.summary || ""),
+    // On a case's history, entries about an item name the item.
+    h("td.custody-summary", kind === "case" && en.subject_name ? h("b", `${en.subject_name} `) : null, en.summary || ""),
     h("td.nowrap", btn, " ", result));
 }

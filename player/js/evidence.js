@@ -44,8 +44,8 @@ export async function downloadOriginal(item) {
   } catch (e) { toast(e.message, "error"); }
 }
 
-export function downloadButton(item) {
-  return h("button.small.original-download", {
+export function downloadButton(item, small = true) {
+  return h(`button.original-download${small ? ".small" : ""}`, {
     type: "button", dataset: { action: "original-download", id: item.id },
     on: { click: () => downloadOriginal(item) },
   }, t("ev_download"));
@@ -57,8 +57,14 @@ function statusCell(it) {
 }
 
 // Local date (yyyy-mm-dd) -> the start or end of that day in the browser's time zone, as UTC.
-const dayStart = (d) => (d ? new Date(`${d}T00:00:00`).toISOString() : "");
-const dayEnd = (d) => (d ? new Date(`${d}T23:59:59.999`).toISOString() : "");
+// Anything that is not a date goes to the server as it is, which names the problem.
+const localDay = (d, time) => {
+  if (!d) return "";
+  const at = new Date(`${d}T${time}`);
+  return Number.isNaN(at.getTime()) ? d : at.toISOString();
+};
+const dayStart = (d) => localDay(d, "00:00:00");
+const dayEnd = (d) => localDay(d, "23:59:59.999");
 
 async function datalist(id, path, key) {
   const dl = h(`datalist#${id}`);
@@ -115,7 +121,7 @@ export async function viewEvidenceList(root, params) {
     h("td.fname", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id }, title: it.original_filename }, it.original_filename)),
     h("td.nowrap", fmtDate(it.recorded_at)), h("td", it.officer_id || "—"), h("td", it.device_id || "—"),
     h("td", label("kind", it.kind)), statusCell(it), h("td.nowrap", fmtSize(it.size)), h("td", h("code", { title: it.sha256 }, shortHash(it.sha256))),
-    h("td.nowrap", downloadButton(it), " ", custodyButton("evidence", it.id, root)));
+    h("td.nowrap", downloadButton(it), " ", custodyButton("evidence", it.id, root, true)));
   const body = h("tbody", page.items.map((it) => { const r = row(it); rows.set(it.id, r); return r; }));
   const prev = (params.get("prev") || "").split(",").filter(Boolean);
   const pager = h("div.pager",
@@ -158,7 +164,7 @@ export function withItemExtras(root, itemId, view, caseId) {
   api(`/api/v1/evidence${qs({ ids: itemId, limit: 1 })}`).then((page) => {
     const it = page.items[0];
     if (!it || destroyed) return;
-    clear(actions, custodyButton("evidence", itemId, root), " ", downloadButton(it));
+    clear(actions, custodyButton("evidence", itemId, root), " ", downloadButton(it, false));
     if (!isPending(it)) return;
     clear(progress, progressEl(it));
     stop = watchItems([itemId], {
