@@ -474,3 +474,10 @@ class Export(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# Evidence list filters (issue 11): by camera and by officer inside an agency, and the newest-first
+# listing order.
+Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
+Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
+Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
