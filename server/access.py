@@ -30,9 +30,11 @@ RECTIFY = "supervision.rectify"  # an agency answers a 责令限期整改 (its l
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "station": frozenset({UPLOAD, UPLOAD_MANY}),
     "officer": frozenset({UPLOAD, READ_EVIDENCE, READ_CASES, WRITE_CASES}),
-    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, HOLD, DISPOSE}),
+    # Reviewers and legal staff may upload one file at a time (a phone video handed in).
+    "reviewer": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, HOLD, DISPOSE,
+                           UPLOAD}),
     "legal": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, LEGAL_REVIEW,
-                        SUPERVISE, HOLD, DISPOSE, RECTIFY}),
+                        SUPERVISE, HOLD, DISPOSE, RECTIFY, UPLOAD}),
     "supervisor": frozenset({READ_EVIDENCE, READ_CASES, READ_LEDGER, SUPERVISE, SPOT_CHECK}),
     "auditor": frozenset({READ_LEDGER, VERIFY, READ_METRICS}),
     "admin": frozenset({READ_EVIDENCE, READ_CASES, WRITE_CASES, REVIEW, EXPORT, MANAGE_USERS,
@@ -76,4 +78,5 @@ def require(who: Principal, action: str, agency_id: int | None = None) -> None:
     """Raise Forbidden unless `can` allows it."""
     if not can(who, action, agency_id):
         what = f"{action} in agency {agency_id}" if agency_id is not None else action
-        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden")
+        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden",
+                        params={"role": who.role, "action": action})

@@ -602,3 +602,10 @@ class RectificationOrder(Base):
     response: Mapped[str] = mapped_column(Text, default="")
     response_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# Evidence list filters (issue 11): by camera and by officer inside an agency, and the newest-first
+# listing order.
+Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
+Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
+Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)

@@ -29,9 +29,11 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int | N
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query") from None
+        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
+                         params={"field": name}) from None
     if value < 0:
-        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query")
+        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query",
+                         params={"field": name})
     return value
 
 
