@@ -12,10 +12,11 @@ from ._hash import sha256_file
 from ._run import Progress, run_ffmpeg
 from ._tools import ffmpeg_version
 from .damage import Assessment, Finding, assess
-from .hls import HlsRendition, package_hls
+from .hls import HlsRendition, RenditionUnplayable, package_hls
 from .limits import MediaLimits, TranscodeError, TranscodeTimeout
 from .presets import PREVIEW_NAME, Preset, photo_preview_argv
 from .probe import Kind, classify
+from .selfcheck import describe
 from .trickplay import Trickplay, make_trickplay
 from .waveform import Waveform, make_waveform
 
@@ -57,6 +58,8 @@ class MediaResult:
     waveform: Waveform | None = None
     preview: str | None = None
     problems: tuple[str, ...] = ()
+    attempts: tuple[dict[str, Any], ...] = ()
+    selfcheck_s: float = 0.0
 
 
 _VIDEO_EXT = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".3gp", ".webm"})
@@ -160,6 +163,7 @@ def process(
 
     damaged = assessment.status == "damaged"
     has_video = result.video is not None
+    limit = _salvage_limit(assessment, limits) if damaged else limits.max_duration_s
     try:
         hls = package_hls(
             src,
@@ -167,15 +171,21 @@ def process(
             result,
             progress=_stage(progress, 0.0, 0.8 if has_video else 0.9),
             timeout=timeout,
-            max_duration_s=_salvage_limit(assessment, limits) if damaged else limits.max_duration_s,
+            max_duration_s=limit,
             salvage=damaged,
+            expected_duration_s=limit if damaged else None,
         )
     except TranscodeTimeout:
         raise
+    except RenditionUnplayable as exc:
+        logger.warning("no playable rendition for %s: %s", src, exc)
+        return _unplayable(kind, base, exc)
     except (TranscodeError, ValueError) as exc:
         logger.warning("no HLS rendition for %s: %s", src, exc)
         return MediaResult(status="unplayable", kind=kind, problems=(f"hls: {exc}",), **base)
     outputs += _hls_outputs(outdir, hls)
+    attempts = tuple(a.record() for a in hls.attempts)
+    check_s = sum(a.check_s for a in hls.attempts)
 
     trick: Trickplay | None = None
     if has_video:
@@ -230,4 +240,34 @@ def process(
         trickplay=trick,
         waveform=wave,
         problems=tuple(problems),
+        attempts=attempts,
+        selfcheck_s=round(check_s, 6),
+    )
+
+
+def _unplayable(kind: Kind, base: dict[str, Any], exc: RenditionUnplayable) -> MediaResult:
+    """No step of the chain passed: say so in both languages; the original stays as it is."""
+    codes: list[str] = []
+    errors = False
+    for a in exc.attempts:
+        codes += [p.split(":", 1)[0] for p in a.problems]
+        errors = errors or a.error is not None
+    en, zh = describe(codes)
+    steps = ", ".join(str(a.step) for a in exc.attempts)
+    reason = (
+        f"No playable version could be made: every attempt ({steps}) failed the playback "
+        f"check ({en}{'; a conversion failed' if errors else ''}). The original is kept unchanged."
+    )
+    reason_zh = (
+        f"无法生成可播放版本：所有尝试（{len(exc.attempts)} 次）均未通过可播放性自检"
+        f"（{zh}{'；转换失败' if errors else ''}）。原始文件已原样保存。"
+    )
+    fields = {**base, "reason": reason, "reason_zh": reason_zh}
+    return MediaResult(
+        status="unplayable",
+        kind=kind,
+        problems=(f"hls: {exc.reason}",),
+        attempts=tuple(a.record() for a in exc.attempts),
+        selfcheck_s=round(sum(a.check_s for a in exc.attempts), 6),
+        **fields,
     )
