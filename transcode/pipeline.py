@@ -14,9 +14,11 @@ from ._tools import ffmpeg_version
 from .damage import Assessment, Finding, assess
 from .hls import HlsRendition, RenditionUnplayable, package_hls
 from .limits import MediaLimits, TranscodeError, TranscodeTimeout
+from .photo import PhotoInfo, make_photo_outputs
 from .presets import PREVIEW_NAME, Preset, photo_preview_argv
 from .probe import Kind, classify
 from .selfcheck import describe
+from .subtitles import TextTrack, extract_text_track
 from .trickplay import Trickplay, make_trickplay
 from .waveform import Waveform, make_waveform
 
@@ -27,6 +29,9 @@ FinalStatus = Literal["ready", "damaged", "unplayable", "stored"]
 HLS_DIR = "hls"
 TRICKPLAY_DIR = "trickplay"
 WAVEFORM_NAME = "waveform.json"
+THUMB_NAME = "thumb.jpg"
+SUBTITLES_NAME = "subtitles.vtt"
+GPS_NAME = "gps.json"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,8 @@ class MediaResult:
     problems: tuple[str, ...] = ()
     attempts: tuple[dict[str, Any], ...] = ()
     selfcheck_s: float = 0.0
+    photo: PhotoInfo | None = None
+    text_track: TextTrack | None = None
 
 
 _VIDEO_EXT = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".3gp", ".webm"})
@@ -143,23 +150,7 @@ def process(
     outputs: list[DerivedOutput] = []
     problems: list[str] = []
     if kind == "photo":
-        preview = os.path.join(outdir, PREVIEW_NAME)
-        try:
-            argv = photo_preview_argv(src, preview, result)
-            run_ffmpeg(argv, timeout=timeout)
-        except TranscodeTimeout:
-            raise
-        except (TranscodeError, ValueError) as exc:
-            return MediaResult(
-                status="unplayable", kind=kind, problems=(f"preview: {exc}",), **base
-            )
-        params = {"preset": str(Preset.PHOTO_PREVIEW)}
-        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
-        if progress:
-            progress(1.0)
-        return MediaResult(
-            status="ready", kind=kind, outputs=tuple(outputs), preview=preview, **base
-        )
+        return _photo(src, outdir, result, limits, base, progress, timeout)
 
     damaged = assessment.status == "damaged"
     has_video = result.video is not None
@@ -221,6 +212,22 @@ def process(
             )
         except ValueError as exc:
             problems.append(f"waveform: {exc}")
+    text: TextTrack | None = None
+    try:
+        text = extract_text_track(
+            src,
+            os.path.join(outdir, SUBTITLES_NAME),
+            os.path.join(outdir, GPS_NAME),
+            result,
+            max_duration_s=limit,
+        )
+    except ValueError as exc:
+        problems.append(f"subtitles: {exc}")
+    if text is not None:
+        common = (text.tool, text.tool_version, text.parameters)
+        outputs.append(_output(outdir, text.vtt, "subtitles", *common))
+        if text.gps:
+            outputs.append(_output(outdir, text.gps, "gps_track", *common))
     if progress:
         progress(1.0)
 
@@ -242,6 +249,47 @@ def process(
         problems=tuple(problems),
         attempts=attempts,
         selfcheck_s=round(check_s, 6),
+        text_track=text,
+    )
+
+
+def _photo(
+    src: str,
+    outdir: str,
+    result: Any,
+    limits: MediaLimits,
+    base: dict[str, Any],
+    progress: Progress | None,
+    timeout: float | None,
+) -> MediaResult:
+    """An upright preview and a scaled thumbnail (EXIF applied); ffmpeg for what Pillow cannot
+    read (the preview is then as stored)."""
+    preview = os.path.join(outdir, PREVIEW_NAME)
+    thumb = os.path.join(outdir, THUMB_NAME)
+    outputs: list[DerivedOutput] = []
+    info: PhotoInfo | None = None
+    try:
+        made = make_photo_outputs(src, preview, thumb, limits)
+        info = made.info
+        common = (made.tool, made.tool_version, made.parameters)
+        outputs.append(_output(outdir, preview, "preview", *common))
+        outputs.append(_output(outdir, thumb, "thumbnail", *common))
+    except ValueError as exc:
+        logger.info("Pillow cannot read %s (%s); ffmpeg preview", src, exc)
+        try:
+            run_ffmpeg(photo_preview_argv(src, preview, result), timeout=timeout)
+        except TranscodeTimeout:
+            raise
+        except (TranscodeError, ValueError) as exc2:
+            return MediaResult(
+                status="unplayable", kind="photo", problems=(f"preview: {exc2}",), **base
+            )
+        params = {"preset": str(Preset.PHOTO_PREVIEW)}
+        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
+    if progress:
+        progress(1.0)
+    return MediaResult(
+        status="ready", kind="photo", outputs=tuple(outputs), preview=preview, photo=info, **base
     )
 
 
