@@ -409,7 +409,7 @@ def package_hls(
 
     The work happens in a sibling temp dir renamed into place at the end, so a killed job
     leaves no half rendition. ``salvage`` keeps only whole samples inside a truncated file and
-    accepts an ffmpeg error once segments were written. ``steps`` forces where the chain starts.
+    accepts an ffmpeg error once segments were written. ``steps`` names the only steps to try.
     Raises RenditionUnplayable (with every attempt) when no step passes.
     """
     src_path = safe_path(src)
@@ -472,7 +472,7 @@ def package_hls(
                 logger.warning(
                     "self-check of %s (%s) failed: %s", src_path, step, report.summary()
                 )
-            if not pending:
+            if not pending and steps is None:
                 nxt = next_step(tried, report)
                 if nxt is not None and nxt not in tried:
                     pending.append(nxt)
