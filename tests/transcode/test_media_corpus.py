@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import media_corpus
 import pytest
 
-import media_corpus
 from transcode.hls import RenditionUnplayable, Step, package_hls
 from transcode.hls import expectation as hls_expectation
 from transcode.pipeline import _unplayable, process
