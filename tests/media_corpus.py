@@ -132,9 +132,15 @@ def mp4_short(path: Path) -> None:
     mp4_h264_aac(path, seconds=0.3)
 
 
+def _speech(seconds: float, rate: int) -> list[str]:
+    # A tone whose loudness rises and falls like speech, so the waveform has a shape.
+    expr = "sin(2*PI*330*t)*(0.1+0.8*abs(sin(2*PI*0.9*t))*abs(sin(2*PI*3.1*t)))"
+    return ["-f", "lavfi", "-i", f"aevalsrc={expr}:s={rate}:d={seconds}"]
+
+
 def wav(codec: str) -> Callable[[Path], None]:
     def make(path: Path) -> None:
-        ffmpeg(*_tone(3, 8000, 330), "-c:a", codec, "-ar", "8000", "-ac", "1", str(path))
+        ffmpeg(*_speech(3, 8000), "-c:a", codec, "-ar", "8000", "-ac", "1", str(path))
 
     return make
 

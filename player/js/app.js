@@ -3,6 +3,7 @@ import { api, blobUrl, clearSession, login, qs, session } from "./api.js";
 import { ENFORCEMENT_TYPES, STAGES, getLang, label, setLang, t, vocab } from "./i18n.js";
 import { Multicam } from "./multicam.js";
 import { Player, parseVtt } from "./player.js";
+import { statusLabel } from "./viewers.js";
 import { UploadView } from "./upload.js";
 import { NAV, VIEWS, setRerender } from "./views.js";
 import "./features.js";
@@ -150,7 +151,7 @@ function itemCard(item, caseId) {
   const dur = h("span.dur", "");
   const card = h("a.card.item-link", { href: `#/evidence/${id}${caseId ? `?case=${caseId}` : ""}`, dataset: { id } },
     thumb, h("div.card-body", h("div.card-title", item.original_filename || id), h("div.dim", fmtDate(item.recorded_at)),
-      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", label("item_status", item.status)))));
+      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", statusLabel(item)))));
   itemDetail(id).then(async (d) => {
     dur.textContent = fmtDuration(itemDuration(d));
     if (d.links && d.links.thumbnails) {
@@ -163,8 +164,10 @@ function itemCard(item, caseId) {
       const img = new Image();
       img.onload = () => { thumb.style.backgroundSize = `${img.width * scale}px ${img.height * scale}px`; };
       img.src = url;
-    } else if (d.links && d.links.preview) {
-      thumb.style.backgroundImage = `url("${await blobUrl(d.links.preview)}")`;
+    } else if (d.links && (d.links.thumbnail || d.links.preview)) {
+      // A photo's thumbnail is scaled to fit the card, never cropped.
+      thumb.classList.add("fit");
+      thumb.style.backgroundImage = `url("${await blobUrl(d.links.thumbnail || d.links.preview)}")`;
     }
   }).catch(() => {});
   return card;
@@ -267,7 +270,7 @@ async function viewEvidence(root, params) {
         h("td", h("input", { type: "checkbox", on: { change: (e) => { if (e.target.checked) selected.add(it.id); else selected.delete(it.id); mcBtn.disabled = selected.size < 2; } } })),
         h("td", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id } }, it.original_filename)),
         h("td", fmtDate(it.recorded_at)), h("td", it.device_id || ""), h("td", label("kind", it.kind)),
-        h("td", label("item_status", it.status)), h("td", fmtSize(it.size)), h("td", h("code", shortHash(it.sha256)))))
+        h("td", statusLabel(it)), h("td", fmtSize(it.size)), h("td", h("code", shortHash(it.sha256)))))
         : h("tr", h("td.empty", { colSpan: 8 }, t("no_items")))),
     h("div.pager", page.next ? h("a.button#page-next", { href: `#/evidence?cursor=${encodeURIComponent(page.next)}` }, t("next_page")) : null));
 }
