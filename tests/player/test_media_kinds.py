@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import media_corpus
 import pytest
 from livesite import LiveServer, live_settings, login_page
-
-import media_corpus
 
 VIDEO_STATE = """() => { const v = document.querySelector('#video');
   const q = v.getVideoPlaybackQuality();
