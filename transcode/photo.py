@@ -148,7 +148,8 @@ def make_photo_outputs(
 
     limits = limits or MediaLimits()
     src = os.fspath(src)
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels
+    # The size is checked from the header before any pixel is decoded (Pillow's own bomb
+    # check stays at its default; changing that global would affect the whole process).
     try:
         with Image.open(src) as img:
             if img.width * img.height > limits.max_pixels:
