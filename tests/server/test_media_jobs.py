@@ -157,6 +157,7 @@ def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]
 
 async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import media_corpus
+
     from server.models import EvidenceItem
 
     client = media_client

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
+import media_corpus
 import pytest
 from PIL import Image
 
-import media_corpus
 from transcode.limits import MediaLimits
 from transcode.photo import make_photo_outputs
 from transcode.pipeline import process
