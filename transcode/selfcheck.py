@@ -10,7 +10,7 @@ segments, video frame count and audio duration as the source says, rotation as e
 
 from __future__ import annotations
 
-import io
+import bisect
 import logging
 import math
 import os
@@ -41,6 +41,9 @@ FRAME_TOLERANCE_RATIO = 0.03
 FULL_DECODE_MAX_BYTES = 8 * 1024 * 1024
 # A segment longer than this cannot be buffered whole by a browser (one keyframe per file).
 MAX_SEGMENT_S = 30.0
+# Segments read through one demuxer (init + segments concatenated natively, as MSE appends them).
+GROUP_SEGMENTS = 100
+READ_BUFFER = 1 << 20
 # Problems reported per kind before the rest are only counted.
 MAX_PROBLEMS_PER_CODE = 3
 _NAL_CODECS = frozenset({"h264", "hevc"})
@@ -229,30 +232,24 @@ def check_rendition(directory: str | os.PathLike[str], expect: Expectation) -> C
         if abs(gap) > _tolerance(expect.duration_s):
             out.add("duration_mismatch", "container",
                     f"segments add up to {total:.3f} s, the source has {expect.duration_s:.3f} s")
-    sizes = 0
+    present: list[tuple[str, int]] = []
     for name, _ in entries:
-        try:
-            sizes += os.path.getsize(os.path.join(directory, name))
-        except OSError:
-            pass
-    full = sizes <= FULL_DECODE_MAX_BYTES
-    frames = 0
-    for index, (name, _dur) in enumerate(entries):
         path = os.path.join(directory, name)
         if os.sep in name or name.startswith(".") or not os.path.isfile(path):
             out.add("segment_missing", "container", f"{name} is not in the rendition")
             continue
-        with open(path, "rb") as fh:
-            data = init + fh.read()
+        present.append((name, os.path.getsize(path)))
+    full = sum(size for _, size in present) <= FULL_DECODE_MAX_BYTES
+    frames = 0
+    for g in range(0, len(present), GROUP_SEGMENTS):
+        group = present[g : g + GROUP_SEGMENTS]
         try:
-            seg_frames, seg_decoded = _check_segment(
-                data, name, index, expect, full, out, video, audio
-            )
+            f, d = _check_group(directory, init, group, g, expect, full, out, video, audio)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            out.add("segment_unreadable", "container", f"{name}: {exc}")
+            out.add("segment_unreadable", "container", f"{group[0][0]}..{group[-1][0]}: {exc}")
             continue
-        frames += seg_frames
-        decoded += seg_decoded
+        frames += f
+        decoded += d
     first = min((t for t in (video.first, audio.first) if t is not None), default=None)
     for kind, track in (("video", video), ("audio", audio)):
         if track.first is not None and abs(track.first) > START_TOLERANCE_S:
@@ -281,89 +278,151 @@ def check_rendition(directory: str | os.PathLike[str], expect: Expectation) -> C
     )
 
 
-def _check_segment(
-    data: bytes,
-    name: str,
-    index: int,
+class _ConcatReader:
+    """A read-only file over init + segments, for paths the concat protocol cannot name."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.paths = paths
+        self.sizes = [os.path.getsize(p) for p in paths]
+        self.total = sum(self.sizes)
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0:
+            n = self.total - self.pos
+        out = bytearray()
+        offset = 0
+        for path, size in zip(self.paths, self.sizes, strict=True):
+            if len(out) >= n or self.pos >= self.total:
+                break
+            if self.pos < offset + size:
+                with open(path, "rb") as fh:
+                    fh.seek(self.pos - offset)
+                    chunk = fh.read(min(n - len(out), offset + size - self.pos))
+                out += chunk
+                self.pos += len(chunk)
+            offset += size
+        return bytes(out)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.total}[whence]
+        self.pos = max(0, min(self.total, base + offset))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+
+def _open_group(directory: str, names: list[str]) -> av.container.InputContainer:
+    paths = [os.path.join(directory, INIT_NAME)] + [os.path.join(directory, n) for n in names]
+    if any("|" in p for p in paths):
+        return av.open(_ConcatReader(paths), format="mp4", buffer_size=READ_BUFFER)
+    # ffmpeg's concat protocol reads the files natively, one after the other.
+    return av.open("concat:" + "|".join(paths), format="mp4", buffer_size=READ_BUFFER)
+
+
+def _check_group(
+    directory: str,
+    init: bytes,
+    group: list[tuple[str, int]],
+    first_index: int,
     expect: Expectation,
     full: bool,
     out: _Collector,
     video: _Track,
     audio: _Track,
 ) -> tuple[int, int]:
+    """Demux init + a run of segments as one stream; packet positions say which segment a
+    sample came from. Returns (video samples, decoded frames)."""
+    names = [n for n, _ in group]
+    starts: list[int] = []
+    offset = len(init)
+    for _, size in group:
+        starts.append(offset)
+        offset += size
     frames = decoded = 0
-    with av.open(io.BytesIO(data), format="mp4") as c:
+    with _open_group(directory, names) as c:
         vs = c.streams.video[0] if c.streams.video else None
         au = c.streams.audio[0] if c.streams.audio else None
         streams = [s for s in (vs, au) if s is not None]
         if not streams:
-            out.add("segment_empty", "container", f"{name} holds no audio or video stream")
+            out.add("segment_empty", "container", f"{names[0]} holds no audio or video stream")
             return 0, 0
         length_size = None
+        vtb = float(vs.time_base) if vs is not None and vs.time_base else None
+        atb = float(au.time_base) if au is not None and au.time_base else None
         if vs is not None:
             cc = vs.codec_context
             if cc.name in _NAL_CODECS:
                 length_size = _nal_length_size(cc.name, bytes(cc.extradata or b""))
                 if length_size is None:
                     out.add("codec_config_missing", "video",
-                            f"{name}: the {cc.name} stream has no avcC/hvcC configuration")
+                            f"the {cc.name} stream has no avcC/hvcC configuration")
             if not cc.width or not cc.height:
-                out.add("video_size_unknown", "video", f"{name}: the video has no frame size")
-        first_video = first_audio = True
-        rotation_pending = index == 0
+                out.add("video_size_unknown", "video", "the video has no frame size")
+        seen_video = [False] * len(group)
+        seen_audio = [False] * len(group)
+        seg_frames = [0] * len(group)
+        rotation_pending = first_index == 0
         vdec = 0
-        seg_first_video: float | None = None
         for packet in c.demux(*streams):
             if packet.size == 0:
                 continue
             is_video = packet.stream is vs
             kind: StreamKind = "video" if is_video else "audio"
             track = video if is_video else audio
-            tb = packet.time_base
+            tb = vtb if is_video else atb
+            seg = bisect.bisect_right(starts, packet.pos) - 1 if packet.pos is not None else -1
+            seg = max(0, seg)
+            name = names[seg]
             if packet.pts is None or packet.dts is None or tb is None:
                 out.add("timestamps_missing", kind, f"{name}: a {kind} sample has no timestamp")
                 continue
-            pts, dts = float(packet.pts * tb), float(packet.dts * tb)
-            dur = float((packet.duration or 0) * tb)
+            pts, dts = packet.pts * tb, packet.dts * tb
+            dur = (packet.duration or 0) * tb
             if track.last_dts is not None and dts <= track.last_dts:
                 out.add("timestamps_not_increasing", kind,
                         f"{name}: {kind} dts {dts:.3f} s after {track.last_dts:.3f} s")
             track.see(pts, dts, dur)
             if is_video:
                 frames += 1
-                if first_video:
-                    seg_first_video = pts
-                    if not packet.is_keyframe:
-                        out.add("segment_starts_without_keyframe", "video",
-                                f"{name} (segment {index}) does not start with a keyframe")
+                seg_frames[seg] += 1
+                first = not seen_video[seg]
+                seen_video[seg] = True
+                if first and not packet.is_keyframe:
+                    out.add("segment_starts_without_keyframe", "video",
+                            f"{name} (segment {first_index + seg}) does not start with a keyframe")
                 if length_size is not None and not sample_is_whole(memoryview(packet), length_size):
                     out.add("sample_truncated", "video",
                             f"{name}: a video sample at {pts:.3f} s is cut short or overruns")
-                if first_video or full:
-                    try:
-                        got = _decode(packet, flush=first_video and not full)
-                    except av.error.FFmpegError as exc:
-                        out.add("decode_failed", "video", f"{name}: video at {pts:.3f} s: {exc}")
-                        got = []
-                    if first_video and not got and not full:
-                        out.add("decode_failed", "video",
-                                f"{name}: the first video frame does not decode")
-                    if got and rotation_pending and expect.rotation is not None:
-                        rotation_pending = False
-                        seen = int(round(got[0].rotation)) % 360
-                        if seen != expect.rotation % 360:
-                            out.add("rotation_lost", "video",
-                                    f"frames show rotation {seen}, expected {expect.rotation}")
-                    decoded += len(got)
-                    vdec += len(got)
-                first_video = False
+                if not (first or full):
+                    continue
+                try:
+                    if first and not full:
+                        # A keyframe decodes on its own: start clean, decode it, drain it out.
+                        vs.codec_context.flush_buffers()
+                    got = _decode(packet, flush=first and not full)
+                except av.error.FFmpegError as exc:
+                    out.add("decode_failed", "video", f"{name}: video at {pts:.3f} s: {exc}")
+                    got = []
+                if first and not got and not full:
+                    out.add("decode_failed", "video", f"{name}: the first video frame does not decode")
+                if got and rotation_pending and expect.rotation is not None:
+                    rotation_pending = False
+                    seen = int(round(got[0].rotation)) % 360
+                    if seen != expect.rotation % 360:
+                        out.add("rotation_lost", "video",
+                                f"frames show rotation {seen}, expected {expect.rotation}")
+                decoded += len(got)
+                vdec += len(got)
             else:
-                if first_audio or full:
+                first = not seen_audio[seg]
+                seen_audio[seg] = True
+                if first or full:
                     try:
                         decoded += len(_decode(packet, flush=False))
                     except av.error.FFmpegError as exc:
                         out.add("decode_failed", "audio", f"{name}: audio at {pts:.3f} s: {exc}")
-                first_audio = False
         if full and vs is not None:
             try:
                 tail = len(vs.codec_context.decode(None))
@@ -373,9 +432,11 @@ def _check_segment(
             vdec += tail
             if frames and vdec < frames - FRAME_TOLERANCE:
                 out.add("decode_failed", "video",
-                        f"{name}: only {vdec} of {frames} video samples decode to frames")
-        if vs is not None and seg_first_video is None:
-            out.add("segment_without_video", "video", f"{name} has no video samples")
+                        f"only {vdec} of {frames} video samples decode to frames")
+        if vs is not None:
+            for i, n in enumerate(seg_frames):
+                if n == 0:
+                    out.add("segment_without_video", "video", f"{names[i]} has no video samples")
     return frames, decoded
 
 
