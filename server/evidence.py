@@ -146,6 +146,7 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         links["waveform"] = f"{base}/waveform.json"
     if "preview.jpg" in names:
         links["preview"] = f"{base}/preview.jpg"
+    links.update(media_links(base, names))
     info = item.media_info or {}
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
@@ -155,6 +156,7 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "probe": info.get("probe"),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": info.get("derivation", []),
+        **media_details(info),
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
         "links": links,
@@ -169,6 +171,19 @@ def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     from server.registry import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
+def media_links(base: str, names: set[str]) -> dict[str, str]:
+    """Links of the renditions the media branch adds (thumbnail, subtitles, GPS track)."""
+    out = {}
+    for name, key in (("thumb.jpg", "thumbnail"), ("subtitles.vtt", "subtitles"), ("gps.json", "gps")):
+        if name in names:
+            out[key] = f"{base}/{name}"
+    return out
+
+
+def media_details(info: dict[str, Any]) -> dict[str, Any]:
+    """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
+    return {"photo": info.get("photo"), "text_track": info.get("text_track"),
+            "streams_other": info.get("streams_other", []), "attempts": info.get("attempts", [])}
 
 
 def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:

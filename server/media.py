@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,18 +103,40 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
     item.status = result["status"]
     item.kind = KIND_MAP.get(result.get("kind", ""), "other")
     item.status_reason = "" if result["status"] == "ready" else result.get("reason", "")
+    photo = result.get("photo") or None
+    text = result.get("text_track") or None
     item.media_info = {
         **(item.media_info or {}),
         "probe": probe,
         "reason_zh": result.get("reason_zh", ""),
         "problems": result.get("problems", []),
+        # The fallback chain as it went: each step with the self-check's verdict.
+        "attempts": result.get("attempts", []),
+        "photo": photo,
+        "text_track": None if text is None else {
+            k: text.get(k) for k in ("stream_index", "codec", "cues", "gps_points")},
+        "streams_other": [{"index": st.get("index"), "codec": st.get("codec"),
+                           "media_type": st.get("media_type")}
+                          for st in (probe or {}).get("streams", []) if st.get("type") == "other"],
         "derivation": [{k: o[k] for k in ("name", "role", "sha256", "size", "tool", "tool_version",
                                            "parameters")} for o in outputs],
     }
+    if photo and item.recorded_at is None:
+        item.recorded_at = _photo_time(photo.get("taken_at"))
     write_manifest(s, item, key=key, derived=[
         {"name": o["name"], "sha256": o["sha256"], "size": o["size"], "role": o["role"],
          "derived_from": source_sha, "tool": o["tool"], "tool_version": o["tool_version"],
          "parameters": o["parameters"]} for o in outputs])
+
+
+def _photo_time(text: str | None) -> datetime | None:
+    """EXIF time taken as UTC, only when the camera wrote its offset (else the zone is unknown)."""
+    if not text or len(text) < 25:
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def renditions(s: Session, item_id: str) -> list[Rendition]:

@@ -79,6 +79,26 @@ async def preview(request: web.Request) -> web.StreamResponse:
     return await _serve(request, "preview.jpg")
 
 
+@routes.get("/api/v1/evidence/{id}/thumb.jpg")
+@endpoint("Thumbnail of a photo: upright (EXIF applied), scaled to fit 320x240", tags=("media",))
+async def thumb(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "thumb.jpg")
+
+
+@routes.get("/api/v1/evidence/{id}/subtitles.vtt")
+@endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
+          tags=("media",))
+async def subtitles(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "subtitles.vtt")
+
+
+@routes.get("/api/v1/evidence/{id}/gps.json")
+@endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
+          tags=("media",))
+async def gps_track(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "gps.json")
+
+
 @routes.get("/api/v1/evidence/{id}/jobs")
 @endpoint("Processing jobs of an item with their progress", tags=("media",))
 async def item_jobs(request: web.Request) -> web.Response:
