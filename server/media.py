@@ -13,6 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db import Database
+from server.derivation import record_derivation
 from server.errors import NotFound
 from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
@@ -109,10 +110,11 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
         "derivation": [{k: o[k] for k in ("name", "role", "sha256", "size", "tool", "tool_version",
                                            "parameters")} for o in outputs],
     }
-    write_manifest(s, item, key=key, derived=[
+    row = write_manifest(s, item, key=key, derived=[
         {"name": o["name"], "sha256": o["sha256"], "size": o["size"], "role": o["role"],
          "derived_from": source_sha, "tool": o["tool"], "tool_version": o["tool_version"],
          "parameters": o["parameters"]} for o in outputs])
+    record_derivation(s, item_id, row, source_sha, outputs)  # a custody event (issue 13)
 
 
 def renditions(s: Session, item_id: str) -> list[Rendition]:
