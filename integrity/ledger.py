@@ -84,6 +84,12 @@ REATTRIBUTE = "reattribute"  # a person re-ran attribution after registering a d
 ACTIONS = ACTIONS | {OFFICER_ADD, OFFICER_UPDATE, OFFICER_LEAVE, DEVICE_ADD, DEVICE_UPDATE,
                      DEVICE_ASSIGN, DEVICE_RETIRE, STATION_ADD, ATTRIBUTE, REATTRIBUTE}
 
+# Court-side custody events (issue 13): a signing-key rotation, and media derivation (a new
+# manifest version naming derived files, or a re-process).
+KEY_ROTATION = "key_rotation"
+DERIVATION = "derivation"
+ACTIONS = ACTIONS | {KEY_ROTATION, DERIVATION}
+
 GENESIS_PREV = "0" * 64
 # The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers
 # seq 1..n.

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db import Database
+from server.derivation import record_derivation
 from server.errors import NotFound
 from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
@@ -123,10 +124,11 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
     }
     if photo and item.recorded_at is None:
         item.recorded_at = _photo_time(photo.get("taken_at"))
-    write_manifest(s, item, key=key, derived=[
+    row = write_manifest(s, item, key=key, derived=[
         {"name": o["name"], "sha256": o["sha256"], "size": o["size"], "role": o["role"],
          "derived_from": source_sha, "tool": o["tool"], "tool_version": o["tool_version"],
          "parameters": o["parameters"]} for o in outputs])
+    record_derivation(s, item_id, row, source_sha, outputs)  # a custody event (issue 13)
 
 
 def _photo_time(text: str | None) -> datetime | None:

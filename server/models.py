@@ -609,3 +609,18 @@ class RectificationOrder(Base):
 Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
 Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
 Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
+
+
+# -- signing keys with validity windows (issue 13) ------------------------------------------
+class SigningKeyRow(Base):
+    """A public signing key the server has used, with the window in which it signed
+    (RFC 3339 text, compared with tree-head times); the private half lives only in the key
+    file, and only for the current key."""
+
+    __tablename__ = "signing_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key_hex: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    valid_to: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from integrity.ledger import VIEW
 from server import keys
 from server.access import REVIEW, Principal, require
+from server.derivation import record_reprocess
 from server.evidence import get_item
 from server.jobs import enqueue, job_json
 from server.ledger import actor_of, append
@@ -122,6 +123,8 @@ async def reprocess(request: web.Request) -> web.Response:
     def queue(s: Session):  # type: ignore[no-untyped-def]
         item = get_item(s, item_id, who)
         require(who, REVIEW, item.agency_id)
-        return job_json(enqueue(s, MEDIA_JOB, item_id))
+        job = enqueue(s, MEDIA_JOB, item_id)
+        record_reprocess(s, item_id, job.id, who)  # the request is a person's act (issue 13)
+        return job_json(job)
 
     return json_response(await request.app[keys.DB].run(queue), status=202)
