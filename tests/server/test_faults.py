@@ -307,3 +307,17 @@ def test_same_stored_object_recorded_at_once_by_two_processes(db):
     b.join(20)
     assert results == {"a": True, "b": False}, results
     assert db.call(lambda s: s.get(StoredObject, sha)).size == 10
+
+
+def test_verify_package_accepts_config_like_every_command(tmp_path):
+    """Point 11: `custodian verify-package … --config FILE` is not an argparse error."""
+    import sys
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("")
+    exe = Path(sys.executable).with_name("custodian")
+    r = subprocess.run([str(exe), "verify-package", str(tmp_path / "missing.zip"), "--config",
+                        str(cfg), "--data", str(tmp_path / "d")],
+                       capture_output=True, text=True, timeout=120)
+    assert "unrecognized arguments" not in r.stderr, r.stderr
+    assert r.returncode == 2 and "missing.zip" in (r.stdout + r.stderr)  # unreadable, named
