@@ -225,7 +225,8 @@ async def assign(request: web.Request) -> web.Response:
 async def reattribute(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"]))
+    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"],
+                                    request.app[keys.SIGNING_KEY]))
 
 
 # -- import ------------------------------------------------------------------------------------
