@@ -480,4 +480,4 @@ class Export(Base):
 # listing order.
 Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
 Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
-Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
+Index("ix_evidence_agency_received", EvidenceItem.agency_id, EvidenceItem.received_at, EvidenceItem.id)
