@@ -146,6 +146,7 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         links["waveform"] = f"{base}/waveform.json"
     if "preview.jpg" in names:
         links["preview"] = f"{base}/preview.jpg"
+    links.update(media_links(base, names))
     info = item.media_info or {}
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
@@ -155,11 +156,34 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "probe": info.get("probe"),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": info.get("derivation", []),
+        **media_details(info),
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
         "links": links,
         "cases": _case_links(s, item.id),
+        "attribution": _attribution(s, item.id),
     }
+
+
+def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
+    """Whose camera it was at recorded_at, as the registry says (issue 16)."""
+    from server.models import ItemAttribution
+    from server.registry import attribution_json
+
+    return attribution_json(s.get(ItemAttribution, item_id), s)
+def media_links(base: str, names: set[str]) -> dict[str, str]:
+    """Links of the renditions the media branch adds (thumbnail, subtitles, GPS track)."""
+    out = {}
+    for name, key in (("thumb.jpg", "thumbnail"), ("subtitles.vtt", "subtitles"), ("gps.json", "gps")):
+        if name in names:
+            out[key] = f"{base}/{name}"
+    return out
+
+
+def media_details(info: dict[str, Any]) -> dict[str, Any]:
+    """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
+    return {"photo": info.get("photo"), "text_track": info.get("text_track"),
+            "streams_other": info.get("streams_other", []), "attempts": info.get("attempts", [])}
 
 
 def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:
@@ -192,7 +216,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor: str | None = None,
-               limit: int = 50, case: str | None = None,
+               limit: int = 50, case: str | None = None, unit: str | None = None,
                filters: ItemFilters | None = None) -> dict[str, Any]:
     """Items visible to the caller, newest first, keyset-paginated."""
     require(who, READ_EVIDENCE)
@@ -206,6 +230,10 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
         from server.cases import case_item_filter
 
         q = q.where(case_item_filter(s, case, who))
+    if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it
+        from server.registry import unit_item_clause
+
+        q = q.where(unit_item_clause(unit))
     if filters is not None:
         q = filters.apply(q)
     if cursor:

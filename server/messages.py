@@ -65,6 +65,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "hash_mismatch": {"zh-CN": "文件校验值不一致，未保存任何内容",
                       "en": "The file does not match its SHA-256; nothing was kept"},
     "insufficient_storage": {"zh-CN": "存储空间不足", "en": "The store is full"},
+    "catalogue_unavailable": {"zh-CN": "数据库暂不可用，请稍后再试", "en": "The catalogue is unavailable; try again later"},
+    "catalogue_busy": {"zh-CN": "数据库繁忙，请稍后再试", "en": "The catalogue is busy; try again shortly"},
     "store_unavailable": {"zh-CN": "存储暂不可用，请稍后再试", "en": "The store is unavailable; try again later"},
     "store_error": {"zh-CN": "存储出错", "en": "Storage error"},
     "tus_version": {"zh-CN": "上传协议版本不受支持", "en": "Unsupported upload protocol version"},

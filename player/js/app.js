@@ -3,6 +3,7 @@ import { api, blobUrl, clearSession, login, qs, session } from "./api.js";
 import { ENFORCEMENT_TYPES, STAGES, getLang, label, setLang, t, vocab } from "./i18n.js";
 import { Multicam } from "./multicam.js";
 import { Player, parseVtt } from "./player.js";
+import { statusLabel } from "./viewers.js";
 import { UploadView } from "./upload.js";
 import { custodyButton } from "./custody.js";
 import { viewEvidenceList, withItemExtras } from "./evidence.js";
@@ -152,7 +153,7 @@ function itemCard(item, caseId) {
   const dur = h("span.dur", "");
   const card = h("a.card.item-link", { href: `#/evidence/${id}${caseId ? `?case=${caseId}` : ""}`, dataset: { id } },
     thumb, h("div.card-body", h("div.card-title", item.original_filename || id), h("div.dim", fmtDate(item.recorded_at)),
-      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", label("item_status", item.status)))));
+      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", statusLabel(item)))));
   itemDetail(id).then(async (d) => {
     dur.textContent = fmtDuration(itemDuration(d));
     if (d.links && d.links.thumbnails) {
@@ -165,8 +166,10 @@ function itemCard(item, caseId) {
       const img = new Image();
       img.onload = () => { thumb.style.backgroundSize = `${img.width * scale}px ${img.height * scale}px`; };
       img.src = url;
-    } else if (d.links && d.links.preview) {
-      thumb.style.backgroundImage = `url("${await blobUrl(d.links.preview)}")`;
+    } else if (d.links && (d.links.thumbnail || d.links.preview)) {
+      // A photo's thumbnail is scaled to fit the card, never cropped.
+      thumb.classList.add("fit");
+      thumb.style.backgroundImage = `url("${await blobUrl(d.links.thumbnail || d.links.preview)}")`;
     }
   }).catch(() => {});
   return card;

@@ -4,6 +4,7 @@ import { api, qs } from "./api.js";
 import { addStrings, label, t, vocab } from "./i18n.js";
 import { custodyButton } from "./custody.js";
 import { isPending, progressEl, watchItems } from "./processing.js";
+import { statusLabel } from "./viewers.js";
 import { rerender } from "./views.js";
 import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 
@@ -52,7 +53,7 @@ export function downloadButton(item, small = true) {
 }
 
 function statusCell(it) {
-  return h("td.status-cell", h("span.badge", { dataset: { status: it.status } }, label("item_status", it.status)),
+  return h("td.status-cell", h("span.badge", { dataset: { status: it.status } }, statusLabel(it)),
     isPending(it) ? [" ", progressEl(it)] : null);
 }
 

@@ -17,6 +17,7 @@ routes = web.RouteTableDef()
 @endpoint("List evidence items visible to the caller", tags=("evidence",),
           params={"sha256": "exact SHA-256 of the original",
                   "case": "case id or case number: items linked to it",
+                  "unit": "officers' unit (科室/中队): their footage, by the registry",
                   "officer_id": "officer (as the camera or upload named them)",
                   "device_id": "body camera (执法记录仪编号)", "station_id": "docking station",
                   "recorded_from": "recorded at or after (RFC 3339 or a date)",
@@ -34,9 +35,9 @@ async def list_evidence(request: web.Request) -> web.Response:
     except ValueError:
         raise BadRequest("limit must be an integer", code="bad_query", params={"field": "limit"}) from None
     filters = ItemFilters.from_query(q)
-    page = await request.app[keys.DB].run(
+    page = await request.app[keys.DB].read(
         list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit,
-        case=q.get("case"), filters=filters)
+        case=q.get("case"), unit=q.get("unit"), filters=filters)
     return json_response(page)
 
 

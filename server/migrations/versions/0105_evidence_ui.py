@@ -1,14 +1,14 @@
 """evidence list filters: indexes by camera, officer and arrival
 
 Revision ID: 0105
-Revises: 0008
+Revises: 0108
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
 revision = "0105"
-down_revision = "0008"
+down_revision = "0108"
 branch_labels = None
 depends_on = None
 
