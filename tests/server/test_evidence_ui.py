@@ -254,6 +254,8 @@ def test_negotiate_and_render() -> None:
     for code, texts in MESSAGES.items():
         assert set(texts) == {"zh-CN", "en"}, code
         assert CJK.search(texts["zh-CN"]) and not CJK.search(texts["en"]), code
+        words = set(ENGLISH_WORD.findall(re.sub(r"\{[^}]*\}", "", texts["zh-CN"]))) - {"SHA"}
+        assert not words, (code, texts["zh-CN"])
 
 
 @pytest.mark.parametrize("lang", ["zh-CN", "en"])
