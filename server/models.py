@@ -608,7 +608,7 @@ class RectificationOrder(Base):
 # listing order.
 Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
 Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
-Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
+Index("ix_evidence_agency_received", EvidenceItem.agency_id, EvidenceItem.received_at, EvidenceItem.id)
 
 
 # -- signing keys with validity windows (issue 13) ------------------------------------------
