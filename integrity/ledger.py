@@ -43,6 +43,8 @@ APPROVAL = "approval"
 COMPLAINT = "complaint"
 DISPOSAL_REQUEST = "disposal_request"
 DISPOSAL_APPROVAL = "disposal_approval"
+# Access (issue 12): a permission denial (403, or 404 for another agency's object).
+ACCESS_DENIED = "access_denied"
 ACTIONS = frozenset(
     {
         INGEST,
@@ -63,6 +65,7 @@ ACTIONS = frozenset(
         COMPLAINT,
         DISPOSAL_REQUEST,
         DISPOSAL_APPROVAL,
+        ACCESS_DENIED,
     }
 )
 

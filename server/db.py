@@ -51,7 +51,9 @@ def make_engine(settings: Settings) -> Engine:
         def _sqlite_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout
             # instead of failing with "database is locked" on lock upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Read-only sessions (Database.read) begin DEFERRED: they never take the write lock.
+            deferred = conn.get_execution_options().get("custodian_read_only")
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -64,6 +66,9 @@ class Database:
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(
+            self.engine.execution_options(custodian_read_only=True), expire_on_commit=False
+        )
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
 
     @property
@@ -85,6 +90,17 @@ class Database:
         """Run fn(session, *args) in one transaction on the DB thread pool."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: self.call(fn, *args, **kwargs))
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read-only fn(session, *args) on the DB thread pool; on SQLite it does not take
+        the write lock (access checks before serving bytes). Nothing it changes is kept."""
+
+        def call() -> T:
+            with self.read_sessions() as s:  # closing ends (rolls back) its transaction
+                return fn(s, *args, **kwargs)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, call)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
