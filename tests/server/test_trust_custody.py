@@ -412,6 +412,9 @@ async def test_item_links_list_only_the_callers_agencys_cases(env: Env) -> None:
     assert (await env.get(f"/api/v1/evidence/{item}", "supervisor2")).status == 404
     listed = await (await env.get("/api/v1/cases", "supervisor2")).json()
     assert [c["number"] for c in listed["items"]] == ["A2-SECRET"]
+    # The whole ledger spans every agency: not for a supervisor bound to one.
+    assert (await env.get("/api/v1/ledger", "supervisor2")).status == 403
+    assert (await env.get("/api/v1/ledger", "supervisor")).status == 200
     listed = await (await env.get("/api/v1/cases", "supervisor")).json()
     assert {c["number"] for c in listed["items"]} == {"A1-OWN", "A2-SECRET"}
     r = await env.client.post(f"/api/v1/cases/{theirs}/records", headers=env.h("supervisor"),
