@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
 from server import keys
-from server.access import UPLOAD, UPLOAD_MANY, Principal, can, require
+from server.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
 from server.cases import link_from_intake
 from server.db import Database
 from server.errors import (
@@ -256,8 +256,10 @@ def upload_json(u: Upload) -> dict[str, Any]:
 def _get_upload(s: Session, upload_id: str, who: Principal) -> Upload:
     """The caller's own upload (admins see all); others' are reported as absent."""
     u = s.get(Upload, upload_id) if isinstance(upload_id, str) and len(upload_id) <= 64 else None
-    if u is None or (u.user_id != who.user_id and who.role != "admin"):
+    if u is None:
         raise NotFound(f"no upload {upload_id}")
+    if u.user_id != who.user_id and who.role != "admin":
+        raise Sealed(f"no upload {upload_id}")  # the same answer, ledgered as a denial
     return u
 
 

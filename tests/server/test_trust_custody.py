@@ -459,3 +459,75 @@ async def test_disposed_items_are_served_to_the_auditor_only(env: Env) -> None:
     # Not disposed: the auditor still may not read evidence.
     other = await _item(env)
     assert (await env.get(f"/api/v1/evidence/{other}/original", "auditor")).status == 403
+
+
+# -- migration 0103 on a catalogue with data -----------------------------------------------------
+def test_migration_keeps_items_and_backfills_deliveries(make_settings, database_url) -> None:  # type: ignore[no-untyped-def]
+    """Items, their renditions and uploads survive the rebuild of evidence_items (SQLite drops
+    and re-creates the table); committed uploads of the item's own agency become deliveries,
+    one absorbed from another agency does not; the SHA-256 becomes unique per agency."""
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from server.db import Database
+    from server.migrate import alembic_config, upgrade
+
+    db = Database(make_settings(database_url=database_url))
+    try:
+        with db.engine.begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0008")
+        now = datetime.now(UTC)
+        sha = "ab" * 32
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO agencies (id, code, name, created_at) VALUES "
+                              "(1, 'A1', 'a', :t), (2, 'A2', 'b', :t)"), {"t": now})
+            conn.execute(text("INSERT INTO users (id, username, password_hash, role, agency_id, "
+                              "display_name, active, created_at) VALUES "
+                              "(1, 's1', 'x', 'station', 1, '', true, :t), "
+                              "(2, 's2', 'x', 'station', 2, '', true, :t)"), {"t": now})
+            conn.execute(text("INSERT INTO stored_objects (sha256, size, role, created_at) "
+                              "VALUES (:s, 10, 'original', :t)"), {"s": sha, "t": now})
+            conn.execute(text(
+                "INSERT INTO evidence_items (id, sha256, size, kind, status, status_reason, "
+                "original_filename, agency_id, received_at, retention_class) VALUES "
+                "('item1', :s, 10, 'video', 'ready', '', 'a.mp4', 1, :t, 'ordinary')"),
+                {"s": sha, "t": now})
+            conn.execute(text(
+                "INSERT INTO renditions (item_id, name, role, sha256, size, content_type, "
+                "created_at) VALUES ('item1', 'hls/index.m3u8', 'hls', :s, 10, 'x', :t)"),
+                {"s": sha, "t": now})
+            for uid, user, agency, name, dup in (("u1", 1, 1, "a.mp4", False),
+                                                 ("u2", 1, 1, "a-again.mp4", True),
+                                                 ("u3", 2, 2, "b.mp4", True)):
+                conn.execute(text(
+                    "INSERT INTO uploads (id, user_id, agency_id, state, length, received, "
+                    "metadata_raw, filename, device_id, evidence_id, duplicate, error, "
+                    "created_at, updated_at, expires_at) VALUES (:id, :u, :a, 'committed', 10, "
+                    "10, '', :n, :d, 'item1', :dup, '', :t, :t, :t)"),
+                    {"id": uid, "u": user, "a": agency, "n": name, "d": f"DEV-{uid}", "dup": dup,
+                     "t": now})
+        upgrade(db.engine)  # 0103 (and whatever follows it)
+
+        def check(s):  # type: ignore[no-untyped-def]
+            item = s.get(EvidenceItem, "item1")
+            assert item is not None and item.original_filename == "a.mp4"
+            assert [r.name for r in s.scalars(select(Rendition))] == ["hls/index.m3u8"]
+            got = [(d.upload_id, d.filename, d.device_id, d.first)
+                   for d in s.scalars(select(EvidenceDelivery).order_by(EvidenceDelivery.id))]
+            assert got == [("u1", "a.mp4", "DEV-u1", True), ("u2", "a-again.mp4", "DEV-u2", False)]
+            s.add(EvidenceItem(id="item2", sha256=sha, size=10, original_filename="b.mp4",
+                               agency_id=2))
+
+        db.call(check)
+        with pytest.raises(IntegrityError):
+            db.call(lambda s: s.add(EvidenceItem(id="item3", sha256=sha, size=10,
+                                                 original_filename="c.mp4", agency_id=2)))
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+                assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        db.close()
