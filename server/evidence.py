@@ -73,7 +73,16 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
         "links": links,
         "cases": _case_links(s, item.id, who),
         "deliveries": deliveries(s, item.id),
+        "attribution": _attribution(s, item.id),
     }
+
+
+def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
+    """Whose camera it was at recorded_at, as the registry says (issue 16)."""
+    from server.models import ItemAttribution
+    from server.registry import attribution_json
+
+    return attribution_json(s.get(ItemAttribution, item_id), s)
 
 
 def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
@@ -140,7 +149,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor: str | None = None,
-               limit: int = 50, case: str | None = None) -> dict[str, Any]:
+               limit: int = 50, case: str | None = None, unit: str | None = None) -> dict[str, Any]:
     """Items visible to the caller, newest first, keyset-paginated."""
     require(who, READ_EVIDENCE)
     limit = max(1, min(limit, PAGE_MAX))
@@ -153,6 +162,10 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
         from server.cases import case_item_filter
 
         q = q.where(case_item_filter(s, case, who))
+    if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it
+        from server.registry import unit_item_clause
+
+        q = q.where(unit_item_clause(unit))
     if cursor:
         at, item_id = _decode_cursor(cursor)
         q = q.where(or_(EvidenceItem.received_at < at,

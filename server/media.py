@@ -16,7 +16,8 @@ from server.db import Database
 from server.errors import NotFound
 from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
-from server.models import EvidenceItem, Rendition, StoredObject
+from server.models import EvidenceItem, Rendition
+from server.objects import ensure_stored_object
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
 from server.store.base import ObjectStore
@@ -88,9 +89,9 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
     item = s.get(EvidenceItem, item_id)
     assert item is not None
     for out in outputs:
-        if s.get(StoredObject, out["sha256"]) is None:
-            s.add(StoredObject(sha256=out["sha256"], size=out["size"], role="derived",
-                               derived_from=source_sha, retention_until=item.retention_until))
+        # Insert-if-absent: another process may record the same derived bytes at this moment.
+        ensure_stored_object(s, sha256=out["sha256"], size=out["size"], role="derived",
+                             derived_from=source_sha, retention_until=item.retention_until)
     s.flush()
     s.execute(delete(Rendition).where(Rendition.item_id == item_id))
     for out in outputs:

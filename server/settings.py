@@ -126,6 +126,10 @@ class Settings:
         300, "Footage within this many seconds of a record's time counts as overlapping it "
         "when proposing links."
     )
+    station_offline_seconds: int = _s(
+        300, "A docking station that has sent no heartbeat or upload for this many seconds is "
+        "shown as offline (the agent reports every minute)."
+    )
 
     export_dir: str = _s(
         "", "Folder where sealed export packages are written; empty means DATA_DIR/exports."

@@ -172,7 +172,7 @@ function itemCard(item, caseId) {
 
 function findingEl(f) {
   return h(`li.finding.${f.severity || "info"}`, h("span.badge", t(`severity_${f.severity || "info"}`) || f.severity), " ",
-    h("b", f.article ? `第${String(f.article).replace(/^Art\.?\s*/, "")}条 ` : ""), f.message_zh && getLang() !== "en" ? f.message_zh : f.message || f.rule);
+    h("b", f.article ? (getLang() === "en" ? `Art. ${f.article} ` : `第${String(f.article).replace(/^Art\.?\s*/, "")}条 `) : ""), f.message || f.rule);
 }
 
 async function viewCase(root, caseId) {

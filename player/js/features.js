@@ -1,1 +1,3 @@
 // One import per feature module; each registers its views, navigation and strings on import.
+import "./registry.js";
+import "./supervision.js";

@@ -16,9 +16,11 @@ def all_routes() -> list[web.RouteTableDef]:
         media,
         meta,
         player,
+        registry,
         supervision,
         uploads,
         users,
     )
 
-    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, cases.routes, exports.routes, supervision.routes, player.routes]
+    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, cases.routes, exports.routes, supervision.routes,
+            registry.routes, player.routes]

@@ -18,6 +18,7 @@ routes = web.RouteTableDef()
 @endpoint("List evidence items visible to the caller", tags=("evidence",),
           params={"sha256": "exact SHA-256 of the original",
                   "case": "case id or case number: items linked to it",
+                  "unit": "officers' unit (科室/中队): their footage, by the registry",
                   "cursor": "from the previous page's next", "limit": "page size, at most 200"})
 async def list_evidence(request: web.Request) -> web.Response:
     q = request.query
@@ -25,9 +26,9 @@ async def list_evidence(request: web.Request) -> web.Response:
         limit = int(q.get("limit", "50"))
     except ValueError:
         raise BadRequest("limit must be an integer") from None
-    page = await request.app[keys.DB].run(
+    page = await request.app[keys.DB].read(
         list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit,
-        case=q.get("case"))
+        case=q.get("case"), unit=q.get("unit"))
     return json_response(page)
 
 

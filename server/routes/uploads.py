@@ -192,7 +192,13 @@ async def create(request: web.Request) -> web.Response:
 )
 @tus
 async def head(request: web.Request) -> web.Response:
-    u = await request.app[keys.DB].run(get_upload, request.match_info["id"], principal(request))
+    who = principal(request)
+    u = await request.app[keys.DB].run(get_upload, request.match_info["id"], who)
+    if u.state == "committing" or (u.state == "receiving" and u.received == u.length):
+        # Every byte is here but a crash interrupted the commit: finish it now, so the client
+        # sees the evidence id instead of an upload stuck at its full length.
+        await request.app[UPLOADS].finish(who, u.id)
+        u = await request.app[keys.DB].run(get_upload, u.id, who)
     if u.state not in ("receiving", "committing", "committed"):
         return json_response(
             {"error": f"upload {u.id} is {u.state}", "code": "upload_gone"},

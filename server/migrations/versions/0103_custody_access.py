@@ -6,7 +6,7 @@ keeps its dock metadata in `evidence_deliveries` (backfilled from the committed 
 item's own agency). `view_sessions` lets one `view` ledger entry cover a playback session.
 
 Revision ID: 0103
-Revises: 0008
+Revises: 0108
 Create Date: 2026-12-02
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import server.models
 
 revision = "0103"
-down_revision = "0008"
+down_revision = "0108"
 branch_labels = None
 depends_on = None
 
