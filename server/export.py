@@ -142,7 +142,8 @@ def _linked_items(s: Session, case_id: str) -> list[EvidenceItem]:
     rows = s.execute(
         select(EvidenceItem)
         .join(CaseLink, CaseLink.item_id == EvidenceItem.id)
-        .where(CaseLink.case_id == case_id, CaseLink.unlinked_at.is_(None))
+        .where(CaseLink.case_id == case_id, CaseLink.unlinked_at.is_(None),
+               EvidenceItem.retention_class != "disposed")  # disposed: never packaged again
         .order_by(EvidenceItem.recorded_at, EvidenceItem.received_at, EvidenceItem.id)
     )
     seen: dict[str, EvidenceItem] = {}
@@ -258,7 +259,7 @@ def get_export(s: Session, export_id: str, who: Principal) -> Export:
     e = s.get(Export, export_id) if isinstance(export_id, str) and len(export_id) <= 64 else None
     if e is None:
         raise NotFound(f"no export {export_id}")
-    require(who, EXPORT, e.agency_id)
+    require(who, EXPORT, e.agency_id, what=f"export {export_id}")
     return e
 
 

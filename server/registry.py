@@ -26,13 +26,13 @@ from integrity.ledger import (
     STATION_ADD,
 )
 from server.access import (
-    CROSS_AGENCY,
     HEARTBEAT,
     READ_REGISTRY,
     WRITE_REGISTRY,
     Principal,
     can,
     require,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
 from server.ledger import actor_of, append
@@ -131,7 +131,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
 
 
 def _visible(q: Any, column: Any, who: Principal) -> Any:
-    return q if who.role in CROSS_AGENCY else q.where(column == who.agency_id)
+    return q if sees_all(who) else q.where(column == who.agency_id)
 
 
 def _agency_codes(s: Session) -> dict[int, str]:
@@ -200,7 +200,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     o = s.scalar(select(Officer).where(Officer.code == ref))
     if o is None and ref.isdigit():
         o = s.get(Officer, int(ref))
-    if o is None or not (who.role in CROSS_AGENCY or who.agency_id == o.agency_id):
+    if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
     require(who, action, o.agency_id)
     return o
@@ -332,7 +332,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     d = s.scalar(select(Device).where(Device.serial == ref))
     if d is None and ref.isdigit():
         d = s.get(Device, int(ref))
-    if d is None or not (who.role in CROSS_AGENCY or who.agency_id == d.agency_id):
+    if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
     require(who, action, d.agency_id)
     return d

@@ -372,7 +372,8 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
     import base64
 
     tus = {"Tus-Resumable": "1.0.0"}
-    meta = "filename " + base64.b64encode(b"a.bin").decode()
+    # An account of no agency (admin) names the footage's agency; others may name their own.
+    meta = "filename " + base64.b64encode(b"a.bin").decode() + ",agency " + base64.b64encode(b"A1").decode()
     assert (await client.options("/api/v1/uploads/")).status in (200, 204)
     r = await client.post("/api/v1/uploads/", headers={**tus, "Upload-Length": "4", "Upload-Metadata": meta})
     assert r.status == 401
@@ -405,9 +406,14 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
 
 
 async def test_other_agency_cannot_see_item(client, users, item) -> None:  # type: ignore[no-untyped-def]
+    # Another agency's item answers exactly like a missing one (issue 12 hole 6): 404, no owner.
+    missing = await client.get("/api/v1/evidence/" + "0" * 32, headers=bearer(users["officer2"]))
     for url in (f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original"):
         r = await client.get(url, headers=bearer(users["officer2"]))
-        assert r.status == 403
+        assert r.status == 404
+        body = await r.json()
+        assert body["code"] == "not_found" and "agency" not in body["error"]
+        assert body["error"].replace(item, "X") == (await missing.json())["error"].replace("0" * 32, "X")
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer2"]))
     assert (await r.json())["items"] == []
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer"]))
