@@ -29,6 +29,7 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CASE_STAGES,
@@ -51,7 +52,6 @@ from server.retention import apply_class
 from server.rulepack import Pack, rulebook
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 

@@ -48,6 +48,7 @@ from server import jobs
 from server.access import EXPORT, Principal, require
 from server.db import Database
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append, row_entry
 from server.models import (
     Agency,
@@ -62,7 +63,6 @@ from server.models import (
 from server.report import FontChoice, choose_font, render_pdf
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 

@@ -35,6 +35,7 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     DEVICE_KINDS,
@@ -50,7 +51,6 @@ from server.models import (
     User,
     utcnow,
 )
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
