@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import (
@@ -642,11 +642,9 @@ def officer_footage(s: Session, who: Principal, ref: Any, zone: str, *, date_fro
     """An officer's footage grouped by local day (the camera zone), newest first."""
     o = get_officer(s, ref, who)
     require(who, "evidence.read", o.agency_id)
+    # An item names the registry's officer when the registry knows one, else the file's claim.
     q = select(EvidenceItem).where(EvidenceItem.agency_id == o.agency_id, or_(
-        officer_item_clause([o.id]),
-        and_(EvidenceItem.officer_id == o.code,
-             EvidenceItem.id.not_in(select(ItemAttribution.item_id)
-                                    .where(ItemAttribution.device_id.is_not(None))))))
+        officer_item_clause([o.id]), EvidenceItem.officer_id == o.code))
     if date_from:
         q = q.where(EvidenceItem.recorded_at >= parse_time(date_from, "from", zone))
     if date_to:
