@@ -391,6 +391,11 @@ def overdue_orders(s: Session, agency_id: int, now: datetime) -> list[dict[str, 
             "issued_at": o.issued_at,
             "overdue_days": round((now - o.deadline).total_seconds() / 86400, 1),
             "case_ids": o.case_ids,
+            "cases": [
+                {"id": c.id, "number": c.number}
+                for c in (s.get(Case, cid) for cid in o.case_ids or ())
+                if c is not None
+            ],
             "requirement": o.requirement,
         }
         for o in rows

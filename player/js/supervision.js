@@ -184,7 +184,7 @@ function agencySection(a) {
       kpi(t("sv_overdue"), a.overdue_approvals.length, overdueCases, "overdue"),
       kpi(t("sv_lacking_av"), a.lacking_av.length, lacking, "lacking-av"),
       h("div.kpi", h("div.kpi-label", t("sv_exec")), h("div.kpi-value", pct(a.executions.coverage_share))),
-      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, [], "rect")),
+      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, a.overdue_rectifications.flatMap((o) => o.cases || []), "rect")),
     a.cases === 0 ? h("p.dim", t("sv_no_cases")) : [h("div.charts",
       h("div.chart-box", h("h4", t("sv_chart_articles")), articleChart(a)),
       h("div.chart-box", h("h4", t("sv_trend")), trendChart(a))),

@@ -128,6 +128,7 @@ async def test_spot_check_from_sample_to_rectification(world) -> None:  # type: 
     rep = await world.call("GET", "/api/v1/supervision?agency=A1", "supervisor")
     overdue = rep["agencies"][0]["overdue_rectifications"]
     assert [o["id"] for o in overdue] == [second["id"]] and overdue[0]["overdue_days"] >= 2
+    assert overdue[0]["cases"] == [{"id": first["case_id"], "number": first["number"]}]
     listed = await world.call("GET", "/api/v1/rectification-orders?overdue=1", "legal")
     assert [o["id"] for o in listed["items"]] == [second["id"]]
 
