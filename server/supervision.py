@@ -175,9 +175,13 @@ def pending_approvals(
             CaseApproval.created_at < older_than,
         )
     )
-    status = getattr(CaseApproval, "status", None)
-    if status is not None:  # a rejected request is decided, not pending
-        q = q.where(status.not_in(("rejected", "approved")))
+    for name in ("status", "state"):  # a rejected request is decided, not pending
+        col = getattr(CaseApproval, name, None)
+        if col is not None:
+            q = q.where(col.not_in(("rejected", "approved", "withdrawn")))
+    rejected = getattr(CaseApproval, "rejected_at", None)
+    if rejected is not None:
+        q = q.where(rejected.is_(None))
     if case_ids is not None:
         q = q.where(Case.id.in_(list(case_ids)))
     return [(a, c) for a, c in s.execute(q.order_by(CaseApproval.created_at))]
