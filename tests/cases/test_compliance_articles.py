@@ -536,6 +536,7 @@ def test_art8_clock_runs_on_server_times() -> None:
     # an approval not yet decided does not count: after 24 h the approval is missing
     pending = replace(honest, approvals=(replace(INITIATION, approved_at=None),))
     assert codes(pending, "art8-emergency-approval-24h") == ["approval_missing"]
+    assert found(pending, "art8-emergency-approval-24h")[0]["stage"] == "initiation"
 
 
 # -- 11. Art. 25 filing -------------------------------------------------------------------------
