@@ -187,6 +187,37 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     assert "approved at" in late_en[0]["message"]
 
 
+async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
+    """A case counts for the unit (科室/中队) of its first officer in the registry."""
+    from server.models import Officer
+
+    def units(s):  # type: ignore[no-untyped-def]
+        for o in s.scalars(select(Officer)):
+            o.unit = {"JZ001": "执法一中队", "JZ002": "执法二中队"}.get(o.code, "")
+
+    await app_db(world.client).run(units)
+    one = await world.case(number="U-1", officers=["JZ001"])
+    await _initiation(world, one["id"], 30)
+    await world.case(number="U-2", officers=["JZ002"])
+    three = await world.case(number="U-3", officers=["JZ002", "JZ001"])
+    await world.call("POST", f"/api/v1/cases/{three['id']}/stage", body={"stage": "decision"})
+    rep = await world.call("GET", "/api/v1/supervision?agency=A1", "supervisor")
+    by = {u["unit"]: u for u in rep["agencies"][0]["units"]}
+    assert set(by) == {"执法一中队", "执法二中队"}
+    assert [c["number"] for c in by["执法一中队"]["case_list"]["cases"]] == ["U-1"]
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["cases"]] == ["U-2", "U-3"]
+    assert by["执法一中队"]["complete_share"] == 1 and by["执法二中队"]["complete"] == 1
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["noncompliant"]] == ["U-3"]
+    r = await world.client.get(
+        "/api/v1/supervision?agency=A1&format=csv", headers=bearer(world.tokens["supervisor"])
+    )
+    rows = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    assert {x["执法单位"]: x["案件数"] for x in rows if x["执法单位"]} == {
+        "执法一中队": "1",
+        "执法二中队": "2",
+    }
+
+
 async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
     from server.models import Agency
     from server.supervision import safe_cell
