@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import compliance
-from server.access import CROSS_AGENCY, SUPERVISE, Principal, require
+from server.access import SUPERVISE, Principal, require, sees_all
 from server.cases import case_facts, pack_for
 from server.errors import BadRequest, Forbidden
 from server.finding_texts import CST
@@ -149,7 +149,7 @@ def _execution_rules(pack: Any) -> list[Any]:
 
 def _visible_agencies(s: Session, who: Principal, agency_code: str | None) -> list[Agency]:
     agencies = list(s.scalars(select(Agency).order_by(Agency.code)))
-    if who.role not in CROSS_AGENCY:  # an agency's legal office supervises its own agency (Art. 5)
+    if not sees_all(who):  # an agency's legal office supervises its own agency (Art. 5)
         own = [a for a in agencies if a.id == who.agency_id]
         if agency_code and (not own or own[0].code != agency_code):
             raise Forbidden(f"role {who.role!r} may only supervise its own agency")
