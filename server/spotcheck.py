@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
-from server import compliance
+from server import compliance, messages
 from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
@@ -25,6 +25,22 @@ from server.models import Agency, Case, RectificationOrder, SpotCheck, SpotCheck
 from server.rulepack import Pack
 from server.settings import Settings
 from server.web import iso
+
+# Words for people (server/messages.py renders error codes per language).
+messages.register(
+    {
+        "empty": {
+            "zh-CN": "该单位在此期间没有已归档的案卷可供抽查",
+            "en": "The agency has no archived case in that period to sample",
+        },
+        "no_problems": {
+            "zh-CN": "已评分的案卷中没有发现问题，无需下达整改通知",
+            "en": "No scored case has problems to order rectified",
+        },
+    }
+)
+messages.ACTION_NAMES.setdefault(MAY_SPOT_CHECK, ("进行抽查和下达整改通知", "run spot checks"))
+messages.ACTION_NAMES.setdefault(RECTIFY, ("报送整改情况", "answer rectification orders"))
 
 MAX_SAMPLE = 200
 RESULTS = ("pass", "fail", "na")
