@@ -136,9 +136,17 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     coverage of a 排除妨碍) on the supervision view, each with its case."""
     from datetime import UTC, datetime, timedelta
 
-    # opened just before it was entered (so the clock trusts opened_at), approved 30 h later
-    opened = datetime.now(UTC) - timedelta(minutes=5)
-    emergency = await world.case(number="EM-1", opened_at=at(0, opened), emergency_start=True)
+    # entered when it was opened; 30 hours pass (the case's times move back); then approved,
+    # at the server time of the approval
+    emergency = await world.case(number="EM-1", emergency_start=True, opened_at=None)
+
+    def thirty_hours_ago(s):  # type: ignore[no-untyped-def]
+        from server.models import Case
+
+        c = s.get(Case, emergency["id"])
+        c.opened_at = c.created_at = c.created_at - timedelta(hours=30)
+
+    await app_db(world.client).run(thirty_hours_ago)
     await world.call(
         "POST",
         f"/api/v1/cases/{emergency['id']}/approvals",
@@ -147,7 +155,7 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
             "handler_id": world.uid["officer"],
             "reviewer_id": world.uid["reviewer"],
             "approver_id": world.uid["legal"],
-            "approved_at": at(60 * 30, opened),
+            "approved_at": datetime.now(UTC).isoformat(),
         },
     )
     disputed = await world.case(
