@@ -22,7 +22,7 @@ from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
 from server.ledger import actor_of, append
 from server.models import Agency, Case, RectificationOrder, SpotCheck, SpotCheckCase, utcnow
-from server.rulepack import Pack
+from server.rulepack import CHECKS, Pack
 from server.settings import Settings
 from server.web import iso
 
@@ -73,6 +73,21 @@ def checklist(pack: Pack) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["article"], i["id"]))
 
 
+def _applies(rule: Any, facts: compliance.CaseFacts, pack: Pack) -> bool:
+    """Whether the case has anything the rule looks at (a record it matches, an approval of
+    its kind, a complaint)."""
+    if CHECKS[rule.check][2]:  # a record rule: only when a record matches
+        return any(compliance.record_matches(rule.match, rec, pack) for rec in facts.records)
+    if rule.check in ("approval_fields", "approval_separation"):
+        kinds = [rule.params["kind"]] if "kind" in rule.params else rule.params.get("kinds")
+        return any(
+            a.approved_at is not None and (not kinds or a.kind in kinds) for a in facts.approvals
+        )
+    if rule.check == "complaint_notified":
+        return bool(facts.complaints)
+    return True
+
+
 def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[str, str]:
     """What the rule engine finds, item by item: pass, fail, or na (the item does not apply)."""
     found = compliance.evaluate(pack, facts, now, archiving=facts.stage == "archiving")
@@ -81,7 +96,7 @@ def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[st
     for r in pack.rules:
         if r.check == "required_records":
             continue
-        if not compliance.case_matches(r.when, facts):
+        if not compliance.case_matches(r.when, facts) or not _applies(r, facts, pack):
             out[f"rule:{r.id}"] = "na"
         else:
             out[f"rule:{r.id}"] = "fail" if r.id in failed else "pass"
