@@ -80,9 +80,7 @@ def _applies(rule: Any, facts: compliance.CaseFacts, pack: Pack) -> bool:
         return any(compliance.record_matches(rule.match, rec, pack) for rec in facts.records)
     if rule.check in ("approval_fields", "approval_separation"):
         kinds = [rule.params["kind"]] if "kind" in rule.params else rule.params.get("kinds")
-        return any(
-            a.approved_at is not None and (not kinds or a.kind in kinds) for a in facts.approvals
-        )
+        return any(not kinds or a.kind in kinds for a in compliance.approved(facts))
     if rule.check == "complaint_notified":
         return bool(facts.complaints)
     return True

@@ -212,6 +212,18 @@ def test_art15_legal_review_and_head_approval_content() -> None:
         stage="decision", approvals=(INITIATION, replace(approval("decision"), approved_at=None))
     )
     assert found(pending, "art15-head-approval-opinion") == []
+    rejected = base_case(
+        stage="decision", approvals=(INITIATION, replace(approval("decision"), status="rejected"))
+    )
+    assert found(rejected, "art15-head-approval-opinion") == []
+    need = {
+        m["requirement"]
+        for m in archiving_blockers(
+            PACK, replace(rejected, records=(*rejected.records, DECISION)), NOW
+        )
+        if m["kind"] == "record"
+    }
+    assert "decision-approval" in need
 
 
 # -- 4. Art. 17 ------------------------------------------------------------------------------
