@@ -294,13 +294,19 @@ def _case_clock(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
         )
 
 
+def _approval_value(a: ApprovalFact, name: str) -> bool:
+    """A field of the approval form, or one of its people (e.g. reviewer_id: the legal
+    office's reviewer who decided in their own session)."""
+    if name in ("handler_id", "reviewer_id", "approver_id"):
+        return getattr(a, name) is not None
+    return bool(str(a.fields.get(name) or "").strip())
+
+
 def _approval_fields(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
     _, case, _, _ = ctx
     for a in _approved(case, rule.params["kind"]):
         missing = [
-            f
-            for f in rule.params["fields"]
-            if not any(str(a.fields.get(n) or "").strip() for n in _alts(f))
+            f for f in rule.params["fields"] if not any(_approval_value(a, n) for n in _alts(f))
         ]
         if missing:
             yield _finding(
