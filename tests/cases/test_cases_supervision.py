@@ -243,3 +243,78 @@ async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # t
     for bad in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
         assert safe_cell(bad) == "'" + bad
     assert safe_cell("丽-1") == "丽-1" and safe_cell(-1) == -1
+
+
+async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The supervision report reads the facts of many cases in a few queries; they are the same
+    facts the case page is judged on (records with a superseded one, approvals, complaints,
+    linked and unlinked items)."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import add_evidence, app_store
+    from server.cases import case_facts
+    from server.models import Case, EvidenceItem
+    from server.supervision import facts_of
+
+    a = await world.case(number="F-1", emergency_start=True)
+    b = await world.case(number="F-2", procedure="simple", disputed=True)
+    await _initiation(world, a["id"], 30)
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/complaints",
+        body={"complainant": "周某", "decision": "declined", "received_at": at(-5)},
+    )
+    first = await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(5),
+            "signature_status": "refused",
+        },
+    )
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(6),
+            "supersedes": first["id"],
+            "officers": [world.officer("JZ001")],
+        },
+    )
+    db = app_db(world.client)
+    items = []
+    for i in range(2):
+        clip = tmp_path / f"{i}.bin"
+        clip.write_bytes(f"not really video {i}".encode())
+        items.append(add_evidence(db, app_store(world.client), clip, filename=f"{i}.mp4"))
+
+    def stamp(s):  # type: ignore[no-untyped-def]
+        for n, i in enumerate(items):
+            s.get(EvidenceItem, i).recorded_at = datetime(2026, 3, 2, 1, tzinfo=UTC) + timedelta(
+                minutes=n
+            )
+
+    await db.run(stamp)
+    for i in items:
+        await world.call(
+            "POST", f"/api/v1/cases/{b['id']}/links", body={"evidence_id": i, "stage": "decision"}
+        )
+    links = await world.call("GET", f"/api/v1/cases/{b['id']}")
+    await world.call(
+        "DELETE",
+        f"/api/v1/cases/{b['id']}/links/{links['items'][0]['link_id']}",
+        body={"reason": "wrong case"},
+    )
+
+    def compare(s):  # type: ignore[no-untyped-def]
+        cases = list(s.scalars(select(Case).order_by(Case.number)))
+        batch = facts_of(s, cases)
+        return [(batch[c.id], case_facts(s, c)) for c in cases]
+
+    pairs = await db.run(compare)
+    assert len(pairs) == 2
+    for got, want in pairs:
+        assert got == want
+    assert len(pairs[0][1].records) == 1 and len(pairs[1][1].items) == 1
