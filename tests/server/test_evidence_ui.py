@@ -462,3 +462,12 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
     assert page["items"][0]["job"]["state"] == "running" and page["items"][0]["job"]["progress"] == 0.25
     with pytest.raises(BadRequest):
         ItemFilters.from_query({"ids": ",".join(["x"] * 201)})
+
+
+def test_every_ledger_type_has_a_label_in_both_languages() -> None:
+    from integrity.ledger import ACTIONS
+    from server.custody import TYPE_LABELS
+
+    assert not ACTIONS - set(TYPE_LABELS), "give new ledger actions a custody label (server/custody.py)"
+    for zh, en in TYPE_LABELS.values():
+        assert CJK.search(zh) and not CJK.search(en)
