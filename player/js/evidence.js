@@ -13,13 +13,13 @@ addStrings({
     ev_filter: "筛选", ev_officer: "执法人员", ev_unit: "科室/中队", ev_device: "执法记录仪编号", ev_station: "采集站",
     ev_from: "录制时间起", ev_to: "录制时间止", ev_kind: "类型", ev_status: "处理状态",
     ev_unlinked: "仅显示未关联案件的", ev_filename: "文件名", ev_download: "下载原始文件",
-    ev_actions: "操作", ev_downloading: "正在下载原始文件…", ev_count: "本页 {n} 条",
+    ev_actions: "操作", ev_cases: "关联案件", ev_downloading: "正在下载原始文件…", ev_count: "本页 {n} 条",
   },
   en: {
     ev_filter: "Filter", ev_officer: "Officer", ev_unit: "Unit", ev_device: "Body camera no.", ev_station: "Station",
     ev_from: "Recorded from", ev_to: "Recorded to", ev_kind: "Kind", ev_status: "Status",
     ev_unlinked: "Only items linked to no case", ev_filename: "File name", ev_download: "Download original",
-    ev_actions: "Actions", ev_downloading: "Downloading the original…", ev_count: "{n} on this page",
+    ev_actions: "Actions", ev_cases: "Cases", ev_downloading: "Downloading the original…", ev_count: "{n} on this page",
   },
 });
 
@@ -130,7 +130,8 @@ export async function viewEvidenceList(root, params) {
     h("td", h("input", { type: "checkbox", checked: selected.has(it.id), on: { change: (e) => { if (e.target.checked) selected.add(it.id); else selected.delete(it.id); mcBtn.disabled = selected.size < 2; } } })),
     h("td.fname", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id }, title: it.original_filename }, it.original_filename)),
     h("td.nowrap", fmtDate(it.recorded_at)), h("td", it.officer_id || "—"), h("td", it.device_id || "—"),
-    h("td", label("kind", it.kind)), statusCell(it), h("td.nowrap", fmtSize(it.size)), h("td", h("code", { title: it.sha256 }, shortHash(it.sha256))),
+    h("td", label("kind", it.kind)), statusCell(it),
+    h("td.ev-cases", (it.cases || []).map((c) => h("a.badge.case-badge", { href: `#/cases/${c.id}`, title: label("stage", c.stage) }, c.number))), h("td.nowrap", fmtSize(it.size)), h("td", h("code", { title: it.sha256 }, shortHash(it.sha256))),
     h("td.nowrap", downloadButton(it), " ", custodyButton("evidence", it.id, root, true)));
   const body = h("tbody", page.items.map((it) => { const r = row(it); rows.set(it.id, r); return r; }));
   const prev = (params.get("prev") || "").split(",").filter(Boolean);
@@ -141,8 +142,8 @@ export async function viewEvidenceList(root, params) {
   clear(root, h("div.toolbar", h("h2", t("evidence_list")), mcBtn), form,
     h("table.grid#evidence-table",
       h("thead", h("tr", h("th", ""), h("th", t("filename")), h("th", t("recorded_at")), h("th", t("ev_officer")), h("th", t("ev_device")),
-        h("th", t("kind")), h("th", t("item_status")), h("th", t("size")), h("th", t("sha256")), h("th", t("ev_actions")))),
-      page.items.length ? body : h("tbody", h("tr", h("td.empty", { colSpan: 10 }, t("no_items"))))),
+        h("th", t("kind")), h("th", t("item_status")), h("th", t("ev_cases")), h("th", t("size")), h("th", t("sha256")), h("th", t("ev_actions")))),
+      page.items.length ? body : h("tbody", h("tr", h("td.empty", { colSpan: 11 }, t("no_items"))))),
     pager);
   const stop = watchItems(page.items.filter(isPending).map((i) => i.id), {
     onUpdate: (items) => {

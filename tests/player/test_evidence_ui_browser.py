@@ -71,6 +71,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
     page.goto(f"{site.url}/#/evidence")
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
+    # Which case an item is in shows on its row and leads to the case.
+    assert "丽综执罚" in page.inner_text(f"tr.evidence-row[data-id='{site.cam1}'] td.ev-cases")
+    assert page.inner_text(f"tr.evidence-row[data-id='{site.broken}'] td.ev-cases").strip() == ""
     page.screenshot(path=str(site.shots / "20-evidence-list.png"))
 
     # Download the original: the very bytes, and the server ledgers the act where it does so.

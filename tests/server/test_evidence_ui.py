@@ -221,10 +221,13 @@ async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type:
 
     # Seen from case B's page, the item linked to case A is not offered as unlinked.
     assert await unlinked() == {free}
+    rows = {i["id"]: i for i in (await get(client, tok, "/api/v1/evidence"))["items"]}
+    assert [c["number"] for c in rows[taken]["cases"]] == ["UL-A"] and rows[free]["cases"] == []
     r = await client.delete(f"/api/v1/cases/{case_a}/links/{link['id']}", headers=bearer(tok),
                             json={"reason": "wrong"})
     assert r.status in (200, 204)
     assert await unlinked() == {free, taken}
+    assert (await get(client, tok, f"/api/v1/evidence?ids={taken}"))["items"][0]["cases"] == []
     assert {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=0"))["items"]} == {free, taken}
 
 
