@@ -26,13 +26,13 @@ from integrity.ledger import (
     STATION_ADD,
 )
 from server.access import (
-    CROSS_AGENCY,
     HEARTBEAT,
     READ_REGISTRY,
     WRITE_REGISTRY,
     Principal,
     can,
     require,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
 from server.ledger import actor_of, append
@@ -131,7 +131,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
 
 
 def _visible(q: Any, column: Any, who: Principal) -> Any:
-    return q if who.role in CROSS_AGENCY else q.where(column == who.agency_id)
+    return q if sees_all(who) else q.where(column == who.agency_id)
 
 
 def _agency_codes(s: Session) -> dict[int, str]:
@@ -200,7 +200,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     o = s.scalar(select(Officer).where(Officer.code == ref))
     if o is None and ref.isdigit():
         o = s.get(Officer, int(ref))
-    if o is None or not (who.role in CROSS_AGENCY or who.agency_id == o.agency_id):
+    if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
     require(who, action, o.agency_id)
     return o
@@ -332,7 +332,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     d = s.scalar(select(Device).where(Device.serial == ref))
     if d is None and ref.isdigit():
         d = s.get(Device, int(ref))
-    if d is None or not (who.role in CROSS_AGENCY or who.agency_id == d.agency_id):
+    if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
     require(who, action, d.agency_id)
     return d
@@ -532,9 +532,10 @@ def on_catalogued(s: Session, item: EvidenceItem, who: Principal | None) -> None
                        item.id, flag, item.device_id, claimed, o.code if o else None)
 
 
-def reattribute(s: Session, who: Principal, device: Any) -> dict[str, Any]:
+def reattribute(s: Session, who: Principal, device: Any, key: Any = None) -> dict[str, Any]:
     """Run attribution again for every item of a device (after registering or assigning it):
-    each item whose officer or flag changes gets a ledger entry."""
+    each item whose officer or flag changes gets a ledger entry and, given the signing key, a
+    new signed manifest version naming the officer (the earlier versions stay)."""
     d = get_device(s, device, who, WRITE_REGISTRY)
     items = list(s.scalars(select(EvidenceItem).where(EvidenceItem.device_id == d.serial,
                                                       EvidenceItem.agency_id == d.agency_id)))
@@ -556,6 +557,11 @@ def reattribute(s: Session, who: Principal, device: Any) -> dict[str, Any]:
                    "item_officer_id": old_code},
                    "after": {"officer": o.code if o else None, "flag": flag},
                    "claimed_officer": claimed})
+        if key is not None and item.officer_id != old_code:
+            from server.manifests import latest_manifest, write_manifest
+
+            if latest_manifest(s, item.id) is not None:
+                write_manifest(s, item, key=key)
         changed.append(item.id)
     return {"device": d.serial, "items": len(items), "reattributed": len(changed),
             "item_ids": changed}
@@ -725,6 +731,10 @@ def heartbeat(s: Session, who: Principal, data: Mapping[str, Any], offline_after
     if st is not None and st.agency_id is not None and who.agency_id is not None \
             and st.agency_id != who.agency_id:
         raise Conflict(f"station {code!r} belongs to another agency", code="station_agency")
+    if st is not None and st.user_id is not None and who.role == "station" \
+            and st.user_id != who.user_id:
+        raise Conflict(f"station {code!r} reports with its own account, not {who.username!r}",
+                       code="station_account")
     now = utcnow()
     st = _touch_station(s, code, who.agency_id, who, now)
     st.last_heartbeat, st.files_waiting, st.bytes_waiting = now, files, size

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
 from server import compliance
-from server.access import CROSS_AGENCY, RECTIFY, SUPERVISE, Principal, require
+from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
@@ -110,7 +110,7 @@ def _text(data: dict[str, Any], key: str, limit: int, required: bool = False) ->
 
 
 def _visible(who: Principal, agency_id: int) -> bool:
-    return who.role in CROSS_AGENCY or who.agency_id == agency_id
+    return sees_all(who) or who.agency_id == agency_id
 
 
 def _get(s: Session, who: Principal, spot_id: str) -> SpotCheck:
@@ -279,7 +279,7 @@ def get(s: Session, who: Principal, settings: Settings, spot_id: str) -> dict[st
 def list_checks(s: Session, who: Principal, agency_code: str | None) -> dict[str, Any]:
     require(who, SUPERVISE)
     q = select(SpotCheck, Agency).join(Agency, Agency.id == SpotCheck.agency_id)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         q = q.where(SpotCheck.agency_id == who.agency_id)
     if agency_code:
         q = q.where(Agency.code == agency_code)
@@ -479,7 +479,7 @@ def list_orders(
 ) -> dict[str, Any]:
     require(who, SUPERVISE)
     q = select(RectificationOrder, Agency).join(Agency, Agency.id == RectificationOrder.agency_id)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         q = q.where(RectificationOrder.agency_id == who.agency_id)
     if agency_code:
         q = q.where(Agency.code == agency_code)

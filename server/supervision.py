@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server import compliance
-from server.access import CROSS_AGENCY, SUPERVISE, Principal, require
+from server.access import SUPERVISE, Principal, require, sees_all
 from server.cases import case_facts, pack_for
 from server.errors import BadRequest, Forbidden
 from server.finding_texts import CST
@@ -149,7 +149,7 @@ def _execution_rules(pack: Any) -> list[Any]:
 
 def _visible_agencies(s: Session, who: Principal, agency_code: str | None) -> list[Agency]:
     agencies = list(s.scalars(select(Agency).order_by(Agency.code)))
-    if who.role not in CROSS_AGENCY:  # an agency's legal office supervises its own agency (Art. 5)
+    if not sees_all(who):  # an agency's legal office supervises its own agency (Art. 5)
         own = [a for a in agencies if a.id == who.agency_id]
         if agency_code and (not own or own[0].code != agency_code):
             raise Forbidden(f"role {who.role!r} may only supervise its own agency")
@@ -728,7 +728,9 @@ def to_xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
             "</cellStyleXfs>"
             '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
             '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-            "</cellXfs></styleSheet>",
+            "</cellXfs>"
+            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+            "</styleSheet>",
         )
         for i, (_, rows) in enumerate(sheets, start=1):
             z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(rows))

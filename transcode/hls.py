@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import os
@@ -137,23 +136,6 @@ def parse_playlist(text: str) -> list[tuple[str, float]]:
             out.append((line, duration))
             duration = None
     return out
-
-
-def output_rotation(directory: str, first_segment: str) -> int | None:
-    """Rotation a player will see: decode the first frame of init + first segment."""
-    with open(os.path.join(directory, INIT_NAME), "rb") as fh:
-        data = fh.read()
-    with open(os.path.join(directory, first_segment), "rb") as fh:
-        data += fh.read()
-    try:
-        with av.open(io.BytesIO(data)) as c:
-            if not c.streams.video:
-                return None
-            for frame in c.decode(video=0):
-                return int(round(frame.rotation)) % 360
-    except av.error.FFmpegError as exc:
-        logger.warning("could not check rotation of %s: %s", directory, exc)
-    return None
 
 
 def _parameters(argv: list[str], src: str, outdir: str) -> dict[str, Any]:
@@ -450,7 +432,10 @@ def package_hls(
             else:
                 t1 = time.perf_counter()
                 _normalise_playlist(work)
-                rotation = (video.rotation if step in _COPY_STEPS else 0) if video else None
+                # Only a rotated source can lose (copy) or keep (re-encode) its rotation.
+                rotation = None
+                if video is not None and video.rotation:
+                    rotation = video.rotation if step in _COPY_STEPS else 0
                 report = check_rendition(
                     work,
                     expectation(probe, expected_duration_s, salvaged=salvage, rotation=rotation),

@@ -98,8 +98,21 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
         f"/api/v1/supervision?{period}&format=xlsx", headers=bearer(world.tokens["supervisor"])
     )
     assert r.status == 200 and r.content_type.endswith("spreadsheetml.sheet")
-    book = read_xlsx(await r.read())
+    data = await r.read()
+    book = read_xlsx(data)
     assert list(book) == ["汇总", "按条款", "逾期审批", "执法人员", "月度趋势"]
+    import openpyxl  # an independent reader opens the workbook the same way
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == list(book)
+    summary = [[c.value for c in row] for row in wb["汇总"].iter_rows()]
+    assert (
+        summary[0][:3] == ["机关代码", "机关名称", "执法单位"]
+        and summary[0][0] == book["汇总"][0][0]
+    )
+    a1_row = next(r for r in summary[1:] if r[0] == "A1" and not r[2])
+    assert a1_row[5] == 2 and a1_row[8] == 0.5  # numbers stay numbers
+    assert wb["汇总"]["A1"].font.b
     assert book["汇总"][0][:3] == ["机关代码", "机关名称", "执法单位"]
     art8 = next(x for x in book["按条款"][1:] if x[0] == "A1" and x[1] == "8")
     assert art8[-1] == "SV-2"
