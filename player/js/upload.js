@@ -8,8 +8,8 @@ import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 const CHUNK = 16 * 1024 * 1024;
 
 addStrings({
-  "zh-CN": { device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写" },
-  en: { device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand" },
+  "zh-CN": { no_file_chosen: "未选择文件", device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写" },
+  en: { no_file_chosen: "No file chosen", device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand" },
 });
 
 /** A UTC RFC 3339 time as the value of a datetime-local input (the browser's local time). */
@@ -29,7 +29,10 @@ export class UploadView {
   constructor(root) { this.root = root; this.upload = null; this.stopWatch = () => {}; }
 
   mount() {
-    this.file = h("input#upload-file", { type: "file", name: "file", accept: "video/*,audio/*,image/*,application/pdf", on: { change: () => this.readName() } });
+    // The browser's own file button speaks the browser's language; ours speaks the page's.
+    this.fileName = h("span.dim#upload-file-name", t("no_file_chosen"));
+    this.file = h("input.visually-hidden#upload-file", { type: "file", name: "file", accept: "video/*,audio/*,image/*,application/pdf",
+      on: { change: () => { const f = this.file.files && this.file.files[0]; this.fileName.textContent = f ? f.name : t("no_file_chosen"); this.readName(); } } });
     this.caseRef = h("input#upload-case", { type: "text", name: "case", maxLength: 200 });
     this.stage = h("select#upload-stage", { name: "stage" }, h("option", { value: "" }, "—"), STAGES.map((s) => h("option", { value: s }, label("stage", s))));
     this.recorded = h("input#upload-recorded", { type: "datetime-local", name: "recorded_at", step: "1" });
@@ -46,7 +49,7 @@ export class UploadView {
         h("section.panel",
           h("h2", t("upload_title")), h("p.hint", t("upload_hint")),
           h("div.form",
-            h("label", t("choose_file"), this.file),
+            h("div.file-row", h("label.button#upload-choose", { htmlFor: "upload-file", dataset: { action: "upload-choose" } }, t("choose_file")), this.file, this.fileName),
             h("label", t("case_ref"), this.caseRef),
             h("label", t("stage_opt"), this.stage),
             h("label", t("recorded_opt"), this.recorded), this.parsed,
