@@ -1020,7 +1020,7 @@ class Verifier:
                 "data/ledger/keys.json: no public signing key in the package",
             )
         else:
-            for item in keys.get("keys", []):
+            for item in keys.get("keys", []) if isinstance(keys, dict) else []:
                 try:
                     raw = bytes.fromhex(item["public_key_hex"])
                 except (KeyError, ValueError, TypeError):
@@ -1292,6 +1292,9 @@ class Verifier:
                 sig_rel = f"data/manifests/{item_id}/v{version}.sig.json"
                 data = self.bag.read(rel)
                 sig = self._json(sig_rel) if sig_rel in files else None
+                if sig is not None and not isinstance(sig, dict):
+                    self.report.problem("malformed", sig_rel, f"{sig_rel}: not a JSON object")
+                    continue
                 if sig is None:
                     if sig_rel not in files:
                         self.report.problem("missing", sig_rel, f"{sig_rel}: missing")
