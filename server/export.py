@@ -142,7 +142,8 @@ def _linked_items(s: Session, case_id: str) -> list[EvidenceItem]:
     rows = s.execute(
         select(EvidenceItem)
         .join(CaseLink, CaseLink.item_id == EvidenceItem.id)
-        .where(CaseLink.case_id == case_id, CaseLink.unlinked_at.is_(None))
+        .where(CaseLink.case_id == case_id, CaseLink.unlinked_at.is_(None),
+               EvidenceItem.retention_class != "disposed")  # disposed: never packaged again
         .order_by(EvidenceItem.recorded_at, EvidenceItem.received_at, EvidenceItem.id)
     )
     seen: dict[str, EvidenceItem] = {}
@@ -258,7 +259,7 @@ def get_export(s: Session, export_id: str, who: Principal) -> Export:
     e = s.get(Export, export_id) if isinstance(export_id, str) and len(export_id) <= 64 else None
     if e is None:
         raise NotFound(f"no export {export_id}")
-    require(who, EXPORT, e.agency_id)
+    require(who, EXPORT, e.agency_id, what=f"export {export_id}")
     return e
 
 
@@ -472,8 +473,17 @@ def _plan(s: Session, export_id: str) -> _Plan:
 
 def _record_export(s: Session, export_id: str, actor: str, details: dict[str, Any],
                    subject: str) -> int:
-    entry = append(s, actor=actor, action=EXPORT_ACTION, subject=subject, details=details)
+    """The export's entry, written once: a run that was killed after writing it and is run
+    again reuses it when it pins the same files (the same hashes, recipient and purpose); only
+    different bytes (e.g. a clip cut anew differently) make a new entry, which names the one
+    it replaces."""
     e = s.get(Export, export_id)
+    if e is not None and e.ledger_seq is not None:
+        before = s.get(LedgerRow, e.ledger_seq)
+        if before is not None and before.details == canonical_json(dict(details)).decode():
+            return before.seq
+        details = {**details, "replaces_seq": e.ledger_seq}
+    entry = append(s, actor=actor, action=EXPORT_ACTION, subject=subject, details=details)
     if e is not None:
         e.ledger_seq = entry.seq
     return entry.seq

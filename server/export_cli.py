@@ -178,4 +178,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
                    help="the signing key the agency publishes: fingerprint (64 hex), key id, "
                    "public key hex, PEM file or keys file (`custodian keys --json`); repeatable")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
+    # Accepted like every command's (scripts pass them uniformly); the check itself needs
+    # nothing from a server: only the package and the trusted keys.
+    common(p)
     p.set_defaults(func=cmd_verify_package)

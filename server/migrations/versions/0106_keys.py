@@ -1,7 +1,7 @@
 """signing keys with validity windows (key rotation)
 
 Revision ID: 0106
-Revises: 0008
+Revises: 0105
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import server.models
 
 revision = "0106"
-down_revision = "0008"
+down_revision = "0105"
 branch_labels = None
 depends_on = None
 
