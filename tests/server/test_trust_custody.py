@@ -386,6 +386,13 @@ async def test_other_agencies_objects_are_404_everywhere(env: Env) -> None:
                       (f"/api/v1/cases/{case}/exports", {"recipient": "x"})):
         r = await env.client.post(url, json=body, headers=env.h("reviewer2"))
         assert r.status == 404, (url, r.status)
+    # Each of those probes is a ledgered denial (a case number of another agency too); a
+    # missing object is not.
+    paths = {json.loads(e.details)["path"] for e in env.ledger("access_denied")}
+    assert {f"/api/v1/evidence/{item}/original", "/api/v1/cases/C-1"} <= paths
+    assert (await env.get("/api/v1/cases/NO-SUCH", "officer2")).status == 404
+    assert "/api/v1/cases/NO-SUCH" not in {json.loads(e.details)["path"]
+                                           for e in env.ledger("access_denied")}
     # The same role in the owning agency still gets 403 where its role may not act.
     assert (await env.client.post(f"/api/v1/evidence/{item}/process",
                                   headers=env.h("officer"))).status == 403
