@@ -271,6 +271,21 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
     assert ledger.suppressed[_uid(env, "officer2")] == 3
     metrics = await (await env.get("/metrics", "admin")).text()
     assert "custodian_access_denials_suppressed_total 20.0" in metrics
+    # When the server stops, the counts not yet ledgered become one last entry per user.
+    from server import keys
+    from server.db import Database
+
+    settings = env.client.server.app[keys.SETTINGS]
+    await env.client.close()
+    db = Database(settings)
+    try:
+        last = db.call(lambda s: s.scalars(select(LedgerRow).where(LedgerRow.subject == me)
+                                           .order_by(LedgerRow.seq.desc())).first())
+        assert last.action == "access_denied"
+        assert json.loads(last.details)["suppressed_before"] == 3
+        assert json.loads(last.details)["flush"] is True
+    finally:
+        db.close()
 
 
 def _uid(env: Env, name: str) -> int:
