@@ -1,10 +1,15 @@
 // Browser upload (tus 1.0 via tus-js-client): SHA-256 first, then resumable upload with progress.
-import { api, token } from "./api.js";
-import { STAGES, label, t } from "./i18n.js";
+import { api, session, token } from "./api.js";
+import { STAGES, addStrings, label, t } from "./i18n.js";
 import { sha256File } from "./sha256.js";
 import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 
 const CHUNK = 16 * 1024 * 1024;
+
+addStrings({
+  "zh-CN": { upload_agency: "所属机构代码（本账号不属于任何机构，必填）" },
+  en: { upload_agency: "Agency code (required: this account belongs to no agency)" },
+});
 
 export class UploadView {
   constructor(root) { this.root = root; this.upload = null; }
@@ -14,6 +19,9 @@ export class UploadView {
     this.caseRef = h("input#upload-case", { type: "text", maxLength: 200 });
     this.stage = h("select#upload-stage", h("option", { value: "" }, "—"), STAGES.map((s) => h("option", { value: s }, label("stage", s))));
     this.recorded = h("input#upload-recorded", { type: "datetime-local", step: "1" });
+    // Every item belongs to an agency: an account without one (an admin) names it.
+    const s = session();
+    this.agency = s && s.role === "admin" ? h("input#upload-agency", { type: "text", name: "agency", maxLength: 64, required: true }) : null;
     this.bar = h("progress#upload-progress", { max: 1, value: 0 });
     this.status = h("div#upload-status.dim", "");
     this.startBtn = h("button.primary#upload-start", { on: { click: () => this.start() } }, t("start_upload"));
@@ -27,7 +35,8 @@ export class UploadView {
             h("label", t("choose_file"), this.file),
             h("label", t("case_ref"), this.caseRef),
             h("label", t("stage_opt"), this.stage),
-            h("label", t("recorded_opt"), this.recorded)),
+            h("label", t("recorded_opt"), this.recorded),
+            this.agency ? h("label", t("upload_agency"), this.agency) : null),
           h("div.row", this.startBtn, this.pauseBtn),
           this.bar, this.status),
         h("section.panel", h("h3", t("my_uploads")), this.recent)));
@@ -61,6 +70,7 @@ export class UploadView {
     if (this.caseRef.value.trim()) metadata.case = this.caseRef.value.trim();
     if (this.stage.value) metadata.stage = this.stage.value;
     if (this.recorded.value) metadata.recorded_at = new Date(this.recorded.value).toISOString();
+    if (this.agency && this.agency.value.trim()) metadata.agency = this.agency.value.trim();
     this.evidenceId = null;
     this.upload = new window.tus.Upload(file, {
       endpoint: "/api/v1/uploads/",
