@@ -234,9 +234,10 @@ def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> 
     case = s.get(Case, ref)
     if case is None:
         # By number: only among the agencies the caller sees (numbers are unique per agency).
-        found = [
-            c for c in s.scalars(select(Case).where(Case.number == ref)) if sees(who, c.agency_id)
-        ]
+        numbered = list(s.scalars(select(Case).where(Case.number == ref)))
+        found = [c for c in numbered if sees(who, c.agency_id)]
+        if numbered and not found:
+            raise Sealed(f"no case {ref!r}")  # the same answer as an absent one, ledgered
         if len(found) > 1:
             mine = [c for c in found if c.agency_id == who.agency_id]
             if len(mine) == 1:

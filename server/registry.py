@@ -780,7 +780,9 @@ def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> 
     if st is None or not can(who, READ_REGISTRY, st.agency_id):
         require(who, READ_REGISTRY)
         raise NotFound(f"no station {ref!r}", code="no_station")
-    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code)
+    # Only the station's own agency's items: a station id is what an upload claims (issue 12).
+    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code,
+                                                  EvidenceItem.agency_id == st.agency_id)
                        .order_by(EvidenceItem.received_at.desc()).limit(20))
     return {**station_json(st, offline_after, agency_code=_agency_codes(s).get(st.agency_id or -1)),
             "recent_deliveries": [
