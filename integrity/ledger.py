@@ -65,6 +65,11 @@ ACTIONS = frozenset(
         DISPOSAL_APPROVAL,
     }
 )
+# Accounts (issue 12): logins and agency administration (user administration is USER).
+LOGIN = "login"
+LOGIN_FAILED = "login_failed"
+AGENCY = "agency_change"
+ACTIONS = ACTIONS | {LOGIN, LOGIN_FAILED, AGENCY}
 
 GENESIS_PREV = "0" * 64
 # The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers

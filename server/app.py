@@ -12,9 +12,11 @@ from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server import keys
-from server.access import Principal
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.hygiene import bounds_middleware, exports_cleanup_ctx, public_message, secure_data_dir
+from server.logins import LOGIN_SERIALIZER, Serializer, hash_pool_ctx
+from server.principals import ACCOUNTS, AccountCache, resolve
 from server.routes import all_routes
 from server.settings import Settings
 from server.signing import signing_ctx
@@ -48,13 +50,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except CustodianError as exc:
         if exc.status >= 500:
             logger.error("%s %s: %s", request.method, request.path, exc.message)
-        return json_response({"error": exc.message, "code": exc.code}, status=exc.status)
+        return json_response({"error": public_message(exc), "code": exc.code}, status=exc.status)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
         return json_response({"error": exc.reason, "code": code}, status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
+    except OverflowError:  # a number or date past what the catalogue or datetime can hold
+        return json_response({"error": "a number or date in the request is out of range",
+                              "code": "out_of_range"}, status=400)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return json_response({"error": "internal server error", "code": "internal"}, status=500)
@@ -68,7 +73,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if header.startswith("Bearer "):
         try:
             claims = request.app[keys.TOKENS].check(header.removeprefix("Bearer ").strip())
-            request[PRINCIPAL] = Principal(claims.user_id, claims.username, claims.role, claims.agency_id)
+            request[PRINCIPAL] = await resolve(request.app, claims)  # the catalogue decides
         except Unauthorized:
             if not public:  # a stale token does not break a public page
                 raise
@@ -119,12 +124,15 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware],
+        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware,
+                     bounds_middleware],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = registry
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)  # 0700; the catalogue and exports 0600
     app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
+    app[ACCOUNTS] = AccountCache(settings.account_cache_seconds)
+    app[LOGIN_SERIALIZER] = Serializer()
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         from server.migrate import upgrade
@@ -143,6 +151,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub
     app.cleanup_ctx.append(uploads_ctx)
+    app.cleanup_ctx.extend((hash_pool_ctx, exports_cleanup_ctx))
     if settings.worker_in_server:
         app.cleanup_ctx.append(workers_ctx)
     for table in all_routes():

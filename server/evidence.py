@@ -53,7 +53,7 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         **item_json(item),
         "renditions": [{"name": r.name, "role": r.role, "sha256": r.sha256, "size": r.size}
                        for r in rends],
-        "probe": info.get("probe"),
+        "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": info.get("derivation", []),
         "intake_link_error": info.get("intake_link_error"),
@@ -61,6 +61,13 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "links": links,
         "cases": _case_links(s, item.id),
     }
+
+
+def _public_probe(probe: Any) -> Any:
+    """The probe result without the server's file path of the original."""
+    if isinstance(probe, dict):
+        return {k: v for k, v in probe.items() if k != "path"}
+    return probe
 
 
 def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:

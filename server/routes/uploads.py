@@ -13,6 +13,7 @@ from aiohttp import web
 from server import keys
 from server.access import UPLOAD, require
 from server.errors import CustodianError
+from server.hygiene import public_message
 from server.uploads import (
     CHECKSUM_ALGORITHMS,
     READ_BUFFER,
@@ -75,7 +76,8 @@ def tus(handler: Handler) -> Handler:
             return await handler(request)
         except CustodianError as exc:
             return json_response(
-                {"error": exc.message, "code": exc.code}, status=exc.status, headers=_tus_headers()
+                {"error": public_message(exc), "code": exc.code}, status=exc.status,
+                headers=_tus_headers(),
             )
 
     return wrapped
