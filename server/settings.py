@@ -165,7 +165,7 @@ class Settings:
     )
     login_failure_entries_per_minute: int = _s(
         30, "Failed-login ledger entries written per minute at most; further failures are "
-        "counted and the next entry carries the count."
+        "counted and the next entry carries the count; 0 = every failure is ledgered."
     )
     quota_user_reserved_bytes: int = _s(
         256 * 1024**3, "Bytes one user (a station) may have announced in unfinished uploads; "
