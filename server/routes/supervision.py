@@ -3,7 +3,6 @@ complete records, findings by rule — JSON or CSV for the Justice Bureau."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from server import compliance, keys
 from server.access import CROSS_AGENCY, SUPERVISE, Principal, require
 from server.cases import case_facts, pack_for, parse_time
+from server.csvsafe import safe_csv_writer
 from server.errors import BadRequest, Forbidden
 from server.models import CASE_STAGES, ENFORCEMENT_TYPES, Agency, Case, utcnow
 from server.rulepack import rulebook
@@ -105,7 +105,7 @@ def report_csv(report: dict[str, Any]) -> str:
         *[f"rule:{r}" for r in rules],
     ]
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
+    w = safe_csv_writer(buf)  # cells starting = + - @ TAB CR get a ' (formula injection)
     w.writerow(head)
     for a in rows:
         w.writerow(
