@@ -5,6 +5,7 @@ success and (rate-limited) failure in the custody ledger."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import AsyncIterator
@@ -135,25 +136,43 @@ def fail(s: Session, username: str, address: str, user_id: int | None, reason: s
 
 
 class HashPool:
-    """scrypt runs here, not on the catalogue's threads nor asyncio's default executor; a
-    bounded queue refuses (503) what would only wait too long."""
+    """Logins take turns: at most `threads` at once do their catalogue reads, their scrypt
+    (on this pool's own threads, not the catalogue's nor asyncio's default executor) and
+    their write; up to `queue` more wait in the event loop, beyond that 503 at once. A flood
+    of logins therefore never fills the catalogue's threads."""
 
     def __init__(self, threads: int, queue: int):
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrypt")
-        self._slots = asyncio.Semaphore(threads + queue)
+        self._active = asyncio.Semaphore(threads)
+        self._queue = queue
+        self._waiting = 0
 
-    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
-        if self._slots.locked():
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        if self._active.locked() and self._waiting >= self._queue:
             raise CustodianError("too many logins at once; try again in a moment",
                                  code="login_busy", status=503)
-        async with self._slots:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        self._waiting += 1
+        try:
+            await self._active.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._active.release()
+
+    async def _run(self, fn, *args):  # type: ignore[no-untyped-def]
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def verify(self, password: str, stored: str) -> bool:
+        """Check a password (call inside a turn)."""
         return bool(await self._run(verify_password, password, stored))
 
     async def hash(self, password: str) -> str:
-        return str(await self._run(hash_password, password))
+        """Hash a new password, taking a turn."""
+        async with self.turn():
+            return str(await self._run(hash_password, password))
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -46,7 +46,9 @@ async def login_route(request: web.Request) -> web.Response:
     db = app[keys.DB]
     limits = LoginLimits.of(app[keys.SETTINGS])
     address = request_address(request)
-    attempt = await db.run(prepare, username, address, limits)
+    pool = app[HASH_POOL]
+    async with pool.turn():
+        attempt = await db.run(prepare, username, address, limits)
     held: list[str] = []
     serializer = app[LOGIN_SERIALIZER]
     try:
@@ -61,17 +63,21 @@ async def login_route(request: web.Request) -> web.Response:
                 queue.append(f"user:{username}")
             held = await serializer.hold(queue)
             if held:
-                attempt = await db.run(prepare, username, address, limits)
+                async with pool.turn():
+                    attempt = await db.run(prepare, username, address, limits)
                 delay = delay_for(attempt, limits)
             await asyncio.sleep(delay)
-        ok = await app[HASH_POOL].verify(password, attempt.password_hash)
-        result = None
-        if ok and attempt.user_id is not None and attempt.active:
-            result = await db.run(succeed, attempt.user_id, username, address, attempt.password_hash)
+        async with pool.turn():
+            ok = await pool.verify(password, attempt.password_hash)
+            result = None
+            if ok and attempt.user_id is not None and attempt.active:
+                result = await db.run(succeed, attempt.user_id, username, address,
+                                      attempt.password_hash)
+            if result is None:
+                reason = ("unknown_user" if attempt.user_id is None else
+                          "wrong_password" if not ok else "account_disabled")
+                await db.run(fail, username, address, attempt.user_id, reason, limits)
         if result is None:
-            reason = ("unknown_user" if attempt.user_id is None else "wrong_password" if not ok
-                      else "account_disabled")
-            await db.run(fail, username, address, attempt.user_id, reason, limits)
             raise Unauthorized("wrong username or password", code="bad_credentials")
     finally:
         serializer.release(held)
