@@ -50,7 +50,7 @@ def bootstrap_admin(db: Any) -> tuple[str, str, bool] | None:
     given = os.environ.get("CUSTODIAN_ADMIN_PASSWORD")
     password = given or secrets.token_urlsafe(12)
     try:
-        db.call(add_user, "admin", password, "admin", None, "Administrator")
+        db.call(add_user, "admin", password, "admin", None, "Administrator", actor="system")
     except Conflict:  # another server process created it first
         return None
     return "admin", password, given is None

@@ -94,14 +94,16 @@ def loads(text: str) -> Any:
 
 
 def check_request_numbers(request: web.Request) -> None:
-    """Path and query values that are integers or dates must be in range."""
-    values = [(f"path parameter {k!r}", v) for k, v in request.match_info.items()]
-    values += [(f"query parameter {k!r}", v) for k, v in request.query.items()]
-    for where, v in values:
+    """Path and query values that are integers or dates must be in range. A query integer
+    must be a safe JSON integer; a path segment of digits only past what a 64-bit column holds
+    (a case number of 17 digits is still a case number)."""
+    values = [(f"path parameter {k!r}", v, 18) for k, v in request.match_info.items()]
+    values += [(f"query parameter {k!r}", v, 16) for k, v in request.query.items()]
+    for where, v, digits in values:
         if len(v) in _HEX_ID_LENGTHS:
             continue
-        if _INTEGER.fullmatch(v) and (len(v.lstrip("+-")) > 16 or abs(int(v)) > MAX_SAFE_INT):
-            raise BadRequest(f"{where} is out of range (at most {MAX_SAFE_INT})",
+        if _INTEGER.fullmatch(v) and len(v.lstrip("+-")) > digits:
+            raise BadRequest(f"{where} is out of range (at most {digits} digits)",
                              code="out_of_range")
         check_date_text(v, where)
 
