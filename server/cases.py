@@ -15,15 +15,18 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL, CASE_CHANGE, COMPLAINT, LINK, RECORD, UNLINK
-from server import compliance
+from server import compliance, registry
 from server.access import (
     CROSS_AGENCY,
     LEGAL_REVIEW,
     READ_CASES,
     WRITE_CASES,
     Principal,
-    can,
+    Sealed,
     require,
+    require_seen,
+    sees,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.ledger import actor_of, append
@@ -38,7 +41,6 @@ from server.models import (
     CaseComplaint,
     CaseLink,
     CaseRecord,
-    Device,
     EvidenceItem,
     Officer,
     Rendition,
@@ -225,12 +227,16 @@ def _officer_entry(s: Session, agency_id: int, raw: Any, *, with_shown: bool) ->
 
 # -- lookups -----------------------------------------------------------------------------------
 def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> Case:
-    """A case by id or by case number; 404 when absent, 403 when the caller may not."""
+    """A case by id or by case number; 404 when absent or another agency's (the same answer),
+    403 when the caller's role may not."""
     if not isinstance(ref, str) or not ref or len(ref) > 100:
         raise NotFound(f"no case {ref!r}")
     case = s.get(Case, ref)
     if case is None:
-        found = list(s.scalars(select(Case).where(Case.number == ref)))
+        # By number: only among the agencies the caller sees (numbers are unique per agency).
+        found = [
+            c for c in s.scalars(select(Case).where(Case.number == ref)) if sees(who, c.agency_id)
+        ]
         if len(found) > 1:
             mine = [c for c in found if c.agency_id == who.agency_id]
             if len(mine) == 1:
@@ -243,7 +249,7 @@ def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> 
         case = found[0] if found else None
     if case is None:
         raise NotFound(f"no case {ref!r}")
-    require(who, action, case.agency_id)
+    require_seen(who, action, case.agency_id, f"case {ref!r}")
     return case
 
 
@@ -458,6 +464,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
             )
             for a in approvals
         ),
+        created_at=case.created_at,
         complaints=tuple(
             compliance.ComplaintFact(
                 id=c.id, received_at=c.received_at, named=c.named, decision=c.decision
@@ -597,7 +604,7 @@ def list_cases(
     require(who, READ_CASES)
     limit = max(1, min(limit, PAGE_MAX))
     query = select(Case)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         query = query.where(Case.agency_id == who.agency_id)
     if agency:
         a = s.scalar(select(Agency).where(Agency.code == agency))
@@ -711,12 +718,12 @@ def create_case(
 def _case_item(s: Session, case: Case, item_id: Any, who: Principal) -> EvidenceItem:
     """An item that may be linked to this case: it exists and belongs to the case's agency."""
     item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
-    if item is None:
-        raise NotFound(f"no evidence item {item_id!r}")
-    if item.agency_id is not None and item.agency_id != case.agency_id:
-        if not can(who, READ_CASES, item.agency_id):
-            raise Forbidden("the item belongs to another agency")
+    if item is None or not sees(who, item.agency_id):
+        raise (NotFound if item is None else Sealed)(f"no evidence item {item_id!r}")
+    if item.agency_id != case.agency_id:
         raise BadRequest("the item belongs to another agency than the case", code="other_agency")
+    if item.retention_class == "disposed":
+        raise Conflict("the item was disposed of after its retention", code="disposed")
     return item
 
 
@@ -1106,12 +1113,11 @@ def _proposals_for(
             continue
         officers = list(s.scalars(select(Officer).where(Officer.id.in_(officer_ids))))
         names = {o.code for o in officers} | {str(o.id) for o in officers}
-        serials = set(s.scalars(select(Device.serial).where(Device.officer_id.in_(officer_ids))))
         start = rec.at - timedelta(seconds=margin)
         end = (rec.end_at or rec.at) + timedelta(seconds=margin)
-        cond = [EvidenceItem.officer_id.in_(names)]
-        if serials:
-            cond.append(EvidenceItem.device_id.in_(serials))
+        # The registry says whose camera it was at recorded_at (device assignments, issue 16).
+        cond = [EvidenceItem.officer_id.in_(names),
+                registry.officer_item_clause([o.id for o in officers])]
         candidates = s.scalars(
             select(EvidenceItem).where(
                 EvidenceItem.agency_id == case.agency_id,
@@ -1165,8 +1171,9 @@ def proposals(s: Session, ref: str, who: Principal, settings: Settings) -> dict[
 
 
 # -- evidence side -----------------------------------------------------------------------------
-def item_links(s: Session, item_id: str) -> list[dict[str, Any]]:
-    """The cases and stages an item is linked to (for the evidence detail)."""
+def item_links(s: Session, item_id: str, who: Principal | None = None) -> list[dict[str, Any]]:
+    """The cases and stages an item is linked to (for the evidence detail): only the cases of
+    agencies the caller sees (every case for the system, who=None)."""
     rows = s.execute(
         select(CaseLink, Case)
         .join(Case, Case.id == CaseLink.case_id)
@@ -1176,6 +1183,7 @@ def item_links(s: Session, item_id: str) -> list[dict[str, Any]]:
     return [
         {**link_json(link), "case_number": case.number, "case_title": case.title}
         for link, case in rows
+        if who is None or sees(who, case.agency_id)
     ]
 
 

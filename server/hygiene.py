@@ -240,3 +240,29 @@ def public_message(exc: Exception) -> str:
     if isinstance(exc, StoreError) or getattr(exc, "status", 0) >= 500:
         return scrub_paths(message)
     return message
+
+
+# -- messages of the codes above and of accounts, in both languages (server/messages.py) ------
+def _register_messages() -> None:
+    from server.messages import register
+
+    register({
+        "out_of_range": {"zh-CN": "请求中的数字或日期超出允许范围",
+                         "en": "A number or date in the request is out of range"},
+        "too_deep": {"zh-CN": "请求内容嵌套层级过深", "en": "The request is nested too deeply"},
+        "token_revoked": {"zh-CN": "账号信息已变更，请重新登录",
+                          "en": "The account changed; log in again"},
+        "login_busy": {"zh-CN": "登录请求过多，请稍后再试",
+                       "en": "Too many logins at once; try again in a moment"},
+        "quota_exceeded": {"zh-CN": "未完成的上传已达到配额，请先完成或取消部分上传",
+                           "en": "The quota of unfinished uploads is reached; finish or cancel "
+                                 "some first"},
+        "export_rate": {"zh-CN": "导出过于频繁，请稍后再试",
+                        "en": "Too many exports in the last hour; try again later"},
+        "last_admin": {"zh-CN": "这是最后一个启用的管理员，请先设置另一位管理员",
+                       "en": "This is the last active administrator; make another one first"},
+        "bad_id": {"zh-CN": "编号格式不正确", "en": "The id is not valid"},
+    })
+
+
+_register_messages()

@@ -7,10 +7,12 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from server import cases, keys, retention
+from server import cases, compliance, keys, retention
 from server.access import READ_CASES, require
+from server.access_ledger import access_ledger
 from server.errors import BadRequest
 from server.evidence import get_item
+from server.finding_texts import request_lang
 from server.models import CASE_STAGES, ENFORCEMENT_TYPES, PROCEDURES, SIGNATURE_STATUSES, Agency
 from server.rulepack import rulebook
 from server.web import endpoint, json_response, principal, read_json
@@ -161,7 +163,7 @@ async def get_rules(request: web.Request) -> web.Response:
 )
 async def list_cases(request: web.Request) -> web.Response:
     q = request.query
-    page = await _db(request).run(
+    page = await _db(request).read(
         cases.list_cases,
         principal(request),
         q=q.get("q"),
@@ -197,14 +199,18 @@ async def create_case(request: web.Request) -> web.Response:
     responses={200: "the case", 404: "no such case"},
 )
 async def get_case(request: web.Request) -> web.Response:
-    return json_response(
-        await _db(request).run(
-            cases.case_detail,
-            request.match_info["id"],
-            principal(request),
-            request.app[keys.SETTINGS],
-        )
+    who = principal(request)
+    body = await _db(request).read(
+        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
     )
+    # Opening a case reveals its content: one view entry per request (its own short write).
+    await access_ledger(request).view(
+        who,
+        f"case:{body['id']}",
+        {"what": "case", "number": body.get("number"), "address": request.remote or ""},
+    )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
 
 
 @routes.post("/api/v1/cases/{id}/links")
@@ -329,7 +335,12 @@ async def move_stage(request: web.Request) -> web.Response:
         )
     except cases.ArchivingRefused as exc:
         return json_response(
-            {"error": exc.message, "code": exc.code, "missing": exc.missing}, status=exc.status
+            {
+                "error": exc.message,
+                "code": exc.code,
+                "missing": compliance.localize(exc.missing, request_lang(request)),
+            },
+            status=exc.status,
         )
     return json_response(body)
 
@@ -337,14 +348,14 @@ async def move_stage(request: web.Request) -> web.Response:
 @routes.get("/api/v1/cases/{id}/compliance")
 @endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
 async def get_compliance(request: web.Request) -> web.Response:
-    return json_response(
-        await _db(request).run(
-            cases.compliance_report,
-            request.match_info["id"],
-            principal(request),
-            request.app[keys.SETTINGS],
-        )
+    body = await _db(request).run(
+        cases.compliance_report,
+        request.match_info["id"],
+        principal(request),
+        request.app[keys.SETTINGS],
     )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
 
 
 @routes.get("/api/v1/cases/{id}/proposals")
@@ -373,7 +384,7 @@ async def get_retention(request: web.Request) -> web.Response:
         item = get_item(s, request.match_info["id"], who)
         return {
             **retention.retention_json(s, item, settings),
-            "links": cases.item_links(s, item.id),
+            "links": cases.item_links(s, item.id, who),
         }
 
     return json_response(await _db(request).run(read))

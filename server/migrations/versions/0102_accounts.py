@@ -1,7 +1,7 @@
 """accounts: per-user token version, ledger throttles
 
 Revision ID: 0102
-Revises: 0008
+Revises: 0103
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import server.models
 
 revision = "0102"
-down_revision = "0008"
+down_revision = "0103"
 branch_labels = None
 depends_on = None
 
