@@ -43,6 +43,8 @@ APPROVAL = "approval"
 COMPLAINT = "complaint"
 DISPOSAL_REQUEST = "disposal_request"
 DISPOSAL_APPROVAL = "disposal_approval"
+# Access (issue 12): a permission denial (403, or 404 for another agency's object).
+ACCESS_DENIED = "access_denied"
 # Supervision (issue 15): 抽查 drawn / scored, 责令限期整改 issued / answered.
 SPOT_CHECK = "spot_check"
 RECTIFICATION = "rectification"
@@ -66,6 +68,7 @@ ACTIONS = frozenset(
         COMPLAINT,
         DISPOSAL_REQUEST,
         DISPOSAL_APPROVAL,
+        ACCESS_DENIED,
         SPOT_CHECK,
         RECTIFICATION,
     }
@@ -83,6 +86,12 @@ ATTRIBUTE = "attribute"  # at ingest: the officer who held the item's device at 
 REATTRIBUTE = "reattribute"  # a person re-ran attribution after registering a device
 ACTIONS = ACTIONS | {OFFICER_ADD, OFFICER_UPDATE, OFFICER_LEAVE, DEVICE_ADD, DEVICE_UPDATE,
                      DEVICE_ASSIGN, DEVICE_RETIRE, STATION_ADD, ATTRIBUTE, REATTRIBUTE}
+
+# Court-side custody events (issue 13): a signing-key rotation, and media derivation (a new
+# manifest version naming derived files, or a re-process).
+KEY_ROTATION = "key_rotation"
+DERIVATION = "derivation"
+ACTIONS = ACTIONS | {KEY_ROTATION, DERIVATION}
 
 GENESIS_PREV = "0" * 64
 # The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers

@@ -13,8 +13,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server import keys
 from server.access import Principal
+from server.access_ledger import access_ledger_ctx, denial_middleware
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.messages import error_body, negotiate
 from server.outage import RETRY_AFTER_S, classify
 from server.routes import all_routes
 from server.settings import Settings
@@ -43,28 +45,31 @@ class AccessLogger(AbstractAccessLogger):
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every error into {"error", "code"} with a fitting status."""
+    """Turn every error into {"error", "code", "message"} with a fitting status; `message` is in
+    the request's Accept-Language (server/messages.py)."""
+    lang = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except CustodianError as exc:
-        return _error_response(request, exc)
+        return _error_response(request, exc, lang)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
-        return json_response({"error": exc.reason, "code": code}, status=exc.status,
+        params = {"what": "page", "ref": ""} if exc.status == 404 else None
+        return json_response(error_body(code, exc.reason, params, lang, exc.status), status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
     except Exception as exc:
         mapped = classify(exc)  # a catalogue outage outside Database.run: 503, logged once
         if mapped is not None:
             if keys.DB in request.app:
                 request.app[keys.DB].outage.failed(exc)
-            return _error_response(request, mapped)
+            return _error_response(request, mapped, lang)
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response({"error": "internal server error", "code": "internal"}, status=500)
+        return json_response(error_body("internal", "internal server error", None, lang, 500), status=500)
 
 
-def _error_response(request: web.Request, exc: CustodianError) -> web.Response:
+def _error_response(request: web.Request, exc: CustodianError, lang: str) -> web.Response:
     headers = {}
     if exc.status == 503:
         # An outage (catalogue or store): clients wait and retry; the outage is logged once
@@ -72,7 +77,8 @@ def _error_response(request: web.Request, exc: CustodianError) -> web.Response:
         headers["Retry-After"] = str(RETRY_AFTER_S)
     elif exc.status >= 500:
         logger.error("%s %s: %s", request.method, request.path, exc.message)
-    return json_response({"error": exc.message, "code": exc.code}, status=exc.status, headers=headers)
+    return json_response(error_body(exc.code, exc.message, exc.params, lang, exc.status),
+                         status=exc.status, headers=headers)
 
 
 @web.middleware
@@ -134,7 +140,8 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware],
+        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware,
+                     denial_middleware],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = registry
@@ -158,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub
     app.cleanup_ctx.append(uploads_ctx)
+    app.cleanup_ctx.append(access_ledger_ctx)  # view and denial entries (issue 12)
     if settings.worker_in_server:
         app.cleanup_ctx.append(workers_ctx)
     for table in all_routes():

@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.registry_cli import add_parsers as add_registry_parsers
 
     add_registry_parsers(sub, _common)
+    from server.keys_cli import add_parsers as add_keys_parsers
+
+    add_keys_parsers(sub, _common)
     return parser
 
 

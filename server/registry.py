@@ -26,15 +26,16 @@ from integrity.ledger import (
     STATION_ADD,
 )
 from server.access import (
-    CROSS_AGENCY,
     HEARTBEAT,
     READ_REGISTRY,
     WRITE_REGISTRY,
     Principal,
     can,
     require,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     DEVICE_KINDS,
@@ -50,7 +51,6 @@ from server.models import (
     User,
     utcnow,
 )
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
 
 
 def _visible(q: Any, column: Any, who: Principal) -> Any:
-    return q if who.role in CROSS_AGENCY else q.where(column == who.agency_id)
+    return q if sees_all(who) else q.where(column == who.agency_id)
 
 
 def _agency_codes(s: Session) -> dict[int, str]:
@@ -209,7 +209,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     o = s.scalar(select(Officer).where(Officer.code == ref))
     if o is None and ref.isdigit() and len(ref) <= 12:
         o = s.get(Officer, int(ref))
-    if o is None or not (who.role in CROSS_AGENCY or who.agency_id == o.agency_id):
+    if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
     require(who, action, o.agency_id)
     return o
@@ -343,7 +343,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     d = s.scalar(select(Device).where(Device.serial == ref))
     if d is None and ref.isdigit() and len(ref) <= 12:
         d = s.get(Device, int(ref))
-    if d is None or not (who.role in CROSS_AGENCY or who.agency_id == d.agency_id):
+    if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
     require(who, action, d.agency_id)
     return d
@@ -786,7 +786,9 @@ def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> 
     if st is None or not can(who, READ_REGISTRY, st.agency_id):
         require(who, READ_REGISTRY)
         raise NotFound(f"no station {ref!r}", code="no_station")
-    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code)
+    # Only the station's own agency's items: a station id is what an upload claims (issue 12).
+    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code,
+                                                  EvidenceItem.agency_id == st.agency_id)
                        .order_by(EvidenceItem.received_at.desc()).limit(20))
     return {**station_json(st, offline_after, agency_code=_agency_codes(s).get(st.agency_id or -1)),
             "recent_deliveries": [

@@ -89,8 +89,13 @@ class Settings:
         "DATA_DIR/signing_key.pem, created on first start. Share it between servers."
     )
     tree_head_interval_seconds: int = _s(
-        3600, "How often the server signs a tree head over the custody ledger (when it has "
-        "grown); 0 = only on demand."
+        30, "A signed tree head covers every ledger write at most this many seconds after it "
+        "(a head is signed when the ledger has grown, and on shutdown); 0 = only on demand."
+    )
+    tree_head_witness_file: str = _s(
+        "", "File (ideally on another machine's mount or write-once media) to which every "
+        "signed tree head is appended as one JSON line; `custodian verify` checks the "
+        "catalogue still holds each one. Empty = no witness."
     )
     tsa_url: str = _s(
         "", "RFC 3161 time-stamping authority URL for tree heads and manifests; empty means "
@@ -145,6 +150,15 @@ class Settings:
     )
     export_max_items: int = _s(500, "Most originals one export may hold.")
     export_max_clips: int = _s(200, "Most clips one export may hold.")
+    view_session_seconds: int = _s(
+        1800, "One `view` ledger entry covers a user's HLS playback (or ranged reads of an "
+        "original) of an item for this long; fetches after it start a new entry."
+    )
+    denial_ledger_limit: int = _s(
+        20, "Permission denials (403, or 404 for another agency's object) ledgered per user per "
+        "denial_ledger_window_seconds; further ones are counted, not ledgered one by one."
+    )
+    denial_ledger_window_seconds: int = _s(600, "Window of denial_ledger_limit.")
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -271,7 +285,8 @@ def _validate(s: Settings) -> None:
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
     for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes",
-                 "export_max_items", "export_max_clips"):
+                 "export_max_items", "export_max_clips", "view_session_seconds",
+                 "denial_ledger_limit", "denial_ledger_window_seconds"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")
     if s.retention_default_days < 180:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from server.access import Principal
 from server.errors import BadRequest, PayloadTooLarge, Unauthorized
+from server.isotime import iso  # noqa: F401 (re-exported for route modules)
 
 H = TypeVar("H", bound=Callable[..., Any])
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -40,7 +41,7 @@ def principal(request: web.Request) -> Principal:
     """The authenticated caller (the auth middleware put it there)."""
     who = request.get(PRINCIPAL)
     if who is None:
-        raise Unauthorized("authentication required")
+        raise Unauthorized("authentication required", code="unauthorized")
     return who
 
 
@@ -50,11 +51,6 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def iso(dt: datetime | None) -> str | None:
-    """RFC 3339 UTC with a Z."""
-    if dt is None:
-        return None
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -78,7 +74,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 def require_str(data: dict[str, Any], key: str, max_len: int = 500) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"field {key!r} is required and must be a string", code="bad_field")
+        raise BadRequest(f"field {key!r} is required and must be a string", code="bad_field",
+                         params={"field": key, "problem": "required"})
     if len(value) > max_len:
-        raise BadRequest(f"field {key!r} is longer than {max_len} characters", code="bad_field")
+        raise BadRequest(f"field {key!r} is longer than {max_len} characters", code="bad_field",
+                         params={"field": key, "problem": "too_long", "max": max_len})
     return value

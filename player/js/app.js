@@ -3,7 +3,10 @@ import { api, blobUrl, clearSession, login, qs, session } from "./api.js";
 import { ENFORCEMENT_TYPES, STAGES, getLang, label, setLang, t, vocab } from "./i18n.js";
 import { Multicam } from "./multicam.js";
 import { Player, parseVtt } from "./player.js";
+import { statusLabel } from "./viewers.js";
 import { UploadView } from "./upload.js";
+import { custodyButton } from "./custody.js";
+import { viewEvidenceList, withItemExtras } from "./evidence.js";
 import { NAV, VIEWS, setRerender } from "./views.js";
 import "./features.js";
 import { clear, fmtDate, fmtDuration, fmtSize, h, itemDuration, shortHash, toast } from "./util.js";
@@ -11,7 +14,7 @@ import { clear, fmtDate, fmtDuration, fmtSize, h, itemDuration, shortHash, toast
 const main = () => document.getElementById("main");
 let current = null; // the mounted view with a destroy()
 
-const UPLOAD_ROLES = new Set(["officer", "station", "admin"]);
+const UPLOAD_ROLES = new Set(["officer", "station", "reviewer", "legal", "admin"]);
 const READ_ROLES = new Set(["officer", "reviewer", "legal", "supervisor", "admin"]);
 
 function route() {
@@ -34,7 +37,7 @@ function renderChrome() {
     ...NAV.filter((n) => s && (!n.roles || n.roles.includes(s.role))).map((n) => link(n.href, n.key, t(n.label))),
     h("span.spacer"),
     h("button.link#lang-switch", { on: { click: () => { setLang(getLang() === "en" ? "zh-CN" : "en"); render(); } } }, t("lang_switch")),
-    s ? h("span.dim#whoami", `${s.username} (${s.role})`) : null,
+    s ? h("span.dim#whoami", `${s.username} (${label("role", s.role)})`) : null,
     s ? h("button.link#logout", { on: { click: () => { clearSession(); location.hash = "#/login"; } } }, t("logout")) : null);
 }
 
@@ -57,11 +60,11 @@ async function render() {
     if (parts[0] === "cases") return await viewCases(root, params);
     if (parts[0] === "evidence" && parts[1]) {
       const t0 = params.get("t");
-      current = new Player(root, parts[1], { caseId: params.get("case"), startTime: t0 ? Number(t0) : null }).mount();
-      if (params.get("case")) root.prepend(h("div.toolbar", h("a.button#back-to-case", { href: `#/cases/${params.get("case")}` }, `← ${t("back_to_case")}`)));
+      const player = new Player(root, parts[1], { caseId: params.get("case"), startTime: t0 ? Number(t0) : null }).mount();
+      current = withItemExtras(root, parts[1], player, params.get("case"));
       return;
     }
-    if (parts[0] === "evidence") return await viewEvidence(root, params);
+    if (parts[0] === "evidence") { current = await viewEvidenceList(root, params); return; }
     if (parts[0] === "multicam") {
       current = await new Multicam(root, (params.get("items") || "").split(",").filter(Boolean)).mount();
       return;
@@ -150,7 +153,7 @@ function itemCard(item, caseId) {
   const dur = h("span.dur", "");
   const card = h("a.card.item-link", { href: `#/evidence/${id}${caseId ? `?case=${caseId}` : ""}`, dataset: { id } },
     thumb, h("div.card-body", h("div.card-title", item.original_filename || id), h("div.dim", fmtDate(item.recorded_at)),
-      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", label("item_status", item.status)))));
+      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", statusLabel(item)))));
   itemDetail(id).then(async (d) => {
     dur.textContent = fmtDuration(itemDuration(d));
     if (d.links && d.links.thumbnails) {
@@ -163,8 +166,10 @@ function itemCard(item, caseId) {
       const img = new Image();
       img.onload = () => { thumb.style.backgroundSize = `${img.width * scale}px ${img.height * scale}px`; };
       img.src = url;
-    } else if (d.links && d.links.preview) {
-      thumb.style.backgroundImage = `url("${await blobUrl(d.links.preview)}")`;
+    } else if (d.links && (d.links.thumbnail || d.links.preview)) {
+      // A photo's thumbnail is scaled to fit the card, never cropped.
+      thumb.classList.add("fit");
+      thumb.style.backgroundImage = `url("${await blobUrl(d.links.thumbnail || d.links.preview)}")`;
     }
   }).catch(() => {});
   return card;
@@ -172,7 +177,7 @@ function itemCard(item, caseId) {
 
 function findingEl(f) {
   return h(`li.finding.${f.severity || "info"}`, h("span.badge", t(`severity_${f.severity || "info"}`) || f.severity), " ",
-    h("b", f.article ? (getLang() === "en" ? `Art. ${f.article} ` : `第${String(f.article).replace(/^Art\.?\s*/, "")}条 `) : ""), f.message || f.rule);
+    h("b", f.article ? (getLang() === "en" ? `Art. ${String(f.article).replace(/^Art\.?\s*/, "")} ` : `第${String(f.article).replace(/^Art\.?\s*/, "")}条 `) : ""), f.message_zh && getLang() !== "en" ? f.message_zh : f.message || f.rule);
 }
 
 async function viewCase(root, caseId) {
@@ -193,7 +198,7 @@ async function viewCase(root, caseId) {
       h("h3", h("span.step", String(STAGES.indexOf(id) + 1)), getLang() === "en" ? label("stage", id) : (s.label_zh || label("stage", id))),
       h("h4", `${t("records")} (${(s.records || []).length})`),
       h("ul.records", (s.records || []).length ? s.records.map((r) => h("li", h("b", r.title || r.doc_type || r.kind || ""), " ", h("span.dim", fmtDate(r.time || r.at || r.created_at)),
-        r.signature_status === "refused" ? h("span.badge.warn", "拒签") : null)) : h("li.dim", t("no_records"))),
+        r.signature_status === "refused" ? h("span.badge.warn", getLang() === "en" ? "Refused to sign" : "拒签") : null)) : h("li.dim", t("no_records"))),
       h("h4", `${t("footage")} (${(s.items || []).length})`,
         videos.length > 1 ? h("a.button.small.mc-link", { href: `#/cases/${caseId}/multicam/${id}` }, t("multicam")) : null),
       h("div.cards", (s.items || []).length ? s.items.map((i) => itemCard(i, caseId)) : h("p.dim", t("no_footage"))),
@@ -205,7 +210,8 @@ async function viewCase(root, caseId) {
     h("div.toolbar", h("a.button", { href: "#/cases" }, `← ${t("nav_cases")}`),
       h("h2#case-title", `${c.number || ""} ${c.title || ""}`),
       h("span.badge", label("enforcement_type", c.enforcement_type)), h("span.badge", label("procedure", c.procedure)),
-      h("span.badge", label("case_status", c.status)), c.current_stage ? h("span.dim", `${t("current_stage")}: ${label("stage", c.current_stage)}`) : null),
+      h("span.badge", label("case_status", c.status)), c.current_stage ? h("span.dim", `${t("current_stage")}: ${label("stage", c.current_stage)}`) : null,
+      custodyButton("case", caseId, root)),
     h("div.case-meta.dim", [names(caseField(c, "party", "party_name", "parties")), names(caseField(c, "officers", "officer_names"))].filter(Boolean).join(" · ")),
     timeline,
     h("div.case-bottom",
@@ -252,24 +258,6 @@ async function viewCaseMulticam(root, caseId, stageId) {
   const s = (c.stages || []).find((x) => x.stage === stageId) || { items: [] };
   const ids = (s.items || []).map((i) => i.id || i.evidence_id);
   current = await new Multicam(root, ids, { title: `${c.number || ""} · ${label("stage", stageId)}`, back: `#/cases/${caseId}` }).mount();
-}
-
-// -- evidence list ------------------------------------------------------------------------
-async function viewEvidence(root, params) {
-  const cursor = params.get("cursor") || "";
-  const page = await api(`/api/v1/evidence${qs({ cursor, limit: 50 })}`);
-  const selected = new Set();
-  const mcBtn = h("button#evidence-multicam", { disabled: true, on: { click: () => { location.hash = `#/multicam?items=${[...selected].join(",")}`; } } }, t("multicam"));
-  clear(root, h("div.toolbar", h("h2", t("evidence_list")), mcBtn),
-    h("table.grid#evidence-table",
-      h("tr", h("th", ""), h("th", t("filename")), h("th", t("recorded_at")), h("th", t("device")), h("th", t("kind")), h("th", t("item_status")), h("th", t("size")), h("th", t("sha256"))),
-      page.items.length ? page.items.map((it) => h("tr.evidence-row", { dataset: { id: it.id } },
-        h("td", h("input", { type: "checkbox", on: { change: (e) => { if (e.target.checked) selected.add(it.id); else selected.delete(it.id); mcBtn.disabled = selected.size < 2; } } })),
-        h("td", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id } }, it.original_filename)),
-        h("td", fmtDate(it.recorded_at)), h("td", it.device_id || ""), h("td", label("kind", it.kind)),
-        h("td", label("item_status", it.status)), h("td", fmtSize(it.size)), h("td", h("code", shortHash(it.sha256)))))
-        : h("tr", h("td.empty", { colSpan: 8 }, t("no_items")))),
-    h("div.pager", page.next ? h("a.button#page-next", { href: `#/evidence?cursor=${encodeURIComponent(page.next)}` }, t("next_page")) : null));
 }
 
 setRerender(render);

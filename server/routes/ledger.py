@@ -9,8 +9,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server import keys
-from server.access import READ_LEDGER, VERIFY, require
-from server.errors import BadRequest
+from server.access import READ_LEDGER, VERIFY, Principal, require, sees_all
+from server.errors import BadRequest, Forbidden
 from server.ledger import row_json
 from server.models import LedgerRow
 from server.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
@@ -22,6 +22,14 @@ PAGE_DEFAULT = 100
 PAGE_MAX = 1000
 
 
+def _require_whole_ledger(who: Principal) -> None:
+    """The whole ledger spans every agency: readers bound to one agency may not read it."""
+    require(who, READ_LEDGER)
+    if not sees_all(who):
+        raise Forbidden("the whole ledger spans every agency; a supervisor bound to one agency "
+                        "may not read it", code="forbidden")
+
+
 def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -29,9 +37,11 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int | N
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query") from None
+        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
+                         params={"field": name}) from None
     if value < 0:
-        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query")
+        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query",
+                         params={"field": name})
     return value
 
 
@@ -46,7 +56,7 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int | N
     },
 )
 async def list_ledger(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     first = _int(request, "from", 1) or 1
     last = _int(request, "to")
     limit = max(1, min(_int(request, "limit", PAGE_DEFAULT) or PAGE_DEFAULT, PAGE_MAX))
@@ -75,7 +85,7 @@ async def list_ledger(request: web.Request) -> web.Response:
     responses={200: "entry, audit path and the signed head", 404: "no such entry or head"},
 )
 async def ledger_proof(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     app = request.app
     seq = int(request.match_info["seq"])
     tree_size = _int(request, "tree_size")
@@ -100,7 +110,7 @@ async def ledger_proof(request: web.Request) -> web.Response:
     },
 )
 async def ledger_consistency(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     first = _int(request, "first", 0) or 0
     second = _int(request, "second")
     return json_response(await request.app[keys.DB].run(consistency, first, second))
@@ -113,7 +123,7 @@ async def ledger_consistency(request: web.Request) -> web.Response:
     params={"cursor": "from the previous page's next", "limit": "page size, at most 500"},
 )
 async def list_tree_heads(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     before = _int(request, "cursor")
     limit = _int(request, "limit", 100) or 100
     return json_response(await request.app[keys.DB].run(list_heads, before=before, limit=limit))
@@ -143,5 +153,11 @@ async def post_tree_head(request: web.Request) -> web.Response:
     tags=("ledger",),
 )
 async def public_keys(request: web.Request) -> web.Response:
+    from server.keyring import keyring
+
     key = request.app[keys.SIGNING_KEY]
-    return json_response({"items": [key.public_json()], "next": None})
+    records = await asyncio.to_thread(request.app[keys.DB].call, keyring, key)
+    # Current key first; each with its fingerprint and validity window. The body is also a keys
+    # file verify.py accepts: save it and pass it as --trusted-key.
+    items = sorted((r.to_json() for r in records), key=lambda r: not r["current"])
+    return json_response({"items": items, "next": None})

@@ -34,6 +34,9 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/evidence/{item}/sprite-000.jpg", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/waveform.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/preview.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/thumb.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/subtitles.vtt", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/gps.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/jobs", None, READ_CASE_ROLES),
     ("POST", "/api/v1/evidence/{item}/process", None, {"reviewer", "legal", "admin"}),
     # Bookmarks and the export basket (player): `{case}` is a case of agency A1.
@@ -123,6 +126,15 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("POST", "/api/v1/stations/heartbeat",
      {"station_id": "HB-{role}", "files_waiting": 0, "bytes_waiting": 0}, {"station", "admin"}),
     ("GET", "/api/v1/stations/{station}", None, REGISTRY_READ),
+    # Custody history (issue 11): whoever may read the item or case, and the auditors.
+    # `{cledger}` is an A1 case with one ledger entry of its own, `{cseq}` that entry.
+    ("GET", "/api/v1/evidence/{item}/custody", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/evidence/{item}/custody/{seq}/proof", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/cases/{case}/custody", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/cases/{cledger}/custody/{cseq}/proof", None, READ_CASE_ROLES | {"auditor"}),
+    # Browser uploads read file names by the station agent's rules.
+    ("POST", "/api/v1/naming/parse", {"name": "DSJ001_P1_20240305143000.mp4"},
+     {"station", "officer", "reviewer", "legal", "admin"}),
 ]
 # tus routes need protocol headers and are scoped to the uploader: test_every_role_on_tus covers
 # each of them for every role below.
@@ -156,7 +168,8 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
         s.flush()
         append(s, actor="system", action="ingest", subject=f"evidence:{it.id}", details={"sha256": key})
         for name in ("hls/index.m3u8", "hls/seg-00000.m4s", "trickplay/thumbnails.vtt",
-                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg"):
+                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg", "thumb.jpg",
+                     "subtitles.vtt", "gps.json"):
             s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key, size=len(data),
                             content_type="application/octet-stream"))
         return it.id
@@ -290,6 +303,17 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
                     s.add(order)
                     s.flush()
                     out = out.replace("{order}", order.id)
+        if "{cledger}" in out:
+            from server.models import Case
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            case = Case(agency_id=a1.id, number=f"L-{datetime.now(UTC).timestamp()}", title="custody",
+                        enforcement_type="penalty", procedure="general")
+            s.add(case)
+            s.flush()
+            entry = append(s, actor="system", action="case_change", subject=f"case:{case.id}",
+                           details={"event": "opened"})
+            out = out.replace("{cledger}", case.id).replace("{cseq}", str(entry.seq))
         if "{dreq}" in out:
             officer = s.scalar(select(User).where(User.username == "officer"))
             req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
@@ -300,7 +324,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
 
     if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}",
                                   "{officer}", "{device}", "{station}",
-                                  "{archived}", "{spot}", "{order}")):
+                                  "{archived}", "{spot}", "{order}", "{cledger}")):
         return url
     return str(await app_db(client).run(make))
 
@@ -314,6 +338,7 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
                .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
                .replace("{spot}", "{id}").replace("{spotcase}", "{case}").replace("{order}", "{id}")
+               .replace("{xcase}", "{id}").replace("{export}", "{id}").replace("{cledger}", "{id}").replace("{cseq}", "{seq}")
                .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
@@ -346,16 +371,17 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
 
 
 async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-untyped-def]
-    """Uploaders (station, officer, admin) create, send, read and end their own uploads; other
+    """Uploaders (station, officer, reviewer, legal, admin) create, send, read and end their own uploads; other
     roles get 403; nobody sees another user's upload (404); no token gets 401."""
     import base64
 
     tus = {"Tus-Resumable": "1.0.0"}
-    meta = "filename " + base64.b64encode(b"a.bin").decode()
+    # An account of no agency (admin) names the footage's agency; others may name their own.
+    meta = "filename " + base64.b64encode(b"a.bin").decode() + ",agency " + base64.b64encode(b"A1").decode()
     assert (await client.options("/api/v1/uploads/")).status in (200, 204)
     r = await client.post("/api/v1/uploads/", headers={**tus, "Upload-Length": "4", "Upload-Metadata": meta})
     assert r.status == 401
-    uploaders = {"station", "officer", "admin"}
+    uploaders = {"station", "officer", "reviewer", "legal", "admin"}
     for role in ALL_ROLES:
         h = {**tus, **bearer(users[role])}
         r = await client.post("/api/v1/uploads/", headers={**h, "Upload-Length": "4", "Upload-Metadata": meta})
@@ -384,9 +410,14 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
 
 
 async def test_other_agency_cannot_see_item(client, users, item) -> None:  # type: ignore[no-untyped-def]
+    # Another agency's item answers exactly like a missing one (issue 12 hole 6): 404, no owner.
+    missing = await client.get("/api/v1/evidence/" + "0" * 32, headers=bearer(users["officer2"]))
     for url in (f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original"):
         r = await client.get(url, headers=bearer(users["officer2"]))
-        assert r.status == 403
+        assert r.status == 404
+        body = await r.json()
+        assert body["code"] == "not_found" and "agency" not in body["error"]
+        assert body["error"].replace(item, "X") == (await missing.json())["error"].replace("0" * 32, "X")
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer2"]))
     assert (await r.json())["items"] == []
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer"]))
@@ -416,7 +447,8 @@ async def test_login_success_and_wrong_password(client, users) -> None:  # type:
     assert r.status == 200 and data["expires_at"].endswith("Z") and data["token"].count(".") == 2
     r = await client.post("/api/v1/auth/login", json={"username": "reviewer", "password": "nope"})
     assert r.status == 401 and (await r.json()) == {"error": "wrong username or password",
-                                                   "code": "bad_credentials"}
+                                                   "code": "bad_credentials",
+                                                   "message": "用户名或密码错误"}
     r = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope"})
     assert r.status == 401
     r = await client.post("/api/v1/auth/login", data=b"{not json")
