@@ -497,9 +497,7 @@ class Export(Base):
 
 
 # -- the officer / device / station registry (issue 16) ---------------------------------------
-OFFICER_STATUSES = ("active", "left")
-DEVICE_KINDS = ("body_camera", "dashcam", "handheld", "recorder", "cctv")
-DEVICE_STATUSES = ("in_service", "repair", "retired")
+from server.registry_vocab import DEVICE_KINDS, DEVICE_STATUSES, OFFICER_STATUSES  # noqa: E402,F401 (re-exported)
 
 
 class DeviceAssignment(Base):

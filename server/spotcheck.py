@@ -20,11 +20,11 @@ from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import Agency, Case, RectificationOrder, SpotCheck, SpotCheckCase, utcnow
 from server.rulepack import CHECKS, Pack
 from server.settings import Settings
-from server.web import iso
 
 # Words for people (server/messages.py renders error codes per language).
 messages.register(

@@ -26,6 +26,7 @@ from server.access import SUPERVISE, Principal, require, sees_all
 from server.cases import pack_for
 from server.errors import BadRequest, Forbidden
 from server.finding_texts import CST
+from server.isotime import iso
 from server.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
@@ -42,7 +43,6 @@ from server.models import (
 )
 from server.rulepack import rulebook
 from server.settings import Settings
-from server.web import iso
 
 AV_CODES = frozenset({"case_av_missing", "av_not_covering", "av_span_uncovered", "av_span_no_end"})
 LATE_APPROVAL_CODES = frozenset({"approval_late", "approval_missing"})

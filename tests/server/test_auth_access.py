@@ -34,6 +34,9 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/evidence/{item}/sprite-000.jpg", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/waveform.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/preview.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/thumb.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/subtitles.vtt", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/gps.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/jobs", None, READ_CASE_ROLES),
     ("POST", "/api/v1/evidence/{item}/process", None, {"reviewer", "legal", "admin"}),
     # Bookmarks and the export basket (player): `{case}` is a case of agency A1.
@@ -165,7 +168,8 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
         s.flush()
         append(s, actor="system", action="ingest", subject=f"evidence:{it.id}", details={"sha256": key})
         for name in ("hls/index.m3u8", "hls/seg-00000.m4s", "trickplay/thumbnails.vtt",
-                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg"):
+                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg", "thumb.jpg",
+                     "subtitles.vtt", "gps.json"):
             s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key, size=len(data),
                             content_type="application/octet-stream"))
         return it.id

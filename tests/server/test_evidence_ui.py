@@ -221,10 +221,13 @@ async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type:
 
     # Seen from case B's page, the item linked to case A is not offered as unlinked.
     assert await unlinked() == {free}
+    rows = {i["id"]: i for i in (await get(client, tok, "/api/v1/evidence"))["items"]}
+    assert [c["number"] for c in rows[taken]["cases"]] == ["UL-A"] and rows[free]["cases"] == []
     r = await client.delete(f"/api/v1/cases/{case_a}/links/{link['id']}", headers=bearer(tok),
                             json={"reason": "wrong"})
     assert r.status in (200, 204)
     assert await unlinked() == {free, taken}
+    assert (await get(client, tok, f"/api/v1/evidence?ids={taken}"))["items"][0]["cases"] == []
     assert {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=0"))["items"]} == {free, taken}
 
 
@@ -462,3 +465,12 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
     assert page["items"][0]["job"]["state"] == "running" and page["items"][0]["job"]["progress"] == 0.25
     with pytest.raises(BadRequest):
         ItemFilters.from_query({"ids": ",".join(["x"] * 201)})
+
+
+def test_every_ledger_type_has_a_label_in_both_languages() -> None:
+    from integrity.ledger import ACTIONS
+    from server.custody import TYPE_LABELS
+
+    assert not ACTIONS - set(TYPE_LABELS), "give new ledger actions a custody label (server/custody.py)"
+    for zh, en in TYPE_LABELS.values():
+        assert CJK.search(zh) and not CJK.search(en)
