@@ -732,9 +732,19 @@ def to_csv(rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
-def report_csv(report: dict[str, Any], lang: str = "zh-CN") -> str:
-    """The summary table (agencies and their units) with Chinese headers by default."""
-    return to_csv(summary_rows(report, lang))
+TABLES = {
+    "summary": summary_rows,
+    "articles": article_rows,
+    "overdue": overdue_rows,
+    "officers": officer_rows,
+    "trend": trend_rows,
+}
+
+
+def report_csv(report: dict[str, Any], lang: str = "zh-CN", table: str = "summary") -> str:
+    """One table of the report (default: agencies and their units) with Chinese headers by
+    default; `articles` lists the case numbers behind every per-article count."""
+    return to_csv(TABLES[table](report, lang))
 
 
 def _col(n: int) -> str:
