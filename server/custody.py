@@ -52,6 +52,7 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
     "device_assign": ("配发执法记录仪", "Camera assigned"),
     "device_retire": ("停用执法记录仪", "Camera retired"),
     "station_add": ("登记采集站", "Station registered"),
+    "access_denied": ("拒绝访问", "Access denied"),
 }
 
 STAGE_NAMES: dict[str, tuple[str, str]] = {
@@ -66,7 +67,8 @@ RETENTION_CLASSES: dict[str, tuple[str, str]] = {
 }
 
 VIEW_WHAT: dict[str, tuple[str, str]] = {
-    "playback": ("播放", "playback"), "original": ("原始文件", "original file"),
+    "playback": ("播放", "playback"), "original": ("获取原始文件", "original file read"),
+    "export_package": ("下载导出包", "package download"),
     "original_download": ("下载原始文件", "original download"), "case": ("打开案件", "case opened"),
     "package": ("下载导出包", "package download"), "download": ("下载", "download"),
 }

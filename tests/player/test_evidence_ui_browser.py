@@ -82,6 +82,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     path = dl.value.path()
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == site.details[site.cam1]["sha256"]
     assert dl.value.suggested_filename == site.details[site.cam1]["original_filename"]
+    status, hist = site.server.request("GET", f"/api/v1/evidence/{site.cam1}/custody", site.tokens["reviewer"])
+    reads = [e for e in hist["items"] if e["type"] == "view" and e["details"].get("what") == "original"]
+    assert reads and reads[-1]["actor_username"] == "reviewer" and reads[-1]["summary"] == "获取原始文件"
 
     # Custody history from the list row.
     page.click(f"tr.evidence-row[data-id='{site.cam1}'] [data-action='custody-open']")
