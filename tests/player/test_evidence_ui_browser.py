@@ -248,7 +248,8 @@ def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page
     pages = [
         ("case", f"#/cases/{ascii_case}", "#stage-timeline li.stage-col", "26-case-en.png"),
         ("player", f"#/evidence/{site.cam2}", "#item-toolbar [data-action='custody-open']", "27-player-en.png"),
-        ("evidence", "#/evidence", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
+        # (the other rows name the Chinese case: data, not interface text)
+        ("evidence", "#/evidence?device_id=DSJ002", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
         ("upload", "#/upload", "#upload-file", None),
         ("cases", "#/cases", "tr.case-row", None),
     ]
