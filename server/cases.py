@@ -29,6 +29,7 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CASE_STAGES,
@@ -51,7 +52,6 @@ from server.retention import apply_class
 from server.rulepack import Pack, rulebook
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -234,9 +234,10 @@ def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> 
     case = s.get(Case, ref)
     if case is None:
         # By number: only among the agencies the caller sees (numbers are unique per agency).
-        found = [
-            c for c in s.scalars(select(Case).where(Case.number == ref)) if sees(who, c.agency_id)
-        ]
+        numbered = list(s.scalars(select(Case).where(Case.number == ref)))
+        found = [c for c in numbered if sees(who, c.agency_id)]
+        if numbered and not found:
+            raise Sealed(f"no case {ref!r}")  # the same answer as an absent one, ledgered
         if len(found) > 1:
             mine = [c for c in found if c.agency_id == who.agency_id]
             if len(mine) == 1:

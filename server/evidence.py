@@ -21,9 +21,9 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, CustodianError, NotFound
+from server.isotime import iso
 from server.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
 from server.retention import DISPOSED  # the class of an item disposed of after its retention
-from server.web import iso
 
 PAGE_MAX = 200
 FILTER_MAX_LEN = 100

@@ -143,6 +143,14 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     assert n["officer_id"] == "010002" and n["attribution"]["flag"] == "matched"
     flagged = await call(client, rev, "GET", "/api/v1/devices/flagged")
     assert [i["id"] for i in flagged["items"]] == [afternoon]
+    # Before anyone signed the camera out (07:00): accepted, flagged, the file's claim kept.
+    early = await upload(client, station, b"before the shift", device_id="DSJ1",
+                         officer_id="010001", recorded_at=local("07:00"))
+    e = await call(client, rev, "GET", f"/api/v1/evidence/{early}")
+    assert e["attribution"]["flag"] == "unassigned" and e["officer_id"] == "010001"
+    assert e["attribution"]["officer_code"] is None
+    flagged = await call(client, rev, "GET", "/api/v1/devices/flagged?flag=unassigned")
+    assert [i["id"] for i in flagged["items"]] == [early]
     entries = {e["subject"]: e for e in ledger(client, "attribute")}
     assert entries[f"evidence:{afternoon}"]["officer"] == "010002"
     assert entries[f"evidence:{afternoon}"]["claimed_officer"] == "010001"
@@ -151,10 +159,11 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     fa = await call(client, rev, "GET", f"/api/v1/officers/010001/footage?from={DAY}&to={DAY}")
     fb = await call(client, rev, "GET", "/api/v1/officers/010002/footage")
     assert [d["date"] for d in fa["days"]] == [DAY]
-    assert [i["id"] for i in fa["days"][0]["items"]] == [morning]
+    # 010001's day: the morning clip, and the unassigned early one by its file name's claim.
+    assert [i["id"] for i in fa["days"][0]["items"]] == [morning, early]
     assert {i["id"] for d in fb["days"] for i in d["items"]} == {afternoon, no_code}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=一中队")
-    assert [i["id"] for i in page["items"]] == [morning]
+    assert {i["id"] for i in page["items"]} == {morning, early}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=二中队")
     assert {i["id"] for i in page["items"]} == {afternoon, no_code}
 
