@@ -37,7 +37,8 @@ class ApprovalFact:
     id: str
     kind: str
     stage: str
-    approved_at: datetime
+    approved_at: datetime | None  # the server's time of the approver's approval
+    status: str = "approved"  # pending, reviewed, approved, rejected
     handler_id: int | None = None
     reviewer_id: int | None = None
     approver_id: int | None = None
@@ -150,16 +151,23 @@ def _filled(rec: RecordFact, name: str) -> bool:
 Ctx = tuple[Pack, CaseFacts, datetime, bool]
 
 
+def approved(case: CaseFacts) -> list[ApprovalFact]:
+    """Only approvals the approver approved count, at the server's time of that approval
+    (a pending, reviewed or rejected request is no approval yet)."""
+    return [a for a in case.approvals if a.status == "approved" and a.approved_at is not None]
+
+
 def _approval_deadline(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
     _, case, now, _ = ctx
     deadline = case.opened_at + timedelta(hours=float(rule.params["hours"]))
     found = sorted(
-        (a for a in case.approvals if a.kind == rule.params["kind"]), key=lambda a: a.approved_at
+        (a for a in approved(case) if a.kind == rule.params["kind"]),
+        key=lambda a: a.approved_at or now,
     )
     if not found:
         if now > deadline:  # still inside the window: not late yet
             yield _finding(rule, [], deadline=deadline, approval=None)
-    elif found[0].approved_at > deadline:
+    elif (found[0].approved_at or now) > deadline:
         yield _finding(
             rule, [_ref_approval(found[0])], deadline=deadline, approved_at=found[0].approved_at
         )
@@ -167,7 +175,7 @@ def _approval_deadline(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
 
 def _approval_fields(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
     _, case, _, _ = ctx
-    for a in case.approvals:
+    for a in approved(case):
         if a.kind != rule.params["kind"]:
             continue
         missing = [f for f in rule.params["fields"] if not str(a.fields.get(f) or "").strip()]
@@ -273,7 +281,7 @@ def requirement_applies(req: Requirement, case: CaseFacts) -> bool:
 
 def _present(ref: str, case: CaseFacts) -> bool:
     if ref.startswith("approval:"):
-        return any(a.kind == ref.removeprefix("approval:") for a in case.approvals)
+        return any(a.kind == ref.removeprefix("approval:") for a in approved(case))
     return any(r.doc_type == ref for r in case.records)
 
 

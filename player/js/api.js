@@ -16,7 +16,7 @@ export function clearSession() { sessionStorage.removeItem(KEY); }
 export class ApiError extends Error {
   constructor(status, body) {
     super((body && body.error) || `HTTP ${status}`);
-    this.status = status; this.code = body && body.code;
+    this.status = status; this.code = body && body.code; this.body = body;
   }
 }
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server.access import Principal
+from server.errors import BadRequest, Conflict
 from server.models import Agency, Case
 
 TABLES = (
@@ -91,7 +92,7 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
 
     uids = db.call(setup)
     who = Principal(uids[0], "o", "officer", db.call(lambda s: s.scalar(select(Agency)).id))
-    t0 = datetime(2026, 3, 2, 1, tzinfo=UTC)
+    t0 = datetime.now(UTC) - timedelta(hours=30)  # an emergency start 30 hours ago
     c = db.call(
         cases.create_case,
         who,
@@ -105,29 +106,37 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
         },
         settings,
     )
-    late = (t0 + timedelta(hours=30)).isoformat()
-    db.call(
-        cases.add_approval,
-        c["id"],
-        who,
-        {
-            "kind": "initiation",
-            "handler_id": uids[0],
-            "reviewer_id": uids[1],
-            "approver_id": uids[2],
-            "reason": "r",
-            "party": "p",
-            "handler_opinion": "h",
-            "unit_opinion": "u",
-            "legal_basis": "l",
-            "approved_at": late,
-        },
-        settings,
-    )
+    form = {
+        "kind": "initiation",
+        "reviewer_id": uids[1],
+        "approver_id": uids[2],
+        "reason": "r",
+        "party": "p",
+        "handler_opinion": "h",
+        "unit_opinion": "u",
+        "legal_basis": "l",
+    }
+    # A back-dated approval is refused: the approval time is the server's.
+    with pytest.raises(BadRequest):
+        db.call(cases.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings)
+    req = db.call(cases.add_approval, c["id"], who, form, settings)
+    assert req["handler_id"] == uids[0] and req["status"] == "pending"
     rep = db.call(cases.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
-    assert rep["findings"][0]["detail"]["approved_at"] == datetime.fromisoformat(late)
+    assert rep["findings"][0]["detail"]["approval"] is None  # a request is no approval
+    r = Principal(uids[1], "r", "reviewer", who.agency_id)
+    lg = Principal(uids[2], "l", "legal", who.agency_id)
+    with pytest.raises(Conflict):  # the approver waits for the reviewer
+        db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    db.call(cases.decide_approval, req["id"], r, {"decision": "approve", "opinion": "同意"})
+    before = datetime.now(UTC)
+    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    assert done["status"] == "approved" and done["fields"]["unit_opinion"] == "u"
+    rep = db.call(cases.compliance_report, "丽-1", who, settings)
+    assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
+    late = rep["findings"][0]["detail"]["approved_at"]
+    assert before <= late <= datetime.now(UTC)  # server time, 30 hours after the start
     actions = db.call(
         lambda s: [r.action for r in s.scalars(select(LedgerRow).order_by(LedgerRow.seq))]
     )
-    assert actions == ["case_change", "approval"]
+    assert actions == ["case_change", "approval", "approval", "approval"]

@@ -70,22 +70,14 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         },
         status=201,
     )
-    await world.call(
-        "POST",
-        f"{base}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "reason": "12315投诉反映销售过期食品",
-            "party": "丽水某超市有限公司，统一社会信用代码91331100MA2XXXXXX",
-            "handler_opinion": "建议立案检查",
-            "unit_opinion": "同意",
-            "approved_at": at(30),
-            "legal_basis": "《中华人民共和国食品安全法》第三十四条、第一百一十条",
-        },
-        status=201,
+    await world.approve(
+        cid,
+        "initiation",
+        reason="12315投诉反映销售过期食品",
+        party="丽水某超市有限公司，统一社会信用代码91331100MA2XXXXXX",
+        handler_opinion="建议立案检查",
+        unit_opinion="同意",
+        legal_basis="《中华人民共和国食品安全法》第三十四条、第一百一十条",
     )
     await world.call("POST", f"{base}/stage", body={"stage": "investigation"})
 
@@ -174,19 +166,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             },
         },
     )
-    await world.call(
-        "POST",
-        f"{base}/approvals",
-        body={
-            "kind": "decision",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "handler_opinion": "建议责令改正并处罚款",
-            "unit_opinion": "同意",
-            "approved_at": at(60 * 24 * 6),
-        },
-    )
+    await world.approve(cid, "decision", handler_opinion="建议责令改正并处罚款", unit_opinion="同意")
     await world.call(
         "POST",
         f"{base}/records",
@@ -286,7 +266,9 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
     assert steps == [
         ("case_change", "opened"),
         ("complaint", None),
-        ("approval", "initiation"),
+        ("approval", "requested"),
+        ("approval", "decision"),
+        ("approval", "decision"),
         ("case_change", "stage"),
         ("record", "onsite_inspection_transcript"),
         ("link", "investigation"),
@@ -296,6 +278,8 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         ("record", "statement_transcript"),
         ("case_change", "stage"),
         ("record", "decision_draft"),
+        ("approval", "requested"),
+        ("approval", "decision"),
         ("approval", "decision"),
         ("record", "decision"),
         ("case_change", "stage"),
@@ -305,7 +289,15 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         ("record", "performance_record"),
         ("case_change", "archived"),
     ]
-    assert all(r.actor.startswith(f"user:{u['officer']}:") for r in mine)
+    # each approval is requested by the officer, then decided by the reviewer and the legal
+    # office in their own sessions
+    deciders = [r.actor for r in mine if json.loads(r.details).get("event") == "decision"]
+    assert deciders == [f"user:{u[n]}:{n}" for n in ("reviewer", "legal") * 2]
+    assert all(
+        r.actor.startswith(f"user:{u['officer']}:")
+        for r in mine
+        if json.loads(r.details).get("event") != "decision"
+    )
     linked_items = app_db(world.client).call(
         lambda s: s.scalars(
             select(__import__("server.models", fromlist=["x"]).CaseLink.item_id)

@@ -11,23 +11,14 @@ from helpers import bearer
 
 
 async def test_supervision_report_json_and_csv(world) -> None:  # type: ignore[no-untyped-def]
-    u = world.uid
     complete = await world.case(number="SV-1", opened_at=at(0))
-    await world.call(
-        "POST",
-        f"/api/v1/cases/{complete['id']}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "reason": "r",
-            "party": "p",
-            "handler_opinion": "h",
-            "unit_opinion": "u",
-            "legal_basis": "l",
-            "approved_at": at(30),
-        },
+    await world.approve(
+        complete["id"],
+        reason="r",
+        party="p",
+        handler_opinion="h",
+        unit_opinion="u",
+        legal_basis="l",
     )
     incomplete = await world.case(number="SV-2", opened_at=at(60), enforcement_type="penalty")
     await world.call("POST", f"/api/v1/cases/{incomplete['id']}/stage", body={"stage": "decision"})
