@@ -15,6 +15,7 @@ from server import keys
 from server.access import Principal
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.outage import RETRY_AFTER_S, classify
 from server.routes import all_routes
 from server.settings import Settings
 from server.signing import signing_ctx
@@ -46,18 +47,32 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except CustodianError as exc:
-        if exc.status >= 500:
-            logger.error("%s %s: %s", request.method, request.path, exc.message)
-        return json_response({"error": exc.message, "code": exc.code}, status=exc.status)
+        return _error_response(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
         return json_response({"error": exc.reason, "code": code}, status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
-    except Exception:
+    except Exception as exc:
+        mapped = classify(exc)  # a catalogue outage outside Database.run: 503, logged once
+        if mapped is not None:
+            if keys.DB in request.app:
+                request.app[keys.DB].outage.failed(exc)
+            return _error_response(request, mapped)
         logger.exception("unhandled error on %s %s", request.method, request.path)
         return json_response({"error": "internal server error", "code": "internal"}, status=500)
+
+
+def _error_response(request: web.Request, exc: CustodianError) -> web.Response:
+    headers = {}
+    if exc.status == 503:
+        # An outage (catalogue or store): clients wait and retry; the outage is logged once
+        # where it is detected, not once per refused request.
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    elif exc.status >= 500:
+        logger.error("%s %s: %s", request.method, request.path, exc.message)
+    return json_response({"error": exc.message, "code": exc.code}, status=exc.status, headers=headers)
 
 
 @web.middleware

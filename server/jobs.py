@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 5.0  # first retry after 5 s, then 10, 20, ...
 BACKOFF_MAX_S = 600.0
+TRANSIENT_RETRY_S = 10.0  # a job that failed for an outside cause is tried again after this
 
 
 def enqueue(s: Session, kind: str, subject: str, *, max_attempts: int = 3) -> Job:
@@ -87,6 +88,19 @@ def fail(s: Session, job_id: int, worker: str, error: str) -> str:
     else:
         delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (job.attempts - 1))
         job.state, job.run_after, job.lease_until = "queued", utcnow() + timedelta(seconds=delay), None
+    return job.state
+
+
+def retry_later(s: Session, job_id: int, worker: str, error: str) -> str:
+    """Put a job back in the queue without spending an attempt: its failure came from the
+    environment (catalogue outage, full store). It is tried again after a growing pause."""
+    job = s.get(Job, job_id)
+    if job is None or job.worker != worker or job.state != "running":
+        return "lost"
+    job.error = f"waiting: {error}"[:4000]
+    job.attempts = max(0, job.attempts - 1)
+    job.state, job.lease_until = "queued", None
+    job.run_after = utcnow() + timedelta(seconds=TRANSIENT_RETRY_S)
     return job.state
 
 

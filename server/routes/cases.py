@@ -174,7 +174,7 @@ async def get_rules(request: web.Request) -> web.Response:
 )
 async def list_cases(request: web.Request) -> web.Response:
     q = request.query
-    page = await _db(request).run(
+    page = await _db(request).read(
         cases.list_cases,
         principal(request),
         q=q.get("q"),

@@ -24,7 +24,7 @@ async def list_evidence(request: web.Request) -> web.Response:
         limit = int(q.get("limit", "50"))
     except ValueError:
         raise BadRequest("limit must be an integer") from None
-    page = await request.app[keys.DB].run(
+    page = await request.app[keys.DB].read(
         list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit,
         case=q.get("case"))
     return json_response(page)

@@ -2,24 +2,58 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 
 from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from server import keys
 from server.access import READ_METRICS, require
 from server.openapi import build_openapi
+from server.outage import RETRY_AFTER_S
 from server.web import endpoint, json_response, principal
 
 routes = web.RouteTableDef()
+READY_TIMEOUT_S = 5.0
 
 
 @routes.get("/healthz")
-@endpoint("Liveness and store reachability", public=True)
+@endpoint("Liveness: the process answers (it checks nothing else; see /readyz)", public=True)
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+@endpoint("Readiness: the catalogue answers and the store is reachable (for proxies and "
+          "orchestrators); 503 with the failing part otherwise", public=True,
+          responses={200: "ready", 503: "catalogue or store unavailable"})
+async def readyz(request: web.Request) -> web.Response:
+    checks: dict[str, str] = {}
+    db = request.app[keys.DB]
+    try:
+        await asyncio.wait_for(db.read(_ping), timeout=READY_TIMEOUT_S)
+        checks["catalogue"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason is the error's code
+        checks["catalogue"] = getattr(exc, "code", None) or "catalogue_unavailable"
+    store = request.app[keys.STORE]
+    try:
+        loop = asyncio.get_running_loop()
+        await asyncio.wait_for(loop.run_in_executor(None, store.health), timeout=READY_TIMEOUT_S)
+        checks["store"] = "ok"
+    except Exception as exc:
+        checks["store"] = getattr(exc, "code", None) or "store_unavailable"
+    ready = all(v == "ok" for v in checks.values())
+    return json_response({"status": "ready" if ready else "unavailable", "checks": checks},
+                         status=200 if ready else 503,
+                         headers=None if ready else {"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _ping(s: Session) -> None:
+    s.execute(text("SELECT 1"))
 
 
 @routes.get("/metrics")

@@ -1,0 +1,236 @@
+"""Faults heal themselves (issue 19): a catalogue outage answers 503 and is waited out, workers
+survive it, SQLite readers do not queue behind writers, outside causes do not use up a job.
+
+The PostgreSQL outage tests run their own throwaway cluster on another port (initdb as the
+`postgres` user), stop it mid-test and start it again; nothing is mocked."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from helpers import PASSWORD, app_db, bearer, free_port
+from server import jobs
+from server.db import Database
+from server.errors import StoreFull
+from server.migrate import upgrade
+from server.models import Job
+from server.worker import WorkerPool
+
+PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path(
+    "/usr/lib/postgresql").is_dir() else "none") / "bin"
+
+
+class Cluster:
+    """A PostgreSQL cluster of the test's own, started and stopped at will."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.data = root / "pgdata"
+        self.port = free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.chown(root, "postgres", "postgres")
+        self._as_pg(PG_BIN / "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                    "--no-sync", "-E", "UTF8")
+
+    def _as_pg(self, *argv: object) -> None:
+        cmd = [str(a) for a in argv]
+        if os.geteuid() == 0:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._as_pg(PG_BIN / "pg_ctl", "-D", self.data, "-w", "-l", self.root / "log", "-o",
+                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._as_pg(PG_BIN / "pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+
+@pytest.fixture
+def cluster():  # type: ignore[no-untyped-def]
+    if not (PG_BIN / "initdb").exists():
+        pytest.fail(f"initdb not found under {PG_BIN}: install the postgresql package")
+    # Not under pytest's tmp folder: that is private to root, and the server runs as postgres.
+    root = Path(tempfile.mkdtemp(prefix="custodian-pg-"))
+    os.chmod(root, 0o755)
+    c = Cluster(root / "cluster")
+    c.start()
+    yield c
+    try:
+        c.stop()
+    except subprocess.CalledProcessError:
+        pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _outage_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_catalogue_outage_answers_503_and_heals(cluster, make_client, make_settings, caplog):
+    """Point 3: while PostgreSQL is down, API calls answer 503 + Retry-After with the code
+    catalogue_unavailable (not 500), /healthz stays a liveness probe, /readyz says what is
+    down, the log gets one line per outage, and everything answers again once it is back."""
+    client = await make_client(make_settings(database_url=cluster.url, worker_in_server=False))
+    from server.accounts import add_agency, add_user
+
+    await app_db(client).run(lambda s: (add_agency(s, "A1", "One"),
+                                        add_user(s, "rev", PASSWORD, "reviewer", "A1")))
+    r = await client.post("/api/v1/auth/login", json={"username": "rev", "password": PASSWORD})
+    token = (await r.json())["token"]
+    assert (await client.get("/api/v1/cases", headers=bearer(token))).status == 200
+    assert (await client.get("/readyz")).status == 200
+
+    caplog.set_level(logging.INFO)
+    cluster.stop()
+    statuses = []
+    for _ in range(40):
+        r = await client.get("/api/v1/cases", headers=bearer(token))
+        statuses.append(r.status)
+        body = await r.json()
+    assert set(statuses) == {503}, statuses
+    assert body["code"] == "catalogue_unavailable"
+    assert r.headers["Retry-After"].isdigit()
+    assert (await client.get("/healthz")).status == 200
+    r = await client.get("/readyz")
+    assert r.status == 503
+    assert (await r.json())["checks"]["catalogue"] == "catalogue_unavailable"
+    errors = _outage_lines(caplog)
+    assert 1 <= len(errors) <= 3, errors  # one line per outage, not one per request
+    assert not any("Traceback" in (r.exc_text or "") for r in caplog.records)
+
+    cluster.start()
+    for _ in range(50):
+        r = await client.get("/readyz")
+        if r.status == 200:
+            break
+        await asyncio.sleep(0.2)
+    assert r.status == 200
+    assert (await client.get("/api/v1/cases", headers=bearer(token))).status == 200
+    assert any("available again" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_worker_pool_survives_outage(cluster, make_settings, caplog):
+    """Point 2: a database error inside the worker loop never ends it; after the outage the
+    queued job runs without anyone restarting anything."""
+    settings = make_settings(database_url=cluster.url, job_poll_seconds=0.2)
+    db = Database(settings)
+    upgrade(db.engine)
+    pool = WorkerPool(settings, db, store=None, concurrency=2)  # type: ignore[arg-type]
+    ran: list[str] = []
+    pool.handlers = {"probe": lambda _s, _d, _st, subject, _p: ran.append(subject) or {"ok": 1}}
+    task = asyncio.create_task(pool.run())
+    try:
+        await db.run(jobs.enqueue, "probe", "before")
+        await _until(lambda: ran == ["before"])
+        cluster.stop()
+        await asyncio.sleep(3)  # claims fail for a while
+        assert not task.done()
+        assert pool.outage.down
+        cluster.start()
+        await db.run(jobs.enqueue, "probe", "after")  # retried by pre-ping after the restart
+        await _until(lambda: ran == ["before", "after"], timeout=40)
+        assert not pool.outage.down
+        assert len([m for m in _outage_lines(caplog) if "unavailable" in m]) <= 2
+    finally:
+        pool.stop()
+        await asyncio.wait_for(task, 30)
+        db.close()
+
+
+async def _until(cond, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_transient_failure_does_not_spend_attempts(make_settings, tmp_path):
+    """Point 4: a job that fails because the store is full waits for space instead of being
+    failed for good after three quick attempts."""
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", job_poll_seconds=0.1)
+    db = Database(settings)
+    upgrade(db.engine)
+    full = [True]
+    runs: list[int] = []
+
+    def handler(_s, _d, _st, subject, _p):  # type: ignore[no-untyped-def]
+        runs.append(1)
+        if full[0]:
+            raise StoreFull("store is full")
+        return {"ok": True}
+
+    pool = WorkerPool(settings, db, store=None, concurrency=1)  # type: ignore[arg-type]
+    pool.handlers = {"probe": handler}
+    job_id = (await db.run(jobs.enqueue, "probe", "x", max_attempts=1)).id
+    task = asyncio.create_task(pool.run())
+    try:
+        await _until(lambda: len(runs) >= 1)
+        await asyncio.sleep(0.3)
+        job = await db.run(lambda s: s.get(Job, job_id))
+        assert job.state == "queued" and job.attempts == 0 and "waiting" in job.error
+        full[0] = False
+        await db.run(lambda s: s.execute(text("UPDATE jobs SET run_after = CURRENT_TIMESTAMP")))
+        await _until(lambda: len(runs) >= 2)
+        await asyncio.sleep(0.3)
+        job = await db.run(lambda s: s.get(Job, job_id))
+        assert job.state == "done", job.error
+    finally:
+        pool.stop()
+        await asyncio.wait_for(task, 10)
+        db.close()
+
+
+async def test_sqlite_readers_do_not_wait_for_writers(make_settings, tmp_path, make_client):
+    """Point 6: a plain read proceeds while another connection holds the write lock; a write
+    that cannot get the lock within the busy timeout answers 503 catalogue_busy, never 500."""
+    path = tmp_path / "c.db"
+    settings = make_settings(database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=300,
+                             worker_in_server=False)
+    client = await make_client(settings)
+    from server.accounts import add_agency, add_user
+
+    db = app_db(client)
+    await db.run(lambda s: (add_agency(s, "A1", "One"), add_user(s, "adm", PASSWORD, "admin", None)))
+    r = await client.post("/api/v1/auth/login", json={"username": "adm", "password": PASSWORD})
+    token = (await r.json())["token"]
+
+    new_user = {"username": "u9", "password": PASSWORD, "role": "officer", "agency": "A1"}
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing for a long time
+    release = threading.Timer(5.0, holder.rollback)
+    release.start()
+    try:
+        t0 = time.monotonic()
+        n = await db.read(lambda s: s.execute(text("SELECT count(*) FROM agencies")).scalar())
+        assert n == 1 and time.monotonic() - t0 < 0.3
+        r = await client.post("/api/v1/users", headers=bearer(token), json=new_user)
+        assert r.status == 503, await r.text()
+        assert (await r.json())["code"] == "catalogue_busy"
+        assert "Retry-After" in r.headers
+    finally:
+        release.cancel()
+        holder.rollback()
+        holder.close()
+    r = await client.post("/api/v1/users", headers=bearer(token), json=new_user)
+    assert r.status in (200, 201), await r.text()
