@@ -335,7 +335,7 @@ async def attach_to_record(request: web.Request) -> web.Response:
 @endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
 async def case_people(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).run(cases.case_people, request.match_info["id"], principal(request))
+        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
     )
 
 
@@ -347,7 +347,7 @@ async def case_people(request: web.Request) -> web.Response:
 )
 async def list_approvals(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).run(
+        await _db(request).read(
             cases.list_approvals,
             principal(request),
             pending=request.query.get("pending"),

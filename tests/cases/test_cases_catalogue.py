@@ -140,3 +140,65 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
         lambda s: [r.action for r in s.scalars(select(LedgerRow).order_by(LedgerRow.seq))]
     )
     assert actions == ["case_change", "approval", "approval", "approval"]
+
+
+def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type: ignore[no-untyped-def]
+    """Parties and officers are JSON: the search finds them on SQLite and PostgreSQL alike, and
+    pending=me lists what waits for each named person in turn."""
+    from server import cases
+    from server.accounts import add_agency, add_user
+
+    settings = db.settings
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        add_agency(s, "A1", "a")
+        return [
+            add_user(s, n, "correct horse battery", r, "A1").id
+            for n, r in (("o", "officer"), ("r", "reviewer"), ("l", "legal"))
+        ]
+
+    uids = db.call(setup)
+    agency = db.call(lambda s: s.scalar(select(Agency)).id)
+    o, r, lg = (Principal(u, n, role, agency) for u, n, role in zip(uids, "orl", ("officer", "reviewer", "legal"), strict=True))
+    db.call(
+        cases.create_case,
+        o,
+        {
+            "number": "S-1",
+            "title": "检查",
+            "enforcement_type": "inspection",
+            "procedure": "general",
+            "parties": ["丽水某超市有限公司", {"name": "吴某", "role": "店长"}],
+            "officers": [{"name": "王明", "certificate_no": "33110001"}],
+        },
+        settings,
+    )
+    db.call(
+        cases.create_case,
+        o,
+        {"number": "S-2", "title": "其他", "enforcement_type": "penalty", "procedure": "simple"},
+        settings,
+    )
+
+    def numbers(q: str) -> list[str]:
+        return [c["number"] for c in db.call(cases.list_cases, o, q=q)["items"]]
+
+    assert numbers("某超市") == ["S-1"]
+    assert numbers("吴某") == ["S-1"]
+    assert numbers("王明") == ["S-1"]
+    assert numbers("33110001") == ["S-1"]
+    assert numbers("其他") == ["S-2"]
+    assert numbers("不存在") == []
+    req = db.call(
+        cases.add_approval,
+        "S-1",
+        o,
+        {"kind": "initiation", "reviewer_id": uids[1], "approver_id": uids[2]},
+        settings,
+    )
+    pending = lambda who: [a["id"] for a in db.call(cases.list_approvals, who, pending="me")["items"]]  # noqa: E731
+    assert (pending(o), pending(r), pending(lg)) == ([], [req["id"]], [])
+    db.call(cases.decide_approval, req["id"], r, {"decision": "approve"})
+    assert (pending(r), pending(lg)) == ([], [req["id"]])
+    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    assert done["status"] == "approved" and pending(lg) == []

@@ -122,6 +122,14 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     case_id = page.url.rsplit("/", 1)[1]
     assert NUMBER in page.inner_text("#case-title")
     assert "王明" in page.inner_text("#case-officers")
+    # Parties and officers stay editable while the case is open.
+    page.click("[data-action='case-edit']")
+    page.wait_for_selector("#case-form [name=parties]")
+    assert page.locator("#case-form [name=number]").is_disabled()
+    page.fill("#case-form [name=parties]", "丽水某超市有限公司\n吴某（店长）")
+    page.click("[data-action='case-save']")
+    page.wait_for_selector("#case-parties >> text=吴某（店长）")
+    assert page.locator("#case-form").count() == 0 and "李华" in page.inner_text("#case-officers")
 
     # -- 2. the officer asks for the initiation approval, naming reviewer and legal -----------
     page.click("[data-action='approval-request'][data-stage='initiation']")
@@ -287,7 +295,7 @@ def test_case_list_search_and_english(browser, work) -> None:  # type: ignore[no
     try:
         page = _page(ctx, errors)
         login_page(page, work["url"], "reviewer")
-        for q in ("丽水某超市", "李华"):
+        for q in ("丽水某超市", "吴某", "李华"):
             page.fill("#case-q", q)
             page.click("#case-search")
             page.wait_for_selector("tr.case-row >> text=" + NUMBER)
