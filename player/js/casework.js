@@ -145,7 +145,11 @@ const EXPORT_ROLES = new Set(["reviewer", "legal", "admin"]);
 const UPLOAD_ROLES = new Set(["officer", "admin"]);
 const fmt = (key, vars) => t(key).replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ""));
 const en = () => getLang() === "en";
-const names = (v) => (Array.isArray(v) ? v.map((o) => (typeof o === "string" ? o : o.name || o.code || "")).filter(Boolean).join("、") : v || "");
+// Punctuation follows the interface language, so the English UI carries no Chinese marks.
+const COLON = () => (en() ? ": " : "：");
+const LIST = () => (en() ? ", " : "、");
+const paren = (x) => (en() ? ` (${x})` : `（${x}）`);
+const names = (v) => (Array.isArray(v) ? v.map((o) => (typeof o === "string" ? o : o.name || o.code || "")).filter(Boolean).join(LIST()) : v || "");
 const article = (n) => (n ? fmt("cw_article", { n: String(n).replace(/^Art\.?\s*/, "") }) : "");
 // The session knows the username and role; the user id (to match approvals) comes from /auth/me.
 let meInfo = { token: null, id: null };
@@ -249,7 +253,7 @@ function officerPicker(registry, chosen) {
     const ids = new Set(chosen.map((o) => o.officer_id).filter(Boolean));
     box.append(h("div.hint", t("cw_officers_registry")),
       h("div.cw-checks", registry.map((o) => h("label.inline", h("input", { type: "checkbox", name: "officers", value: String(o.id), checked: ids.has(o.id) }),
-        `${o.name}（${o.certificate || o.certificate_no || o.code || ""}）`))));
+        `${o.name}${paren(o.certificate || o.certificate_no || o.code || "")}`))));
     box.read = () => [...box.querySelectorAll("input[name=officers]:checked")].map((i) => Number(i.value));
     return box;
   }
@@ -497,10 +501,10 @@ async function viewCase(root, caseId) {
       canWrite ? h("a.button#case-edit", { href: `#/cases/${c.id}/edit`, dataset: { action: "case-edit" } }, t("cw_edit_case")) : null,
       advance, archive),
     h("div.case-meta.dim",
-      h("span", `${t(startKey)}：${fmtDate(c.opened_at)}`), " · ",
-      h("span#case-parties", `${t("cw_parties")}：${names(c.parties) || "—"}`), " · ",
-      h("span#case-officers", `${t("cw_officers")}：${names(c.officers) || "—"}`), " · ",
-      h("span", `${t("current_stage")}：${stageLabel(c.current_stage)}`),
+      h("span", `${t(startKey)}${COLON()}${fmtDate(c.opened_at)}`), " · ",
+      h("span#case-parties", `${t("cw_parties")}${COLON()}${names(c.parties) || "—"}`), " · ",
+      h("span#case-officers", `${t("cw_officers")}${COLON()}${names(c.officers) || "—"}`), " · ",
+      h("span", `${t("current_stage")}${COLON()}${stageLabel(c.current_stage)}`),
       c.status === "archived" ? h("b.ok", ` · ${t("cw_archived")}`) : null),
     missing.length ? h("div.banner.damaged#archive-refused", t("cw_archive_refused")) : null,
     h("div.cw-case-grid",
@@ -546,10 +550,10 @@ function recordEl(c, p, r, attachments, stageFindings, canWrite, superseded = fa
       r.service_method ? h("span.badge", entryLabel(find(p.service_methods, r.service_method), r.service_method)) : null,
       r.execution_type ? h("span.badge", entryLabel(find(p.execution_types, r.execution_type), r.execution_type)) : null,
       superseded ? h("span.badge.cw-superseded", t("cw_superseded")) : null),
-    (r.officers || []).length ? h("div.dim", `${t("cw_officers")}：`, r.officers.map((o) => `${o.name}${o.certificate_no ? `（${o.certificate_no}）` : ""}${o.shown ? " ✓" : ""}`).join("、")) : null,
-    r.witness ? h("div.dim", `${t("cw_witness")}：${r.witness}`) : null,
-    fields.length ? h("dl.cw-fields", fields.map(([k, v]) => [h("dt", label("field", k)), h("dd", Array.isArray(v) ? v.join("、") : String(v))])) : null,
-    attachments.length ? h("div.cw-attach", `${t("cw_attachments")}：`, attachments.map((i) => h("a.cw-attachment", { href: `#/evidence/${i.id}?case=${c.id}`, dataset: { id: i.id } }, i.original_filename || i.id))) : null,
+    (r.officers || []).length ? h("div.dim", `${t("cw_officers")}${COLON()}`, r.officers.map((o) => `${o.name}${o.certificate_no ? paren(o.certificate_no) : ""}${o.shown ? " ✓" : ""}`).join(LIST())) : null,
+    r.witness ? h("div.dim", `${t("cw_witness")}${COLON()}${r.witness}`) : null,
+    fields.length ? h("dl.cw-fields", fields.map(([k, v]) => [h("dt", label("field", k)), h("dd", Array.isArray(v) ? v.join(LIST()) : String(v))])) : null,
+    attachments.length ? h("div.cw-attach", `${t("cw_attachments")}${COLON()}`, attachments.map((i) => h("a.cw-attachment", { href: `#/evidence/${i.id}?case=${c.id}`, dataset: { id: i.id } }, i.original_filename || i.id))) : null,
     canWrite && !superseded ? h("div.cw-rec-actions",
       h("button.small", { dataset: { action: "record-correct", id: r.id }, on: { click: () => recordDialog(c, p, r.stage, r) } }, t("cw_correct")),
       UPLOAD_ROLES.has(me().role) ? h("button.small", { dataset: { action: "record-attach", id: r.id }, on: { click: () => fileIn.click() } }, t("cw_attach")) : null,
@@ -572,7 +576,7 @@ async function recordDialog(c, p, stage, old = null) {
   const caseOfficers = (c.officers || []).length ? c.officers : registry.map((o) => ({ officer_id: o.id, name: o.name, certificate_no: o.certificate || "" }));
   const present = new Set((old ? old.officers : []).map((o) => o.officer_id || o.name));
   const offRows = h("div.cw-rec-officers", caseOfficers.map((o) => h("div.row.cw-rec-officer", { dataset: { officer: o.officer_id || "", name: o.name, cert: o.certificate_no || "" } },
-    h("label.inline", h("input", { type: "checkbox", name: "officers", checked: !old || present.has(o.officer_id || o.name) }), `${o.name}（${o.certificate_no || "—"}）`),
+    h("label.inline", h("input", { type: "checkbox", name: "officers", checked: !old || present.has(o.officer_id || o.name) }), `${o.name}${paren(o.certificate_no || "—")}`),
     h("label.inline", h("input", { type: "checkbox", name: "shown", checked: true }), t("cw_shown")))));
   const extra = officerPicker([], []);
   const fieldsBox = h("div.cw-doc-fields");
@@ -665,15 +669,16 @@ function decideWidget(a) {
   };
   const yes = h("button.primary", { type: "button", dataset: { action: "approval-decide", decision: "approve", id: a.id }, on: { click: () => send("approve", yes) } }, t("cw_approve"));
   const no = h("button", { type: "button", dataset: { action: "approval-decide", decision: "reject", id: a.id }, on: { click: () => send("reject", no) } }, t("cw_reject"));
-  return h("div.cw-decide", { dataset: { id: a.id } }, h("div.cw-label", `${t("cw_decide_here")}（${label("approval_role", a.waiting_for.role)}）`), opinion, h("div.row", yes, no));
+  return h("div.cw-decide", { dataset: { id: a.id } }, h("div.cw-label", `${t("cw_decide_here")}${paren(label("approval_role", a.waiting_for.role))}`), opinion, h("div.row", yes, no));
 }
 
 async function approvalDialog(c, p, stage) {
   const people = (await api(`/api/v1/cases/${c.id}/people`)).items.filter((x) => x.id !== me().user_id);
-  const kinds = (p.approval_kinds || []).filter((k) => k.stage === stage);
+  // A legal review is asked for by the legal office itself (the server refuses others).
+  const kinds = (p.approval_kinds || []).filter((k) => k.stage === stage && (!k.legal_only || ["legal", "admin"].includes(me().role)));
   const kind = h("select", { name: "kind" }, kinds.map((k) => h("option", { value: k.id }, entryLabel(k))));
   const pick = (name) => h("select", { name, required: true }, h("option", { value: "" }, t("cw_choose")),
-    people.map((x) => h("option", { value: String(x.id) }, `${x.display_name}（${label("role", x.role)}）`)));
+    people.map((x) => h("option", { value: String(x.id) }, `${x.display_name}${paren(label("role", x.role))}`)));
   const reviewer = pick("reviewer_id"), approver = pick("approver_id");
   const fieldsBox = h("div.cw-doc-fields");
   const formFields = () => {
@@ -713,7 +718,7 @@ async function viewApprovals(root) {
     h("div.cw-rec-line",
       h("a", { href: `#/cases/${a.case_id}` }, `${a.case_number} ${a.case_title}`), " · ",
       h("b", entryLabel(find(p.approval_kinds, a.kind), a.kind)), " · ",
-      h("span.dim", `${label("stage", a.stage)} · ${t("cw_requested_at")} ${fmtDate(a.created_at)} · ${t("cw_my_role")}：${label("approval_role", myRole(a))}`)),
+      h("span.dim", `${label("stage", a.stage)} · ${t("cw_requested_at")} ${fmtDate(a.created_at)} · ${t("cw_my_role")}${COLON()}${label("approval_role", myRole(a))}`)),
     approvalEl(a, p, decide ? { status: "open" } : null));
   const history = all.items.filter((a) => !pending.items.some((x) => x.id === a.id));
   clear(root,
@@ -746,7 +751,7 @@ async function renderUnlinked(box, c, linkedIds, proposals) {
     return h("tr.unlinked-row", { dataset: { id: it.id } },
       h("td", h("a", { href: `#/evidence/${it.id}?case=${c.id}` }, it.original_filename || shortHash(it.sha256) || it.id),
         h("div.dim", `${fmtDate(it.recorded_at)} · ${it.device_id || ""} · ${fmtSize(it.size)}`),
-        p ? h("span.badge.proposal", `${t("cw_proposal")}：${label("stage", p.stage)}`) : null),
+        p ? h("span.badge.proposal", `${t("cw_proposal")}${COLON()}${label("stage", p.stage)}`) : null),
       h("td", stageSel, " ", btn));
   };
   const seen = new Set();
@@ -813,12 +818,12 @@ async function renderExport(box, c) {
   h("h4", t("cw_clips")), clipRows.length ? h("div.cw-checks", clipRows) : h("p.dim", t("cw_no_clips")),
   h("h4", t("cw_items")), h("div.cw-checks", itemRows),
   field(t("cw_recipient"), recipient), field(t("cw_purpose"), purpose), watermark, err, h("div.row", start));
-  const pastRows = h("table.grid#export-list", h("tr", [t("cw_when"), t("cw_requested_by"), t("cw_recipient"), t("cw_purpose"), t("cw_export_state"), ""].map((x) => h("th", x))),
+  const pastRows = h("table.grid#export-list", h("tr", [t("cw_when"), t("cw_requested_by"), `${t("cw_recipient")} / ${t("cw_purpose")}`, t("cw_export_state")].map((x) => h("th", x))),
     past.items.length ? past.items.map((e) => h("tr.export-row", { dataset: { id: e.id, state: e.state } },
-      h("td", fmtDate(e.created_at)), h("td", String(e.requested_by || "").split(":").pop()), h("td", e.recipient), h("td", e.purpose),
-      h("td", label("export_state", e.state)),
-      h("td", e.state === "done" ? h("button.small", { dataset: { action: "export-download", id: e.id }, on: { click: () => downloadExport(e).catch(errorToast) } }, t("cw_redownload")) : "")))
-      : h("tr", h("td.empty", { colSpan: 6 }, t("cw_no_exports"))));
+      h("td", fmtDate(e.created_at)), h("td", String(e.requested_by || "").split(":").pop()),
+      h("td", h("div", e.recipient), h("div.dim", e.purpose)),
+      h("td", label("export_state", e.state), e.state === "done" ? h("div", h("button.small", { dataset: { action: "export-download", id: e.id }, on: { click: () => downloadExport(e).catch(errorToast) } }, t("cw_redownload"))) : null)))
+      : h("tr", h("td.empty", { colSpan: 4 }, t("cw_no_exports"))));
   const follow = async (e) => {
     const state = label("export_state", e.state);
     if (e.state === "done") {

@@ -142,6 +142,7 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     page.fill("#approval-form [name=party]", "丽水某超市有限公司")
     page.fill("#approval-form [name=handler_opinion]", "建议立案检查")
     page.fill("#approval-form [name=legal_basis]", "《中华人民共和国食品安全法》第三十四条")
+    page.screenshot(path=str(shots / "11-approval-form.png"))
     form.query_selector("[data-action='approval-submit']").click()
     approval = _stage(page, "initiation").locator(".cw-approval")
     approval.wait_for()
@@ -187,6 +188,7 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     page.fill("#record-form [name='fields.place']", "丽水市莲都区某路1号")
     page.fill("#record-form [name='fields.findings']", "货架上发现超过保质期酸奶12盒")
     page.fill("#record-form [name='fields.refusal']", "店长拒绝在笔录上签字，执法人员全程录像")
+    page.screenshot(path=str(shots / "11-record-form.png"))
     page.click("[data-action='record-save']")
     inv = _stage(page, "investigation")
     inv.locator("li.cw-record[data-signature='refused']").wait_for()
@@ -306,6 +308,8 @@ def test_case_list_search_and_english(browser, work) -> None:  # type: ignore[no
         page.wait_for_selector("#stage-timeline")
         page.click("#lang-switch")
         page.wait_for_function("() => document.querySelector('#case-archive, #case-status')")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(work["shots"] / "14-case-en.png"))
         page.wait_for_selector("li.stage-col[data-stage='initiation'] h3 >> text=Initiation")
         chrome = page.evaluate(
             "() => [...document.querySelectorAll('#main h3, #main h4, #main th, #main button, "
