@@ -834,7 +834,8 @@ async function renderExport(box, c) {
       return;
     }
     if (e.state === "failed") { clear(progress, h("div.error", { dataset: { id: e.id, state: e.state } }, `${state}: ${e.error || ""}`)); start.disabled = false; return; }
-    clear(progress, h("div", { dataset: { id: e.id, state: e.state } }, h("progress"), " ", h("span.dim", state)));
+    const bar = Number.isFinite(e.progress) && e.progress > 0 ? h("progress", { max: 1, value: e.progress }) : h("progress");
+    clear(progress, h("div", { dataset: { id: e.id, state: e.state } }, bar, " ", h("span.dim", `${state}${Number.isFinite(e.progress) && e.progress > 0 ? ` ${Math.round(e.progress * 100)}%` : ""}`)));
     exportPoll = setTimeout(async () => {
       if (!box.isConnected) return;
       try { follow(await api(`/api/v1/exports/${e.id}`)); } catch (ex) { errorToast(ex); }
