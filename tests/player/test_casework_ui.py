@@ -69,8 +69,18 @@ def _stage(page: Any, stage: str) -> Any:
     return page.locator(f"li.stage-col[data-stage='{stage}']")
 
 
-def _decide(browser: Any, work: dict[str, Any], who: str, errors: list[str], shot: str | None) -> str:
-    """`who` logs in in a browser of their own, finds the request in 待我审批 and approves it."""
+def _decide(
+    browser: Any,
+    work: dict[str, Any],
+    who: str,
+    errors: list[str],
+    shot: str | None,
+    *,
+    kind: str = "程序启动审批",
+    decision: str = "approve",
+    opinion: str = "同意立案",
+) -> str:
+    """`who` logs in in a browser of their own, finds the request in 待我审批 and decides it."""
     ctx = _context(browser)
     try:
         page = _page(ctx, errors)
@@ -78,14 +88,14 @@ def _decide(browser: Any, work: dict[str, Any], who: str, errors: list[str], sho
         page.click("#nav a[href='#/approvals']")
         card = page.wait_for_selector("#pending-approvals .cw-pending")
         text = card.inner_text()
-        assert NUMBER in text and "程序启动审批" in text
-        page.fill("#pending-approvals .cw-decide textarea[name=opinion]", f"{who}：同意立案")
+        assert NUMBER in text and kind in text
+        page.fill("#pending-approvals .cw-decide textarea[name=opinion]", f"{who}：{opinion}")
         if shot:
             page.screenshot(path=str(work["shots"] / shot))
-        page.click("#pending-approvals [data-action='approval-decide'][data-decision='approve']")
+        page.click(f"#pending-approvals [data-action='approval-decide'][data-decision='{decision}']")
         page.wait_for_selector("#pending-none")
         history = page.inner_text("#approval-history")
-        assert f"{who}：同意立案" in history
+        assert f"{who}：{opinion}" in history
         return history
     finally:
         ctx.close()
@@ -218,6 +228,21 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     # -- 6. through the stages to the archive ----------------------------------------------
     page.click("[data-action='stage-advance']")
     page.wait_for_selector("li.stage-col.current[data-stage='decision']")
+    # A decision approval the reviewer sends back: shown as 已退回 with the opinion, never counted.
+    page.click("[data-action='approval-request'][data-stage='decision']")
+    page.wait_for_selector("#approval-form")
+    page.select_option("#approval-form [name=kind]", "decision")
+    page.select_option("#approval-form [name=reviewer_id]", str(uid["reviewer"]))
+    page.select_option("#approval-form [name=approver_id]", str(uid["legal"]))
+    page.fill("#approval-form [name=handler_opinion]", "建议责令改正")
+    page.click("[data-action='approval-submit']")
+    _stage(page, "decision").locator(".cw-approval[data-status='pending']").wait_for()
+    _decide(browser, work, "reviewer", errors, None, kind="负责人审批", decision="reject",
+            opinion="证据不足，退回补充")
+    page.reload()
+    rejected = _stage(page, "decision").locator(".cw-approval[data-status='rejected']")
+    rejected.wait_for()
+    assert "已退回" in rejected.inner_text() and "证据不足，退回补充" in rejected.inner_text()
     page.click("[data-action='stage-advance']")
     page.wait_for_selector("li.stage-col.current[data-stage='service_execution']")
     page.screenshot(path=str(shots / "11-case.png"), full_page=False)
