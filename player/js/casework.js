@@ -247,15 +247,14 @@ async function registryOfficers() {
   } catch (e) { return []; }
 }
 function officerPicker(registry, chosen) {
-  // chosen: [{officer_id, name, certificate_no}]
+  // chosen: [{officer_id, name, certificate_no}]; registry officers are ticked, anyone else (the
+  // registry is empty, or the officer is not in it) is entered by name and certificate number.
   const box = h("div.cw-officers", { dataset: { name: "officers" } });
+  const ids = new Set(chosen.map((o) => o.officer_id).filter(Boolean));
   if (registry.length) {
-    const ids = new Set(chosen.map((o) => o.officer_id).filter(Boolean));
     box.append(h("div.hint", t("cw_officers_registry")),
       h("div.cw-checks", registry.map((o) => h("label.inline", h("input", { type: "checkbox", name: "officers", value: String(o.id), checked: ids.has(o.id) }),
         `${o.name}${paren(o.certificate || o.certificate_no || o.code || "")}`))));
-    box.read = () => [...box.querySelectorAll("input[name=officers]:checked")].map((i) => Number(i.value));
-    return box;
   }
   const rows = h("div.cw-free");
   const addRow = (o = {}) => {
@@ -265,12 +264,17 @@ function officerPicker(registry, chosen) {
       h("button.small", { type: "button", on: { click: () => row.remove() } }, t("cw_remove")));
     rows.append(row);
   };
-  (chosen.length ? chosen : [{}]).forEach(addRow);
-  box.append(h("div.hint", t("cw_officers_free")), rows,
+  const free = chosen.filter((o) => !o.officer_id || !registry.some((r) => r.id === o.officer_id));
+  if (free.length) free.forEach(addRow);
+  else if (!registry.length) addRow();
+  box.append(registry.length ? null : h("div.hint", t("cw_officers_free")), rows,
     h("button.small", { type: "button", dataset: { action: "officer-add" }, on: { click: () => addRow() } }, t("cw_add_officer")));
-  box.read = () => [...rows.querySelectorAll(".cw-officer-row")].map((r) => ({
-    name: r.querySelector("[name=name]").value.trim(), certificate_no: r.querySelector("[name=certificate_no]").value.trim(),
-  })).filter((o) => o.name);
+  box.read = () => [
+    ...[...box.querySelectorAll("input[name=officers]:checked")].map((i) => Number(i.value)),
+    ...[...rows.querySelectorAll(".cw-officer-row")].map((r) => ({
+      name: r.querySelector("[name=name]").value.trim(), certificate_no: r.querySelector("[name=certificate_no]").value.trim(),
+    })).filter((o) => o.name),
+  ];
   return box;
 }
 
@@ -583,12 +587,12 @@ async function recordDialog(c, p, stage, old = null) {
   const refusalBox = h("div");
   const renderFields = () => {
     const keys = [...new Set([...(TYPE_FIELDS[docType.value] || []), ...docFields(p, docType.value, { service_method: method.value }), "content"])];
-    const prevVals = Object.fromEntries([...fieldsBox.querySelectorAll("[data-field]")].map((i) => [i.dataset.field, i.value]));
-    clear(fieldsBox, keys.map((k) => field(label("field", k), h(k === "content" ? "textarea" : "input", {
-      name: `fields.${k}`, dataset: { field: k }, type: k === "content" ? undefined : "text", rows: k === "content" ? 2 : undefined,
-      value: prevVals[k] ?? (old && old.fields ? old.fields[k] || "" : ""),
-    }))));
-    clear(refusalBox, sig.value === "refused" ? field(label("field", "refusal"), h("textarea", { name: "fields.refusal", dataset: { field: "refusal" }, rows: 2 }, old && old.fields ? old.fields.refusal || "" : "")) : null);
+    const prevVals = Object.fromEntries([...fieldsBox.querySelectorAll("[data-field]"), ...refusalBox.querySelectorAll("[data-field]")].map((i) => [i.dataset.field, i.value]));
+    const value = (k) => prevVals[k] ?? (old && old.fields ? String(old.fields[k] ?? "") : "");
+    clear(fieldsBox, keys.map((k) => field(label("field", k), k === "content"
+      ? h("textarea", { name: `fields.${k}`, dataset: { field: k }, rows: 2 }, value(k))
+      : h("input", { name: `fields.${k}`, dataset: { field: k }, type: "text", value: value(k) }))));
+    clear(refusalBox, sig.value === "refused" ? field(label("field", "refusal"), h("textarea", { name: "fields.refusal", dataset: { field: "refusal" }, rows: 2 }, value("refusal"))) : null);
   };
   docType.addEventListener("change", renderFields); sig.addEventListener("change", renderFields); method.addEventListener("change", renderFields);
   renderFields();
