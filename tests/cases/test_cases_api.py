@@ -300,6 +300,26 @@ async def test_records_are_typed_by_the_pack(world, tmp_path) -> None:  # type: 
     )
     got = await world.call("GET", f"/api/v1/cases/{c['id']}")
     assert [r["id"] for r in got["records"]] == [fixed["id"]]
+    # ... and stays visible on its stage as superseded, pointing at its correction.
+    inv = next(s for s in got["stages"] if s["stage"] == "investigation")
+    assert [(r["id"], r["superseded_by"]) for r in inv["superseded"]] == [(rec["id"], fixed["id"])]
+    assert fixed["time_source"] == "claimed"  # a record's time is the writer's claim
+    # A scan of the paper correction is attached to it afterwards: a link naming the record.
+    paper = await _item(world, tmp_path, "paper.pdf", kind="document")
+    attach = f"/api/v1/cases/{c['id']}/records/{fixed['id']}/attachments"
+    link = await world.call("POST", attach, body={"evidence_id": paper}, status=201)
+    assert (link["record_id"], link["stage"], link["source"]) == (fixed["id"], "investigation", "record")
+    assert (await world.call("POST", attach, body={"evidence_id": paper}, status=200))["id"] == link["id"]
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{c['id']}/records/{rec['id']}/attachments",
+        body={"evidence_id": paper},
+        status=409,
+    )
+    await world.call(
+        "POST", f"/api/v1/cases/{c['id']}/records/nope/attachments", body={"evidence_id": paper}, status=404
+    )
+    assert any(e["record"] == fixed["id"] and e["subject"] == f"evidence:{paper}" for e in _ledger(world, "link"))
 
 
 async def test_approvals_enforce_separation_of_duties(world) -> None:  # type: ignore[no-untyped-def]
@@ -612,3 +632,12 @@ async def test_case_search_covers_parties_and_officers_and_edits_are_ledgered(wo
     await world.call("PATCH", f"/api/v1/cases/{c['id']}", body={"number": "X"}, status=400)
     entries = [e for e in _ledger(world, "case_change") if e.get("event") == "edited"]
     assert entries and entries[0]["after"]["parties"][1]["name"] == "某公司"
+    assert entries[0]["before"]["parties"] == [{"name": "张三"}]
+    # Archived: the file is closed, parties included.
+    from server.models import Case
+
+    def archive(s):  # type: ignore[no-untyped-def]
+        s.get(Case, c["id"]).status = "archived"
+
+    app_db(world.client).call(archive)
+    await world.call("PATCH", f"/api/v1/cases/{c['id']}", body={"parties": ["X"]}, status=409)
