@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import time
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 from ingest.client import (
     AuthFailed,
@@ -33,6 +35,7 @@ logger = logging.getLogger(__name__)
 CLEAR_MODES = ("move", "delete", "leave")
 READ_BLOCK = 1024 * 1024
 CHUNK_RETRIES = 3  # re-sends of one PATCH whose Upload-Checksum failed
+HEARTBEAT_TIMEOUT = 10.0  # seconds; a heartbeat never holds up uploads or the end of --once
 
 # --once exit codes
 EXIT_OK = 0  # every complete file uploaded, confirmed and cleared
@@ -68,6 +71,7 @@ class AgentConfig:
     backoff_max: float = 60.0
     give_up_after: float = 120.0  # --once: stop retrying an unreachable server after this
     naming: Naming = field(default_factory=load_naming)
+    heartbeat_interval: float = 60.0  # seconds between station heartbeats; 0 = none
     progress: bool | None = None  # None: progress bars when stdout is a terminal
 
 
@@ -159,8 +163,12 @@ class Agent:
             except ServerDown as exc:
                 logger.warning("server not reachable yet (%s); will retry", exc)
             if self.cfg.once:
-                return await self._run_once(watcher)
+                code = await self._run_once(watcher)
+                await self.heartbeat()
+                return code
             watcher.start()
+            if self.cfg.heartbeat_interval > 0:
+                workers.append(asyncio.create_task(self._heartbeats(), name="heartbeat"))
             await self._run_service(watcher)
             return EXIT_FATAL if self._fatal else EXIT_OK
         finally:
@@ -172,6 +180,50 @@ class Agent:
                 self._progress.stop()
             await self.client.close()
             self.journal.close()
+
+    # -- heartbeat ---------------------------------------------------------------------------
+    def heartbeat_payload(self) -> dict[str, Any]:
+        """What the station reports each minute: backlog, last error, free disk."""
+        import shutil
+
+        files, size, error = self.journal.backlog()
+        try:
+            free: int | None = shutil.disk_usage(self.cfg.state_dir).free
+        except OSError:
+            free = None
+        return {"station_id": self.cfg.station_id, "files_waiting": files, "bytes_waiting": size,
+                "last_error": (self._fatal or error)[:2000], "disk_free": free,
+                "version": "custodian-ingest"}
+
+    async def heartbeat(self) -> bool:
+        """Send one heartbeat; a failure is logged, never fatal (uploads matter more)."""
+        if self.client is None:
+            return False
+        try:
+            payload = await asyncio.to_thread(self.heartbeat_payload)
+            status, _h, body = await asyncio.wait_for(self.client.request(
+                "POST", self.client.url("/api/v1/stations/heartbeat"),
+                headers={"Content-Type": "application/json"}, data=json.dumps(payload)),
+                HEARTBEAT_TIMEOUT)
+        except TimeoutError:
+            logger.info("heartbeat not sent: no answer in %ss", HEARTBEAT_TIMEOUT)
+            return False
+        except (ServerDown, AuthFailed) as exc:
+            logger.info("heartbeat not sent: %s", exc)
+            return False
+        if status != 200:
+            logger.warning("heartbeat refused (%s): %s", status,
+                           body.get("error") if isinstance(body, dict) else body)
+            return False
+        return True
+
+    async def _heartbeats(self) -> None:
+        while not self._stop.is_set():
+            await self.heartbeat()
+            try:
+                await asyncio.wait_for(self._stop.wait(), self.cfg.heartbeat_interval)
+            except TimeoutError:
+                pass
 
     async def _complete_files(self, watcher: DockWatcher) -> tuple[list[Any], list[Path]]:
         present = watcher.refresh()
@@ -240,8 +292,10 @@ class Agent:
                 )
             self.outcomes[key] = Outcome(key, "empty", "zero-byte file: not uploaded")
             return
-        if e.state == "cleared" or (e.state == "confirmed" and self.cfg.clear_mode == "leave"):
-            return  # done before (left in place on purpose)
+        if e.state == "cleared":
+            return
+        if e.state == "confirmed" and self.cfg.clear_mode == "leave" and e.ctime_ns == st.st_ctime_ns:
+            return  # delivered before and left in place on purpose; untouched since
         if e.state == "failed" and e.id in self._gave_up:
             return  # each run of the agent gives a failed file one more chance, not more
         if time.monotonic() < self._retry_at.get(e.id, 0):
@@ -267,6 +321,11 @@ class Agent:
     async def _process(self, entry_id: int, path: Path) -> None:
         e = self.journal.by_id(entry_id)
         key = str(path)
+        if e.state == "confirmed" and self.cfg.clear_mode == "leave":
+            # Touched since it was delivered (same name, size and mtime): the content decides.
+            e = await self._recheck(e, path)
+            if e.state == "confirmed":
+                return
         while e.state != "confirmed":
             try:
                 sha, evidence_id = await self._upload(e, path)
@@ -315,10 +374,35 @@ class Agent:
                 server_sha256=sha,
                 evidence_id=evidence_id,
                 error="",
+                ctime_ns=_ctime_ns(path),
             )
             logger.info("confirmed %s sha256=%s evidence=%s", path, sha, evidence_id)
             e = self.journal.by_id(e.id)
         self._clear(e, path)
+
+    async def _recheck(self, e: Entry, path: Path) -> Entry:
+        """A delivered file left on the dock was written to since: hash it. The same bytes stay
+        delivered; other bytes under the same name, size and mtime are delivered again."""
+        def digest() -> tuple[str, int]:
+            with open(path, "rb", buffering=0) as f:
+                before = os.fstat(f.fileno()).st_ctime_ns
+                return _hash_prefix(f, e.size).hexdigest(), before
+
+        try:
+            local, ctime = await asyncio.to_thread(digest)
+        except OSError as exc:
+            logger.warning("%s: cannot re-read it to compare with what was delivered: %s", path, exc)
+            return e
+        if local == e.sha256:
+            self.journal.update(e.id, ctime_ns=ctime)
+        else:
+            logger.warning(
+                "%s changed after delivery (same name, size and time; sha256 %s, delivered %s): "
+                "delivering the new content as well", path, local, e.sha256)
+            self.journal.update(e.id, state="queued", sha256=None, server_sha256=None,
+                                evidence_id=None, upload_url=None, attempts=0, error="",
+                                ctime_ns=None)
+        return self.journal.by_id(e.id)
 
     def _wait(self, e: Entry, key: str, why: str) -> None:
         self.journal.update(e.id, state="waiting", error=why)
@@ -359,7 +443,9 @@ class Agent:
         self, e: Entry, path: Path, f: BinaryIO, meta: dict[str, str]
     ) -> tuple[str, str]:
         assert self.client is not None
-        url = e.upload_url
+        # The journal keeps the upload's path, resolved against the server configured now:
+        # after the server it started on is gone, another one (scale-out) continues it.
+        url = self.client.url(urlsplit(e.upload_url).path) if e.upload_url else None
         hasher: Any = None
         offset = 0
         if url:
@@ -381,6 +467,20 @@ class Agent:
                             f"the file hashes to {local}"
                         )
                     return await self._confirm(url, local, info["evidence_id"])
+                elif info["offset"] == e.size:
+                    # Every byte arrived but the server died while committing: ask it to
+                    # finish (an empty last PATCH with our hash) instead of giving up.
+                    hasher = await asyncio.to_thread(_hash_prefix, f, e.size)
+                    local = hasher.hexdigest()
+                    logger.info("%s: all bytes on the server; asking it to finish", path.name)
+                    result = await self.client.patch(url, e.size, b"", chunk_sha256=None,
+                                                     claim=local)
+                    if result.get("sha256") != local or not result.get("evidence_id"):
+                        raise Rejected(
+                            f"server answered sha256 {result.get('sha256')} on finishing, "
+                            f"the file hashes to {local}"
+                        )
+                    return await self._confirm(url, local, result["evidence_id"])
                 else:
                     offset = info["offset"]
                     hasher = await asyncio.to_thread(_hash_prefix, f, offset)
@@ -564,6 +664,13 @@ def _read_into(f: BinaryIO, view: memoryview) -> memoryview:
             break
         got += k
     return view[:got]
+
+
+def _ctime_ns(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ctime_ns
+    except OSError:
+        return None
 
 
 def _hash_prefix(f: BinaryIO, upto: int) -> Any:

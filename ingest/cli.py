@@ -56,6 +56,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"folder of the agent's journal (default {DEFAULT_STATE})",
     )
     p.add_argument("--once", action="store_true", help="upload what is complete now and exit")
+    p.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="report backlog, last error and free disk to the server this often (default 60; "
+        "0 = never); --once reports once at the end",
+    )
     p.add_argument("--concurrency", type=int, default=2, help="parallel uploads (default 2)")
     p.add_argument(
         "--quiet-seconds",
@@ -171,6 +179,7 @@ def config_from(args: argparse.Namespace) -> Any:
         backoff_max=args.backoff_max,
         naming=naming,
         progress=False if args.service else None,
+        heartbeat_interval=max(0.0, args.heartbeat),
     )
 
 

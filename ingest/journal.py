@@ -53,6 +53,9 @@ class Entry:
     attempts: int
     error: str
     cleared_to: str | None
+    # The file's ctime when it was confirmed: any later write or utime changes it, so a file
+    # whose name, size and mtime stayed the same but whose content changed is noticed.
+    ctime_ns: int | None = None
 
 
 class Journal:
@@ -65,6 +68,9 @@ class Journal:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")  # a power cut keeps what we wrote
         self._conn.executescript(SCHEMA)
+        cols = {r[1] for r in self._conn.execute("PRAGMA table_info(files)")}
+        if "ctime_ns" not in cols:  # journals written before this column existed
+            self._conn.execute("ALTER TABLE files ADD COLUMN ctime_ns INTEGER")
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -75,7 +81,7 @@ class Journal:
 
     _COLS = (
         "id, path, size, mtime_ns, state, upload_url, sha256, server_sha256, evidence_id, "
-        "attempts, error, cleared_to"
+        "attempts, error, cleared_to, ctime_ns"
     )
 
     def get(self, path: str, size: int, mtime_ns: int) -> Entry | None:
@@ -125,3 +131,19 @@ class Journal:
         with self._lock:
             cur = self._conn.execute(f"SELECT {self._COLS} FROM files ORDER BY id")
             return [Entry(*r) for r in cur.fetchall()]
+
+    def backlog(self) -> tuple[int, int, str]:
+        """Files still to deliver (seen, not confirmed, still on the dock): count, bytes and the
+        latest error among them, for the station heartbeat."""
+        import os
+
+        with self._lock:
+            cur = self._conn.execute(
+                "SELECT path, size, error FROM files WHERE state NOT IN (?, ?, ?) "
+                "ORDER BY updated_at DESC",
+                (*DONE, "empty"),
+            )
+            rows = cur.fetchall()
+        rows = [r for r in rows if os.path.exists(r[0])]
+        error = next((r[2] for r in rows if r[2]), "")
+        return len(rows), sum(r[1] for r in rows), error

@@ -184,22 +184,38 @@ class ExportBundle:
     created_at: datetime
     tsa_roots_pem: bytes | None = None
     title: str = ""
+    # key id -> (valid_from, valid_to) as RFC 3339 text or None (open): the server's keyring.
+    key_windows: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
-def _keys_json(keys: Sequence[signing.PublicKeyLike]) -> bytes:
-    return canonical_json(
-        {
-            "keys": [
-                {
-                    "key_id": signing.key_id(k),
-                    "algorithm": "Ed25519",
-                    "public_key_hex": signing.public_key_hex(k),
-                    "public_key_pem": signing.public_key_pem(k),
-                }
-                for k in keys
-            ]
-        }
+def _keys_json(
+    keys: Sequence[signing.PublicKeyLike],
+    windows: Mapping[str, tuple[str | None, str | None]] | None = None,
+) -> bytes:
+    out = []
+    for k in keys:
+        kid = signing.key_id(k)
+        start, end = (windows or {}).get(kid, (None, None))
+        out.append(
+            {
+                "key_id": kid,
+                "fingerprint": signing.fingerprint(k),
+                "algorithm": "Ed25519",
+                "public_key_hex": signing.public_key_hex(k),
+                "public_key_pem": signing.public_key_pem(k),
+                "valid_from": start,
+                "valid_to": end,
+            }
+        )
+    return canonical_json({"keys": out})
+
+
+def head_fingerprint(bundle: ExportBundle) -> str | None:
+    """The fingerprint of the key that signed the bundle's tree head (None if not included)."""
+    key = signing.select_key(
+        {signing.key_id(k): k for k in bundle.public_keys}, bundle.tree_head.key_id
     )
+    return signing.fingerprint(key) if key is not None else None
 
 
 def build_spec(bundle: ExportBundle) -> PackageSpec:
@@ -236,14 +252,21 @@ def build_spec(bundle: ExportBundle) -> PackageSpec:
     files.append(PackageFile("ledger/tree-head.signed.json", head.signing_bytes()))
     if bundle.tree_head_token:
         files.append(PackageFile("ledger/tree-head.tsr", bundle.tree_head_token))
-    files.append(PackageFile("ledger/keys.json", _keys_json(bundle.public_keys)))
+    files.append(
+        PackageFile("ledger/keys.json", _keys_json(bundle.public_keys, bundle.key_windows))
+    )
     if bundle.tsa_roots_pem:
         files.append(PackageFile("ledger/tsa-roots.pem", bundle.tsa_roots_pem))
     files.append(PackageFile("report/custody-report.pdf", bundle.report_pdf))
     files.append(PackageFile("report/custody-report.json", bundle.report_json))
     return PackageSpec(
         bag_name=f"custodian-export-{bundle.export_id}",
-        bag_info=(*bundle.bag_info, ("External-Identifier", bundle.export_id)),
+        bag_info=(
+            *bundle.bag_info,
+            ("External-Identifier", bundle.export_id),
+            # What a clerk compares with the fingerprint the agency publishes.
+            *((("Signing-Key-Fingerprint", fp),) if (fp := head_fingerprint(bundle)) else ()),
+        ),
         files=tuple(files),
         created_at=bundle.created_at,
         title=bundle.title,

@@ -43,6 +43,9 @@ APPROVAL = "approval"
 COMPLAINT = "complaint"
 DISPOSAL_REQUEST = "disposal_request"
 DISPOSAL_APPROVAL = "disposal_approval"
+# Supervision (issue 15): 抽查 drawn / scored, 责令限期整改 issued / answered.
+SPOT_CHECK = "spot_check"
+RECTIFICATION = "rectification"
 ACTIONS = frozenset(
     {
         INGEST,
@@ -63,8 +66,29 @@ ACTIONS = frozenset(
         COMPLAINT,
         DISPOSAL_REQUEST,
         DISPOSAL_APPROVAL,
+        SPOT_CHECK,
+        RECTIFICATION,
     }
 )
+# The officer / device / station registry (issue 16): its changes, and whose footage an item is.
+OFFICER_ADD = "officer_add"
+OFFICER_UPDATE = "officer_update"
+OFFICER_LEAVE = "officer_leave"
+DEVICE_ADD = "device_add"
+DEVICE_UPDATE = "device_update"
+DEVICE_ASSIGN = "device_assign"
+DEVICE_RETIRE = "device_retire"
+STATION_ADD = "station_add"
+ATTRIBUTE = "attribute"  # at ingest: the officer who held the item's device at recorded_at
+REATTRIBUTE = "reattribute"  # a person re-ran attribution after registering a device
+ACTIONS = ACTIONS | {OFFICER_ADD, OFFICER_UPDATE, OFFICER_LEAVE, DEVICE_ADD, DEVICE_UPDATE,
+                     DEVICE_ASSIGN, DEVICE_RETIRE, STATION_ADD, ATTRIBUTE, REATTRIBUTE}
+
+# Court-side custody events (issue 13): a signing-key rotation, and media derivation (a new
+# manifest version naming derived files, or a re-process).
+KEY_ROTATION = "key_rotation"
+DERIVATION = "derivation"
+ACTIONS = ACTIONS | {KEY_ROTATION, DERIVATION}
 
 GENESIS_PREV = "0" * 64
 # The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers

@@ -32,6 +32,8 @@ ROLES = frozenset(
         "clip",
         "preview",
         "probe",
+        "subtitles",
+        "gps_track",
     }
 )
 MAX_DERIVED = 100_000

@@ -126,6 +126,12 @@ def key_id(key: PublicKeyLike) -> str:
     return hashlib.sha256(public_key_raw(key)).hexdigest()[:KEY_ID_LENGTH]
 
 
+def fingerprint(key: PublicKeyLike) -> str:
+    """The key's fingerprint: SHA-256 of the raw 32-byte public key, 64 lowercase hex. The key
+    id is its first 16 characters; agencies publish the whole fingerprint."""
+    return hashlib.sha256(public_key_raw(key)).hexdigest()
+
+
 def sign(private_key: Ed25519PrivateKey, data: bytes) -> str:
     """Sign data; the signature as standard base64 text."""
     return base64.b64encode(private_key.sign(data)).decode("ascii")

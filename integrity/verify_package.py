@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Offline verifier of a Custodian sealed evidence package (standard library only).
 
-Usage:  python verify.py [PACKAGE] [--trusted-key KEY_ID_OR_HEX] [--quiet]
+Usage:  python verify.py [PACKAGE] --trusted-key KEY [--trusted-key KEY …] [--quiet]
 
 PACKAGE is the unpacked bag folder (the one holding bagit.txt) or the ZIP as received; with no
-argument the folder this file sits in is checked. Exit status: 0 when everything holds, 1 when
-anything does not, 2 when the package cannot be read at all.
+argument the folder this file sits in is checked. KEY is what the issuing agency publishes: the
+signing key's fingerprint (64 hex, SHA-256 of the raw Ed25519 key), its key id (16 hex), the
+raw public key (64 hex), a PEM public-key file, or the agency's keys file (JSON from
+`custodian keys --json` or GET /api/v1/keys, or one fingerprint per line).
 
-This one file is copied into every package as verify.py and is also what
-`custodian verify-package` runs, so both give the same verdict. It needs nothing but Python 3.11+
-(openssl, when installed, is used for RFC 3161 time-stamp tokens).
+Exit status:
+  0  VALID: every byte holds AND it is signed by a key you trust (origin established);
+  1  INVALID: something does not hold;
+  2  unreadable: the package (or a --trusted-key) cannot be read, or a size limit is exceeded;
+  3  integrity holds but ORIGIN IS NOT ESTABLISHED: no --trusted-key, or the signing key is not
+     among them. Any server can sign a package with its own key; only the agency's published
+     fingerprint tells you whose key it is.
 
 What is checked, in order:
   1. bagit.txt declares BagIt 1.0 in UTF-8.
@@ -32,8 +38,9 @@ What is checked, in order:
 A verifier cannot vouch for itself: an edited verify.py could print anything. Its SHA-256 is
 printed first and recorded in bag-info.txt (Verifier-SHA256) and the tag manifests; compare it
 with the value the issuing agency gives you separately, or check the bag with any BagIt tool.
-Likewise the signing key is trusted only if its key id matches the one the agency publishes
-(pass --trusted-key to make that a hard check).
+Likewise integrity alone is not origin: the signing key is trusted only through --trusted-key.
+Folders are read without following symbolic links; links, FIFOs, devices, duplicate ZIP entries
+and names that collide after NFC normalisation or case folding make a package INVALID.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -69,6 +77,11 @@ EXPORT_ACTION = "export"
 EXPORT_FORMAT = "custodian.export/1"
 ENTRY_FIELDS = ("seq", "time", "actor", "action", "subject", "details_hash", "prev_hash")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX16 = re.compile(r"^[0-9a-f]{16}$")
+MAX_KEYS_FILE_BYTES = 1024 * 1024
+# DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the raw 32-byte key follows.
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE, EXIT_UNTRUSTED = 0, 1, 2, 3
 
 
 # =============================================================================================
@@ -223,17 +236,228 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: list[bytes], roo
 
 
 # =============================================================================================
+# Trusted keys: what the clerk got from the agency, out of band
+# =============================================================================================
+class BadTrustedKey(Exception):
+    """A --trusted-key value that is none of the accepted forms."""
+
+
+def fingerprint_of(raw: bytes) -> str:
+    """The key's fingerprint: SHA-256 of the raw 32-byte Ed25519 public key, lowercase hex."""
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _parse_time(value: Any) -> Any:
+    """An RFC 3339 time as an aware datetime; None for null or unparsable values."""
+    import datetime as _dt
+
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.UTC)
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """One key the clerk trusts: matched by fingerprint (or short key id), optionally only
+    within a validity window (from the agency's keys file)."""
+
+    fingerprint: str | None
+    key_id: str | None
+    valid_from: str | None = None
+    valid_to: str | None = None
+    source: str = ""
+
+    def matches(self, raw: bytes) -> bool:
+        fp = fingerprint_of(raw)
+        return self.fingerprint == fp or (self.key_id is not None and self.key_id == fp[:16])
+
+    def window_allows(self, moment: str) -> bool:
+        """True when moment lies in [valid_from, valid_to] (open ends allowed)."""
+        when = _parse_time(moment)
+        if when is None:
+            return False
+        start, end = _parse_time(self.valid_from), _parse_time(self.valid_to)
+        return (start is None or when >= start) and (end is None or when <= end)
+
+
+def _pem_public_key(text: str, where: str) -> bytes:
+    body = re.search(
+        r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", text, re.DOTALL
+    )
+    if body is None:
+        raise BadTrustedKey(f"{where}: no 'BEGIN PUBLIC KEY' block")
+    try:
+        der = base64.b64decode("".join(body.group(1).split()), validate=True)
+    except ValueError as exc:
+        raise BadTrustedKey(f"{where}: PEM body is not base64 ({exc})") from None
+    if len(der) != 44 or not der.startswith(ED25519_SPKI_PREFIX):
+        raise BadTrustedKey(f"{where}: not an Ed25519 public key")
+    return der[len(ED25519_SPKI_PREFIX) :]
+
+
+def _hex_forms(text: str, where: str, window: tuple[Any, Any] = (None, None)) -> list[TrustedKey]:
+    value = text.strip().lower().removeprefix("sha256:").replace(":", "").replace(" ", "")
+    if HEX16.match(value):
+        return [TrustedKey(None, value, *window, source=where)]
+    if HEX64.match(value):
+        # 64 hex digits are the fingerprint or the raw public key itself: accept either.
+        return [
+            TrustedKey(value, None, *window, source=where),
+            TrustedKey(fingerprint_of(bytes.fromhex(value)), None, *window, source=where),
+        ]
+    raise BadTrustedKey(
+        f"{where}: {text.strip()[:80]!r} is not a fingerprint (64 hex), key id (16 hex), "
+        "public key, PEM file or keys file"
+    )
+
+
+def _keys_file(data: Any, where: str) -> list[TrustedKey]:
+    items = data.get("keys", data.get("items")) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not items:
+        raise BadTrustedKey(f"{where}: a keys file holds a non-empty 'keys' (or 'items') list")
+    out: list[TrustedKey] = []
+    for n, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise BadTrustedKey(f"{where}: key {n} is not an object")
+        window = (item.get("valid_from"), item.get("valid_to"))
+        raw_hex = item.get("public_key_hex")
+        if isinstance(raw_hex, str) and HEX64.match(raw_hex.lower()):
+            fp = fingerprint_of(bytes.fromhex(raw_hex))
+            given = item.get("fingerprint")
+            if given is not None and str(given).lower().removeprefix("sha256:") != fp:
+                raise BadTrustedKey(f"{where}: key {n}: fingerprint does not belong to its key")
+            out.append(TrustedKey(fp, None, *window, source=where))
+        elif isinstance(item.get("fingerprint"), str):
+            out.extend(
+                TrustedKey(t.fingerprint, t.key_id, *window, source=where)
+                for t in _hex_forms(item["fingerprint"], f"{where} key {n}")[:1]
+            )
+        else:
+            raise BadTrustedKey(f"{where}: key {n} has neither public_key_hex nor fingerprint")
+    return out
+
+
+def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
+    """Every --trusted-key value as TrustedKeys: a fingerprint, key id or raw key in hex, a
+    PEM public-key file, a JSON keys file, or a text file of fingerprints (one a line)."""
+    out: list[TrustedKey] = []
+    for value in values:
+        text = str(value).strip()
+        candidate = Path(text).expanduser() if text else None
+        is_file = False
+        if candidate is not None and not HEX64.match(text.lower()) and not HEX16.match(
+            text.lower()
+        ):
+            try:
+                is_file = candidate.is_file()
+            except OSError:
+                is_file = False
+        if not is_file:
+            if "-----BEGIN" in text:
+                out.append(TrustedKey(fingerprint_of(_pem_public_key(text, "--trusted-key")),
+                                      None, source="--trusted-key"))
+            else:
+                out.extend(_hex_forms(text, "--trusted-key"))
+            continue
+        where = str(candidate)
+        try:
+            if candidate.stat().st_size > MAX_KEYS_FILE_BYTES:
+                raise BadTrustedKey(f"{where}: larger than {MAX_KEYS_FILE_BYTES} bytes")
+            content = candidate.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadTrustedKey(f"{where}: cannot be read ({exc})") from None
+        if "-----BEGIN" in content:
+            out.append(TrustedKey(fingerprint_of(_pem_public_key(content, where)), None,
+                                  source=where))
+        elif content.lstrip().startswith(("{", "[")):
+            try:
+                out.extend(_keys_file(_strict_loads(content.encode("utf-8")), where))
+            except ValueError as exc:
+                raise BadTrustedKey(f"{where}: not valid JSON ({exc})") from None
+        else:
+            lines = [ln.split("#", 1)[0].strip() for ln in content.splitlines()]
+            lines = [ln for ln in lines if ln]
+            if not lines:
+                raise BadTrustedKey(f"{where}: no fingerprint in the file")
+            for ln in lines:
+                out.extend(_hex_forms(ln, where))
+    return out
+
+
+# =============================================================================================
 # Reading a bag: an unpacked folder or the ZIP as received
 # =============================================================================================
 class PackageUnreadable(Exception):
-    """The package cannot be opened or is not one bag."""
+    """The package cannot be opened, is not one bag, or exceeds a size limit."""
+
+
+class NotRegularFile(OSError):
+    """A bag path that is not a regular file when opened (replaced by a link, FIFO, device)."""
+
+
+def _unsafe_name(rel: str) -> bool:
+    parts = rel.split("/")
+    return (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\x00" in rel
+        or any(part in ("", ".", "..") for part in parts)
+    )
+
+
+class _Names:
+    """Tracks names as found, reporting duplicates and NFC / case-folding collisions."""
+
+    def __init__(self, flaws: list[tuple[str, str, str]], what: str) -> None:
+        self.flaws = flaws
+        self.what = what
+        self.exact: set[str] = set()
+        self.nfc: dict[str, str] = {}
+        self.folded: dict[str, str] = {}
+
+    def add(self, raw: str) -> str | None:
+        """The NFC name to use, or None when this name repeats or collides with one before."""
+        nfc = unicodedata.normalize("NFC", raw)
+        if raw in self.exact:
+            self.flaws.append(
+                ("duplicate_entry", nfc, f"{nfc}: appears twice in the {self.what} (an extractor "
+                 "may pick either copy)")
+            )
+            return None
+        self.exact.add(raw)
+        if nfc in self.nfc:
+            self.flaws.append(
+                ("name_collision", nfc, f"{nfc}: two {self.what} entries with the same name after "
+                 f"Unicode NFC normalisation ({self.nfc[nfc]!r} and {raw!r})")
+            )
+            return None
+        folded = nfc.casefold()
+        if folded in self.folded:
+            self.flaws.append(
+                ("name_collision", nfc, f"{nfc}: collides with {self.folded[folded]} when case is "
+                 f"ignored (Windows and macOS would keep only one)")
+            )
+            return None
+        self.nfc[nfc] = raw
+        self.folded[folded] = nfc
+        return nfc
 
 
 class BagSource:
     """Files of one bag by their path relative to the bag folder."""
 
+    def __init__(self) -> None:
+        # (kind, where, message): structural problems found while listing (links, FIFOs,
+        # duplicates, colliding names); each makes the package INVALID.
+        self.flaws: list[tuple[str, str, str]] = []
+
     def files(self) -> dict[str, int]:
-        """Every file: relative path -> size."""
+        """Every regular file: relative path -> size."""
         raise NotImplementedError
 
     def blocks(self, rel: str) -> Iterator[bytes]:
@@ -241,11 +465,18 @@ class BagSource:
         raise NotImplementedError
 
     def read(self, rel: str, limit: int = MAX_TAG_FILE_BYTES) -> bytes:
-        """A small file whole (refused above limit)."""
+        """A small file whole; a file above limit makes the package unreadable (exit 2)."""
         size = self.files()[rel]
         if size > limit:
-            raise ValueError(f"{rel} is larger than {limit} bytes")
-        return b"".join(self.blocks(rel))
+            raise PackageUnreadable(
+                f"{rel} is {size} bytes, more than this verifier reads ({limit} bytes)"
+            )
+        out = bytearray()
+        for block in self.blocks(rel):
+            out += block
+            if len(out) > limit:
+                raise PackageUnreadable(f"{rel} is larger than {limit} bytes")
+        return bytes(out)
 
     def local_path(self, rel: str) -> Path | None:
         """The file on disk, where there is one."""
@@ -260,57 +491,109 @@ class BagSource:
 
 
 class FolderBag(BagSource):
+    """An unpacked bag, read without following symbolic links (lstat): a link, FIFO, socket
+    or device is reported, never opened, so it can neither hang the verifier nor point
+    outside the bag."""
+
     def __init__(self, root: Path) -> None:
+        super().__init__()
         self.root = root
         self._files: dict[str, int] | None = None
+        self._raw: dict[str, str] = {}  # NFC name -> name on disk
 
     def files(self) -> dict[str, int]:
         if self._files is None:
             out: dict[str, int] = {}
-            for dirpath, dirnames, filenames in os.walk(self.root):
-                dirnames.sort()
-                for name in sorted(filenames):
-                    full = Path(dirpath, name)
-                    rel = full.relative_to(self.root).as_posix()
-                    out[unicodedata.normalize("NFC", rel)] = full.stat().st_size
+            names = _Names(self.flaws, "folder")
+            stack = [""]
+            while stack:
+                prefix = stack.pop()
+                try:
+                    entries = sorted(os.scandir(self.root / prefix if prefix else self.root),
+                                     key=lambda e: e.name)
+                except OSError as exc:
+                    raise PackageUnreadable(f"{prefix or self.root}: cannot list ({exc})") from None
+                for entry in entries:
+                    rel = f"{prefix}{entry.name}"
+                    nfc = unicodedata.normalize("NFC", rel)
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISLNK(st.st_mode):
+                        self.flaws.append(("not_regular", nfc, f"{nfc}: a symbolic link "
+                                           f"(to {os.readlink(entry.path)!r}), not a file; links "
+                                           "are never followed"))
+                        continue
+                    if stat.S_ISDIR(st.st_mode):
+                        stack.append(rel + "/")
+                        continue
+                    if not stat.S_ISREG(st.st_mode):
+                        self.flaws.append(("not_regular", nfc, f"{nfc}: not a regular file "
+                                           f"({_file_type(st.st_mode)}); never opened"))
+                        continue
+                    key = names.add(rel)
+                    if key is None:
+                        continue
+                    out[key] = st.st_size
+                    self._raw[key] = rel
                     if len(out) > MAX_FILES:
                         raise PackageUnreadable(f"more than {MAX_FILES} files")
             self._files = out
         return self._files
 
     def _path(self, rel: str) -> Path:
-        direct = self.root / rel
-        if direct.exists():
-            return direct
-        # The file system may store another Unicode normalisation form (macOS).
-        for candidate in (unicodedata.normalize("NFD", rel),):
-            if (self.root / candidate).exists():
-                return self.root / candidate
-        return direct
+        self.files()
+        return self.root / self._raw.get(rel, rel)
 
     def blocks(self, rel: str) -> Iterator[bytes]:
-        with open(self._path(rel), "rb", buffering=0) as f:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        flags |= getattr(os, "O_BINARY", 0)
+        fd = os.open(self._path(rel), flags)
+        try:
+            # Checked on the open descriptor, so a swap after listing cannot slip through.
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise NotRegularFile(f"{rel}: not a regular file")
             while True:
-                block = f.read(BLOCK_SIZE)
+                block = os.read(fd, BLOCK_SIZE)
                 if not block:
                     return
                 yield block
+        finally:
+            os.close(fd)
 
     def local_path(self, rel: str) -> Path | None:
         return self._path(rel)
 
 
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 class ZipBag(BagSource):
+    """The ZIP as received. Every entry must be a plain stored-or-deflated regular file with a
+    safe, unique name (exactly, after NFC and after case folding)."""
+
     def __init__(self, path: Path) -> None:
+        super().__init__()
         try:
             self.zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise PackageUnreadable(f"{path}: not a readable ZIP ({exc})") from exc
-        names = [i for i in self.zf.infolist() if not i.is_dir()]
-        if len(names) > MAX_FILES:
+        infos = self.zf.infolist()
+        if len(infos) > MAX_FILES:
             raise PackageUnreadable(f"more than {MAX_FILES} files")
+        names = [i for i in infos if not i.is_dir()]
         tops = {n.filename.split("/", 1)[0] for n in names if "/" in n.filename}
-        bag_tops = [t for t in tops if f"{t}/bagit.txt" in {n.filename for n in names}]
+        all_names = {n.filename for n in names}
+        bag_tops = [t for t in tops if f"{t}/bagit.txt" in all_names]
         if len(bag_tops) != 1:
             raise PackageUnreadable(
                 f"{path}: the ZIP must hold exactly one folder with bagit.txt, found {len(bag_tops)}"
@@ -318,11 +601,28 @@ class ZipBag(BagSource):
         self.top = bag_tops[0]
         self._infos: dict[str, zipfile.ZipInfo] = {}
         self._extras: list[str] = []
-        for info in names:
+        seen = _Names(self.flaws, "ZIP")
+        for info in infos:
             name = info.filename
+            mode = info.external_attr >> 16
+            if _unsafe_name(name.rstrip("/") if info.is_dir() else name):
+                self.flaws.append(("unsafe_name", name, f"{name!r}: unsafe entry name in the ZIP "
+                                   "(absolute, '..', empty part or backslash)"))
+                continue
+            if info.is_dir():
+                continue
+            if info.create_system == 3 and mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+                self.flaws.append(("not_regular", name, f"{name}: ZIP entry is "
+                                   f"{_file_type(mode)}, not a regular file"))
+                continue
+            if info.flag_bits & 0x1:
+                self.flaws.append(("not_regular", name, f"{name}: encrypted ZIP entry"))
+                continue
+            key = seen.add(name)
+            if key is None:
+                continue
             if name.startswith(self.top + "/"):
-                rel = unicodedata.normalize("NFC", name[len(self.top) + 1 :])
-                self._infos[rel] = info
+                self._infos[key[len(self.top) + 1 :]] = info
             else:
                 self._extras.append(name)
 
@@ -330,11 +630,20 @@ class ZipBag(BagSource):
         return {rel: info.file_size for rel, info in self._infos.items()}
 
     def blocks(self, rel: str) -> Iterator[bytes]:
-        with self.zf.open(self._infos[rel]) as f:
+        info = self._infos[rel]
+        try:
+            f = self.zf.open(info)
+        except (NotImplementedError, RuntimeError) as exc:  # unknown compression, encryption
+            raise PackageUnreadable(f"{rel}: ZIP entry cannot be read ({exc})") from None
+        with f:
+            read = 0
             while True:
                 block = f.read(BLOCK_SIZE)
                 if not block:
                     return
+                read += len(block)
+                if read > info.file_size:  # a header that lies about the size
+                    raise zipfile.BadZipFile(f"{rel}: more bytes than the ZIP header declares")
                 yield block
 
     def extras(self) -> list[str]:
@@ -378,13 +687,30 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     files_checked: dict[str, str] = field(default_factory=dict)  # path -> "ok" | reason
+    # Origin: which keys signed what was verified, and whether each is trusted.
+    signing_keys: dict[str, str] = field(default_factory=dict)  # key id -> fingerprint
+    untrusted: list[str] = field(default_factory=list)  # key ids not among --trusted-key
+    trusted_given: bool = False
+    origin_established: bool = False
 
     def problem(self, kind: str, where: str, message: str) -> None:
         self.problems.append(Problem(kind, where, message))
 
     @property
     def ok(self) -> bool:
+        """Integrity: every byte, signature, proof and derivation holds."""
         return not self.problems
+
+    @property
+    def valid(self) -> bool:
+        """Integrity and origin: holds and signed by a trusted key."""
+        return self.ok and self.origin_established
+
+    @property
+    def exit_code(self) -> int:
+        if not self.ok:
+            return EXIT_INVALID
+        return EXIT_VALID if self.origin_established else EXIT_UNTRUSTED
 
 
 def _hash_blocks(
@@ -434,14 +760,21 @@ class Verifier:
         self,
         bag: BagSource,
         *,
-        trusted_keys: tuple[str, ...] = (),
+        trusted_keys: tuple[str, ...] | list[TrustedKey] = (),
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.bag = bag
-        self.trusted = tuple(k.lower() for k in trusted_keys)
-        self.report = Report()
+        self.trusted: list[TrustedKey] = [
+            k if isinstance(k, TrustedKey) else t
+            for k in trusted_keys
+            for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))
+        ]
+        self.report = Report(trusted_given=bool(self.trusted))
+        self.windows: dict[str, tuple[Any, Any]] = {}  # key id -> (valid_from, valid_to)
+        self.used: dict[str, list[tuple[str, str, str | None]]] = {}  # kid -> (rel, what, time)
         self.progress = progress
         self.digests: dict[str, dict[str, str]] = {}  # payload path -> {alg: hex} as found
+        self.tag_digests: dict[str, dict[str, str]] = {}  # tag file -> {alg: hex}, hashed once
         self.bag_info: dict[str, list[str]] = {}
         self.keys: dict[str, bytes] = {}
         self.head: dict[str, Any] | None = None
@@ -472,6 +805,9 @@ class Verifier:
     # -- steps -----------------------------------------------------------------------------
     def run(self) -> Report:
         files = self.bag.files()
+        for kind, where, message in self.bag.flaws:
+            self.report.problem(kind, where, message)
+            self._fail_file(where, kind.replace("_", " "))
         for extra in self.bag.extras():
             self.report.problem("unexpected", extra, f"{extra}: outside the bag folder (added)")
         self.step1_declaration(files)
@@ -484,6 +820,7 @@ class Verifier:
         self.step8_item_manifests(files)
         self.step9_clips(files)
         self.step10_timestamps(files)
+        self.step11_origin()
         return self.report
 
     def step1_declaration(self, files: dict[str, int]) -> None:
@@ -554,6 +891,13 @@ class Verifier:
         total = sum(payload.values())
         done = 0
         for rel in sorted(payload):
+            if rel not in listed:
+                # Refused before hashing: an added file costs nothing, however large.
+                self.report.problem(
+                    "unexpected", rel, f"{rel}: not in the bag manifests (file added after sealing)"
+                )
+                self._fail_file(rel, "added: not in the manifests")
+                continue
             found, size = _hash_blocks(
                 self.bag_blocks(rel),
                 algorithms + (("sha256",) if "sha256" not in algorithms else ()),
@@ -562,12 +906,6 @@ class Verifier:
             if self.progress:
                 self.progress(rel, done, total)
             self.digests[rel] = found
-            if rel not in listed:
-                self.report.problem(
-                    "unexpected", rel, f"{rel}: not in the bag manifests (file added after sealing)"
-                )
-                self._fail_file(rel, "added: not in the manifests")
-                continue
             for algorithm, entries in manifests.items():
                 expected = entries.get(rel)
                 if expected is None:
@@ -606,6 +944,9 @@ class Verifier:
         except zipfile.BadZipFile as exc:  # a ZIP member whose CRC-32 no longer matches
             self.report.problem("checksum_mismatch", rel, f"{rel}: ZIP check failed ({exc})")
             self._fail_file(rel, "bytes changed (ZIP CRC mismatch)")
+        except OSError as exc:  # swapped for a link or FIFO after listing, or unreadable
+            self.report.problem("not_regular", rel, f"{rel}: cannot be read as a file ({exc})")
+            self._fail_file(rel, "not a regular file")
 
     def step4_tags(self, files: dict[str, int]) -> None:
         """Tag files against tagmanifest-*.txt; unlisted top-level files."""
@@ -623,7 +964,11 @@ class Verifier:
                     self.report.problem("missing", rel, f"{rel}: listed in {name} but missing")
                     self._fail_file(rel, "missing")
                     continue
-                found, _ = _hash_blocks(self.bag_blocks(rel), (algorithm,))
+                if algorithm not in self.tag_digests.setdefault(rel, {}):
+                    self.tag_digests[rel].update(
+                        _hash_blocks(self.bag_blocks(rel), BAG_ALGORITHMS)[0]
+                    )
+                found = self.tag_digests[rel]
                 if found[algorithm] != expected:
                     self.report.problem(
                         "checksum_mismatch",
@@ -650,7 +995,7 @@ class Verifier:
         me = _own_sha256()
         sealed = None
         if "verify.py" in files:
-            sealed = _hash_blocks(self.bag.blocks("verify.py"), ("sha256",))[0]["sha256"]
+            sealed = _hash_blocks(self.bag_blocks("verify.py"), ("sha256",))[0]["sha256"]
         recorded = self.info("Verifier-SHA256")
         if me and sealed and me != sealed:
             self.report.notes.append(
@@ -685,6 +1030,13 @@ class Verifier:
                         "data/ledger/keys.json: a key without public_key_hex",
                     )
                     continue
+                if len(raw) != 32:
+                    self.report.problem(
+                        "malformed",
+                        "data/ledger/keys.json",
+                        "data/ledger/keys.json: a public key is not 32 bytes",
+                    )
+                    continue
                 kid = hashlib.sha256(raw).hexdigest()[:16]
                 if item.get("key_id") != kid:
                     self.report.problem(
@@ -693,20 +1045,16 @@ class Verifier:
                         f"data/ledger/keys.json: key id {item.get('key_id')} "
                         f"does not belong to its key (that key's id is {kid})",
                     )
-                if self.trusted and kid not in self.trusted and raw.hex() not in self.trusted:
                     continue
+                fp = item.get("fingerprint")
+                if fp is not None and fp != fingerprint_of(raw):
+                    self.report.problem(
+                        "malformed",
+                        "data/ledger/keys.json",
+                        f"data/ledger/keys.json: fingerprint {fp} does not belong to key {kid}",
+                    )
                 self.keys[kid] = raw
-            if self.trusted and not self.keys:
-                self.report.problem(
-                    "signature_invalid",
-                    "data/ledger/keys.json",
-                    "none of the package's keys is among --trusted-key",
-                )
-            for kid in self.keys:
-                self.report.notes.append(
-                    f"signing key {kid}: trust it only if the issuing agency publishes this id"
-                    + ("" if self.trusted else " (use --trusted-key to enforce)")
-                )
+                self.windows[kid] = (item.get("valid_from"), item.get("valid_to"))
         rel = "data/ledger/tree-head.json"
         head = self._json(rel) if rel in files else None
         if head is None:
@@ -732,6 +1080,7 @@ class Verifier:
             head.get("signature", ""),
             rel,
             f"tree head of size {head['size']}",
+            moment=str(head["time"]),
         ):
             return
         self.head = head
@@ -740,13 +1089,15 @@ class Verifier:
             self.report.problem("malformed", sb, f"{sb}: not the tree head's signed bytes")
             self._fail_file(sb, "does not match tree-head.json")
 
-    def _signature_ok(self, kid: str, data: bytes, signature: str, rel: str, what: str) -> bool:
+    def _signature_ok(
+        self, kid: str, data: bytes, signature: str, rel: str, what: str, moment: str | None = None
+    ) -> bool:
         key = self.keys.get(kid)
         if key is None:
             self.report.problem(
                 "signature_invalid",
                 rel,
-                f"{rel}: {what} is signed by key {kid}, which is not trusted here",
+                f"{rel}: {what} is signed by key {kid}, which is not in data/ledger/keys.json",
             )
             self._fail_file(rel, "signed by an unknown key")
             return False
@@ -763,6 +1114,7 @@ class Verifier:
             )
             self._fail_file(rel, "signature invalid")
             return False
+        self.used.setdefault(kid, []).append((rel, what, moment))
         return True
 
     def step6_ledger(self, files: dict[str, int]) -> None:
@@ -779,8 +1131,7 @@ class Verifier:
             return
         lines = text.splitlines()
         if len(lines) > MAX_LEDGER_LINES:
-            self.report.problem("malformed", rel, f"{rel}: more than {MAX_LEDGER_LINES} lines")
-            return
+            raise PackageUnreadable(f"{rel}: more than {MAX_LEDGER_LINES} lines")
         previous: dict[str, Any] | None = None
         previous_hash = ""
         for number, line in enumerate(lines, 1):
@@ -1109,6 +1460,59 @@ class Verifier:
                     self._fail_file(rel, "RFC 3161 token does not verify")
 
 
+    def step11_origin(self) -> None:
+        """Origin: every key that signed something verified here must be one the clerk trusts
+        (--trusted-key), valid at the time it signed; the package's own key list proves nothing
+        about who made it."""
+        for kid, uses in sorted(self.used.items()):
+            raw = self.keys[kid]
+            fp = fingerprint_of(raw)
+            self.report.signing_keys[kid] = fp
+            start, end = self.windows.get(kid, (None, None))
+            declared = TrustedKey(fp, None, start, end)
+            trusted = [t for t in self.trusted if t.matches(raw)]
+            for rel, what, moment in uses:
+                if moment is None:
+                    continue
+                if (start or end) and not declared.window_allows(moment):
+                    self.report.problem(
+                        "key_window",
+                        rel,
+                        f"{rel}: {what} is signed at {moment} by key {kid}, which "
+                        f"data/ledger/keys.json says is valid only from {start or 'the start'} "
+                        f"to {end or 'now'}",
+                    )
+                    self._fail_file(rel, "signed outside its key's validity window")
+                if trusted and not any(t.window_allows(moment) for t in trusted):
+                    windows = ", ".join(
+                        f"{t.valid_from or 'the start'} to {t.valid_to or 'now'}" for t in trusted
+                    )
+                    self.report.problem(
+                        "key_window",
+                        rel,
+                        f"{rel}: {what} is signed at {moment} by key {kid}, which your trusted "
+                        f"keys file says was valid only {windows} (a retired or stolen key?)",
+                    )
+                    self._fail_file(rel, "signed outside its trusted validity window")
+            if not trusted:
+                self.report.untrusted.append(kid)
+        recorded = self.info("Signing-Key-Fingerprint")
+        if recorded and self.head is not None:
+            head_fp = self.report.signing_keys.get(str(self.head.get("key_id")))
+            if head_fp and recorded.lower() != head_fp:
+                self.report.problem(
+                    "bag_invalid",
+                    "bag-info.txt",
+                    f"bag-info.txt: Signing-Key-Fingerprint {recorded} is not the fingerprint "
+                    f"of the key that signed the tree head ({head_fp})",
+                )
+        self.report.origin_established = (
+            bool(self.trusted)
+            and self.head is not None
+            and bool(self.report.signing_keys)
+            and not self.report.untrusted
+        )
+
 def _stamped_data(token_rel: str) -> str:
     """Which file a token stamps: tree-head.tsr -> tree-head.signed.json, vN.tsr -> vN.json."""
     if token_rel.endswith("/tree-head.tsr"):
@@ -1129,19 +1533,31 @@ def _own_sha256() -> str | None:
 def verify_package(
     path: str | os.PathLike[str],
     *,
-    trusted_keys: tuple[str, ...] = (),
+    trusted_keys: tuple[str, ...] | list[TrustedKey] = (),
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
-    """Check one package (folder or ZIP); raises PackageUnreadable when it cannot be opened."""
+    """Check one package (folder or ZIP); raises PackageUnreadable when it cannot be read
+    (or exceeds a size limit) and BadTrustedKey when a trusted key cannot be understood."""
+    trusted = [t for k in trusted_keys
+               for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))]
     bag = open_bag(Path(path))
     try:
-        return Verifier(bag, trusted_keys=trusted_keys, progress=progress).run()
+        return Verifier(bag, trusted_keys=trusted, progress=progress).run()
     finally:
         bag.close()
 
 
+HOW_TO_TRUST = (
+    "Compare this fingerprint with the one the issuing agency publishes (for example filed "
+    "with the Justice Bureau, or its keys file / GET /api/v1/keys), then run again with "
+    "--trusted-key FINGERPRINT (or --trusted-key KEYS_FILE). "
+    "请将此指纹与执法机关公布的签名密钥指纹（如在司法局备案的指纹）核对，然后加上 "
+    "--trusted-key 指纹（或密钥文件）重新校验。"
+)
+
+
 def render(report: Report, path: str, *, quiet: bool = False) -> str:
-    """The human verdict: per-file lines, notes, then every problem and the overall verdict."""
+    """The human verdict: per-file lines, notes, signing keys, then the verdict."""
     out: list[str] = []
     me = _own_sha256()
     out.append(f"Custodian package verifier / 证据包校验程序 (sha256 {me})")
@@ -1158,25 +1574,45 @@ def render(report: Report, path: str, *, quiet: bool = False) -> str:
             out.append(f"  note: {note}")
     for warning in report.warnings:
         out.append(f"  WARNING / 警告: {warning}")
+    for kid, fp in sorted(report.signing_keys.items()):
+        state = "untrusted / 未受信任" if kid in report.untrusted else "trusted / 受信任"
+        out.append(f"Signing key / 签名密钥 {kid}: fingerprint / 指纹 SHA256:{fp} ({state})")
     out.append("")
-    if report.ok:
-        out.append(
-            f"VERDICT / 结论: VALID — 校验通过: {len(report.files_checked)} files, "
-            "every hash, signature, ledger proof and derivation holds."
-        )
-    else:
+    if not report.ok:
         count = len(report.problems)
         out.append(
             f"VERDICT / 结论: INVALID — 校验未通过: {count} problem{'s' if count != 1 else ''}:"
         )
         for i, p in enumerate(report.problems, 1):
             out.append(f"  {i}. [{p.kind}] {p.message}")
+    elif report.origin_established:
+        out.append(
+            f"VERDICT / 结论: VALID — 校验通过，来源已确认: {len(report.files_checked)} files, "
+            "every hash, signature, ledger proof and derivation holds, and every signature is "
+            "by a key you trust."
+        )
+    else:
+        why = (
+            "no --trusted-key was given"
+            if not report.trusted_given
+            else "the signing key is not among your --trusted-key values: "
+            + ", ".join(report.untrusted)
+        )
+        out.append(
+            "VERDICT / 结论: ORIGIN NOT ESTABLISHED — 完整性成立，来源未确认 (exit 3): every "
+            "byte, signature and ledger proof holds, but nothing shows who signed it "
+            f"({why}). Any server can sign a package with its own key."
+        )
+        out.append("  " + HOW_TO_TRUST)
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="verify.py", description="Check a Custodian sealed evidence package offline."
+        prog="verify.py",
+        description="Check a Custodian sealed evidence package offline. Exit 0 valid and "
+        "signed by a trusted key; 1 invalid; 2 unreadable; 3 integrity holds but origin not "
+        "established (no or another --trusted-key).",
     )
     parser.add_argument(
         "package",
@@ -1188,18 +1624,24 @@ def main(argv: list[str] | None = None) -> int:
         "--trusted-key",
         action="append",
         default=[],
-        help="key id or public key hex the signatures must come from",
+        metavar="KEY",
+        help="the signing key the agency publishes: fingerprint (64 hex), key id (16 hex), "
+        "public key hex, PEM file, or keys file (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the verdict")
     args = parser.parse_args(argv)
     target = args.package or str(Path(__file__).resolve().parent)
     try:
-        report = verify_package(target, trusted_keys=tuple(args.trusted_key))
-    except PackageUnreadable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        trusted = load_trusted_keys(args.trusted_key)
+        report = verify_package(target, trusted_keys=trusted)
+    except BadTrustedKey as exc:
+        print(f"error: --trusted-key: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except (PackageUnreadable, OSError) as exc:
+        print(f"error: unreadable / 无法读取: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
     print(render(report, target, quiet=args.quiet))
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 if __name__ == "__main__":

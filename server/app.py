@@ -15,6 +15,7 @@ from server import keys
 from server.access import Principal
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.messages import error_body, negotiate
 from server.outage import RETRY_AFTER_S, classify
 from server.routes import all_routes
 from server.settings import Settings
@@ -43,28 +44,31 @@ class AccessLogger(AbstractAccessLogger):
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn every error into {"error", "code"} with a fitting status."""
+    """Turn every error into {"error", "code", "message"} with a fitting status; `message` is in
+    the request's Accept-Language (server/messages.py)."""
+    lang = negotiate(request.headers.get("Accept-Language"))
     try:
         return await handler(request)
     except CustodianError as exc:
-        return _error_response(request, exc)
+        return _error_response(request, exc, lang)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
-        return json_response({"error": exc.reason, "code": code}, status=exc.status,
+        params = {"what": "page", "ref": ""} if exc.status == 404 else None
+        return json_response(error_body(code, exc.reason, params, lang, exc.status), status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
     except Exception as exc:
         mapped = classify(exc)  # a catalogue outage outside Database.run: 503, logged once
         if mapped is not None:
             if keys.DB in request.app:
                 request.app[keys.DB].outage.failed(exc)
-            return _error_response(request, mapped)
+            return _error_response(request, mapped, lang)
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response({"error": "internal server error", "code": "internal"}, status=500)
+        return json_response(error_body("internal", "internal server error", None, lang, 500), status=500)
 
 
-def _error_response(request: web.Request, exc: CustodianError) -> web.Response:
+def _error_response(request: web.Request, exc: CustodianError, lang: str) -> web.Response:
     headers = {}
     if exc.status == 503:
         # An outage (catalogue or store): clients wait and retry; the outage is logged once
@@ -72,7 +76,8 @@ def _error_response(request: web.Request, exc: CustodianError) -> web.Response:
         headers["Retry-After"] = str(RETRY_AFTER_S)
     elif exc.status >= 500:
         logger.error("%s %s: %s", request.method, request.path, exc.message)
-    return json_response({"error": exc.message, "code": exc.code}, status=exc.status, headers=headers)
+    return json_response(error_body(exc.code, exc.message, exc.params, lang, exc.status),
+                         status=exc.status, headers=headers)
 
 
 @web.middleware

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL, CASE_CHANGE, COMPLAINT, LINK, RECORD, UNLINK
-from server import compliance
+from server import compliance, registry
 from server.access import (
     CROSS_AGENCY,
     LEGAL_REVIEW,
@@ -38,7 +38,6 @@ from server.models import (
     CaseComplaint,
     CaseLink,
     CaseRecord,
-    Device,
     EvidenceItem,
     Officer,
     Rendition,
@@ -466,6 +465,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
             )
             for a in approvals
         ),
+        created_at=case.created_at,
         complaints=tuple(
             compliance.ComplaintFact(
                 id=c.id, received_at=c.received_at, named=c.named, decision=c.decision
@@ -1441,12 +1441,11 @@ def _proposals_for(
             continue
         officers = list(s.scalars(select(Officer).where(Officer.id.in_(officer_ids))))
         names = {o.code for o in officers} | {str(o.id) for o in officers}
-        serials = set(s.scalars(select(Device.serial).where(Device.officer_id.in_(officer_ids))))
         start = rec.at - timedelta(seconds=margin)
         end = (rec.end_at or rec.at) + timedelta(seconds=margin)
-        cond = [EvidenceItem.officer_id.in_(names)]
-        if serials:
-            cond.append(EvidenceItem.device_id.in_(serials))
+        # The registry says whose camera it was at recorded_at (device assignments, issue 16).
+        cond = [EvidenceItem.officer_id.in_(names),
+                registry.officer_item_clause([o.id for o in officers])]
         candidates = s.scalars(
             select(EvidenceItem).where(
                 EvidenceItem.agency_id == case.agency_id,

@@ -283,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     from server.export_cli import add_parsers as add_export_parsers
 
     add_export_parsers(sub, _common)
+    from server.registry_cli import add_parsers as add_registry_parsers
+
+    add_registry_parsers(sub, _common)
+    from server.keyring import add_parsers as add_keys_parsers
+
+    add_keys_parsers(sub, _common)
     return parser
 
 

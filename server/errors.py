@@ -4,14 +4,17 @@ from __future__ import annotations
 
 
 class CustodianError(Exception):
-    """Base of every error the API reports as {"error", "code"}."""
+    """Base of every error the API reports as {"error", "code", "message"}: `message` is
+    rendered from `code` and `params` in the caller's language (server/messages.py)."""
 
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 params: dict[str, object] | None = None):
         super().__init__(message)
         self.message = message
+        self.params = params or {}
         if code:
             self.code = code
         if status:

@@ -491,10 +491,12 @@ def package_path_for(settings: Settings, export_id: str) -> Path:
 
 def _report(plan: _Plan, originals: list[OriginalFile], clips: list[ClipFile],
             records: list[LedgerRecord], head: Any, head_token: bytes | None, created: datetime,
-            font: FontChoice) -> tuple[dict[str, Any], bytes, bytes]:
+            font: FontChoice, head_fingerprint: str = "",
+            zone: str = "Asia/Shanghai") -> tuple[dict[str, Any], bytes, bytes]:
     by_id = {i["id"]: i for i in plan.items}
     report = {
         "format": "custodian.custody-report/1",
+        "time_zone": zone,
         "case": plan.case,
         "export": {
             "id": plan.export["id"], "created_at": rfc3339(created),
@@ -521,7 +523,7 @@ def _report(plan: _Plan, originals: list[OriginalFile], clips: list[ClipFile],
             for r in records
         ],
         "tree_head": {"size": head.size, "root": head.root_hex, "time": head.time,
-                      "key_id": head.key_id,
+                      "key_id": head.key_id, "fingerprint": head_fingerprint,
                       "time_source": "RFC 3161" if head_token else "server clock"},
     }
     pdf = render_pdf(report, font)
@@ -538,10 +540,13 @@ def run_export(
     out_path: Path | None = None,
 ) -> dict[str, Any]:
     """Build the sealed package of an export (blocking). The job handler of kind "export"."""
+    from integrity.signing import fingerprint
+    from server.keyring import ensure_registered, keyring, windows
     from server.signing import load_or_create_key
     from server.treeheads import head_of, issue_tree_head, ledger_leaves
 
     key = load_or_create_key(settings)
+    db.call(ensure_registered, key)
     plan = db.call(_plan, export_id)
     actor = plan.export["requested_by"] or "system"
     if not actor.startswith(("user:", "cli:", "system")):
@@ -601,6 +606,11 @@ def run_export(
         head_row = issue_tree_head(db, key, settings)
         assert head_row is not None
         head, head_token = head_of(head_row), head_row.tsa_token
+        # Every key the server has signed with (old manifests may carry a retired key), each
+        # with its validity window; the head's fingerprint goes into bag-info and the report.
+        keys_known = db.call(keyring, key)
+        head_fp = next((r.fingerprint for r in keys_known if r.key_id == head.key_id),
+                       fingerprint(key.private))
         # Step 5: the ledger slice with inclusion proofs, and the signed manifests.
         subjects = [f"case:{plan.case['id']}"] + [f"evidence:{o.item_id}" for o in originals]
 
@@ -615,7 +625,7 @@ def run_export(
         # Step 6: the custody report.
         created = utcnow()
         report, pdf, report_json = _report(plan, originals, clips, records, head, head_token,
-                                           created, font)
+                                           created, font, head_fp, settings.camera_timezone)
         roots = (Path(settings.tsa_roots_file).read_bytes()
                  if settings.tsa_roots_file and Path(settings.tsa_roots_file).is_file() else None)
         bundle = ExportBundle(
@@ -635,7 +645,8 @@ def run_export(
             ),
             originals=tuple(originals), clips=tuple(clips), manifests=manifests,
             ledger=tuple(records), tree_head=head, tree_head_token=head_token,
-            public_keys=[key.public], report_pdf=pdf, report_json=report_json,
+            public_keys=[r.public for r in keys_known], key_windows=windows(keys_known),
+            report_pdf=pdf, report_json=report_json,
             created_at=created, tsa_roots_pem=roots,
             title=f"{plan.case['number']} {plan.case['title']}",
         )
@@ -654,6 +665,7 @@ def run_export(
         summary = {"originals": len(originals), "clips": len(clips), "ledger_entries":
                    len(records), "tree_head_size": head.size, "payload_oxum": result.payload_oxum,
                    "font_embedded": font.embedded, "font": font.describe(),
+                   "font_warnings": list(font.skipped), "signing_key_fingerprint": head_fp,
                    "timestamped": head_token is not None}
         db.call(_finish, export_id, result, target, summary, actor, plan.case["id"])
         if not font.embedded:

@@ -21,6 +21,44 @@ def _clip(text: str) -> dict[str, Any]:
             "name": m["name"] or None}
 
 
+def read_credentials(path: str) -> tuple[str, str]:
+    """(username, password) from a TOML credentials file, as the station agent reads it."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadRequest(f"credentials file {path} does not exist", code="bad_credentials") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadRequest(f"credentials file {path} is not readable TOML: {exc}",
+                         code="bad_credentials") from None
+    for key in ("username", "password"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise BadRequest(f"credentials file {path}: {key!r} is required",
+                             code="bad_credentials")
+    return data["username"], data["password"]
+
+
+def login_from_file(db: Any, settings: Any, path: str | None) -> Any:
+    """The Custodian account the command acts as (its role and agency are enforced)."""
+    from datetime import timedelta
+
+    from server.accounts import LoginLimits, login
+
+    if not path:
+        raise BadRequest("--credentials FILE is required: an export is recorded under the "
+                         "Custodian account that makes it (TOML with username and password)",
+                         code="no_credentials")
+    username, password = read_credentials(path)
+    limits = LoginLimits(settings.login_max_failures,
+                         timedelta(seconds=settings.login_window_seconds))
+    who = db.call(login, username, password, "cli", limits)
+    if who is None:
+        raise BadRequest(f"credentials file {path}: wrong username or password, or the account "
+                         "is disabled", code="bad_credentials")
+    return who
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Build a sealed package of a case into --out, in this process, with a progress bar."""
     from rich.markup import escape
@@ -47,7 +85,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             c["precise"] = True
     db = open_db(settings)
     try:
-        export = db.call(create_export, args.case, None, data, settings, enqueue=False)
+        who = login_from_file(db, settings, args.credentials)
+        export = db.call(create_export, args.case, who, data, settings, enqueue=False)
         export_id = export.id
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
                 "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=out,
@@ -74,8 +113,19 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
     """Check a package offline with the same code as the verify.py inside it."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-    from integrity.verify_package import PackageUnreadable, render, verify_package
+    from integrity.verify_package import (
+        BadTrustedKey,
+        PackageUnreadable,
+        load_trusted_keys,
+        render,
+        verify_package,
+    )
     from server.cli import out
+
+    try:
+        trusted = load_trusted_keys(args.trusted_key)
+    except BadTrustedKey as exc:
+        raise BadRequest(f"--trusted-key: {exc}", code="bad_trusted_key") from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=out, transient=True,
@@ -86,13 +136,12 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
             bar.update(task, completed=done, total=total or None)
 
         try:
-            report = verify_package(args.file, trusted_keys=tuple(args.trusted_key),
-                                    progress=progress)
-        except PackageUnreadable as exc:
-            raise BadRequest(str(exc), code="unreadable_package") from None
+            report = verify_package(args.file, trusted_keys=trusted, progress=progress)
+        except (PackageUnreadable, OSError) as exc:
+            raise BadRequest(f"unreadable / 无法读取: {exc}", code="unreadable_package") from None
     out.print(render(report, args.file, quiet=args.quiet), markup=False, highlight=False,
               soft_wrap=True)
-    return 0 if report.ok else 1
+    return report.exit_code
 
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -114,14 +163,19 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
                    help="why it is handed out; recorded in the ledger")
     p.add_argument("--watermark", action="store_true",
                    help="burn recipient and export id into the clips (never the originals)")
+    p.add_argument("--credentials", metavar="FILE",
+                   help="TOML file with username and password of the Custodian account that "
+                   "exports (required; recorded in the ledger and the package)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     common(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("verify-package", help="check a sealed package offline (the same code "
-                       "as its verify.py); exit 0 only when everything holds")
+                       "as its verify.py): exit 0 valid and signed by a trusted key, 1 invalid, "
+                       "2 unreadable, 3 integrity holds but origin not established")
     p.add_argument("file", metavar="FILE", help="the package ZIP or its unpacked folder")
     p.add_argument("--trusted-key", action="append", default=[], metavar="KEY",
-                   help="key id or public key hex the signatures must come from")
+                   help="the signing key the agency publishes: fingerprint (64 hex), key id, "
+                   "public key hex, PEM file or keys file (`custodian keys --json`); repeatable")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     p.set_defaults(func=cmd_verify_package)

@@ -6,6 +6,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.db import Database
+from server.derivation import record_derivation
 from server.errors import NotFound
 from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
-from server.models import EvidenceItem, Rendition, StoredObject
+from server.models import EvidenceItem, Rendition
+from server.objects import ensure_stored_object
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
 from server.store.base import ObjectStore
@@ -88,9 +91,9 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
     item = s.get(EvidenceItem, item_id)
     assert item is not None
     for out in outputs:
-        if s.get(StoredObject, out["sha256"]) is None:
-            s.add(StoredObject(sha256=out["sha256"], size=out["size"], role="derived",
-                               derived_from=source_sha, retention_until=item.retention_until))
+        # Insert-if-absent: another process may record the same derived bytes at this moment.
+        ensure_stored_object(s, sha256=out["sha256"], size=out["size"], role="derived",
+                             derived_from=source_sha, retention_until=item.retention_until)
     s.flush()
     s.execute(delete(Rendition).where(Rendition.item_id == item_id))
     for out in outputs:
@@ -101,18 +104,41 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
     item.status = result["status"]
     item.kind = KIND_MAP.get(result.get("kind", ""), "other")
     item.status_reason = "" if result["status"] == "ready" else result.get("reason", "")
+    photo = result.get("photo") or None
+    text = result.get("text_track") or None
     item.media_info = {
         **(item.media_info or {}),
         "probe": probe,
         "reason_zh": result.get("reason_zh", ""),
         "problems": result.get("problems", []),
+        # The fallback chain as it went: each step with the self-check's verdict.
+        "attempts": result.get("attempts", []),
+        "photo": photo,
+        "text_track": None if text is None else {
+            k: text.get(k) for k in ("stream_index", "codec", "cues", "gps_points")},
+        "streams_other": [{"index": st.get("index"), "codec": st.get("codec"),
+                           "media_type": st.get("media_type")}
+                          for st in (probe or {}).get("streams", []) if st.get("type") == "other"],
         "derivation": [{k: o[k] for k in ("name", "role", "sha256", "size", "tool", "tool_version",
                                            "parameters")} for o in outputs],
     }
-    write_manifest(s, item, key=key, derived=[
+    if photo and item.recorded_at is None:
+        item.recorded_at = _photo_time(photo.get("taken_at"))
+    row = write_manifest(s, item, key=key, derived=[
         {"name": o["name"], "sha256": o["sha256"], "size": o["size"], "role": o["role"],
          "derived_from": source_sha, "tool": o["tool"], "tool_version": o["tool_version"],
          "parameters": o["parameters"]} for o in outputs])
+    record_derivation(s, item_id, row, source_sha, outputs)  # a custody event (issue 13)
+
+
+def _photo_time(text: str | None) -> datetime | None:
+    """EXIF time taken as UTC, only when the camera wrote its offset (else the zone is unknown)."""
+    if not text or len(text) < 25:
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return None
 
 
 def renditions(s: Session, item_id: str) -> list[Rendition]:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -100,6 +101,17 @@ class Officer(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     certificate_no: Mapped[str] = mapped_column(String(100), default="")  # 执法证件编号
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # The registry (issue 16, migration 0101): unit (科室/中队), active/left, when.
+    unit: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active, left
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=utcnow)
+
+    __table_args__ = (
+        Index("ux_officer_agency_certificate", "agency_id", "certificate_no", unique=True,
+              sqlite_where=text("certificate_no != ''"),
+              postgresql_where=text("certificate_no != ''")),
+    )
 
 
 class Device(Base):
@@ -109,6 +121,11 @@ class Device(Base):
     serial: Mapped[str] = mapped_column(String(100), unique=True)
     kind: Mapped[str] = mapped_column(String(20), default="body_camera")  # body_camera, cctv, phone
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True)
+    # The registry (issue 16): officer_id above is the current holder, kept in step with the
+    # open assignment in device_assignments (the history).
+    model: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), default="in_service")  # in_service, repair, retired
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, default=utcnow)
 
 
 class StoredObject(Base):
@@ -480,3 +497,136 @@ class Export(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# -- the officer / device / station registry (issue 16) ---------------------------------------
+OFFICER_STATUSES = ("active", "left")
+DEVICE_KINDS = ("body_camera", "dashcam", "handheld", "recorder", "cctv")
+DEVICE_STATUSES = ("in_service", "repair", "retired")
+
+
+class DeviceAssignment(Base):
+    """Which officer held which device from when to when (一人一机; shared pools per shift)."""
+
+    __tablename__ = "device_assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id"), index=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # None: still
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Station(Base):
+    """A docking station (采集站): where it is, whose account it uploads with, its heartbeat."""
+
+    __tablename__ = "stations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)  # the agent's --station id
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), nullable=True)
+    location: Mapped[str] = mapped_column(String(300), default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    last_contact: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    files_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    bytes_waiting: Mapped[int] = mapped_column(BigInteger, default=0)
+    disk_free: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    agent_version: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+ATTRIBUTION_FLAGS = ("matched", "officer_mismatch", "unassigned", "unknown_device", "no_time")
+
+
+class ItemAttribution(Base):
+    """Whose footage an item is, as the registry says: the device it came from and the officer
+    who held it at recorded_at; what the file name claimed is kept beside it."""
+
+    __tablename__ = "item_attributions"
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), nullable=True)
+    device_serial: Mapped[str] = mapped_column(String(100), index=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), nullable=True,
+                                                   index=True)
+    claimed_officer: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    flag: Mapped[str] = mapped_column(String(20), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- 抽查 / 案卷评查 and 责令限期整改 (issue 15; Art. 22-23) ----------------------------------------
+class SpotCheck(Base):
+    """A supervisor's reproducible random sample of an agency's archived cases (seed kept)."""
+
+    __tablename__ = "spot_checks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    period_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    period_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    seed: Mapped[str] = mapped_column(String(64))
+    sample_size: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    population_sha256: Mapped[str] = mapped_column(String(64))
+    pack: Mapped[str] = mapped_column(String(200), default="")
+    checklist: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SpotCheckCase(Base):
+    """One sampled case and how it scored against the checklist."""
+
+    __tablename__ = "spot_check_cases"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    spot_check_id: Mapped[str] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    results: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # percent
+    scored_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RectificationOrder(Base):
+    """A 责令限期整改 issued after a spot check, and the agency's answer (Art. 23)."""
+
+    __tablename__ = "rectification_orders"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    spot_check_id: Mapped[str] = mapped_column(ForeignKey("spot_checks.id"), index=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    case_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    problems: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    requirement: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, answered
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    response: Mapped[str] = mapped_column(Text, default="")
+    response_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+# Evidence list filters (issue 11): by camera and by officer inside an agency, and the newest-first
+# listing order.
+Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
+Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
+Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
+
+
+# -- signing keys with validity windows (issue 13) ------------------------------------------
+class SigningKeyRow(Base):
+    """A public signing key the server has used, with the window in which it signed
+    (RFC 3339 text, compared with tree-head times); the private half lives only in the key
+    file, and only for the current key."""
+
+    __tablename__ = "signing_keys"
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key_hex: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    valid_to: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -56,8 +56,10 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         "info": {"title": "Custodian API", "version": "1"},
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {"Error": {"type": "object", "required": ["error", "code"], "properties": {
-                "error": {"type": "string"}, "code": {"type": "string"}}}},
+            "schemas": {"Error": {"type": "object", "required": ["error", "code", "message"], "properties": {
+                "error": {"type": "string"}, "code": {"type": "string"},
+                "message": {"type": "string", "description": "for people, per Accept-Language"},
+                "params": {"type": "object"}}}},
         },
         "paths": dict(sorted(paths.items())),
     }

@@ -34,7 +34,59 @@ ACTION_NAMES = {
     "verification": "校验",
     "upload_refused": "拒收上传",
     "fixity_scrub": "完整性巡检",
+    "case_change": "案件变更",
+    "record": "执法文书记录",
+    "approval": "审批",
+    "complaint": "投诉处理",
+    "disposal_request": "销毁申请",
+    "disposal_approval": "销毁批准",
+    "key_rotation": "签名密钥轮换",
+    "derivation": "衍生处理",
 }
+ENFORCEMENT_NAMES = {
+    "penalty": "行政处罚",
+    "coercion": "行政强制",
+    "levy": "行政征收征用",
+    "inspection": "行政检查",
+    "licensing": "行政许可",
+    "charging": "行政收费",
+    "other": "其他",
+}
+PROCEDURE_NAMES = {"general": "一般程序", "simple": "简易程序"}
+STAGE_NAMES = {
+    "initiation": "程序启动",
+    "investigation": "调查取证",
+    "decision": "审查决定",
+    "service_execution": "送达执行",
+    "archiving": "归档管理",
+}
+ZONE_NAMES = {"Asia/Shanghai": "北京时间", "Asia/Chongqing": "北京时间", "PRC": "北京时间"}
+
+
+def label(names: Mapping[str, str], value: Any) -> str:
+    """The Chinese label of a vocabulary id (the id itself when unknown, never empty)."""
+    if value in (None, ""):
+        return "—"
+    return names.get(str(value), str(value))
+
+
+def local_time(value: Any, zone: str) -> str:
+    """An RFC 3339 UTC time as the agency's wall-clock time, e.g. '2026-12-01 10:15:00 北京时间'."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if not isinstance(value, str) or not value:
+        return "—"
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        local = moment.astimezone(ZoneInfo(zone))
+    except (ValueError, KeyError):
+        return str(value)
+    name = ZONE_NAMES.get(zone)
+    if name is None:
+        offset = local.strftime("%z")
+        name = f"{zone} UTC{offset[:3]}:{offset[3:]}"
+    return f"{local:%Y-%m-%d %H:%M:%S} {name}"
 
 
 @dataclass(frozen=True)
@@ -44,6 +96,7 @@ class FontChoice:
     name: str
     path: str | None
     embedded: bool
+    skipped: tuple[str, ...] = ()  # candidates that could not be embedded, with the reason
 
     def describe(self) -> str:
         if self.embedded:
@@ -54,41 +107,58 @@ class FontChoice:
         )
 
 
-def find_font(setting: str) -> str | None:
-    """The CJK font file to embed: the setting when given (must exist), else the first
-    candidate that exists; None when there is none."""
+def font_candidates(setting: str, candidates: Sequence[str] = FONT_CANDIDATES) -> list[str]:
+    """CJK font files to try in order: the setting when given (must exist), then every
+    candidate that exists."""
+    out: list[str] = []
     if setting:
         path = Path(setting).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"setting report_font_path: no font file at {path}")
-        return str(path)
-    for candidate in FONT_CANDIDATES:
-        if Path(candidate).is_file():
-            return candidate
-    return None
+        out.append(str(path))
+    out += [c for c in candidates if Path(c).is_file() and c not in out]
+    return out
 
 
-def _register_font(path: str | None) -> FontChoice:
+def find_font(setting: str) -> str | None:
+    """The first CJK font file to try (see font_candidates); None when there is none."""
+    found = font_candidates(setting)
+    return found[0] if found else None
+
+
+def _try_register(path: str) -> str:
+    """Register one TTF/TTC for embedding; raises when reportlab cannot embed it (e.g. a TTC
+    with CFF/PostScript outlines such as Noto CJK: 'postscript outlines are not supported')."""
     from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfbase.ttfonts import TTFont
 
-    if path is not None:
-        name = "CustodianCJK-" + Path(path).stem
-        if name not in pdfmetrics.getRegisteredFontNames():
-            kwargs = {"subfontIndex": 0} if path.lower().endswith(".ttc") else {}
-            pdfmetrics.registerFont(TTFont(name, path, **kwargs))
-        return FontChoice(name, path, True)
+    name = "CustodianCJK-" + Path(path).stem
+    if name not in pdfmetrics.getRegisteredFontNames():
+        kwargs = {"subfontIndex": 0} if path.lower().endswith(".ttc") else {}
+        pdfmetrics.registerFont(TTFont(name, path, **kwargs))
+    return name
+
+
+def choose_font(setting: str, candidates: Sequence[str] = FONT_CANDIDATES) -> FontChoice:
+    """Register and return the report font: the first candidate reportlab can embed; a
+    candidate that cannot be embedded is skipped with a warning (never failing the export);
+    with none, the STSong-Light CID font (not embedded, and the report says so)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    skipped: list[str] = []
+    for path in font_candidates(setting, candidates):
+        try:
+            return FontChoice(_try_register(path), path, True, tuple(skipped))
+        except Exception as exc:  # reportlab raises TTFError, struct errors, OSError…
+            reason = f"{path}: cannot be embedded ({type(exc).__name__}: {exc})"
+            logger.warning("report font skipped: %s", reason)
+            skipped.append(reason)
     if FALLBACK_CID_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_CID_FONT))
-    logger.warning("no CJK font file found: the custody report uses %s, not embedded",
+    logger.warning("no embeddable CJK font found: the custody report uses %s, not embedded",
                    FALLBACK_CID_FONT)
-    return FontChoice(FALLBACK_CID_FONT, None, False)
-
-
-def choose_font(setting: str) -> FontChoice:
-    """Register and return the report font (embedded TTF/TTC, or the STSong-Light fallback)."""
-    return _register_font(find_font(setting))
+    return FontChoice(FALLBACK_CID_FONT, None, False, tuple(skipped))
 
 
 def _size(n: int | None) -> str:
@@ -116,10 +186,26 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     h1 = ParagraphStyle("h1", parent=base, fontSize=16, leading=22, spaceAfter=6)
     h2 = ParagraphStyle("h2", parent=base, fontSize=12, leading=17, spaceBefore=8, spaceAfter=4)
 
+    mono = ParagraphStyle("mono", parent=small, fontName="Courier", fontSize=7, leading=9,
+                          wordWrap=None)
+    zone = str(report.get("time_zone") or "Asia/Shanghai")
+
     def p(text: Any, style: ParagraphStyle = base) -> Paragraph:
         from xml.sax.saxutils import escape
 
-        return Paragraph(escape("—" if text in (None, "") else str(text)), style)
+        lines = str("—" if text in (None, "") else text).split("\n")
+        return Paragraph("<br/>".join(escape(line) for line in lines), style)
+
+    def digest(value: Any) -> Paragraph:
+        """A hash in fixed groups of 16, one group per line: never cut mid-token."""
+        text = str(value or "—")
+        return Paragraph("<br/>".join(text[i : i + 16] for i in range(0, len(text), 16)), mono)
+
+    def when(value: Any) -> Paragraph:
+        # Date and time on their own lines, so neither is split by the table's wrapping.
+        text = local_time(value, zone)
+        date, _, rest = text.partition(" ")
+        return p(f"{date}\n{rest}" if rest else text, small)
 
     def grid(rows: Sequence[Sequence[Any]], widths: Sequence[float], header: bool = True) -> Table:
         table = Table(
@@ -150,8 +236,8 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
                 ["案件编号", case.get("number")],
                 ["案件名称", case.get("title")],
                 ["执法机关", case.get("agency")],
-                ["执法类别", case.get("enforcement_type")],
-                ["程序", case.get("procedure")],
+                ["执法类别", label(ENFORCEMENT_NAMES, case.get("enforcement_type"))],
+                ["程序", label(PROCEDURE_NAMES, case.get("procedure"))],
                 ["案件标识", case.get("id")],
             ],
             [35 * mm, 135 * mm],
@@ -161,12 +247,12 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         grid(
             [
                 ["导出编号", export.get("id")],
-                ["导出时间 (UTC)", export.get("created_at")],
+                ["导出时间", local_time(export.get("created_at"), zone)],
                 ["导出人", export.get("exporter")],
                 ["接收方", export.get("recipient")],
                 ["用途", export.get("purpose")],
                 ["水印", export.get("watermark") or "无 (原始文件从不加水印)"],
-                ["校验程序 verify.py SHA-256", export.get("verifier_sha256")],
+                ["校验程序 verify.py SHA-256", digest(export.get("verifier_sha256"))],
                 ["报告字体", export.get("font")],
             ],
             [35 * mm, 135 * mm],
@@ -179,9 +265,10 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         rows.append([
             n,
             f"{item.get('path')}\n{item.get('original_name')}\n{item.get('item_id')}",
-            item.get("sha256"),
+            digest(item.get("sha256")),
             _size(item.get("size")),
-            f"拍摄 {item.get('recorded_at') or '未知'}\n接收 {item.get('received_at')}",
+            p(f"拍摄 {local_time(item.get('recorded_at'), zone) if item.get('recorded_at') else '未知'}"
+              f"\n接收 {local_time(item.get('received_at'), zone)}", small),
         ])
     story.append(grid(rows, [10 * mm, 45 * mm, 55 * mm, 22 * mm, 38 * mm]))
     clips = report.get("clips") or []
@@ -192,8 +279,8 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
             method = "关键帧流复制" if clip.get("method") == "stream_copy" else "精确重新编码"
             rows.append([
                 clip.get("path"),
-                clip.get("sha256"),
-                clip.get("derived_from"),
+                digest(clip.get("sha256")),
+                digest(clip.get("derived_from")),
                 f"{method}\n{clip.get('start_s')}s – {clip.get('end_s')}s"
                 + (f"\n水印: {clip.get('watermark')}" if clip.get("watermark") else ""),
             ])
@@ -201,16 +288,24 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     else:
         story.append(p("本次导出不含剪辑。"))
     story.append(p("五、监管链记录 (逐条)", h2))
-    rows = [["序号", "时间 (UTC)", "操作人", "操作", "对象", "记录哈希"]]
+    rows = [["序号", "时间", "操作人", "操作", "对象", "记录哈希"]]
     for entry in report["custody"]:
         action = entry.get("action")
+        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        what = label(ACTION_NAMES, action)
+        if action == "case_change" and details.get("event"):
+            event = {"opened": "立案", "stage": "阶段变更", "archived": "归档"}.get(
+                str(details.get("event")))
+            what += f"\n{event}" if event else ""
+        if details.get("stage") in STAGE_NAMES:
+            what += f"\n{STAGE_NAMES[details['stage']]}"
         rows.append([
             entry.get("seq"),
-            entry.get("time"),
+            when(entry.get("time")),
             entry.get("actor"),
-            f"{ACTION_NAMES.get(action, action)}\n({action})",
+            what,
             entry.get("subject"),
-            entry.get("entry_hash"),
+            digest(entry.get("entry_hash")),
         ])
     story.append(grid(rows, [12 * mm, 30 * mm, 32 * mm, 22 * mm, 30 * mm, 44 * mm]))
     story += [
@@ -218,25 +313,29 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         grid(
             [
                 ["签名树头大小", head.get("size")],
-                ["Merkle 根", head.get("root")],
-                ["签名时间", f"{head.get('time')} ({head.get('time_source')})"],
+                ["Merkle 根", digest(head.get("root"))],
+                ["签名时间", f"{local_time(head.get('time'), zone)} "
+                 f"({'RFC 3161 时间戳' if head.get('time_source') == 'RFC 3161' else '服务器时钟'})"],
                 ["签名密钥标识", head.get("key_id")],
+                ["签名密钥指纹 (SHA-256)", digest(head.get("fingerprint"))],
             ],
             [35 * mm, 135 * mm],
             header=False,
         ),
         Spacer(1, 3 * mm),
         p(
-            "校验方法：解压证据包后，在包含 bagit.txt 的文件夹中运行 “python verify.py”"
-            "（仅需 Python 3 标准库），或在浏览器中打开 verify.html 并选择该文件夹。"
-            "任何文件的任何字节被改动、删除或增加，校验都会指出具体文件。签名密钥标识与"
-            "verify.py 的 SHA-256 应与出具机关另行提供的数值一致。"
+            "校验方法：解压证据包后，在包含 bagit.txt 的文件夹中运行 "
+            "“python verify.py --trusted-key 指纹”（仅需 Python 3 标准库），指纹取自出具机关"
+            "另行公布（如在司法局备案）的签名密钥指纹，不得取自本证据包。未给出受信任指纹时，"
+            "校验只能证明内容未被改动，不能证明证据包出自该机关（退出码 3）。"
+            "verify.html 只能发现损坏，不能证明来源。"
         ),
         p(
-            "To verify: unzip, then run `python verify.py` in the folder holding bagit.txt "
-            "(Python 3 standard library only), or open verify.html and choose that folder. "
-            "Compare the signing key id and the SHA-256 of verify.py with the values the "
-            "issuing agency gives you separately.",
+            "To verify: unzip, then run `python verify.py --trusted-key FINGERPRINT` in the "
+            "folder holding bagit.txt (Python 3 standard library only), with the fingerprint the "
+            "issuing agency publishes separately (never the one printed in this package). Without "
+            "a trusted key the check proves integrity, not origin (exit 3). verify.html detects "
+            "damage only; it cannot prove origin.",
             small,
         ),
     ]

@@ -26,15 +26,48 @@ CASE_WHEN_KEYS = frozenset(
     {"enforcement_type", "procedure", "emergency_start", "major", "disputed", "stage"}
 )
 RECORD_MATCH_KEYS = frozenset(
-    {"doc_type", "stage", "signature_status", "service_method", "execution_type", "party_rights"}
+    {
+        "doc_type",
+        "stage",
+        "signature_status",
+        "service_method",
+        "execution_type",
+        "party_rights",
+        "has_field",
+    }
 )
 # check kind -> (required params, optional params, uses `match`)
 CHECKS: dict[str, tuple[frozenset[str], frozenset[str], bool]] = {
-    "approval_deadline": (frozenset({"kind", "hours"}), frozenset(), False),
+    "approval_deadline": (
+        frozenset({"kind", "hours"}),
+        frozenset({"opened_tolerance_minutes"}),
+        False,
+    ),
     "approval_fields": (frozenset({"kind", "fields"}), frozenset(), False),
     "approval_separation": (frozenset(), frozenset({"kinds"}), False),
+    "case_clock": (frozenset({"tolerance_minutes"}), frozenset(), False),
     "complaint_notified": (frozenset({"notice_doc_types"}), frozenset(), False),
-    "record_av_coverage": (frozenset({"kinds"}), frozenset({"margin_seconds"}), True),
+    "execution_prerequisites": (
+        frozenset({"demand_doc_types", "approval_kind"}),
+        frozenset({"period_days"}),
+        True,
+    ),
+    "record_av_coverage": (
+        frozenset({"kinds"}),
+        frozenset({"margin_seconds", "time_field"}),
+        True,
+    ),
+    "record_av_span": (
+        frozenset({"kinds", "min_share"}),
+        frozenset({"photo_seconds"}),
+        True,
+    ),
+    "record_needs_record": (frozenset({"doc_types"}), frozenset(), True),
+    "rectification_check": (
+        frozenset({"deadline_field", "check_doc_types"}),
+        frozenset({"grace_days"}),
+        True,
+    ),
     "record_fields": (frozenset({"fields"}), frozenset(), True),
     "record_officers": (
         frozenset({"min_officers"}),
@@ -108,11 +141,13 @@ class Rule:
     match: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     pack: str = ""
+    stage: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "article": self.article,
+            "stage": self.stage,
             "severity": self.severity,
             "check": self.check,
             "when": dict(self.when),
@@ -141,6 +176,19 @@ class Pack:
     approval_kinds: Mapping[str, Entry]
     requirements: tuple[Requirement, ...]
     rules: tuple[Rule, ...]
+    # Art. 25: when and under which number the pack was filed with the Justice Bureau (备案)
+    filed_at: str | None = None
+    filing_no: str | None = None
+
+    def filing_json(self) -> dict[str, Any]:
+        return {
+            "pack": self.id,
+            "title_zh": self.title_zh,
+            "title_en": self.title_en,
+            "filed": bool(self.filed_at and self.filing_no),
+            "filed_at": self.filed_at,
+            "filing_no": self.filing_no,
+        }
 
     def to_json(self) -> dict[str, Any]:
         """The pack as the API shows it (the web UI builds its forms from this)."""
@@ -152,6 +200,8 @@ class Pack:
             "id": self.id,
             "title_zh": self.title_zh,
             "title_en": self.title_en,
+            "filed_at": self.filed_at,
+            "filing_no": self.filing_no,
             "stages": entries(self.stages),
             "service_methods": entries(self.service_methods),
             "execution_types": entries(self.execution_types),
@@ -181,7 +231,9 @@ TOP_KEYS = frozenset(
         "rules",
     }
 )
-PACK_KEYS = frozenset({"id", "title_zh", "title_en", "extends", "agencies"})
+PACK_KEYS = frozenset(
+    {"id", "title_zh", "title_en", "extends", "agencies", "filed_at", "filing_no"}
+)
 ENTRY_KEYS = {
     "stages": frozenset({"label_zh", "label_en", "article"}),
     "service_methods": frozenset({"label_zh", "label_en", "article"}),
@@ -193,7 +245,18 @@ REQUIREMENT_KEYS = frozenset(
     {"id", "stage", "article", "when", "any_of", "if_present", "label_zh", "label_en"}
 )
 RULE_KEYS = frozenset(
-    {"id", "article", "severity", "check", "when", "match", "params", "message_zh", "message_en"}
+    {
+        "id",
+        "article",
+        "severity",
+        "check",
+        "when",
+        "match",
+        "params",
+        "message_zh",
+        "message_en",
+        "stage",
+    }
 )
 
 
@@ -374,10 +437,35 @@ def read_pack(path: Path) -> Pack:
         severity = r.text(body, "severity", where)
         if severity not in SEVERITIES:
             raise r.fail(f"{where}.severity", f"must be one of {', '.join(SEVERITIES)}")
-        for key in ("kinds", "fields", "notice_doc_types"):
+        for key in (
+            "kinds",
+            "fields",
+            "notice_doc_types",
+            "demand_doc_types",
+            "doc_types",
+            "check_doc_types",
+        ):
             if key in params:
                 r.strings(params, key, f"{where}.params")
-        for key in ("hours", "margin_seconds", "min_officers"):
+        for key in ("kind", "approval_kind", "time_field", "deadline_field"):
+            if key in params:
+                r.text(params, key, f"{where}.params")
+        if "min_share" in params and not (
+            isinstance(params["min_share"], (int, float))
+            and not isinstance(params["min_share"], bool)
+            and 0 <= params["min_share"] <= 1
+        ):
+            raise r.fail(f"{where}.params.min_share", "must be a share between 0 and 1")
+        for key in (
+            "hours",
+            "margin_seconds",
+            "min_officers",
+            "tolerance_minutes",
+            "period_days",
+            "opened_tolerance_minutes",
+            "photo_seconds",
+            "grace_days",
+        ):
             if key in params and (
                 not isinstance(params[key], (int, float))
                 or isinstance(params[key], bool)
@@ -403,8 +491,20 @@ def read_pack(path: Path) -> Pack:
                 match=r.selector(body, "match", RECORD_MATCH_KEYS, where),
                 params=dict(params),
                 pack=pack_id,
+                stage=r.text(body, "stage", where) if "stage" in body else None,
             )
         )
+    filed_at = head.get("filed_at")
+    if filed_at is not None:
+        if hasattr(filed_at, "isoformat"):  # a TOML date or datetime
+            filed_at = filed_at.isoformat()
+        if not isinstance(filed_at, str) or not filed_at:
+            raise r.fail("[pack].filed_at", "must be a date (YYYY-MM-DD)")
+    filing_no = head.get("filing_no")
+    if filing_no is not None and (not isinstance(filing_no, str) or not filing_no):
+        raise r.fail("[pack].filing_no", "must be a non-empty string")
+    if (filed_at is None) != (filing_no is None):
+        raise r.fail("[pack]", "filed_at and filing_no go together (Art. 25 备案)")
     return Pack(
         id=pack_id,
         title_zh=str(head.get("title_zh", pack_id)),
@@ -419,6 +519,8 @@ def read_pack(path: Path) -> Pack:
         approval_kinds=sections["approval_kinds"],
         requirements=tuple(requirements),
         rules=tuple(rules),
+        filed_at=filed_at,
+        filing_no=filing_no,
     )
 
 
@@ -456,6 +558,10 @@ def merge(base: Pack, ext: Pack) -> Pack:
         approval_kinds=add("approval_kinds", base.approval_kinds, ext.approval_kinds),
         requirements=base.requirements + ext.requirements,
         rules=base.rules + ext.rules,
+        title_zh=ext.title_zh,
+        title_en=ext.title_en,
+        filed_at=ext.filed_at,
+        filing_no=ext.filing_no,
     )
 
 
@@ -491,8 +597,8 @@ def check_references(pack: Pack) -> None:
 
     for req in pack.requirements:
         where = f"[[requirements]] {req.id!r}"
-        if req.stage not in STAGES or req.stage == "archiving":
-            raise fail(f"{where}.stage", f"must be a stage before archiving, not {req.stage!r}")
+        if req.stage not in STAGES:
+            raise fail(f"{where}.stage", f"unknown stage {req.stage!r}")
         for ref in (*req.any_of, *req.if_present):
             if ref.startswith("approval:"):
                 if ref.removeprefix("approval:") not in pack.approval_kinds:
@@ -504,12 +610,16 @@ def check_references(pack: Pack) -> None:
         where = f"[[rules]] {rule.id!r}"
         check_selector(rule.match, f"{where}.match", enums)
         check_selector(rule.when, f"{where}.when", case_enums)
-        kind = rule.params.get("kind")
-        if kind is not None and kind not in pack.approval_kinds:
-            raise fail(f"{where}.params.kind", f"unknown approval kind {kind!r}")
-        for d in rule.params.get("notice_doc_types", ()):
-            if d not in pack.doc_types:
-                raise fail(f"{where}.params.notice_doc_types", f"unknown document type {d!r}")
+        if rule.stage is not None and rule.stage not in STAGES:
+            raise fail(f"{where}.stage", f"unknown stage {rule.stage!r}")
+        for key in ("kind", "approval_kind"):
+            kind = rule.params.get(key)
+            if kind is not None and kind not in pack.approval_kinds:
+                raise fail(f"{where}.params.{key}", f"unknown approval kind {kind!r}")
+        for key in ("notice_doc_types", "demand_doc_types", "doc_types", "check_doc_types"):
+            for d in rule.params.get(key, ()):
+                if d not in pack.doc_types:
+                    raise fail(f"{where}.params.{key}", f"unknown document type {d!r}")
 
 
 @dataclass(frozen=True)
@@ -522,6 +632,13 @@ class RuleBook:
     def for_agency(self, code: str | None) -> Pack:
         """The pack a case of this agency is checked against."""
         return self.by_agency.get(code or "", self.base)
+
+    def packs(self) -> list[Pack]:
+        """The base pack and each distinct agency pack."""
+        seen: dict[str, Pack] = {self.base.id: self.base}
+        for p in self.by_agency.values():
+            seen.setdefault(p.id, p)
+        return list(seen.values())
 
     def rule_ids(self) -> list[str]:
         seen: dict[str, None] = {r.id: None for r in self.base.rules}

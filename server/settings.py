@@ -89,8 +89,13 @@ class Settings:
         "DATA_DIR/signing_key.pem, created on first start. Share it between servers."
     )
     tree_head_interval_seconds: int = _s(
-        3600, "How often the server signs a tree head over the custody ledger (when it has "
-        "grown); 0 = only on demand."
+        30, "A signed tree head covers every ledger write at most this many seconds after it "
+        "(a head is signed when the ledger has grown, and on shutdown); 0 = only on demand."
+    )
+    tree_head_witness_file: str = _s(
+        "", "File (ideally on another machine's mount or write-once media) to which every "
+        "signed tree head is appended as one JSON line; `custodian verify` checks the "
+        "catalogue still holds each one. Empty = no witness."
     )
     tsa_url: str = _s(
         "", "RFC 3161 time-stamping authority URL for tree heads and manifests; empty means "
@@ -125,6 +130,10 @@ class Settings:
     auto_link_margin_seconds: int = _s(
         300, "Footage within this many seconds of a record's time counts as overlapping it "
         "when proposing links."
+    )
+    station_offline_seconds: int = _s(
+        300, "A docking station that has sent no heartbeat or upload for this many seconds is "
+        "shown as offline (the agent reports every minute)."
     )
 
     export_dir: str = _s(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,38 @@ KEY_FILE = "signing_key.pem"
 ALGORITHM = "Ed25519"
 
 
-@dataclass(frozen=True)
-class ServerKey:
-    """The private key that signs manifests and tree heads, with its public forms."""
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
 
-    private: Ed25519PrivateKey
-    path: Path
+
+class ServerKey:
+    """The private key that signs manifests and tree heads, with its public forms.
+
+    The key file is looked at again before each use (one stat): after `custodian keys rotate`
+    replaces it, a running server signs with the new key from its next signature on."""
+
+    def __init__(self, private: Ed25519PrivateKey, path: Path) -> None:
+        self._private = private
+        self.path = path
+        self._stamp = _stamp(path)
+
+    @property
+    def private(self) -> Ed25519PrivateKey:
+        stamp = _stamp(self.path)
+        if stamp is not None and stamp != self._stamp:
+            try:
+                self._private = signing.load_private_key(self.path)
+                self._stamp = stamp
+                logger.warning("signing key file %s changed: now signing with key %s",
+                               self.path, signing.key_id(self._private))
+            except (OSError, ValueError):
+                logger.exception("cannot reload the signing key %s; keeping the old one",
+                                 self.path)
+        return self._private
 
     @property
     def key_id(self) -> str:
@@ -45,6 +70,7 @@ class ServerKey:
         return {
             "key_id": self.key_id,
             "algorithm": ALGORITHM,
+            "fingerprint": signing.fingerprint(self.private),
             "public_key_hex": signing.public_key_hex(self.private),
             "public_key_pem": signing.public_key_pem(self.private),
             "current": True,
@@ -79,6 +105,8 @@ def load_existing_key(settings: Settings) -> ServerKey | None:
 async def signing_ctx(app: web.Application) -> AsyncIterator[None]:
     """Load (or create) the key once when the app starts."""
     from server import keys
+    from server.keyring import ensure_registered
 
     app[keys.SIGNING_KEY] = load_or_create_key(app[keys.SETTINGS])
+    app[keys.DB].call(ensure_registered, app[keys.SIGNING_KEY])
     yield

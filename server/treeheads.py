@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -169,6 +172,7 @@ def issue_tree_head(
     head = sign_tree_head(len(leaves), merkle.root(leaves), now or utcnow(), key.private)
     token = timestamp(settings, head.signing_bytes(), head.label())
     row = db.call(_insert, head, token)
+    publish_witness(settings, row)
     logger.info(
         "signed %s (root %s)%s",
         head.label(),
@@ -176,6 +180,40 @@ def issue_tree_head(
         " with an RFC 3161 token" if token else "",
     )
     return row
+
+
+def publish_witness(settings: Settings, row: TreeHeadRow) -> None:
+    """Append the head to the witness file (if configured), so the server alone cannot roll
+    its ledger back unnoticed. A failure is logged, never fatal to signing."""
+    if not settings.tree_head_witness_file:
+        return
+    line = json.dumps(head_json(row), sort_keys=True, separators=(",", ":")) + "\n"
+    try:
+        with open(Path(settings.tree_head_witness_file).expanduser(), "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        logger.error("cannot publish %s to the witness file: %s", head_of(row).label(), exc)
+
+
+def read_witness(settings: Settings) -> list[dict[str, Any]]:
+    """Heads published to the witness file (unreadable lines are skipped with a warning)."""
+    if not settings.tree_head_witness_file:
+        return []
+    path = Path(settings.tree_head_witness_file).expanduser()
+    if not path.exists():
+        return []
+    out: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            logger.warning("witness file %s line %d is not JSON", path, number)
+            continue
+        if isinstance(item, dict):
+            out.append(item)
+    return out
 
 
 def stamp_manifests(db: Database, settings: Settings, limit: int = STAMP_BATCH) -> int:
@@ -266,7 +304,8 @@ def consistency(s: Session, first: int, second: int | None = None) -> dict[str, 
 
 # -- schedule --------------------------------------------------------------------------------
 async def tree_head_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Every tree_head_interval_seconds: sign a head if the ledger grew, stamp new manifests."""
+    """Every tree_head_interval_seconds: sign a head if the ledger grew, stamp new manifests;
+    and one last head on shutdown, so no write is left outside a signed head."""
     from server import keys
 
     settings = app[keys.SETTINGS]
@@ -293,3 +332,14 @@ async def tree_head_ctx(app: web.Application) -> AsyncIterator[None]:
     if task is not None:
         task.cancel()
         await asyncio.gather(task, *running, return_exceptions=True)
+    if interval <= 0:
+        return
+    try:
+        await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: issue_tree_head(
+                app[keys.DB], app[keys.SIGNING_KEY], settings, only_if_grown=True
+            ),
+        )
+    except Exception:  # shutting down: log, never block the exit
+        logger.exception("final tree head on shutdown failed")

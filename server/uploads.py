@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,7 +51,7 @@ from server.jobs import enqueue
 from server.ledger import actor_of, append
 from server.manifests import write_manifest
 from server.media import MEDIA_JOB
-from server.models import EvidenceItem, StoredObject, Upload, utcnow
+from server.models import EvidenceItem, StoredObject, Upload, User, utcnow
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
 from server.store.base import SHA256_RE, ObjectStore
@@ -731,6 +731,40 @@ class UploadManager:
     def _forget(self, upload_id: str) -> None:
         self._live.pop(upload_id, None)
 
+    # -- interrupted commits ----------------------------------------------------------------
+    async def finish(self, who: Principal, upload_id: str) -> Received | None:
+        """Finish a commit that a crash interrupted: every byte was received (state
+        `committing`, or `receiving` with offset = length) but no evidence item was made.
+        Returns None when the upload needs nothing (still receiving, or already done)."""
+        lock = self._lock(upload_id)
+        if lock.locked():
+            raise Busy(f"upload {upload_id} is being received or committed; retry shortly")
+        async with lock:
+            u = await self.db.run(get_upload, upload_id, who)
+            if u.state == "committing":
+                return await self._commit(who, u, None)
+            if u.state == "receiving" and u.received == u.length:
+                live = await self._live_at(u)
+                assert live.offset == u.length
+                return await self._commit(who, u, None)
+            return None
+
+    async def finish_interrupted(self, grace: timedelta = timedelta(seconds=60)) -> int:
+        """On start and in every sweep: finish (or refuse) commits left behind by a process
+        that died while committing, so neither the station nor an operator has to act. Only
+        uploads idle for `grace` are touched: a live commit on another server is younger."""
+        done = 0
+        for upload_id, owner in await self.db.run(_interrupted, utcnow() - grace):
+            try:
+                if await self.finish(owner, upload_id) is not None:
+                    done += 1
+                    logger.warning("upload %s: interrupted commit finished", upload_id)
+            except (Busy, Gone):
+                continue
+            except ChecksumMismatch as exc:
+                logger.warning("upload %s: interrupted commit refused: %s", upload_id, exc.message)
+        return done
+
     # -- termination and expiry -------------------------------------------------------------
     async def terminate(self, who: Principal, upload_id: str) -> None:
         async with self._lock(upload_id):
@@ -916,6 +950,9 @@ def _catalogue(
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
+        from server.registry import on_catalogued  # device -> officer at recorded_at (issue 16)
+
+        on_catalogued(s, item, who)
         write_manifest(s, item, key=key, now=now)
         enqueue(s, MEDIA_JOB, item.id)
         if u.case_ref and u.stage:
@@ -943,6 +980,19 @@ def _expire_due(s: Session, now: datetime) -> list[str]:
     return [u.id for u in rows]
 
 
+def _interrupted(s: Session, idle_since: datetime) -> list[tuple[str, Principal]]:
+    """Uploads with every byte received, no evidence item, idle since before `idle_since`,
+    with their owner as the principal that finishes them (the ledger names the uploader)."""
+    rows = s.execute(
+        select(Upload, User).join(User, User.id == Upload.user_id).where(
+            Upload.updated_at < idle_since,
+            or_(Upload.state == "committing",
+                and_(Upload.state == "receiving", Upload.received == Upload.length)),
+        )
+    ).all()
+    return [(u.id, Principal(usr.id, usr.username, usr.role, usr.agency_id)) for u, usr in rows]
+
+
 def _active_ids(s: Session) -> set[str]:
     return set(s.scalars(select(Upload.id).where(Upload.state.in_(ACTIVE))))
 
@@ -958,7 +1008,13 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     app[UPLOADS] = manager
 
     async def sweep() -> None:
+        grace = timedelta(seconds=0)  # at start nothing of ours is committing: finish all
         while True:
+            try:
+                await manager.finish_interrupted(grace)
+                grace = timedelta(seconds=max(60, settings.upload_cleanup_interval_seconds))
+            except Exception:  # keep sweeping; the next round may succeed
+                logger.exception("finishing interrupted commits failed")
             try:
                 await manager.expire()
             except Exception:  # keep sweeping; the next round may succeed

@@ -40,7 +40,7 @@ def principal(request: web.Request) -> Principal:
     """The authenticated caller (the auth middleware put it there)."""
     who = request.get(PRINCIPAL)
     if who is None:
-        raise Unauthorized("authentication required")
+        raise Unauthorized("authentication required", code="unauthorized")
     return who
 
 
@@ -78,7 +78,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
 def require_str(data: dict[str, Any], key: str, max_len: int = 500) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"field {key!r} is required and must be a string", code="bad_field")
+        raise BadRequest(f"field {key!r} is required and must be a string", code="bad_field",
+                         params={"field": key, "problem": "required"})
     if len(value) > max_len:
-        raise BadRequest(f"field {key!r} is longer than {max_len} characters", code="bad_field")
+        raise BadRequest(f"field {key!r} is longer than {max_len} characters", code="bad_field",
+                         params={"field": key, "problem": "too_long", "max": max_len})
     return value

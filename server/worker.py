@@ -58,7 +58,19 @@ class WorkerPool:
         self._stop.set()
 
     async def run(self) -> None:
-        await asyncio.gather(*(self._loop(i) for i in range(self.concurrency)))
+        await asyncio.gather(self._sweeper(), *(self._loop(i) for i in range(self.concurrency)))
+
+    async def _sweeper(self) -> None:
+        """Remove work folders of killed jobs: on start and every lease period."""
+        from server.sweep import sweep_work
+
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            try:
+                await loop.run_in_executor(None, sweep_work, self.settings, self.db)
+            except Exception as exc:  # an outage: the next round tries again
+                self.outage.failed(exc)
+            await self._sleep(max(5.0, float(self.settings.job_lease_seconds)))
 
     async def _loop(self, n: int) -> None:
         """Claim and run jobs until stopped. Nothing ends this loop but stop(): a failing

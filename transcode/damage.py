@@ -150,10 +150,13 @@ def _unreadable(path: str, exc: UnreadableMedia) -> Assessment:
 def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float, bool, bool]:
     """Demux (no decoding) the main stream: (playable seconds, read error?, decodes at all?)."""
     index = (result.video or result.audio).index  # type: ignore[union-attr]
-    end = safe_end = 0.0
+    end = safe_end = whole_end = 0.0
     start: float | None = None
     error = False
     decodes = False
+    cut = False  # a sample of the main stream reached past the end of the file
+    positions = False
+    file_size = os.path.getsize(path)
     with av.open(path, metadata_errors="replace") as c:
         stream = c.streams[index]
         tb = stream.time_base
@@ -171,6 +174,12 @@ def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float
                         pass
                 # The packet at the cut is usually partial: count only those before it.
                 safe_end, end = end, max(end, t + float((packet.duration or 0) * tb) - start)
+                if packet.pos is not None and packet.pos >= 0:
+                    positions = True
+                    if packet.pos + packet.size >= file_size:
+                        cut = True
+                if not cut:
+                    whole_end = end
                 if end > limits.max_duration_s:
                     raise MediaRefused(
                         f"the stream runs past {limits.max_duration_s:.0f} s without ending"
@@ -187,7 +196,10 @@ def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float
                 decodes = False
     declared = result.duration_s
     truncated = bool(declared) and declared - end > _tolerance(declared)  # type: ignore[arg-type]
-    return (safe_end if error or truncated else end), error, decodes
+    if error or truncated:
+        # Only whole samples inside the file count (salvage keeps exactly those).
+        return (whole_end if positions else safe_end), error, decodes
+    return end, error, decodes
 
 
 def _tolerance(declared: float) -> float:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import shutil
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import av
@@ -20,6 +22,7 @@ from ._run import Progress, run_ffmpeg
 from ._tools import ffmpeg_exe, ffmpeg_version, pyav_version
 from .limits import TranscodeError, TranscodeTimeout
 from .presets import (
+    ADTS_FORMATS,
     HLS_MUXER,
     INIT_NAME,
     PLAYLIST_NAME,
@@ -32,6 +35,7 @@ from .presets import (
     safe_path,
 )
 from .probe import ProbeResult
+from .selfcheck import CheckReport, Expectation, check_rendition, parse_media_playlist
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +80,9 @@ class HlsRendition:
     tool_version: str
     parameters: dict[str, Any] = field(default_factory=dict)
     recovered_duration_s: float = 0.0
+    step: str = "copy"
+    attempts: tuple[Any, ...] = ()
+    check: Any = None
 
 
 def choose_preset(probe: ProbeResult) -> Preset:
@@ -158,31 +165,23 @@ def _parameters(argv: list[str], src: str, outdir: str) -> dict[str, Any]:
     return {"argv": shown}
 
 
-def _run_into(
-    preset: Preset,
-    src: str,
-    workdir: str,
-    probe: ProbeResult,
-    progress: Progress | None,
-    timeout: float | None,
-    max_duration_s: float | None,
-) -> list[str]:
-    if os.path.exists(workdir):
-        shutil.rmtree(workdir)
-    os.makedirs(workdir)
-    if preset is Preset.HLS_COPY and COPY_ENGINE == "pyav":
-        return pyav_copy(src, workdir, probe, progress, timeout, max_duration_s)
-    argv = build_argv(preset, src, workdir, probe, max_duration_s)
-    run_ffmpeg(argv, duration_s=probe.duration_s, progress=progress, timeout=timeout)
-    return argv
-
-
 def pyav_copy_options(workdir: str) -> dict[str, str]:
     """Muxer options of the in-process copy: the same HLS settings as the ffmpeg preset."""
     opts = {k: str(v) for k, v in HLS_MUXER.items() if k != "f"}
     opts["hls_segment_filename"] = os.path.join(workdir.replace("%", "%%"), SEGMENT_PATTERN)
     opts["fflags"] = "+bitexact"
     return opts
+
+
+def sample_inside(packet: av.Packet, file_size: int) -> bool:
+    """True when the packet's bytes lie wholly inside a file of file_size bytes.
+
+    A short read at the end of a truncated file ends exactly at its last byte, so a sample that
+    touches the end is treated as cut short; a position the demuxer does not know counts as
+    inside."""
+    if packet.pos is None or packet.pos < 0:
+        return True
+    return packet.pos + packet.size < file_size
 
 
 def pyav_copy(
@@ -192,12 +191,19 @@ def pyav_copy(
     progress: Progress | None,
     timeout: float | None,
     max_duration_s: float | None,
+    *,
+    salvage: bool = False,
 ) -> list[str]:
     """Stream-copy in process: demux, skip packets without dts, mux into the hls muxer.
 
     A read error part-way (a truncated source) ends the rendition there instead of failing.
+    ``salvage`` keeps only whole samples: a sample whose bytes reach the end of a truncated
+    file is cut short (the demuxer hands over what is there), and once a video sample is lost
+    every later video sample would reference it, so video stops there.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
+    file_size = os.path.getsize(src) if salvage else None
+    video_cut = False
     duration = probe.duration_s or 0.0
     last = -1.0
     playlist = os.path.join(workdir, PLAYLIST_NAME)
@@ -217,6 +223,12 @@ def pyav_copy(
                     t = float(packet.dts * packet.time_base) - start
                     if max_duration_s is not None and t >= max_duration_s:
                         continue
+                    is_video = packet.stream.type == "video"
+                    if file_size is not None and not sample_inside(packet, file_size):
+                        video_cut = video_cut or is_video
+                        continue
+                    if is_video and video_cut:
+                        continue
                     packet.stream = mapping[packet.stream.index]
                     out.mux(packet)
                     if deadline is not None and time.monotonic() > deadline:
@@ -228,7 +240,156 @@ def pyav_copy(
                 logger.info("stream copy of %s stopped early: %s", src, exc)
     if progress is not None:
         progress(1.0)
-    return ["pyav-remux", "{src}", *(f"-{k}={v}" for k, v in sorted(HLS_MUXER.items()))]
+    extra = ["-salvage=whole-samples"] if salvage else []
+    return ["pyav-remux", "{src}", *(f"-{k}={v}" for k, v in sorted(HLS_MUXER.items())), *extra]
+
+
+class Step(StrEnum):
+    """The fallback chain: each step is tried only when the one before failed its self-check."""
+
+    COPY = "copy"
+    COPY_GENPTS = "copy-genpts"
+    REENCODE_VIDEO = "reencode-video"
+    REENCODE_AUDIO = "reencode-audio"
+    REENCODE = "reencode"
+    AUDIO = "audio"
+    AUDIO_GENPTS = "audio-genpts"
+
+
+# Problems that generated timestamps cannot cure: go straight to a re-encode.
+_NOT_TIMESTAMPS = frozenset({"rotation_lost", "segment_too_long"})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One step of the chain as it went: what ran, and what the self-check said."""
+
+    step: Step
+    preset: Preset
+    tool: str
+    passed: bool
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+    package_s: float = 0.0
+    check_s: float = 0.0
+
+    def record(self) -> dict[str, Any]:
+        """The attempt as it goes into the derivation (no timings: they vary run to run)."""
+        return {
+            "step": str(self.step),
+            "preset": str(self.preset),
+            "tool": self.tool,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "error": self.error,
+        }
+
+
+class RenditionUnplayable(TranscodeError):
+    """No step of the fallback chain produced a rendition that passed the self-check."""
+
+    def __init__(self, reason: str, attempts: tuple[Attempt, ...]) -> None:
+        super().__init__(reason)
+        self.attempts = attempts
+
+
+def _preset_of(step: Step, probe: ProbeResult) -> Preset:
+    audio = probe.audio
+    aac = audio is None or audio.codec in COPYABLE_AUDIO
+    if step in (Step.COPY, Step.COPY_GENPTS):
+        return Preset.HLS_COPY if aac else Preset.HLS_COPY_AUDIO_AAC
+    if step is Step.REENCODE_AUDIO:
+        return Preset.HLS_COPY_AUDIO_AAC
+    if step is Step.REENCODE_VIDEO:
+        return Preset.HLS_H264_AUDIO_COPY if aac and audio is not None else Preset.HLS_H264
+    if step in (Step.AUDIO, Step.AUDIO_GENPTS):
+        return Preset.HLS_AUDIO
+    return Preset.HLS_H264
+
+
+def step_argv(
+    step: Step,
+    src: str | os.PathLike[str],
+    outdir: str | os.PathLike[str],
+    probe: ProbeResult,
+    max_duration_s: float | None = None,
+) -> list[str]:
+    """Argv of one step of the chain (pure)."""
+    preset = _preset_of(step, probe)
+    genpts = step in (Step.COPY_GENPTS, Step.REENCODE_AUDIO, Step.AUDIO_GENPTS)
+    if step in (Step.COPY, Step.COPY_GENPTS, Step.REENCODE_AUDIO):
+        return hls_copy_argv(
+            src,
+            outdir,
+            audio_to_aac=preset is Preset.HLS_COPY_AUDIO_AAC,
+            max_duration_s=max_duration_s,
+            genpts=genpts,
+            adts=probe.format in ADTS_FORMATS,
+        )
+    if step in (Step.AUDIO, Step.AUDIO_GENPTS):
+        return audio_hls_argv(src, outdir, max_duration_s=max_duration_s, genpts=genpts)
+    return hls_reencode_argv(
+        src,
+        outdir,
+        probe,
+        max_duration_s=max_duration_s,
+        audio_copy=preset is Preset.HLS_H264_AUDIO_COPY,
+    )
+
+
+def first_steps(probe: ProbeResult) -> list[Step]:
+    """Where the chain starts: copy for browser-playable H.264, else a re-encode."""
+    preset = choose_preset(probe)
+    if preset is Preset.HLS_AUDIO:
+        return [Step.AUDIO]
+    if preset is Preset.HLS_H264:
+        return [Step.REENCODE]
+    return [Step.COPY]
+
+
+def next_step(tried: list[Step], report: CheckReport | None) -> Step | None:
+    """The step after a failure, from which streams the self-check found at fault."""
+    last = tried[-1]
+    if last in (Step.REENCODE, Step.AUDIO_GENPTS):
+        return None
+    if last is Step.AUDIO:
+        return Step.AUDIO_GENPTS
+    codes = set(report.codes) if report is not None else set()
+    if last is Step.COPY and (not codes or not codes <= _NOT_TIMESTAMPS):
+        return Step.COPY_GENPTS
+    if last in (Step.COPY, Step.COPY_GENPTS):
+        streams = report.streams() if report is not None else {"video"}
+        if streams == {"audio"}:
+            return Step.REENCODE_AUDIO
+        if "audio" not in streams:
+            return Step.REENCODE_VIDEO
+    return Step.REENCODE
+
+
+def expectation(
+    probe: ProbeResult, duration_s: float | None, *, salvaged: bool, rotation: int | None
+) -> Expectation:
+    """What a rendition of this source must hold (duration capped, or the salvaged part)."""
+    video, audio = probe.video, probe.audio
+    frames = None
+    if video is not None and not salvaged and not video.variable_frame_rate and video.frames:
+        declared = probe.duration_s or 0.0
+        frames = video.frames if not duration_s or duration_s >= declared - 0.01 else None
+    audio_duration = None
+    if audio is not None and audio.duration_s and not salvaged:
+        audio_duration = min(audio.duration_s, duration_s) if duration_s else audio.duration_s
+    return Expectation(
+        duration_s=duration_s,
+        video=video is not None,
+        audio=audio is not None,
+        video_frames=frames,
+        frame_rate=None if video is None or video.variable_frame_rate else video.avg_frame_rate,
+        audio_duration_s=audio_duration,
+        rotation=rotation,
+    )
+
+
+_COPY_STEPS = frozenset({Step.COPY, Step.COPY_GENPTS, Step.REENCODE_AUDIO})
 
 
 def package_hls(
@@ -240,43 +401,89 @@ def package_hls(
     timeout: float | None = None,
     max_duration_s: float | None = None,
     salvage: bool = False,
+    expected_duration_s: float | None = None,
+    steps: list[Step] | None = None,
 ) -> HlsRendition:
-    """Write ``outdir/index.m3u8``, ``init.mp4`` and ``seg-NNNNN.m4s`` atomically.
+    """Write ``outdir/index.m3u8``, ``init.mp4`` and ``seg-NNNNN.m4s`` atomically, proven
+    playable by the self-check; walk the fallback chain until a step passes.
 
     The work happens in a sibling temp dir renamed into place at the end, so a killed job
-    leaves no half rendition. ``salvage`` accepts an ffmpeg error if segments were written
-    (a truncated source whose prefix is still playable).
+    leaves no half rendition. ``salvage`` keeps only whole samples inside a truncated file and
+    accepts an ffmpeg error once segments were written. ``steps`` names the only steps to try.
+    Raises RenditionUnplayable (with every attempt) when no step passes.
     """
     src_path = safe_path(src)
     final = safe_path(outdir)
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)
     work = os.path.join(parent, f".{os.path.basename(final)}.partial-{uuid.uuid4().hex}")
+    if expected_duration_s is None:
+        declared = probe.duration_s
+        expected_duration_s = (
+            min(declared, max_duration_s) if declared and max_duration_s else declared
+        )
+    video = probe.video
+    pending = list(steps) if steps is not None else first_steps(probe)
+    tried: list[Step] = []
+    attempts: list[Attempt] = []
+    passed: tuple[Step, list[str], CheckReport] | None = None
     try:
-        preset = choose_preset(probe)
-        argv = _attempt(preset, src_path, work, probe, progress, timeout, max_duration_s, salvage)
-        if preset is not Preset.HLS_H264 and argv is None:
-            # Copy failed outright (odd bitstream): fall back to a re-encode.
-            preset = Preset.HLS_H264
-        if argv is None:
-            argv = _attempt(
-                preset, src_path, work, probe, progress, timeout, max_duration_s, salvage, True
+        while pending:
+            step = pending.pop(0)
+            tried.append(step)
+            preset = _preset_of(step, probe)
+            t0 = time.perf_counter()
+            report: CheckReport | None = None
+            try:
+                argv = _run_step(
+                    step, src_path, work, probe, progress, timeout, max_duration_s, salvage
+                )
+            except TranscodeTimeout:
+                raise
+            except (TranscodeError, ValueError, av.error.FFmpegError) as exc:
+                reason = getattr(exc, "reason", None) or str(exc)
+                attempts.append(
+                    Attempt(step, preset, _tool_of(step, probe), False, error=reason,
+                            package_s=time.perf_counter() - t0)  # fmt: skip
+                )
+                logger.info("%s of %s failed: %s", step, src_path, reason)
+            else:
+                t1 = time.perf_counter()
+                _normalise_playlist(work)
+                rotation = (video.rotation if step in _COPY_STEPS else 0) if video else None
+                report = check_rendition(
+                    work,
+                    expectation(probe, expected_duration_s, salvaged=salvage, rotation=rotation),
+                )
+                attempts.append(
+                    Attempt(
+                        step,
+                        preset,
+                        "pyav" if argv[0] == "pyav-remux" else "ffmpeg",
+                        report.passed,
+                        problems=tuple(f"{p.code}: {p.detail}" for p in report.problems),
+                        package_s=t1 - t0,
+                        check_s=report.elapsed_s,
+                    )
+                )
+                if report.passed:
+                    passed = (step, argv, report)
+                    break
+                logger.warning(
+                    "self-check of %s (%s) failed: %s", src_path, step, report.summary()
+                )
+            if not pending and steps is None:
+                nxt = next_step(tried, report)
+                if nxt is not None and nxt not in tried:
+                    pending.append(nxt)
+        if passed is None:
+            raise RenditionUnplayable(
+                "no rendition passed the playback self-check: "
+                + " | ".join(f"{a.step}: {a.error or '; '.join(a.problems[:2])}" for a in attempts),
+                tuple(attempts),
             )
+        step, argv, report = passed
         entries = _entries(work)
-        video = probe.video
-        if (
-            preset in (Preset.HLS_COPY, Preset.HLS_COPY_AUDIO_AAC)
-            and video is not None
-            and video.rotation
-            and output_rotation(work, entries[0][0]) != video.rotation
-        ):
-            logger.info("stream copy lost the rotation of %s; re-encoding upright", src_path)
-            preset = Preset.HLS_H264
-            argv = _attempt(
-                preset, src_path, work, probe, progress, timeout, max_duration_s, salvage, True
-            )
-            entries = _entries(work)
-
         names = [name for name, _ in entries]
         with ThreadPoolExecutor(HASH_THREADS) as pool:
             digests = list(pool.map(lambda n: sha256_file(os.path.join(work, n)), names))
@@ -291,7 +498,8 @@ def package_hls(
         if os.path.exists(work):
             shutil.rmtree(work, ignore_errors=True)
     in_process = argv[0] == "pyav-remux"
-    mode = HlsMode.REENCODE if preset in (Preset.HLS_H264, Preset.HLS_AUDIO) else HlsMode.COPY
+    preset = _preset_of(step, probe)
+    mode = HlsMode.COPY if step in _COPY_STEPS else HlsMode.REENCODE
     return HlsRendition(
         directory=final,
         playlist=os.path.join(final, PLAYLIST_NAME),
@@ -301,13 +509,34 @@ def package_hls(
         preset=preset,
         tool="pyav" if in_process else "ffmpeg",
         tool_version=pyav_version() if in_process else ffmpeg_version(),
-        parameters={"preset": str(preset), **_parameters(argv, src_path, work)},
+        parameters={
+            "preset": str(preset),
+            "step": str(step),
+            **_parameters(argv, src_path, work),
+            "attempts": [a.record() for a in attempts],
+            "selfcheck": {
+                "passed": True,
+                "segments": report.segments,
+                "duration_s": report.playlist_duration_s,
+                "video_frames": report.video_frames,
+                "full_decode": report.full_decode,
+            },
+        },
         recovered_duration_s=round(sum(s.duration_s for s in segments), 6),
+        step=str(step),
+        attempts=tuple(attempts),
+        check=report,
     )
 
 
-def _attempt(
-    preset: Preset,
+def _tool_of(step: Step, probe: ProbeResult) -> str:
+    if step is Step.COPY and _preset_of(step, probe) is Preset.HLS_COPY and COPY_ENGINE == "pyav":
+        return "pyav"
+    return "ffmpeg"
+
+
+def _run_step(
+    step: Step,
     src: str,
     work: str,
     probe: ProbeResult,
@@ -315,21 +544,42 @@ def _attempt(
     timeout: float | None,
     max_duration_s: float | None,
     salvage: bool,
-    last_chance: bool = False,
-) -> list[str] | None:
-    """One ffmpeg run; None when a copy failed and a re-encode is worth trying."""
+) -> list[str]:
+    """Run one step into a fresh work dir; a salvage keeps what was written before an error."""
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    if _tool_of(step, probe) == "pyav":
+        return pyav_copy(src, work, probe, progress, timeout, max_duration_s, salvage=salvage)
+    argv = step_argv(step, src, work, probe, max_duration_s)
     try:
-        return _run_into(preset, src, work, probe, progress, timeout, max_duration_s)
+        run_ffmpeg(argv, duration_s=probe.duration_s, progress=progress, timeout=timeout)
     except TranscodeError as exc:
-        if type(exc) is not TranscodeError:  # timeouts are final
+        if type(exc) is not TranscodeError or not (salvage and _has_segments(work)):
             raise
-        if salvage and _has_segments(work):
-            logger.info("salvaged a partial rendition of %s: %s", src, exc.reason)
-            return build_argv(preset, src, work, probe, max_duration_s)
-        if last_chance or preset in (Preset.HLS_H264, Preset.HLS_AUDIO):
-            raise
-        logger.warning("stream copy of %s failed (%s); trying a re-encode", src, exc.reason)
-        return None
+        logger.info("salvaged a partial rendition of %s: %s", src, exc.reason)
+    return argv
+
+
+def _normalise_playlist(work: str) -> None:
+    """A clip shorter than half a second gets #EXT-X-TARGETDURATION:0 from the muxer; the
+    spec wants the rounded longest segment at most the target, and at least 1."""
+    path = os.path.join(work, PLAYLIST_NAME)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return
+    target, entries = parse_media_playlist(text)
+    if not entries or target is None or target >= 1:
+        return
+    longest = max(d for _, d in entries)
+    if longest <= 0:
+        return  # zero-length segments stay visible to the self-check
+    fixed = max(1, math.ceil(longest - 1e-6))
+    text = text.replace(f"#EXT-X-TARGETDURATION:{target}\n", f"#EXT-X-TARGETDURATION:{fixed}\n")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def _has_segments(work: str) -> bool:

@@ -12,10 +12,13 @@ from ._hash import sha256_file
 from ._run import Progress, run_ffmpeg
 from ._tools import ffmpeg_version
 from .damage import Assessment, Finding, assess
-from .hls import HlsRendition, package_hls
+from .hls import HlsRendition, RenditionUnplayable, package_hls
 from .limits import MediaLimits, TranscodeError, TranscodeTimeout
+from .photo import PhotoInfo, make_photo_outputs
 from .presets import PREVIEW_NAME, Preset, photo_preview_argv
 from .probe import Kind, classify
+from .selfcheck import describe
+from .subtitles import TextTrack, extract_text_track
 from .trickplay import Trickplay, make_trickplay
 from .waveform import Waveform, make_waveform
 
@@ -26,6 +29,9 @@ FinalStatus = Literal["ready", "damaged", "unplayable", "stored"]
 HLS_DIR = "hls"
 TRICKPLAY_DIR = "trickplay"
 WAVEFORM_NAME = "waveform.json"
+THUMB_NAME = "thumb.jpg"
+SUBTITLES_NAME = "subtitles.vtt"
+GPS_NAME = "gps.json"
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,10 @@ class MediaResult:
     waveform: Waveform | None = None
     preview: str | None = None
     problems: tuple[str, ...] = ()
+    attempts: tuple[dict[str, Any], ...] = ()
+    selfcheck_s: float = 0.0
+    photo: PhotoInfo | None = None
+    text_track: TextTrack | None = None
 
 
 _VIDEO_EXT = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".3gp", ".webm"})
@@ -140,26 +150,11 @@ def process(
     outputs: list[DerivedOutput] = []
     problems: list[str] = []
     if kind == "photo":
-        preview = os.path.join(outdir, PREVIEW_NAME)
-        try:
-            argv = photo_preview_argv(src, preview, result)
-            run_ffmpeg(argv, timeout=timeout)
-        except TranscodeTimeout:
-            raise
-        except (TranscodeError, ValueError) as exc:
-            return MediaResult(
-                status="unplayable", kind=kind, problems=(f"preview: {exc}",), **base
-            )
-        params = {"preset": str(Preset.PHOTO_PREVIEW)}
-        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
-        if progress:
-            progress(1.0)
-        return MediaResult(
-            status="ready", kind=kind, outputs=tuple(outputs), preview=preview, **base
-        )
+        return _photo(src, outdir, result, limits, base, progress, timeout)
 
     damaged = assessment.status == "damaged"
     has_video = result.video is not None
+    limit = _salvage_limit(assessment, limits) if damaged else limits.max_duration_s
     try:
         hls = package_hls(
             src,
@@ -167,15 +162,21 @@ def process(
             result,
             progress=_stage(progress, 0.0, 0.8 if has_video else 0.9),
             timeout=timeout,
-            max_duration_s=_salvage_limit(assessment, limits) if damaged else limits.max_duration_s,
+            max_duration_s=limit,
             salvage=damaged,
+            expected_duration_s=limit if damaged else None,
         )
     except TranscodeTimeout:
         raise
+    except RenditionUnplayable as exc:
+        logger.warning("no playable rendition for %s: %s", src, exc)
+        return _unplayable(kind, base, exc)
     except (TranscodeError, ValueError) as exc:
         logger.warning("no HLS rendition for %s: %s", src, exc)
         return MediaResult(status="unplayable", kind=kind, problems=(f"hls: {exc}",), **base)
     outputs += _hls_outputs(outdir, hls)
+    attempts = tuple(a.record() for a in hls.attempts)
+    check_s = sum(a.check_s for a in hls.attempts)
 
     trick: Trickplay | None = None
     if has_video:
@@ -211,6 +212,22 @@ def process(
             )
         except ValueError as exc:
             problems.append(f"waveform: {exc}")
+    text: TextTrack | None = None
+    try:
+        text = extract_text_track(
+            src,
+            os.path.join(outdir, SUBTITLES_NAME),
+            os.path.join(outdir, GPS_NAME),
+            result,
+            max_duration_s=limit,
+        )
+    except ValueError as exc:
+        problems.append(f"subtitles: {exc}")
+    if text is not None:
+        common = (text.tool, text.tool_version, text.parameters)
+        outputs.append(_output(outdir, text.vtt, "subtitles", *common))
+        if text.gps:
+            outputs.append(_output(outdir, text.gps, "gps_track", *common))
     if progress:
         progress(1.0)
 
@@ -230,4 +247,75 @@ def process(
         trickplay=trick,
         waveform=wave,
         problems=tuple(problems),
+        attempts=attempts,
+        selfcheck_s=round(check_s, 6),
+        text_track=text,
+    )
+
+
+def _photo(
+    src: str,
+    outdir: str,
+    result: Any,
+    limits: MediaLimits,
+    base: dict[str, Any],
+    progress: Progress | None,
+    timeout: float | None,
+) -> MediaResult:
+    """An upright preview and a scaled thumbnail (EXIF applied); ffmpeg for what Pillow cannot
+    read (the preview is then as stored)."""
+    preview = os.path.join(outdir, PREVIEW_NAME)
+    thumb = os.path.join(outdir, THUMB_NAME)
+    outputs: list[DerivedOutput] = []
+    info: PhotoInfo | None = None
+    try:
+        made = make_photo_outputs(src, preview, thumb, limits)
+        info = made.info
+        common = (made.tool, made.tool_version, made.parameters)
+        outputs.append(_output(outdir, preview, "preview", *common))
+        outputs.append(_output(outdir, thumb, "thumbnail", *common))
+    except ValueError as exc:
+        logger.info("Pillow cannot read %s (%s); ffmpeg preview", src, exc)
+        try:
+            run_ffmpeg(photo_preview_argv(src, preview, result), timeout=timeout)
+        except TranscodeTimeout:
+            raise
+        except (TranscodeError, ValueError) as exc2:
+            return MediaResult(
+                status="unplayable", kind="photo", problems=(f"preview: {exc2}",), **base
+            )
+        params = {"preset": str(Preset.PHOTO_PREVIEW)}
+        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
+    if progress:
+        progress(1.0)
+    return MediaResult(
+        status="ready", kind="photo", outputs=tuple(outputs), preview=preview, photo=info, **base
+    )
+
+
+def _unplayable(kind: Kind, base: dict[str, Any], exc: RenditionUnplayable) -> MediaResult:
+    """No step of the chain passed: say so in both languages; the original stays as it is."""
+    codes: list[str] = []
+    errors = False
+    for a in exc.attempts:
+        codes += [p.split(":", 1)[0] for p in a.problems]
+        errors = errors or a.error is not None
+    en, zh = describe(codes)
+    steps = ", ".join(str(a.step) for a in exc.attempts)
+    reason = (
+        f"No playable version could be made: every attempt ({steps}) failed the playback "
+        f"check ({en}{'; a conversion failed' if errors else ''}). The original is kept unchanged."
+    )
+    reason_zh = (
+        f"无法生成可播放版本：所有尝试（{len(exc.attempts)} 次）均未通过可播放性自检"
+        f"（{zh}{'；转换失败' if errors else ''}）。原始文件已原样保存。"
+    )
+    fields = {**base, "reason": reason, "reason_zh": reason_zh}
+    return MediaResult(
+        status="unplayable",
+        kind=kind,
+        problems=(f"hls: {exc.reason}",),
+        attempts=tuple(a.record() for a in exc.attempts),
+        selfcheck_s=round(sum(a.check_s for a in exc.attempts), 6),
+        **fields,
     )

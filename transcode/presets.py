@@ -18,6 +18,7 @@ class Preset(StrEnum):
     HLS_COPY = "hls-copy"
     HLS_COPY_AUDIO_AAC = "hls-copy-audio-aac"
     HLS_H264 = "hls-h264"
+    HLS_H264_AUDIO_COPY = "hls-h264-audio-copy"
     HLS_AUDIO = "hls-audio"
     PHOTO_PREVIEW = "photo-preview"
 
@@ -86,6 +87,7 @@ PRESETS: dict[Preset, dict[str, Any]] = {
     Preset.HLS_COPY: {"c": "copy", **HLS_MUXER, **BITEXACT},
     Preset.HLS_COPY_AUDIO_AAC: {"c:v": "copy", **AAC_128K, **HLS_MUXER, **BITEXACT},
     Preset.HLS_H264: {**H264_HIGH, **AAC_128K, **HLS_MUXER, **BITEXACT},
+    Preset.HLS_H264_AUDIO_COPY: {**H264_HIGH, "c:a": "copy", **HLS_MUXER, **BITEXACT},
     Preset.HLS_AUDIO: {**AAC_128K, **HLS_MUXER, **BITEXACT},
     Preset.PHOTO_PREVIEW: {"frames:v": 1, "q:v": 3, "f": "image2", "update": 1, **BITEXACT},
 }
@@ -115,17 +117,39 @@ def _duration_cap(max_duration_s: float | None) -> dict[str, Any]:
     return {} if max_duration_s is None else {"t": f"{max_duration_s:g}"}
 
 
+# Input options of the "copy with generated timestamps" fallback: AVI and some Matroska files
+# carry no presentation timestamps (or none on the first packets); the demuxer makes them up.
+GENPTS_INPUT: dict[str, Any] = {"fflags": "+genpts"}
+
+
+# AAC in MPEG-TS (and raw .aac) carries ADTS headers; MP4 fragments need them turned into an
+# AudioSpecificConfig, or the muxer refuses the packets.
+ADTS_FORMATS = frozenset({"mpegts", "aac", "flv", "mpeg"})
+ADTS_TO_ASC: dict[str, Any] = {"bsf:a": "aac_adtstoasc"}
+
+
+def _input(src: str | os.PathLike[str], genpts: bool) -> Any:
+    return ffmpeg.input(safe_path(src), **(GENPTS_INPUT if genpts else {}))
+
+
 def hls_copy_argv(
     src: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
     *,
     audio_to_aac: bool = False,
     max_duration_s: float | None = None,
+    genpts: bool = False,
+    adts: bool = False,
 ) -> list[str]:
-    """Stream-copy the first video (and audio) stream into fMP4 HLS; optionally audio → AAC."""
+    """Stream-copy the first video (and audio) stream into fMP4 HLS; optionally audio → AAC.
+
+    ``adts``: the source's AAC has ADTS headers (MPEG-TS) that a copy must convert."""
     preset = Preset.HLS_COPY_AUDIO_AAC if audio_to_aac else Preset.HLS_COPY
-    inp = ffmpeg.input(safe_path(src))
-    playlist, opts = _hls_output(outdir, {**PRESETS[preset], **_duration_cap(max_duration_s)})
+    inp = _input(src, genpts)
+    bsf = ADTS_TO_ASC if adts and not audio_to_aac else {}
+    playlist, opts = _hls_output(
+        outdir, {**PRESETS[preset], **bsf, **_duration_cap(max_duration_s)}
+    )
     return _finish(ffmpeg.output(inp["v:0"], inp["a:0?"], playlist, **opts))
 
 
@@ -148,18 +172,24 @@ def hls_reencode_argv(
     probe: ProbeResult,
     *,
     max_duration_s: float | None = None,
+    audio_copy: bool = False,
+    genpts: bool = False,
 ) -> list[str]:
-    """Re-encode to H.264 high + AAC fMP4 HLS, upright (ffmpeg autorotates), at most 1080p."""
+    """Re-encode to H.264 high + AAC fMP4 HLS, upright (ffmpeg autorotates), at most 1080p.
+
+    ``audio_copy`` re-encodes the video only (the audio is already AAC and plays)."""
     video = probe.video
     if video is None or not video.width or not video.height:
         raise ValueError("hls_reencode_argv needs a probe with a sized video stream")
-    inp = ffmpeg.input(safe_path(src))
+    inp = _input(src, genpts)
     v = inp["v:0"]
     w, h = target_size(video.width, video.height, video.rotation)
     if (w, h) != video.display_size:
         v = v.filter("scale", w, h)
+    preset = Preset.HLS_H264_AUDIO_COPY if audio_copy else Preset.HLS_H264
+    bsf = ADTS_TO_ASC if audio_copy and probe.format in ADTS_FORMATS else {}
     playlist, opts = _hls_output(
-        outdir, {**PRESETS[Preset.HLS_H264], **_duration_cap(max_duration_s)}
+        outdir, {**PRESETS[preset], **bsf, **_duration_cap(max_duration_s)}
     )
     return _finish(ffmpeg.output(v, inp["a:0?"], playlist, **opts))
 
@@ -169,9 +199,10 @@ def audio_hls_argv(
     outdir: str | os.PathLike[str],
     *,
     max_duration_s: float | None = None,
+    genpts: bool = False,
 ) -> list[str]:
     """Encode the first audio stream to AAC 128k fMP4 HLS (audio-only recordings)."""
-    inp = ffmpeg.input(safe_path(src))
+    inp = _input(src, genpts)
     playlist, opts = _hls_output(
         outdir, {**PRESETS[Preset.HLS_AUDIO], **_duration_cap(max_duration_s)}
     )

@@ -73,6 +73,7 @@ class StreamInfo:
     sample_rate: int | None = None
     duration_s: float | None = None
     bit_rate: int | None = None
+    media_type: str | None = None  # what libav calls it: video, audio, subtitle, data, attachment
 
     @property
     def display_size(self) -> tuple[int, int] | None:
@@ -288,6 +289,7 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
         "profile": stream.profile or None,
         "duration_s": _seconds(stream.duration, stream.time_base),
         "bit_rate": getattr(cc, "bit_rate", None) or None,
+        "media_type": stream.type,
     }
     if stream.type == "video":
         rotation = _first_frame_rotation(path, stream.index)

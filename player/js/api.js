@@ -15,8 +15,9 @@ export function clearSession() { sessionStorage.removeItem(KEY); }
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.error) || `HTTP ${status}`);
-    this.status = status; this.code = body && body.code; this.body = body;
+    // `message` is the server's text in the interface's language; `error` the English diagnostic.
+    super((body && (body.message || body.error)) || (getLang() === "en" ? `Server error (HTTP ${status})` : `服务器错误（HTTP ${status}）`));
+    this.status = status; this.code = body && body.code; this.params = body && body.params; this.body = body;
   }
 }
 
@@ -29,7 +30,12 @@ export async function api(path, { method = "GET", body, raw = false } = {}) {
     clearSession();
     location.hash = "#/login";
   }
-  if (raw) { if (!r.ok) throw new ApiError(r.status, null); return r; }
+  if (raw) {
+    if (r.ok) return r;
+    let err = null;
+    try { err = await r.json(); } catch (e) { err = null; }
+    throw new ApiError(r.status, err);
+  }
   let data = null;
   const text = await r.text();
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = { error: text }; }

@@ -1,17 +1,18 @@
 // The reviewer UI: a hash router over a few views. Every byte comes from /api/v1.
-import { api, clearSession, login, qs, session } from "./api.js";
+import { clearSession, login, session } from "./api.js";
 import { getLang, label, setLang, t } from "./i18n.js";
 import { Multicam } from "./multicam.js";
 import { Player } from "./player.js";
 import { UploadView } from "./upload.js";
+import { viewEvidenceList, withItemExtras } from "./evidence.js";
 import { NAV, VIEWS, setRerender } from "./views.js";
 import "./features.js";
-import { clear, fmtDate, fmtSize, h, shortHash } from "./util.js";
+import { clear, h } from "./util.js";
 
 const main = () => document.getElementById("main");
 let current = null; // the mounted view with a destroy()
 
-const UPLOAD_ROLES = new Set(["officer", "station", "admin"]);
+const UPLOAD_ROLES = new Set(["officer", "station", "reviewer", "legal", "admin"]);
 const READ_ROLES = new Set(["officer", "reviewer", "legal", "supervisor", "admin"]);
 
 function route() {
@@ -52,11 +53,11 @@ async function render() {
     if (VIEWS.has(parts[0])) { current = (await VIEWS.get(parts[0])(root, parts, params)) || null; return; }
     if (parts[0] === "evidence" && parts[1]) {
       const t0 = params.get("t");
-      current = new Player(root, parts[1], { caseId: params.get("case"), startTime: t0 ? Number(t0) : null }).mount();
-      if (params.get("case")) root.prepend(h("div.toolbar", h("a.button#back-to-case", { href: `#/cases/${params.get("case")}` }, `← ${t("back_to_case")}`)));
+      const player = new Player(root, parts[1], { caseId: params.get("case"), startTime: t0 ? Number(t0) : null }).mount();
+      current = withItemExtras(root, parts[1], player, params.get("case"));
       return;
     }
-    if (parts[0] === "evidence") return await viewEvidence(root, params);
+    if (parts[0] === "evidence") { current = await viewEvidenceList(root, params); return; }
     if (parts[0] === "multicam") {
       current = await new Multicam(root, (params.get("items") || "").split(",").filter(Boolean)).mount();
       return;
@@ -90,24 +91,6 @@ function viewLogin(root) {
 }
 
 // The case list, case page and approvals live in casework.js (registered as views).
-
-// -- evidence list ------------------------------------------------------------------------
-async function viewEvidence(root, params) {
-  const cursor = params.get("cursor") || "";
-  const page = await api(`/api/v1/evidence${qs({ cursor, limit: 50 })}`);
-  const selected = new Set();
-  const mcBtn = h("button#evidence-multicam", { disabled: true, on: { click: () => { location.hash = `#/multicam?items=${[...selected].join(",")}`; } } }, t("multicam"));
-  clear(root, h("div.toolbar", h("h2", t("evidence_list")), mcBtn),
-    h("table.grid#evidence-table",
-      h("tr", h("th", ""), h("th", t("filename")), h("th", t("recorded_at")), h("th", t("device")), h("th", t("kind")), h("th", t("item_status")), h("th", t("size")), h("th", t("sha256"))),
-      page.items.length ? page.items.map((it) => h("tr.evidence-row", { dataset: { id: it.id } },
-        h("td", h("input", { type: "checkbox", on: { change: (e) => { if (e.target.checked) selected.add(it.id); else selected.delete(it.id); mcBtn.disabled = selected.size < 2; } } })),
-        h("td", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id } }, it.original_filename)),
-        h("td", fmtDate(it.recorded_at)), h("td", it.device_id || ""), h("td", label("kind", it.kind)),
-        h("td", label("item_status", it.status)), h("td", fmtSize(it.size)), h("td", h("code", shortHash(it.sha256)))))
-        : h("tr", h("td.empty", { colSpan: 8 }, t("no_items")))),
-    h("div.pager", page.next ? h("a.button#page-next", { href: `#/evidence?cursor=${encodeURIComponent(page.next)}` }, t("next_page")) : null));
-}
 
 setRerender(render);
 window.addEventListener("hashchange", render);

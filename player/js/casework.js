@@ -4,9 +4,11 @@
 // export panel (待导出片段, recipient, purpose, job progress, download, past exports).
 import { api, blobUrl, qs, session, token } from "./api.js";
 import { ENFORCEMENT_TYPES, STAGES, addStrings, addVocab, getLang, label, t, vocab } from "./i18n.js";
+import { custodyButton } from "./custody.js";
 import { Multicam } from "./multicam.js";
 import { parseVtt } from "./player.js";
 import { sha256File } from "./sha256.js";
+import { statusLabel } from "./viewers.js";
 import { registerNav, registerView, rerender } from "./views.js";
 import { clear, fmtDate, fmtDuration, fmtMedia, fmtSize, h, itemDuration, shortHash, toast } from "./util.js";
 
@@ -136,13 +138,15 @@ addVocab({
     statement: ["陈述申辩内容", "Statement"], complaint_id: ["投诉举报编号", "Complaint id"],
     party: ["当事人基本情况", "Party"], handler_opinion: ["承办人意见", "Handler's opinion"],
     unit_opinion: ["承办机构意见", "Unit's opinion"], legal_review_opinion: ["法制审核意见", "Legal review opinion"],
-    approver_opinion: ["批准人意见", "Approver's opinion"],
+    approver_opinion: ["批准人意见", "Approver's opinion"], reviewer: ["审核人员", "Reviewer"],
+    opinion: ["审核意见", "Opinion"], suggestion: ["建议", "Suggestion"], waiver: ["放弃陈述申辩情况", "Waiver"],
+    period_days: ["履行期限（日）", "Period (days)"], served_at: ["送达时间", "Served at"],
   },
 });
 
 const WRITE_ROLES = new Set(["officer", "reviewer", "legal", "admin"]);
 const EXPORT_ROLES = new Set(["reviewer", "legal", "admin"]);
-const UPLOAD_ROLES = new Set(["officer", "admin"]);
+const UPLOAD_ROLES = new Set(["officer", "reviewer", "legal", "admin"]);
 const fmt = (key, vars) => t(key).replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ""));
 const en = () => getLang() === "en";
 // Punctuation follows the interface language, so the English UI carries no Chinese marks.
@@ -314,7 +318,7 @@ async function viewCases(root, params) {
     h("button#page-prev", { disabled: !prev.length, on: { click: () => { const p = [...prev]; const back = p.pop(); go({ cursor: back === "-" ? "" : back, prev: p.join(",") }); } } }, t("prev_page")),
     h("button#page-next", { disabled: !page.next, on: { click: () => go({ cursor: page.next, prev: [...prev, cur || "-"].join(",") }) } }, t("next_page")));
   clear(root,
-    h("div.toolbar", h("h2", t("nav_cases")), WRITE_ROLES.has(me().role) ? h("a.button.primary#case-new", { href: "#/cases/new", dataset: { action: "case-new" } }, `＋ ${t("cw_new_case")}`) : null),
+    h("div.toolbar", h("h2", t("nav_cases")), WRITE_ROLES.has(me().role) ? h("a.button.primary#case-new", { href: "#/cases/new", dataset: { action: "case-new" } }, `+ ${t("cw_new_case")}`) : null),
     form,
     h("table.grid#case-table", h("tr", [t("case_number"), t("case_title"), t("filter_type"), t("cw_procedure"), t("party"), t("officers"), t("current_stage"), t("status"), t("cw_opened_col")].map((x) => h("th", x))),
       rows.length ? rows : h("tr", h("td.empty", { colSpan: 9 }, t("no_cases")))), pager);
@@ -396,7 +400,7 @@ function itemCard(item, caseId) {
   const dur = h("span.dur", "");
   const card = h("a.card.item-link", { href: `#/evidence/${id}${caseId ? `?case=${caseId}` : ""}`, dataset: { id } },
     thumb, h("div.card-body", h("div.card-title", item.original_filename || id), h("div.dim", fmtDate(item.recorded_at)),
-      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", label("item_status", item.status)))));
+      h("div.dim", item.device_id || ""), h("div", dur, " ", h("span.badge", statusLabel(item)))));
   itemDetail(id).then(async (d) => {
     dur.textContent = fmtDuration(itemDuration(d));
     if (d.links && d.links.thumbnails) {
@@ -409,8 +413,10 @@ function itemCard(item, caseId) {
       const img = new Image();
       img.onload = () => { thumb.style.backgroundSize = `${img.width * scale}px ${img.height * scale}px`; };
       img.src = url;
-    } else if (d.links && d.links.preview) {
-      thumb.style.backgroundImage = `url("${await blobUrl(d.links.preview)}")`;
+    } else if (d.links && (d.links.thumbnail || d.links.preview)) {
+      // A photo's thumbnail is scaled to fit the card, never cropped.
+      thumb.classList.add("fit");
+      thumb.style.backgroundImage = `url("${await blobUrl(d.links.thumbnail || d.links.preview)}")`;
     }
   }).catch(() => {});
   return card;
@@ -446,7 +452,13 @@ async function viewCase(root, caseId) {
   const s = me();
   const canWrite = WRITE_ROLES.has(s.role) && c.status !== "archived";
   const findings = c.findings || [];
-  const missing = lastMissing.get(c.id) || [];
+  // What the last refused archiving listed, less what has been added since.
+  const satisfied = (m) => (m.any_of
+    ? m.any_of.some((ref) => (ref.startsWith("approval:")
+      ? (c.approvals || []).some((a) => a.kind === ref.slice(9) && a.status === "approved")
+      : (c.records || []).some((r) => r.doc_type === ref)))
+    : !findings.some((f) => f.rule === m.rule));
+  const missing = (lastMissing.get(c.id) || []).filter((m) => !satisfied(m));
   const stageIdx = STAGES.indexOf(c.current_stage);
   const next = STAGES[stageIdx + 1];
   const linkedIds = new Set((c.items || []).map((i) => i.id));
@@ -455,6 +467,8 @@ async function viewCase(root, caseId) {
   const sections = STAGES.map((id, n) => {
     const st = (c.stages || []).find((x) => x.stage === id) || { records: [], approvals: [], items: [], superseded: [] };
     const reached = n <= stageIdx;
+    // The archiving stage's 文书 (结案报告, 卷宗目录) are written before the case is archived.
+    const writable = canWrite && (reached || (id === "archiving" && next === "archiving"));
     const sf = findings.filter((f) => findingStage(f) === id);
     const sm = missing.filter((m) => (m.stage || ((m.records || [])[0] || {}).stage) === id);
     // A scan attached to a 文书 is shown under it, not among the stage's audio-visual records.
@@ -465,15 +479,15 @@ async function viewCase(root, caseId) {
       h("div.cw-stage-head",
         h("h3", h("span.step", String(n + 1)), stageLabel(id), c.current_stage === id ? h("span.badge.cw-now", t("cw_current")) : null),
         h("span.spacer"),
-        canWrite && reached ? h("button.small", { dataset: { action: "record-add", stage: id }, on: { click: () => recordDialog(c, p, id) } }, `＋ ${t("cw_add_record")}`) : null,
-        canWrite && reached && (p.approval_kinds || []).some((k) => k.stage === id) ? h("button.small", { dataset: { action: "approval-request", stage: id }, on: { click: () => approvalDialog(c, p, id) } }, `＋ ${t("cw_request_approval")}`) : null),
+        writable ? h("button.small", { dataset: { action: "record-add", stage: id }, on: { click: () => recordDialog(c, p, id) } }, `+ ${t("cw_add_record")}`) : null,
+        canWrite && reached && (p.approval_kinds || []).some((k) => k.stage === id) ? h("button.small", { dataset: { action: "approval-request", stage: id }, on: { click: () => approvalDialog(c, p, id) } }, `+ ${t("cw_request_approval")}`) : null),
       sm.length ? h("div.cw-missing", h("h4", t("cw_missing")), h("ul.findings", sm.map(missingEl))) : null,
       sf.length ? h("div.cw-stage-findings", h("h4", t("cw_findings")), h("ul.findings", sf.map((f) => findingEl(f, p)))) : null,
-      reached || (st.records || []).length || (st.items || []).length ? h("div.cw-stage-body",
+      writable || reached || (st.records || []).length || (st.items || []).length ? h("div.cw-stage-body",
         h("div.cw-col",
           h("h4", `${t("cw_records")} (${(st.records || []).length})`),
           h("ul.records.cw-records", (st.records || []).length || (st.superseded || []).length
-            ? [...st.records.map((r) => recordEl(c, p, r, attachments(r.id), sf, canWrite)), ...(st.superseded || []).map((r) => recordEl(c, p, r, attachments(r.id), [], false, true))]
+            ? [...st.records.map((r) => recordEl(c, p, r, attachments(r.id), sf, writable)), ...(st.superseded || []).map((r) => recordEl(c, p, r, attachments(r.id), [], false, true))]
             : h("li.dim", t("cw_no_records"))),
           h("h4", `${t("cw_approvals")} (${(st.approvals || []).length})`),
           h("div.cw-approvals", (st.approvals || []).length ? st.approvals.map((a) => approvalEl(a, p, c)) : h("p.dim", t("cw_no_approvals")))),
@@ -502,6 +516,7 @@ async function viewCase(root, caseId) {
       h("span.badge#case-status", { dataset: { status: c.status } }, label("case_status", c.status)),
       c.emergency_start ? h("span.badge.warn", t("cw_emergency").split("（")[0].split(" (")[0]) : null,
       h("span.spacer"),
+      custodyButton("case", c.id, root),
       canWrite ? h("a.button#case-edit", { href: `#/cases/${c.id}/edit`, dataset: { action: "case-edit" } }, t("cw_edit_case")) : null,
       advance, archive),
     h("div.case-meta.dim",
@@ -686,8 +701,11 @@ async function approvalDialog(c, p, stage) {
   const reviewer = pick("reviewer_id"), approver = pick("approver_id");
   const fieldsBox = h("div.cw-doc-fields");
   const formFields = () => {
-    const rule = (p.rules || []).find((r) => r.check === "approval_fields" && r.params && r.params.kind === kind.value);
-    const keys = (rule ? rule.params.fields : ["reason", "handler_opinion"]).filter((k) => !["unit_opinion", "legal_review_opinion"].includes(k) || kind.value === "legal_review");
+    // The form asks what the pack's approval_fields rules ask of this kind ("a|b": either name),
+    // except the opinions the reviewer and approver give themselves when they decide.
+    const asked = (p.rules || []).filter((r) => r.check === "approval_fields" && r.params && r.params.kind === kind.value)
+      .flatMap((r) => r.params.fields || []).map((f) => String(f).split("|")[0]);
+    const keys = [...new Set([...asked, "handler_opinion"])].filter((k) => !["unit_opinion", "approver_opinion"].includes(k));
     clear(fieldsBox, keys.map((k) => field(label("field", k), h(k === "reason" || k.endsWith("opinion") ? "textarea" : "input", { name: k, type: "text", rows: 2, dataset: { field: k } }))));
   };
   kind.addEventListener("change", formFields);
@@ -845,7 +863,7 @@ async function renderExport(box, c) {
       try { follow(await api(`/api/v1/exports/${e.id}`)); } catch (ex) { errorToast(ex); }
     }, 700);
   };
-  const newBtn = h("button#export-new", { dataset: { action: "export-new" }, on: { click: () => { form.classList.toggle("hidden"); recipient.focus(); } } }, `＋ ${t("cw_export_new")}`);
+  const newBtn = h("button#export-new", { dataset: { action: "export-new" }, on: { click: () => { form.classList.toggle("hidden"); recipient.focus(); } } }, `+ ${t("cw_export_new")}`);
   clear(box, h("div.cw-stage-head", h("h3", t("cw_export")), h("span.spacer"), items.length ? newBtn : null), form, progress,
     h("h4", t("cw_past_exports")), pastRows);
   const running = past.items.find((e) => e.state === "queued" || e.state === "running");

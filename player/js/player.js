@@ -1,8 +1,9 @@
 // The item player: hls.js with the bearer token, trickplay on hover, waveform, wall clock,
 // frame stepping, keyboard shortcuts, bookmarks and clips for the export basket.
 import { api, blobUrl, token } from "./api.js";
-import { label, t } from "./i18n.js";
+import { t } from "./i18n.js";
 import { clear, fmtDate, fmtDuration, fmtMedia, fmtSize, fmtWall, h, itemDuration, itemFps, toast } from "./util.js";
+import { gpsAt, loadTextTrack, mountAudio, mountDocument, mountPhoto, photoRows, statusLabel } from "./viewers.js";
 
 const RATES = [0.25, 0.5, 1, 1.5, 2, 4, 8];
 
@@ -89,32 +90,34 @@ export class Player {
     this.clipName = h("input#clip-name", { type: "text", placeholder: t("clip_name"), maxLength: 200 });
     this.basketList = h("ul.list#basket-list");
 
-    const stage = h("div.stage", v, this.overlay = h("div.overlay.hidden#overlay"));
+    this.cueEl = h("div.cue.hidden#subtitle-cue");
+    this.gpsEl = h("span.gps.dim#gps-now", "");
+    const stage = this.stage = h("div.stage", v, this.cueEl, this.overlay = h("div.overlay.hidden#overlay"));
     clear(this.root,
       h("div.player-layout",
         h("section.player-main",
           this.banner, stage,
-          h("div.scrub", this.trick, this.timeline, this.wave),
-          h("div.controls",
+          this.scrubEl = h("div.scrub", this.trick, this.timeline, this.wave),
+          this.ctrlMain = h("div.controls",
             h("button#btn-frame-back", { title: t("frame_back"), on: { click: () => this.step(-1) } }, `◀ ${t("frame_back")}`),
             this.playBtn,
             h("button#btn-frame-fwd", { title: t("frame_fwd"), on: { click: () => this.step(1) } }, `${t("frame_fwd")} ▶`),
             h("span.clock", h("small", t("media_time")), this.timeEl, " / ", this.durEl, this.frameEl),
-            h("span.clock", h("small", t("wall_time")), this.wallEl),
+            h("span.clock", h("small", t("wall_time")), this.wallEl), this.gpsEl,
             h("label.inline", t("rate"), this.rateSel)),
-          h("div.controls",
+          this.ctrlClip = h("div.controls",
             h("button#btn-clip-in", { on: { click: () => this.markIn() } }, `[ ${t("clip_in")}`), this.inEl,
             h("button#btn-clip-out", { on: { click: () => this.markOut() } }, `${t("clip_out")} ]`), this.outEl,
             this.clipName,
             h("button#btn-add-clip", { on: { click: () => this.addClip() }, disabled: !this.caseId }, t("add_to_basket")),
             h("button#btn-bookmark", { on: { click: () => this.openBookmark() } }, `B ${t("add_bookmark")}`)),
-          h("p.hint", t("shortcuts"))),
+          this.hintEl = h("p.hint", t("shortcuts"))),
         h("aside.player-side",
           this.info,
-          h("div.panel", h("h3", t("bookmarks")),
+          h("div.panel.bm-panel", h("h3", t("bookmarks")),
             h("div.row", this.bmNote, h("button#btn-save-bookmark", { on: { click: () => this.saveBookmark() } }, t("add_bookmark"))),
             this.bmList),
-          h("div.panel", h("h3", t("basket")), this.caseId ? this.basketList : h("p.dim", t("basket_needs_case"))))));
+          h("div.panel.basket-panel", h("h3", t("basket")), this.caseId ? this.basketList : h("p.dim", t("basket_needs_case"))))));
 
     this.bindVideo(); this.bindTimeline();
     document.addEventListener("keydown", this.onKey);
@@ -142,6 +145,12 @@ export class Player {
     this.recordedMs = this.item.recorded_at ? Date.parse(this.item.recorded_at) : NaN;
     this.renderInfo(); this.renderBanner(); this.updateTime();
     const links = this.item.links || {};
+    const kind = this.item.kind;
+    this.root.dataset.kind = kind || "";
+    if (kind === "photo") { mountPhoto(this, links); return; }
+    if (!["video", "audio"].includes(kind) && !links.hls) { mountDocument(this); return; }
+    if (kind === "audio" && links.hls) mountAudio(this);
+    if (links.subtitles) loadTextTrack(this, links.subtitles, links.gps);
     if (!links.hls && this.hls) { this.hls.destroy(); this.hls = null; this.showOverlay(this.item.kind === "video" ? t("not_processed") : t("no_video")); }
     // Sprites and the waveform wait for the first frame: on a long item they are many requests
     // that would otherwise queue before the first media segment (6 connections per host).
@@ -173,6 +182,7 @@ export class Player {
     });
     this.hls.on(Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal) return;
+      (window.__hlsFatal = window.__hlsFatal || []).push(data.details); // read by the browser tests
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { this.hls.recoverMediaError(); return; }
       if (data.response && data.response.code === 404) return; // not processed: load() explains
       this.showError(data.details);
@@ -211,6 +221,8 @@ export class Player {
     this.durEl.textContent = Number.isFinite(d) ? fmtMedia(d, false) : "—";
     this.frameEl.textContent = ` · ${t("frame")} ${Math.floor(ct * (this.fps || 25) + 1e-6)}`;
     this.wallEl.textContent = Number.isFinite(this.recordedMs) ? fmtWall(this.recordedMs + ct * 1000, true) : "—";
+    if (this.textCues) gpsAt(this, ct);
+    if (this.audioMain) this.drawWave();
     const pct = Number.isFinite(d) && d > 0 ? Math.min(100, (ct / d) * 100) : 0;
     this.progEl.style.width = `${pct}%`;
     this.headEl.style.left = `${pct}%`;
@@ -299,6 +311,11 @@ export class Player {
       let lo = 0, hi = 0;
       for (let i = a; i < b && i < this.peaks.peaks.length; i++) { lo = Math.min(lo, this.peaks.peaks[i][0]); hi = Math.max(hi, this.peaks.peaks[i][1]); }
       ctx.fillRect(x, mid - hi * gain * mid, 1, Math.max(1, (hi - lo) * gain * mid));
+    }
+    if (this.audioMain && Number.isFinite(total) && total > 0) {
+      const x = Math.round((this.video.currentTime / total) * c.width);
+      ctx.fillStyle = "rgba(31,111,235,.25)"; ctx.fillRect(0, 0, x, H);
+      ctx.fillStyle = "#ffffff"; ctx.fillRect(x - 1, 0, 2, H);
     }
   }
 
@@ -406,10 +423,12 @@ export class Player {
   renderInfo() {
     const it = this.item;
     const rows = [
-      [t("filename"), it.original_filename], [t("item_status"), label("item_status", it.status)],
-      [t("recorded_at"), fmtDate(it.recorded_at)], [t("duration"), fmtDuration(itemDuration(it))],
+      [t("filename"), it.original_filename], [t("item_status"), statusLabel(it)],
+      [t("recorded_at"), fmtDate(it.recorded_at)],
+      ...(["photo", "document"].includes(it.kind) ? [] : [[t("duration"), fmtDuration(itemDuration(it))]]),
       [t("device"), it.device_id || "—"], [t("officer"), it.officer_id || "—"],
       [t("size"), fmtSize(it.size)], [t("sha256"), h("code.hash", { title: it.sha256 }, it.sha256)],
+      ...photoRows(it),
     ];
     clear(this.info, h("h3", it.original_filename), h("dl.kv", rows.map(([k, v]) => [h("dt", k), h("dd", v)])));
   }

@@ -1,19 +1,41 @@
 // Browser upload (tus 1.0 via tus-js-client): SHA-256 first, then resumable upload with progress.
 import { api, token } from "./api.js";
-import { STAGES, label, t } from "./i18n.js";
+import { STAGES, addStrings, label, t } from "./i18n.js";
+import { isPending, progressEl, watchItems } from "./processing.js";
 import { sha256File } from "./sha256.js";
 import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 
 const CHUNK = 16 * 1024 * 1024;
 
+addStrings({
+  "zh-CN": { device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写" },
+  en: { device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand" },
+});
+
+/** A UTC RFC 3339 time as the value of a datetime-local input (the browser's local time). */
+export function toLocalInput(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return "";
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** What the station agent's naming rules read from a file name (the server applies them). */
+export async function parseName(name) {
+  try { return await api("/api/v1/naming/parse", { method: "POST", body: { name } }); } catch (e) { return {}; }
+}
+
 export class UploadView {
-  constructor(root) { this.root = root; this.upload = null; }
+  constructor(root) { this.root = root; this.upload = null; this.stopWatch = () => {}; }
 
   mount() {
-    this.file = h("input#upload-file", { type: "file", accept: "video/*,audio/*,image/*,application/pdf" });
-    this.caseRef = h("input#upload-case", { type: "text", maxLength: 200 });
-    this.stage = h("select#upload-stage", h("option", { value: "" }, "—"), STAGES.map((s) => h("option", { value: s }, label("stage", s))));
-    this.recorded = h("input#upload-recorded", { type: "datetime-local", step: "1" });
+    this.file = h("input#upload-file", { type: "file", name: "file", accept: "video/*,audio/*,image/*,application/pdf", on: { change: () => this.readName() } });
+    this.caseRef = h("input#upload-case", { type: "text", name: "case", maxLength: 200 });
+    this.stage = h("select#upload-stage", { name: "stage" }, h("option", { value: "" }, "—"), STAGES.map((s) => h("option", { value: s }, label("stage", s))));
+    this.recorded = h("input#upload-recorded", { type: "datetime-local", name: "recorded_at", step: "1" });
+    this.device = h("input#upload-device", { type: "text", name: "device_id", maxLength: 100 });
+    this.officer = h("input#upload-officer", { type: "text", name: "officer_id", maxLength: 100 });
+    this.parsed = h("div.hint.upload-parsed#upload-parsed", "");
     this.bar = h("progress#upload-progress", { max: 1, value: 0 });
     this.status = h("div#upload-status.dim", "");
     this.startBtn = h("button.primary#upload-start", { on: { click: () => this.start() } }, t("start_upload"));
@@ -27,7 +49,9 @@ export class UploadView {
             h("label", t("choose_file"), this.file),
             h("label", t("case_ref"), this.caseRef),
             h("label", t("stage_opt"), this.stage),
-            h("label", t("recorded_opt"), this.recorded)),
+            h("label", t("recorded_opt"), this.recorded), this.parsed,
+            h("label", t("device_opt"), this.device),
+            h("label", t("officer_opt"), this.officer)),
           h("div.row", this.startBtn, this.pauseBtn),
           this.bar, this.status),
         h("section.panel", h("h3", t("my_uploads")), this.recent)));
@@ -35,15 +59,43 @@ export class UploadView {
     return this;
   }
 
-  destroy() { if (this.upload && this.running) this.upload.abort(); }
+  destroy() { this.destroyed = true; this.stopWatch(); if (this.upload && this.running) this.upload.abort(); }
+
+  // Fill recording time, camera and officer from the file name, by the station agent's rules.
+  async readName() {
+    const file = this.file.files && this.file.files[0];
+    if (!file) return;
+    const got = await parseName(file.name);
+    if (this.destroyed || !this.file.files || this.file.files[0] !== file) return;
+    const found = [];
+    if (got.recorded_at) { this.recorded.value = toLocalInput(got.recorded_at); found.push(`${t("recorded_at")} ${fmtDate(got.recorded_at)}`); }
+    if (got.device_id) { this.device.value = got.device_id; found.push(`${t("device")} ${got.device_id}`); }
+    if (got.officer_id) { this.officer.value = got.officer_id; found.push(`${t("officer")} ${got.officer_id}`); }
+    this.parsed.dataset.recordedAt = got.recorded_at || "";
+    this.parsed.textContent = found.length ? `${t("name_parsed")}${found.join(" · ")}` : t("name_unparsed");
+  }
 
   async loadRecent() {
     let items = [];
     try { items = (await api("/api/v1/evidence?limit=20")).items; } catch (e) { /* role may not read */ }
+    if (this.destroyed) return;
+    const row = (it) => h("tr", { dataset: { id: it.id, status: it.status } },
+      h("td", h("a", { href: `#/evidence/${it.id}` }, it.original_filename)), h("td", fmtDate(it.received_at)),
+      h("td", fmtSize(it.size)), h("td.status-cell", h("span.badge", label("item_status", it.status)), isPending(it) ? [" ", progressEl(it)] : null),
+      h("td", h("code", shortHash(it.sha256))));
+    const rows = new Map(items.map((it) => [it.id, row(it)]));
     clear(this.recent, h("tr", h("th", t("filename")), h("th", t("received_at")), h("th", t("size")), h("th", t("item_status")), h("th", t("sha256"))),
-      items.map((it) => h("tr", { dataset: { id: it.id } },
-        h("td", h("a", { href: `#/evidence/${it.id}` }, it.original_filename)), h("td", fmtDate(it.received_at)),
-        h("td", fmtSize(it.size)), h("td", label("item_status", it.status)), h("td", h("code", shortHash(it.sha256))))));
+      [...rows.values()]);
+    // Items still processing update by themselves until they are ready.
+    this.stopWatch();
+    this.stopWatch = watchItems(items.filter(isPending).map((i) => i.id), {
+      onUpdate: (fresh) => {
+        for (const it of fresh) {
+          const old = rows.get(it.id);
+          if (old) { const r = row(it); old.replaceWith(r); rows.set(it.id, r); }
+        }
+      },
+    });
   }
 
   setStatus(text) { this.status.textContent = text; }
@@ -61,6 +113,8 @@ export class UploadView {
     if (this.caseRef.value.trim()) metadata.case = this.caseRef.value.trim();
     if (this.stage.value) metadata.stage = this.stage.value;
     if (this.recorded.value) metadata.recorded_at = new Date(this.recorded.value).toISOString();
+    if (this.device.value.trim()) metadata.device_id = this.device.value.trim();
+    if (this.officer.value.trim()) metadata.officer_id = this.officer.value.trim();
     this.evidenceId = null;
     this.upload = new window.tus.Upload(file, {
       endpoint: "/api/v1/uploads/",
@@ -75,7 +129,7 @@ export class UploadView {
       onError: (err) => {
         this.running = false; this.startBtn.disabled = false; this.pauseBtn.disabled = true;
         const body = err.originalResponse ? err.originalResponse.getBody() : "";
-        let msg = err.message; try { msg = JSON.parse(body).error || msg; } catch (e) { /* keep */ }
+        let msg = err.message; try { const b = JSON.parse(body); msg = b.message || b.error || msg; } catch (e) { /* keep */ }
         this.setStatus(`${t("upload_failed")}: ${msg}`);
       },
       onSuccess: () => {

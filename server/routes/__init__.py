@@ -10,15 +10,20 @@ def all_routes() -> list[web.RouteTableDef]:
         auth,
         bookmarks,
         cases,
+        custody,
         evidence,
         exports,
         ledger,
         media,
         meta,
+        naming,
         player,
+        registry,
         supervision,
         uploads,
         users,
     )
 
-    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes, ledger.routes, bookmarks.routes, cases.routes, exports.routes, supervision.routes, player.routes]
+    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes,
+            ledger.routes, custody.routes, naming.routes, bookmarks.routes, cases.routes,
+            exports.routes, supervision.routes, registry.routes, player.routes]

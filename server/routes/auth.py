@@ -40,6 +40,6 @@ async def me(request: web.Request) -> web.Response:
     who = principal(request)
     user = await request.app[keys.DB].run(get_user, who.user_id)
     if not user.active:
-        raise Unauthorized("account disabled")
+        raise Unauthorized("account disabled", code="account_disabled")
     return json_response({"id": user.id, "username": user.username, "role": user.role,
                           "agency_id": user.agency_id, "display_name": user.display_name})

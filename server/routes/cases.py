@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from server import cases, keys, retention
+from server import cases, compliance, keys, retention
 from server.access import READ_CASES, require
 from server.errors import BadRequest
 from server.evidence import get_item
+from server.finding_texts import request_lang
 from server.models import CASE_STAGES, ENFORCEMENT_TYPES, PROCEDURES, SIGNATURE_STATUSES, Agency
 from server.rulepack import rulebook
 from server.web import endpoint, json_response, principal, read_json
@@ -210,14 +211,14 @@ async def create_case(request: web.Request) -> web.Response:
     responses={200: "the case", 404: "no such case"},
 )
 async def get_case(request: web.Request) -> web.Response:
-    return json_response(
-        await _db(request).run(
-            cases.case_detail,
-            request.match_info["id"],
-            principal(request),
-            request.app[keys.SETTINGS],
-        )
+    body = await _db(request).run(
+        cases.case_detail,
+        request.match_info["id"],
+        principal(request),
+        request.app[keys.SETTINGS],
     )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
 
 
 @routes.post("/api/v1/cases/{id}/links")
@@ -427,7 +428,12 @@ async def move_stage(request: web.Request) -> web.Response:
         )
     except cases.ArchivingRefused as exc:
         return json_response(
-            {"error": exc.message, "code": exc.code, "missing": exc.missing}, status=exc.status
+            {
+                "error": exc.message,
+                "code": exc.code,
+                "missing": compliance.localize(exc.missing, request_lang(request)),
+            },
+            status=exc.status,
         )
     return json_response(body)
 
@@ -435,14 +441,14 @@ async def move_stage(request: web.Request) -> web.Response:
 @routes.get("/api/v1/cases/{id}/compliance")
 @endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
 async def get_compliance(request: web.Request) -> web.Response:
-    return json_response(
-        await _db(request).run(
-            cases.compliance_report,
-            request.match_info["id"],
-            principal(request),
-            request.app[keys.SETTINGS],
-        )
+    body = await _db(request).run(
+        cases.compliance_report,
+        request.match_info["id"],
+        principal(request),
+        request.app[keys.SETTINGS],
     )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
 
 
 @routes.get("/api/v1/cases/{id}/proposals")

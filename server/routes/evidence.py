@@ -6,7 +6,7 @@ from aiohttp import web
 
 from server import keys
 from server.errors import BadRequest
-from server.evidence import get_item, item_detail, list_items
+from server.evidence import ItemFilters, get_item, item_detail, list_items
 from server.streaming import send_object
 from server.web import endpoint, json_response, principal
 
@@ -17,16 +17,27 @@ routes = web.RouteTableDef()
 @endpoint("List evidence items visible to the caller", tags=("evidence",),
           params={"sha256": "exact SHA-256 of the original",
                   "case": "case id or case number: items linked to it",
+                  "unit": "officers' unit (科室/中队): their footage, by the registry",
+                  "officer_id": "officer (as the camera or upload named them)",
+                  "device_id": "body camera (执法记录仪编号)", "station_id": "docking station",
+                  "recorded_from": "recorded at or after (RFC 3339 or a date)",
+                  "recorded_to": "recorded at or before (RFC 3339 or a date: that whole day)",
+                  "kind": "video, audio, photo, document, other (comma-separated)",
+                  "status": "received, processing, ready, damaged, unplayable, stored (comma-separated)",
+                  "unlinked": "1: only items linked to no case now",
+                  "filename": "part of the original file name",
+                  "ids": "only these item ids (comma-separated, at most 200)",
                   "cursor": "from the previous page's next", "limit": "page size, at most 200"})
 async def list_evidence(request: web.Request) -> web.Response:
     q = request.query
     try:
         limit = int(q.get("limit", "50"))
     except ValueError:
-        raise BadRequest("limit must be an integer") from None
+        raise BadRequest("limit must be an integer", code="bad_query", params={"field": "limit"}) from None
+    filters = ItemFilters.from_query(q)
     page = await request.app[keys.DB].read(
         list_items, principal(request), sha256=q.get("sha256"), cursor=q.get("cursor"), limit=limit,
-        case=q.get("case"))
+        case=q.get("case"), unit=q.get("unit"), filters=filters)
     return json_response(page)
 
 

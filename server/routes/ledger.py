@@ -29,9 +29,11 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int | N
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query") from None
+        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
+                         params={"field": name}) from None
     if value < 0:
-        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query")
+        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query",
+                         params={"field": name})
     return value
 
 
@@ -143,5 +145,11 @@ async def post_tree_head(request: web.Request) -> web.Response:
     tags=("ledger",),
 )
 async def public_keys(request: web.Request) -> web.Response:
+    from server.keyring import keyring
+
     key = request.app[keys.SIGNING_KEY]
-    return json_response({"items": [key.public_json()], "next": None})
+    records = await asyncio.to_thread(request.app[keys.DB].call, keyring, key)
+    # Current key first; each with its fingerprint and validity window. The body is also a keys
+    # file verify.py accepts: save it and pass it as --trusted-key.
+    items = sorted((r.to_json() for r in records), key=lambda r: not r["current"])
+    return json_response({"items": items, "next": None})

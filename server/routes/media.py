@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from integrity.ledger import VIEW
 from server import keys
 from server.access import REVIEW, Principal, require
+from server.derivation import record_reprocess
 from server.evidence import get_item
 from server.jobs import enqueue, job_json
 from server.ledger import actor_of, append
@@ -79,6 +80,26 @@ async def preview(request: web.Request) -> web.StreamResponse:
     return await _serve(request, "preview.jpg")
 
 
+@routes.get("/api/v1/evidence/{id}/thumb.jpg")
+@endpoint("Thumbnail of a photo: upright (EXIF applied), scaled to fit 320x240", tags=("media",))
+async def thumb(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "thumb.jpg")
+
+
+@routes.get("/api/v1/evidence/{id}/subtitles.vtt")
+@endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
+          tags=("media",))
+async def subtitles(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "subtitles.vtt")
+
+
+@routes.get("/api/v1/evidence/{id}/gps.json")
+@endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
+          tags=("media",))
+async def gps_track(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "gps.json")
+
+
 @routes.get("/api/v1/evidence/{id}/jobs")
 @endpoint("Processing jobs of an item with their progress", tags=("media",))
 async def item_jobs(request: web.Request) -> web.Response:
@@ -102,6 +123,8 @@ async def reprocess(request: web.Request) -> web.Response:
     def queue(s: Session):  # type: ignore[no-untyped-def]
         item = get_item(s, item_id, who)
         require(who, REVIEW, item.agency_id)
-        return job_json(enqueue(s, MEDIA_JOB, item_id))
+        job = enqueue(s, MEDIA_JOB, item_id)
+        record_reprocess(s, item_id, job.id, who)  # the request is a person's act (issue 13)
+        return job_json(job)
 
     return json_response(await request.app[keys.DB].run(queue), status=202)

@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
         "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        "frame-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     ),
 }
 

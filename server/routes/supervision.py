@@ -1,158 +1,216 @@
-"""Supervision (Art. 5, 22): per agency and period, cases by type and stage, the share with
-complete records, findings by rule — JSON or CSV for the Justice Bureau."""
+"""Supervision (Art. 5, 22, 25): the report per agency, unit and period as JSON, CSV or XLSX
+(server/supervision.py builds it)."""
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from server import compliance, keys
-from server.access import CROSS_AGENCY, SUPERVISE, Principal, require
-from server.cases import case_facts, pack_for, parse_time
-from server.errors import BadRequest, Forbidden
-from server.models import CASE_STAGES, ENFORCEMENT_TYPES, Agency, Case, utcnow
-from server.rulepack import rulebook
-from server.settings import Settings
-from server.web import endpoint, iso, json_response, principal
+from server import keys, spotcheck
+from server.access import SUPERVISE, require
+from server.cases import parse_time
+from server.errors import BadRequest
+from server.finding_texts import request_lang
+from server.supervision import report_csv, report_xlsx, supervision_report
+from server.web import endpoint, json_response, principal, read_json
 
 routes = web.RouteTableDef()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+__all__ = ["report_csv", "routes", "supervision_report"]
 
 
-def supervision_report(
-    s: Session,
-    who: Principal,
-    settings: Settings,
-    agency_code: str | None,
-    start: datetime | None,
-    end: datetime | None,
-) -> dict[str, Any]:
-    """Per agency: cases opened in [start, end) by type and stage, completeness, findings by rule.
-
-    A case counts as complete when the engine finds no error in it (required records of every
-    stage it has left are there, and no rule of error severity fails)."""
-    require(who, SUPERVISE)
-    agencies = list(s.scalars(select(Agency).order_by(Agency.code)))
-    if who.role not in CROSS_AGENCY:  # an agency's legal office supervises its own agency (Art. 5)
-        own = [a for a in agencies if a.id == who.agency_id]
-        if agency_code and (not own or own[0].code != agency_code):
-            raise Forbidden(f"role {who.role!r} may only supervise its own agency")
-        agencies = own
-    elif agency_code:
-        agencies = [a for a in agencies if a.code == agency_code]
-        if not agencies:
-            raise BadRequest(f"no agency {agency_code!r}", code="bad_agency")
-    rule_ids = rulebook(settings.rules_dir, settings.rule_pack).rule_ids()
-    now = utcnow()
-    out = []
-    for agency in agencies:
-        q = select(Case).where(Case.agency_id == agency.id)
-        if start:
-            q = q.where(Case.opened_at >= start)
-        if end:
-            q = q.where(Case.opened_at < end)
-        pack = pack_for(s, settings, agency.id)
-        by_type = dict.fromkeys(ENFORCEMENT_TYPES, 0)
-        by_stage = dict.fromkeys(CASE_STAGES, 0)
-        by_rule: dict[str, int] = {}
-        total = complete = archived = 0
-        for case in s.scalars(q):
-            total += 1
-            by_type[case.enforcement_type] = by_type.get(case.enforcement_type, 0) + 1
-            by_stage[case.stage] = by_stage.get(case.stage, 0) + 1
-            archived += case.status == "archived"
-            found = compliance.evaluate(pack, case_facts(s, case), now)
-            for f in found:
-                by_rule[f["rule"]] = by_rule.get(f["rule"], 0) + 1
-            complete += not any(f["severity"] == "error" for f in found)
-        out.append(
-            {
-                "agency": agency.code,
-                "agency_name": agency.name,
-                "cases": total,
-                "archived": archived,
-                "complete": complete,
-                "complete_share": round(complete / total, 4) if total else None,
-                "by_type": by_type,
-                "by_stage": by_stage,
-                "findings_by_rule": {r: by_rule.get(r, 0) for r in rule_ids}
-                | {r: n for r, n in by_rule.items() if r not in rule_ids},
-            }
-        )
-    return {"from": iso(start), "to": iso(end), "generated_at": iso(now), "agencies": out}
-
-
-def report_csv(report: dict[str, Any]) -> str:
-    """One row per agency; columns for each type, stage and rule."""
-    rows = report["agencies"]
-    rules = list(dict.fromkeys(r for a in rows for r in a["findings_by_rule"]))
-    head = [
-        "agency",
-        "agency_name",
-        "from",
-        "to",
-        "cases",
-        "archived",
-        "complete",
-        "complete_share",
-        *[f"type:{t}" for t in ENFORCEMENT_TYPES],
-        *[f"stage:{st}" for st in CASE_STAGES],
-        *[f"rule:{r}" for r in rules],
-    ]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(head)
-    for a in rows:
-        w.writerow(
-            [
-                a["agency"],
-                a["agency_name"],
-                report["from"] or "",
-                report["to"] or "",
-                a["cases"],
-                a["archived"],
-                a["complete"],
-                "" if a["complete_share"] is None else a["complete_share"],
-                *[a["by_type"].get(t, 0) for t in ENFORCEMENT_TYPES],
-                *[a["by_stage"].get(st, 0) for st in CASE_STAGES],
-                *[a["findings_by_rule"].get(r, 0) for r in rules],
-            ]
-        )
-    return buf.getvalue()
+def _pending_days(q: Any) -> float:
+    raw = q.get("pending_days", "3")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadRequest("pending_days must be a number of days", code="bad_field") from None
+    if not 0 <= value <= 3650:
+        raise BadRequest("pending_days must be between 0 and 3650", code="bad_field")
+    return value
 
 
 @routes.get("/api/v1/supervision")
 @endpoint(
-    "Supervision report per agency and period (JSON, or CSV with format=csv)",
+    "Supervision report per agency, unit and period (JSON; CSV or XLSX with format=)",
     tags=("supervision",),
     params={
         "agency": "agency code (default: every agency the caller supervises)",
         "from": "cases opened at or after (RFC 3339)",
         "to": "cases opened before (RFC 3339)",
-        "format": "json (default) or csv",
+        "pending_days": "an undecided approval request older than this is overdue (default 3)",
+        "format": "json (default), csv or xlsx",
+        "lang": "zh-CN (default) or en; else Accept-Language",
     },
 )
 async def supervision(request: web.Request) -> web.StreamResponse:
     who, q = principal(request), request.query
     require(who, SUPERVISE)
     fmt = q.get("format", "json")
-    if fmt not in ("json", "csv"):
-        raise BadRequest("format must be json or csv", code="bad_format")
+    if fmt not in ("json", "csv", "xlsx"):
+        raise BadRequest("format must be json, csv or xlsx", code="bad_format")
     start = parse_time(q["from"], "from") if q.get("from") else None
     end = parse_time(q["to"], "to") if q.get("to") else None
+    if start and end and end <= start:
+        raise BadRequest("'to' must be after 'from'", code="bad_time")
+    lang = request_lang(request)
     report = await request.app[keys.DB].run(
-        supervision_report, who, request.app[keys.SETTINGS], q.get("agency"), start, end
+        supervision_report,
+        who,
+        request.app[keys.SETTINGS],
+        q.get("agency"),
+        start,
+        end,
+        pending_days=_pending_days(q),
+        lang=lang,
     )
     if fmt == "csv":
         return web.Response(
-            text="\ufeff" + report_csv(report),
+            text="\ufeff" + report_csv(report, lang),
             content_type="text/csv",
             charset="utf-8",
             headers={"Content-Disposition": 'attachment; filename="supervision.csv"'},
         )
+    if fmt == "xlsx":
+        return web.Response(
+            body=report_xlsx(report, lang),
+            content_type=XLSX,
+            headers={"Content-Disposition": 'attachment; filename="supervision.xlsx"'},
+        )
     return json_response(report)
+
+
+# -- 抽查 / 案卷评查 and 责令限期整改 (Art. 22-23) ----------------------------------------------
+def _settings(request: web.Request) -> Any:
+    return request.app[keys.SETTINGS]
+
+
+@routes.post("/api/v1/spot-checks")
+@endpoint(
+    "Draw a seeded random sample of an agency's archived cases (抽查); the seed is ledgered",
+    tags=("supervision",),
+    body={
+        "type": "object",
+        "required": ["agency"],
+        "properties": {
+            "agency": {"type": "string"},
+            "from": {"type": "string", "format": "date-time"},
+            "to": {"type": "string", "format": "date-time"},
+            "size": {"type": "integer", "minimum": 1, "maximum": spotcheck.MAX_SAMPLE},
+            "seed": {"type": "string", "maxLength": 64},
+            "note": {"type": "string"},
+        },
+    },
+    responses={201: "the spot check with its sample", 409: "no archived case in the period"},
+)
+async def draw_spot_check(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    body = await request.app[keys.DB].run(spotcheck.draw, who, _settings(request), data)
+    return json_response(body, status=201)
+
+
+@routes.get("/api/v1/spot-checks")
+@endpoint("Spot checks (newest first)", tags=("supervision",), params={"agency": "agency code"})
+async def list_spot_checks(request: web.Request) -> web.Response:
+    return json_response(
+        await request.app[keys.DB].run(
+            spotcheck.list_checks, principal(request), request.query.get("agency")
+        )
+    )
+
+
+@routes.get("/api/v1/spot-checks/{id}")
+@endpoint(
+    "One spot check: checklist, sampled cases with suggested and given results, orders",
+    tags=("supervision",),
+)
+async def get_spot_check(request: web.Request) -> web.Response:
+    return json_response(
+        await request.app[keys.DB].run(
+            spotcheck.get, principal(request), _settings(request), request.match_info["id"]
+        )
+    )
+
+
+@routes.post("/api/v1/spot-checks/{id}/cases/{case}/score")
+@endpoint(
+    "Score a sampled case against the checklist and record its problems",
+    tags=("supervision",),
+    body={
+        "type": "object",
+        "properties": {
+            "results": {"type": "object", "additionalProperties": {"enum": ["pass", "fail", "na"]}},
+            "problems": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+)
+async def score_spot_check_case(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await request.app[keys.DB].run(
+            spotcheck.score,
+            who,
+            _settings(request),
+            request.match_info["id"],
+            request.match_info["case"],
+            data,
+        )
+    )
+
+
+@routes.post("/api/v1/spot-checks/{id}/orders")
+@endpoint(
+    "Issue a 责令限期整改 for the problems found, with a deadline",
+    tags=("supervision",),
+    body={
+        "type": "object",
+        "required": ["deadline", "requirement"],
+        "properties": {
+            "deadline": {"type": "string", "format": "date-time"},
+            "requirement": {"type": "string"},
+            "case_ids": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    responses={201: "the order", 409: "no problems to order rectified"},
+)
+async def issue_rectification_order(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    body = await request.app[keys.DB].run(
+        spotcheck.issue_order, who, _settings(request), request.match_info["id"], data
+    )
+    return json_response(body, status=201)
+
+
+@routes.get("/api/v1/rectification-orders")
+@endpoint(
+    "责令限期整改 orders the caller may see",
+    tags=("supervision",),
+    params={"agency": "agency code", "overdue": "1: only unanswered past their deadline"},
+)
+async def list_rectification_orders(request: web.Request) -> web.Response:
+    q = request.query
+    return json_response(
+        await request.app[keys.DB].run(
+            spotcheck.list_orders, principal(request), q.get("agency"), q.get("overdue") == "1"
+        )
+    )
+
+
+@routes.post("/api/v1/rectification-orders/{id}/response")
+@endpoint(
+    "The agency's rectification in answer to an order (its legal office)",
+    tags=("supervision",),
+    body={
+        "type": "object",
+        "required": ["response"],
+        "properties": {"response": {"type": "string"}},
+    },
+    responses={200: "the order, answered", 409: "already answered"},
+)
+async def answer_rectification_order(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await request.app[keys.DB].run(spotcheck.respond, who, request.match_info["id"], data)
+    )

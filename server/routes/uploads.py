@@ -13,6 +13,7 @@ from aiohttp import web
 from server import keys
 from server.access import UPLOAD, require
 from server.errors import CustodianError
+from server.messages import error_body, negotiate
 from server.uploads import (
     CHECKSUM_ALGORITHMS,
     READ_BUFFER,
@@ -50,6 +51,11 @@ def _http_date(dt: datetime) -> str:
     return format_datetime(dt, usegmt=True)
 
 
+def _error(request: web.Request, code: str, error: str, params: Any, status: int) -> dict[str, Any]:
+    """The error JSON with its message in the caller's language."""
+    return error_body(code, error, params, negotiate(request.headers.get("Accept-Language")), status)
+
+
 def tus(handler: Handler) -> Handler:
     """Check Tus-Resumable and answer errors as JSON that still carries the tus headers."""
 
@@ -61,13 +67,13 @@ def tus(handler: Handler) -> Handler:
                 require(principal(request), UPLOAD)
             except CustodianError as exc:
                 return json_response(
-                    {"error": exc.message, "code": exc.code},
+                    _error(request, exc.code, exc.message, exc.params, exc.status),
                     status=exc.status,
                     headers=_tus_headers(),
                 )
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
             return json_response(
-                {"error": f"Tus-Resumable: {TUS_VERSION} is required", "code": "tus_version"},
+                _error(request, "tus_version", f"Tus-Resumable: {TUS_VERSION} is required", None, 412),
                 status=412,
                 headers=_tus_headers({"Tus-Version": TUS_VERSION}),
             )
@@ -75,7 +81,9 @@ def tus(handler: Handler) -> Handler:
             return await handler(request)
         except CustodianError as exc:
             return json_response(
-                {"error": exc.message, "code": exc.code}, status=exc.status, headers=_tus_headers()
+                _error(request, exc.code, exc.message, exc.params, exc.status),
+                status=exc.status,
+                headers=_tus_headers(),
             )
 
     return wrapped
@@ -192,10 +200,16 @@ async def create(request: web.Request) -> web.Response:
 )
 @tus
 async def head(request: web.Request) -> web.Response:
-    u = await request.app[keys.DB].run(get_upload, request.match_info["id"], principal(request))
+    who = principal(request)
+    u = await request.app[keys.DB].run(get_upload, request.match_info["id"], who)
+    if u.state == "committing" or (u.state == "receiving" and u.received == u.length):
+        # Every byte is here but a crash interrupted the commit: finish it now, so the client
+        # sees the evidence id instead of an upload stuck at its full length.
+        await request.app[UPLOADS].finish(who, u.id)
+        u = await request.app[keys.DB].run(get_upload, u.id, who)
     if u.state not in ("receiving", "committing", "committed"):
         return json_response(
-            {"error": f"upload {u.id} is {u.state}", "code": "upload_gone"},
+            _error(request, "upload_gone", f"upload {u.id} is {u.state}", None, 410),
             status=410,
             headers=_tus_headers(),
         )
@@ -224,7 +238,7 @@ async def head(request: web.Request) -> web.Response:
 async def patch(request: web.Request) -> web.Response:
     if request.content_type != OFFSET_TYPE:
         return json_response(
-            {"error": f"PATCH needs Content-Type: {OFFSET_TYPE}", "code": "bad_content_type"},
+            _error(request, "bad_content_type", f"PATCH needs Content-Type: {OFFSET_TYPE}", None, 415),
             status=415,
             headers=_tus_headers(),
         )

@@ -427,7 +427,7 @@ async def test_proposals_and_auto_link(make_client, tmp_path) -> None:  # type: 
 
     from cases.conftest import T0, World
 
-    from server.models import Agency, Device, EvidenceItem, Officer, User
+    from server.models import Agency, Device, DeviceAssignment, EvidenceItem, Officer, User
 
     for auto in (False, True):
         client = await make_client(
@@ -446,7 +446,11 @@ async def test_proposals_and_auto_link(make_client, tmp_path) -> None:  # type: 
             o2 = Officer(agency_id=a1.id, code="JZ002", name="李华", certificate_no="33110002")
             s.add_all([o, o2])
             s.flush()
-            s.add(Device(agency_id=a1.id, serial="DSJ-7", officer_id=o2.id))
+            dev = Device(agency_id=a1.id, serial="DSJ-7", officer_id=o2.id)
+            s.add(dev)
+            s.flush()  # the registry: JZ002 holds DSJ-7 over the record's time (一人一机)
+            s.add(DeviceAssignment(device_id=dev.id, officer_id=o2.id,
+                                   valid_from=T0 - timedelta(days=1)))
             return {"JZ001": o.id, "JZ002": o2.id}
 
         officers = db.call(setup)
@@ -523,7 +527,13 @@ async def test_archived_case_is_closed(world) -> None:  # type: ignore[no-untype
             "time": at(10),
             "signature_status": "signed",
             "officers": [world.officer("JZ001"), world.officer("JZ002")],
+            "fields": {"fact_basis": "当场发现", "legal_basis": "第十条", "statement_waived": True},
         },
+    )
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{c['id']}/records",
+        body={"doc_type": "file_catalogue", "time": at(20), "fields": {"documents": "当场决定书"}},
     )
     archived = await world.call(
         "POST", f"/api/v1/cases/{c['id']}/stage", body={"stage": "archiving"}

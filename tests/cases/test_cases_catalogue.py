@@ -92,7 +92,9 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
 
     uids = db.call(setup)
     who = Principal(uids[0], "o", "officer", db.call(lambda s: s.scalar(select(Agency)).id))
-    t0 = datetime.now(UTC) - timedelta(hours=30)  # an emergency start 30 hours ago
+    # opened ten minutes before it was entered (within the tolerance, so the Art. 8 clock trusts
+    # opened_at); the case is then moved 30 hours into the past, as if entered then
+    t0 = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
     c = db.call(
         cases.create_case,
         who,
@@ -106,6 +108,14 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
         },
         settings,
     )
+    back = timedelta(hours=30)
+
+    def entered_30h_ago(s):  # type: ignore[no-untyped-def]
+        case = s.get(Case, c["id"])
+        case.opened_at, case.created_at = case.opened_at - back, case.created_at - back
+
+    db.call(entered_30h_ago)
+    t0 -= back
     form = {
         "kind": "initiation",
         "reviewer_id": uids[1],
@@ -123,7 +133,7 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
     assert req["handler_id"] == uids[0] and req["status"] == "pending"
     rep = db.call(cases.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
-    assert rep["findings"][0]["detail"]["approval"] is None  # a request is no approval
+    assert rep["findings"][0]["code"] == "approval_missing"  # a request is no approval
     r = Principal(uids[1], "r", "reviewer", who.agency_id)
     lg = Principal(uids[2], "l", "legal", who.agency_id)
     with pytest.raises(Conflict):  # the approver waits for the reviewer
@@ -134,6 +144,7 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
     assert done["status"] == "approved" and done["fields"]["unit_opinion"] == "u"
     rep = db.call(cases.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
+    assert rep["findings"][0]["code"] == "approval_late"
     late = rep["findings"][0]["detail"]["approved_at"]
     assert before <= late <= datetime.now(UTC)  # server time, 30 hours after the start
     actions = db.call(

@@ -1,4 +1,6 @@
-"""Supervision (Art. 5, 22): per agency and period, JSON and CSV; who may see what."""
+"""Supervision (Art. 5, 22, 25): per agency, unit and period, JSON, CSV and XLSX; per-article
+non-compliance with the case numbers behind every number; overdue approvals, missing AV,
+execution coverage, officers, trend, packs not filed; who may see what."""
 
 from __future__ import annotations
 
@@ -6,20 +8,21 @@ import csv
 import io
 
 from cases.conftest import at
+from sqlalchemy import select
 
-from helpers import bearer
+from helpers import app_db, bearer
 
 
-async def test_supervision_report_json_and_csv(world) -> None:  # type: ignore[no-untyped-def]
-    complete = await world.case(number="SV-1", opened_at=at(0))
+async def _initiation(world, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """The initiation approval, requested and decided by each named person (at server time)."""
     await world.approve(
-        complete["id"],
-        reason="r",
-        party="p",
-        handler_opinion="h",
-        unit_opinion="u",
-        legal_basis="l",
+        cid, reason="r", party="p", handler_opinion="h", unit_opinion="u", legal_basis="l"
     )
+
+
+async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ignore[no-untyped-def]
+    complete = await world.case(number="SV-1", opened_at=at(0))
+    await _initiation(world, complete["id"])
     incomplete = await world.case(number="SV-2", opened_at=at(60), enforcement_type="penalty")
     await world.call("POST", f"/api/v1/cases/{incomplete['id']}/stage", body={"stage": "decision"})
     await world.case(number="SV-OLD", opened_at=at(-60 * 24 * 40))  # outside the period
@@ -45,15 +48,48 @@ async def test_supervision_report_json_and_csv(world) -> None:  # type: ignore[n
     assert a1["by_stage"]["initiation"] == 1 and a1["by_stage"]["decision"] == 1
     assert a1["findings_by_rule"]["art3-required-records"] == 2
     assert by["A2"]["cases"] == 1 and by["A2"]["by_type"]["licensing"] == 1
+    # every number has its case list: the drill-down of the supervision view
+    assert [c["number"] for c in a1["case_list"]["complete"]] == ["SV-1"]
+    assert [c["number"] for c in a1["case_list"]["noncompliant"]] == ["SV-2"]
+    arts = {x["article"]: x for x in a1["by_article"]}
+    assert set(arts) == {8, 11}  # the initiation approval (Art. 8) and a transcript (Art. 11)
+    assert [c["number"] for c in arts[8]["case_list"]] == ["SV-2"]
+    assert arts[8]["case_list"][0]["id"] == incomplete["id"] and arts[8]["error_cases"] == 1
+    assert [t["month"] for t in a1["trend"]] == ["2026-03"] and a1["trend"][0]["cases"] == 2
+    names = {o["name"]: o for o in a1["officers"]}
+    assert names["王明"]["cases"] == 2 and names["王明"]["complete"] == 1
+    assert [u["unit"] for u in a1["units"]] == [""] and a1["units"][0]["cases"] == 2
+    # no agency has filed its own recording rules (Art. 25): all are listed as not filed
+    assert {p["agency"] for p in rep["packs_not_filed"]} == {"A1", "A2"}
 
     r = await world.client.get(
         f"/api/v1/supervision?{period}&format=csv", headers=bearer(world.tokens["supervisor"])
     )
     assert r.status == 200 and r.content_type == "text/csv"
     rows = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
-    row = next(x for x in rows if x["agency"] == "A1")
-    assert row["cases"] == "2" and row["complete_share"] == "0.5"
-    assert row["rule:art3-required-records"] == "2" and row["stage:decision"] == "1"
+    row = next(x for x in rows if x["机关代码"] == "A1" and not x["执法单位"])
+    assert row["案件数"] == "2" and row["完整率"] == "0.5" and row["已归档"] == "0"
+    assert row["第8条不符合"] == "1" and row["行政处罚"] == "1" and row["记录制度备案"] == "未备案"
+    assert not any(k.startswith("rule:") for k in row)
+    unit_row = next(x for x in rows if x["机关代码"] == "A1" and x["执法单位"])
+    assert unit_row["执法单位"] == "未指定单位" and unit_row["案件数"] == "2"
+    en = await world.client.get(
+        f"/api/v1/supervision?{period}&format=csv",
+        headers={**bearer(world.tokens["supervisor"]), "Accept-Language": "en"},
+    )
+    assert "Agency code" in (await en.text()).splitlines()[0]
+
+    from server.supervision import read_xlsx
+
+    r = await world.client.get(
+        f"/api/v1/supervision?{period}&format=xlsx", headers=bearer(world.tokens["supervisor"])
+    )
+    assert r.status == 200 and r.content_type.endswith("spreadsheetml.sheet")
+    book = read_xlsx(await r.read())
+    assert list(book) == ["汇总", "按条款", "逾期审批", "执法人员", "月度趋势"]
+    assert book["汇总"][0][:3] == ["机关代码", "机关名称", "执法单位"]
+    art8 = next(x for x in book["按条款"][1:] if x[0] == "A1" and x[1] == "8")
+    assert art8[-1] == "SV-2"
 
     # An agency's legal office sees its own agency only; officers see none.
     own = await world.call("GET", f"/api/v1/supervision?{period}", "legal")
@@ -63,3 +99,80 @@ async def test_supervision_report_json_and_csv(world) -> None:  # type: ignore[n
     one = await world.call("GET", "/api/v1/supervision?agency=A2", "supervisor")
     assert [a["agency"] for a in one["agencies"]] == ["A2"]
     await world.call("GET", "/api/v1/supervision?format=xml", "supervisor", status=400)
+    await world.call("GET", "/api/v1/supervision?pending_days=x", "supervisor", status=400)
+    await world.call(
+        "GET", f"/api/v1/supervision?from={at(10)}&to={at(0)}", "supervisor", status=400
+    )
+
+
+async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(world) -> None:  # type: ignore[no-untyped-def]
+    """Art. 8 (补办 past 24 h), Art. 17 (disputed simple procedure without AV) and Art. 21 (the
+    coverage of a 排除妨碍) on the supervision view, each with its case."""
+    from datetime import UTC, datetime, timedelta
+
+    # opened and entered 30 h ago (so the clock trusts opened_at), approved now: 6 h late.
+    # Approval times are the server's, so the case's own times are moved back instead.
+    from server.models import Case
+
+    opened = datetime.now(UTC) - timedelta(hours=30)
+    emergency = await world.case(number="EM-1", opened_at=at(0, opened), emergency_start=True)
+
+    def entered_30h_ago(s):  # type: ignore[no-untyped-def]
+        s.get(Case, emergency["id"]).created_at = opened
+
+    app_db(world.client).call(entered_30h_ago)
+    await world.approve(emergency["id"])
+    disputed = await world.case(
+        number="DS-1",
+        opened_at=at(5),
+        procedure="simple",
+        disputed=True,
+        enforcement_type="penalty",
+    )
+    coercion = await world.case(number="EX-1", opened_at=at(6), enforcement_type="coercion")
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{coercion['id']}/records",
+        body={
+            "doc_type": "enforcement_record",
+            "time": at(600),
+            "end_time": at(620),
+            "execution_type": "remove_obstruction",
+            "signature_status": "signed",
+        },
+    )
+    rep = await world.call("GET", f"/api/v1/supervision?agency=A1&from={at(-1)}", "supervisor")
+    a1 = rep["agencies"][0]
+    late = [o for o in a1["overdue_approvals"] if o["reason"] == "late_24h"]
+    assert [o["number"] for o in late] == ["EM-1"] and late[0]["id"] == emergency["id"]
+    assert "小时" in late[0]["message"]  # the finding's text, in Chinese by default
+    assert {c["number"] for c in a1["lacking_av"]} >= {"DS-1", "EX-1"}
+    ex = a1["executions"]
+    assert ex["count"] == 1 and ex["meeting"] == 0 and ex["coverage_share"] == 0
+    assert ex["items"][0]["number"] == "EX-1" and ex["items"][0]["span_seconds"] == 1200
+    assert disputed["id"] in {c["id"] for c in a1["lacking_av"]}
+    en = await world.client.get(
+        f"/api/v1/supervision?agency=A1&from={at(-1)}&lang=en",
+        headers=bearer(world.tokens["supervisor"]),
+    )
+    late_en = [o for o in (await en.json())["agencies"][0]["overdue_approvals"]]
+    assert "approved at" in late_en[0]["message"]
+
+
+async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
+    from server.models import Agency
+    from server.supervision import safe_cell
+
+    def rename(s):  # type: ignore[no-untyped-def]
+        s.scalar(select(Agency).where(Agency.code == "A1")).name = '=HYPERLINK("http://x")'
+
+    await app_db(world.client).run(rename)
+    await world.case(number="CSV-1", opened_at=at(0))
+    r = await world.client.get(
+        "/api/v1/supervision?agency=A1&format=csv", headers=bearer(world.tokens["supervisor"])
+    )
+    rows = list(csv.reader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'
+    for bad in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
+        assert safe_cell(bad) == "'" + bad
+    assert safe_cell("丽-1") == "丽-1" and safe_cell(-1) == -1

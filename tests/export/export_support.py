@@ -39,15 +39,23 @@ class Built:
     zip_path: Path
     folder: Path
     key_id: str
+    fingerprint: str = ""
 
 
-def run_verify(target: Path, *, verifier: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`python verify.py TARGET` in a subprocess (the package's own verify.py by default)."""
+def run_verify(
+    target: Path, *, verifier: Path | None = None, trusted: str | Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python verify.py TARGET [--trusted-key KEY]` in a subprocess (the package's own
+    verify.py by default)."""
     script = verifier or (
         target / "verify.py" if target.is_dir() else ROOT / "integrity" / "verify_package.py"
     )
+    extra = ["--trusted-key", str(trusted)] if trusted is not None else []
     return subprocess.run(
-        [sys.executable, str(script), str(target)], capture_output=True, text=True, timeout=120
+        [sys.executable, str(script), str(target), *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -171,6 +179,6 @@ def build_package(out_dir: Path, media_dir: Path, tsa=None) -> Built:  # type: i
     zip_path = out_dir / "package.zip"
     write_package_file(build_spec(bundle), zip_path)
     folder = unpack(zip_path, out_dir / "unpacked")
-    from integrity.signing import key_id
+    from integrity.signing import fingerprint, key_id
 
-    return Built(zip_path, folder, key_id(key))
+    return Built(zip_path, folder, key_id(key), fingerprint(key))

@@ -37,13 +37,17 @@ def flip(path: Path, offset: int = -1) -> None:
 
 def test_verify_py_passes_on_folder_and_zip(sealed: Built) -> None:
     for target in (sealed.folder, sealed.zip_path):
-        result = run_verify(target)
+        result = run_verify(target, trusted=sealed.fingerprint)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "VERDICT / 结论: VALID" in result.stdout
         assert "entries verified against the signed tree head" in result.stdout
     # The sealed verify.py itself, run from inside the unpacked package.
     inside = subprocess.run(
-        ["python3", "verify.py"], cwd=sealed.folder, capture_output=True, text=True, timeout=120
+        ["python3", "verify.py", "--trusted-key", sealed.fingerprint],
+        cwd=sealed.folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert inside.returncode == 0, inside.stdout
 
@@ -226,11 +230,11 @@ def test_tampered_zip_member_is_reported(sealed: Built, tmp_path: Path) -> None:
     assert "data/report/custody-report.json: sha256 is" in result.stdout
 
 
-def test_wrong_trusted_key_fails(sealed: Built) -> None:
-    assert verify_package(sealed.folder, trusted_keys=(sealed.key_id,)).ok
+def test_wrong_trusted_key_is_exit_3(sealed: Built) -> None:
+    assert verify_package(sealed.folder, trusted_keys=(sealed.key_id,)).valid
     report = verify_package(sealed.folder, trusted_keys=("0" * 16,))
-    assert not report.ok
-    assert any("not trusted here" in p.message for p in report.problems)
+    assert report.ok and not report.origin_established and report.exit_code == 3
+    assert report.untrusted == [sealed.key_id]
 
 
 def test_unreadable_package_exits_2(tmp_path: Path) -> None:

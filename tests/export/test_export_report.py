@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.report import _register_font, choose_font, find_font, render_pdf
+from server.report import choose_font, find_font, local_time, render_pdf
 
 REPORT = {
     "case": {
@@ -81,7 +81,7 @@ def test_embedded_cjk_subset_and_text(tmp_path: Path) -> None:
 
 
 def test_fallback_when_no_font_is_available(tmp_path: Path) -> None:
-    font = _register_font(None)
+    font = choose_font("", candidates=())
     assert not font.embedded and "NOT embedded" in font.describe()
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(render_pdf(REPORT, font))
@@ -92,3 +92,50 @@ def test_fallback_when_no_font_is_available(tmp_path: Path) -> None:
 def test_font_setting_must_exist(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="report_font_path"):
         find_font(str(tmp_path / "missing.ttc"))
+
+
+NOTO_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+
+
+def test_labels_are_chinese_and_times_in_the_agency_zone(tmp_path: Path) -> None:
+    """No raw vocabulary ids (penalty, general, case_change) in the PDF; times in 北京时间."""
+    report = {
+        **REPORT,
+        "time_zone": "Asia/Shanghai",
+        "case": {**REPORT["case"], "enforcement_type": "penalty", "procedure": "general"},
+        "export": {**REPORT["export"], "created_at": "2026-12-01T02:15:00Z"},
+        "custody": [
+            {**REPORT["custody"][0], "action": "case_change", "details": {"event": "opened"},
+             "time": "2026-12-01T02:15:00Z"},
+        ],
+        "tree_head": {**REPORT["tree_head"], "time": "2026-12-01T02:15:00Z",
+                      "fingerprint": "ab" * 32},
+    }
+    assert local_time("2026-12-01T02:15:00Z", "Asia/Shanghai") == "2026-12-01 10:15:00 北京时间"
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(render_pdf(report, choose_font("")))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    for phrase in ("行政处罚", "一般程序", "案件变更", "立案", "2026-12-01 10:15:00 北京时间",
+                   "签名密钥指纹", "--trusted-key"):
+        assert phrase in text, phrase
+    for raw in ("penalty", "general", "case_change", "(view)"):
+        assert raw not in text, raw
+    # Hashes are printed in whole groups of 16: no group is cut across lines.
+    assert "abababababababab" in text
+
+
+def test_a_font_that_cannot_be_embedded_is_skipped(tmp_path: Path) -> None:
+    """Noto CJK (TTC with CFF outlines, Debian fonts-noto-cjk) makes reportlab raise
+    'postscript outlines are not supported': skipped with a warning, the next one is used."""
+    assert Path(NOTO_CJK).is_file(), "apt-get install -y fonts-noto-cjk (.ci/run does)"
+    font = choose_font(NOTO_CJK)
+    assert font.embedded and font.path != NOTO_CJK
+    assert font.skipped and "NotoSansCJK" in font.skipped[0]
+    assert "postscript outlines are not supported" in font.skipped[0]
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(render_pdf(REPORT, font))
+    assert "视听资料证据监管链报告" in subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    # Only Noto as a candidate: the export still works, on the (not embedded) fallback.
+    only = choose_font("", candidates=(NOTO_CJK,))
+    assert not only.embedded and only.skipped

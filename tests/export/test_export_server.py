@@ -77,13 +77,21 @@ async def test_export_over_the_api(make_client, make_settings, local_tsa, tmp_pa
     r = await client.get(f"/api/v1/cases/{case['id']}/exports", headers=h)
     assert [e["id"] for e in (await r.json())["items"]] == [export["id"]]
 
-    # verify.py passes on the ZIP and on the unpacked folder.
+    # verify.py passes on the ZIP and on the unpacked folder with the server's published key;
+    # without it, integrity holds but origin is not established (exit 3).
+    r = await client.get("/api/v1/keys")
+    fingerprint = (await r.json())["items"][0]["fingerprint"]
     folder = unpack(zip_path, tmp_path / "unpacked")
+    assert f"Signing-Key-Fingerprint: {fingerprint}" in (folder / "bag-info.txt").read_text()
     for target, script in ((zip_path, folder / "verify.py"), (folder, folder / "verify.py")):
-        result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True,
-                                text=True, timeout=120)
+        result = subprocess.run([sys.executable, str(script), str(target), "--trusted-key",
+                                 fingerprint], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "VALID" in result.stdout
+        result = subprocess.run([sys.executable, str(script), str(target)], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert "ORIGIN NOT ESTABLISHED" in result.stdout and fingerprint in result.stdout
     # Layout: originals unchanged, a watermarked re-encoded clip naming its original.
     originals = sorted((folder / "data/originals").iterdir())
     assert len(originals) == 2 and "执法仪" in originals[0].name
@@ -165,15 +173,37 @@ async def test_cli_export_and_verify_package(make_client, make_settings, tmp_pat
     case, ids = await _case_with_items(client, users, tmp_path)
     out = tmp_path / "cli.zip"
     env = {**os.environ, "COLUMNS": "200"}
-    result = subprocess.run(
-        [CUSTODIAN, "export", case["number"], "--out", str(out), "--item", ids[0],
-         "--recipient", "检察院", "--purpose", "审查", "--data", settings.data_dir],
-        capture_output=True, text=True, timeout=300, env=env)
+    argv = [CUSTODIAN, "export", case["number"], "--out", str(out), "--item", ids[0],
+            "--recipient", "检察院", "--purpose", "审查", "--data", settings.data_dir]
+    # Without an account the CLI refuses (it never records the OS user as the exporter).
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2 and "--credentials FILE is required" in result.stderr
+    from helpers import PASSWORD
+
+    creds = tmp_path / "legal.toml"
+    creds.write_text(f'username = "legal"\npassword = "{PASSWORD}"\n', encoding="utf-8")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('username = "legal"\npassword = "nope-nope-nope"\n', encoding="utf-8")
+    result = subprocess.run([*argv, "--credentials", str(wrong)], capture_output=True, text=True,
+                            timeout=300, env=env)
+    assert result.returncode == 2 and "wrong username or password" in result.stderr
+    result = subprocess.run([*argv, "--credentials", str(creds)], capture_output=True,
+                            text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "sealed" in result.stdout and out.is_file()
+    with zipfile.ZipFile(out) as zf:
+        info = next(n for n in zf.namelist() if n.endswith("/bag-info.txt"))
+        exporter = [ln for ln in zf.read(info).decode().splitlines()
+                    if ln.startswith("Exporter:")]
+    assert exporter and exporter[0].split(": ", 1)[1].endswith(":legal"), exporter
+    r = await client.get("/api/v1/keys")
+    fingerprint = (await r.json())["items"][0]["fingerprint"]
+    result = subprocess.run([CUSTODIAN, "verify-package", str(out), "--trusted-key",
+                             fingerprint], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
     result = subprocess.run([CUSTODIAN, "verify-package", str(out)], capture_output=True,
                             text=True, timeout=120, env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 3, result.stdout + result.stderr
     folder = unpack(out, tmp_path / "cli-unpacked")
     with zipfile.ZipFile(out) as zf:  # only the chosen item (its basket clip came with it)
         assert len([n for n in zf.namelist() if "/data/originals/" in n]) == 1
@@ -189,6 +219,7 @@ async def test_cli_export_and_verify_package(make_client, make_settings, tmp_pat
             assert "INVALID" in r.stdout and EXPECT[case_name] in r.stdout, (case_name, r.stdout)
     # Bad input: one clear line, non-zero.
     r = subprocess.run([CUSTODIAN, "export", "no-such-case", "--out", str(tmp_path / "x.zip"),
-                        "--data", settings.data_dir], capture_output=True, text=True, env=env)
+                        "--credentials", str(creds), "--data", settings.data_dir],
+                       capture_output=True, text=True, env=env)
     assert r.returncode == 2 and "no case" in r.stderr
     await client.close()

@@ -192,8 +192,12 @@ async def test_quota_exceeded_is_507_before_any_byte(make_client, make_settings)
 async def test_roles_and_auth(client, users) -> None:  # type: ignore[no-untyped-def]
     r = await client.post("/api/v1/uploads/", headers={**TUS, "Upload-Length": "10"})
     assert r.status == 401
-    r = await tus_create(client, users["reviewer"], 10, filename="a.mp4")
+    r = await tus_create(client, users["auditor"], 10, filename="a.mp4")
     assert r.status == 403 and (await r.json())["code"] == "forbidden"
+    # Reviewers upload one file at a time too (a phone video handed in).
+    r = await tus_create(client, users["reviewer"], 10, filename="a.mp4")
+    assert r.status == 201
+    assert (await tus_create(client, users["reviewer"], 10, filename="b.mp4")).status == 409
     # Officers upload single files: one unfinished upload at a time.
     r = await tus_create(client, users["officer"], 10, filename="a.mp4")
     assert r.status == 201

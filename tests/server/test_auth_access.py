@@ -16,6 +16,7 @@ from server.models import EvidenceItem, Rendition, StoredObject
 ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
 READ_CASE_ROLES = {"officer", "reviewer", "legal", "supervisor", "admin"}
 WRITE_CASE_ROLES = {"officer", "reviewer", "legal", "admin"}
+REGISTRY_READ = {"reviewer", "legal", "supervisor", "admin"}
 
 # (method, path template, body, roles allowed). `{item}` is an evidence item of agency A1.
 # Every /api/v1 route must be listed here: test_matrix_covers_every_route fails otherwise.
@@ -83,6 +84,17 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/cases/{case}/proposals", None, READ_CASE_ROLES),
     ("GET", "/api/v1/supervision", None, {"supervisor", "legal", "admin"}),
     ("GET", "/api/v1/supervision?format=csv", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/supervision?format=xlsx", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/spot-checks?{archived}", {"agency": "A1", "size": 1}, {"supervisor", "admin"}),
+    ("GET", "/api/v1/spot-checks", None, {"supervisor", "legal", "admin"}),
+    ("GET", "/api/v1/spot-checks/{spot}", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/spot-checks/{spot}/cases/{spotcase}/score", {"problems": []},
+     {"supervisor", "admin"}),
+    ("POST", "/api/v1/spot-checks/{spot}/orders", {"deadline": "2099-01-01T00:00:00Z",
+                                                   "requirement": "{role}"}, {"supervisor", "admin"}),
+    ("GET", "/api/v1/rectification-orders", None, {"supervisor", "legal", "admin"}),
+    ("POST", "/api/v1/rectification-orders/{order}/response", {"response": "{role}"},
+     {"legal", "admin"}),
     ("GET", "/api/v1/evidence/{item}/retention", None, READ_CASE_ROLES),
     ("POST", "/api/v1/evidence/{item}/legal-hold", {"hold": True, "reason": "{role}"},
      {"reviewer", "legal", "admin"}),
@@ -97,6 +109,39 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/cases/{case}/exports", None, {"reviewer", "legal", "admin"}),
     ("GET", "/api/v1/exports/{export}", None, {"reviewer", "legal", "admin"}),
     ("GET", "/api/v1/exports/{export}/package", None, {"reviewer", "legal", "admin"}),
+    # The registry (issue 16): admins write, reviewers/legal/supervisors read, anyone who writes
+    # cases may pick officers, stations report heartbeats. `{officer}`, `{device}`, `{station}`
+    # are fresh A1 rows; officer MATRIX-OFF exists.
+    ("GET", "/api/v1/officers", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/officers", {"code": "OF-{role}", "name": "n", "agency": "A1"}, {"admin"}),
+    ("GET", "/api/v1/officers/{officer}", None, REGISTRY_READ),
+    ("PATCH", "/api/v1/officers/{officer}", {"unit": "{role}"}, {"admin"}),
+    ("GET", "/api/v1/officers/{officer}/footage", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices", None, REGISTRY_READ),
+    ("POST", "/api/v1/devices", {"serial": "DV-{role}", "agency": "A1"}, {"admin"}),
+    ("GET", "/api/v1/devices/unknown", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices/flagged", None, REGISTRY_READ),
+    ("GET", "/api/v1/devices/{device}", None, REGISTRY_READ),
+    ("PATCH", "/api/v1/devices/{device}", {"model": "{role}"}, {"admin"}),
+    ("POST", "/api/v1/devices/{device}/assignments",
+     {"officer": "MATRIX-OFF", "from": "2020-01-01T00:00:00Z"}, {"admin"}),
+    ("POST", "/api/v1/devices/{device}/reattribute", None, {"admin"}),
+    ("POST", "/api/v1/registry/import?kind=officers&agency=A1&dry_run=1",
+     {"rows": [{"code": "IM-{role}", "name": "n"}]}, {"admin"}),
+    ("GET", "/api/v1/stations", None, REGISTRY_READ),
+    ("POST", "/api/v1/stations", {"code": "ST-{role}", "agency": "A1"}, {"admin"}),
+    ("POST", "/api/v1/stations/heartbeat",
+     {"station_id": "HB-{role}", "files_waiting": 0, "bytes_waiting": 0}, {"station", "admin"}),
+    ("GET", "/api/v1/stations/{station}", None, REGISTRY_READ),
+    # Custody history (issue 11): whoever may read the item or case, and the auditors.
+    # `{cledger}` is an A1 case with one ledger entry of its own, `{cseq}` that entry.
+    ("GET", "/api/v1/evidence/{item}/custody", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/evidence/{item}/custody/{seq}/proof", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/cases/{case}/custody", None, READ_CASE_ROLES | {"auditor"}),
+    ("GET", "/api/v1/cases/{cledger}/custody/{cseq}/proof", None, READ_CASE_ROLES | {"auditor"}),
+    # Browser uploads read file names by the station agent's rules.
+    ("POST", "/api/v1/naming/parse", {"name": "DSJ001_P1_20240305143000.mp4"},
+     {"station", "officer", "reviewer", "legal", "admin"}),
 ]
 # tus routes need protocol headers and are scoped to the uploader: test_every_role_on_tus covers
 # each of them for every role below.
@@ -221,6 +266,60 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
                 s.add(export)
                 s.flush()
                 out = out.replace("{export}", export.id)
+        if any(p in out for p in ("{officer}", "{device}", "{station}")):
+            import uuid
+
+            from server.models import Device, Officer, Station
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            if s.scalar(select(Officer).where(Officer.code == "MATRIX-OFF")) is None:
+                s.add(Officer(agency_id=a1.id, code="MATRIX-OFF", name="m"))
+            tag = uuid.uuid4().hex[:8]
+            officer = Officer(agency_id=a1.id, code=f"O-{tag}", name="o")
+            device = Device(agency_id=a1.id, serial=f"D-{tag}")
+            station = Station(code=f"S-{tag}", agency_id=a1.id)
+            s.add_all([officer, device, station])
+            s.flush()
+            out = (out.replace("{officer}", officer.code).replace("{device}", device.serial)
+                   .replace("{station}", station.code))
+        if any(p in out for p in ("{archived}", "{spot}", "{order}")):
+            import uuid
+
+            from server.models import Case, RectificationOrder, SpotCheck, SpotCheckCase
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            case = Case(agency_id=a1.id, number=f"SP-{uuid.uuid4().hex[:8]}", title="spot matrix",
+                        enforcement_type="penalty", procedure="simple", status="archived",
+                        stage="archiving", archived_at=datetime.now(UTC))
+            s.add(case)
+            s.flush()
+            out = out.replace("{archived}", case.id)
+            if "{spot}" in out or "{order}" in out:
+                spot = SpotCheck(agency_id=a1.id, seed="matrix", sample_size=1, population=1,
+                                 population_sha256="0" * 64, checklist=[])
+                s.add(spot)
+                s.flush()
+                s.add(SpotCheckCase(spot_check_id=spot.id, case_id=case.id, position=0,
+                                    problems=[{"item": None, "article": 13, "note": "matrix"}]))
+                out = out.replace("{spot}", spot.id).replace("{spotcase}", case.id)
+                if "{order}" in out:
+                    order = RectificationOrder(spot_check_id=spot.id, agency_id=a1.id,
+                                               requirement="matrix",
+                                               deadline=datetime.now(UTC) + timedelta(days=9))
+                    s.add(order)
+                    s.flush()
+                    out = out.replace("{order}", order.id)
+        if "{cledger}" in out:
+            from server.models import Case
+
+            a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+            case = Case(agency_id=a1.id, number=f"L-{datetime.now(UTC).timestamp()}", title="custody",
+                        enforcement_type="penalty", procedure="general")
+            s.add(case)
+            s.flush()
+            entry = append(s, actor="system", action="case_change", subject=f"case:{case.id}",
+                           details={"event": "opened"})
+            out = out.replace("{cledger}", case.id).replace("{cseq}", str(entry.seq))
         if "{dreq}" in out:
             officer = s.scalar(select(User).where(User.username == "officer"))
             req = DisposalRequest(item_id=old_item(s), reason="matrix", requested_by=officer.id)
@@ -268,7 +367,9 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             return out
 
         url = str(await app_db(client).run(approval_or_record))
-    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}")):
+    if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}",
+                                  "{officer}", "{device}", "{station}",
+                                  "{archived}", "{spot}", "{order}", "{cledger}")):
         return url
     return str(await app_db(client).run(make))
 
@@ -282,6 +383,9 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
                .replace("{approval-for-{role}}", "{id}").replace("{record}", "{record_id}")
                .replace("{recase}", "{id}")
+               .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
+               .replace("{spot}", "{id}").replace("{spotcase}", "{case}").replace("{order}", "{id}")
+               .replace("{xcase}", "{id}").replace("{export}", "{id}").replace("{cledger}", "{id}").replace("{cseq}", "{seq}")
                .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
@@ -314,7 +418,7 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
 
 
 async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-untyped-def]
-    """Uploaders (station, officer, admin) create, send, read and end their own uploads; other
+    """Uploaders (station, officer, reviewer, legal, admin) create, send, read and end their own uploads; other
     roles get 403; nobody sees another user's upload (404); no token gets 401."""
     import base64
 
@@ -323,7 +427,7 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
     assert (await client.options("/api/v1/uploads/")).status in (200, 204)
     r = await client.post("/api/v1/uploads/", headers={**tus, "Upload-Length": "4", "Upload-Metadata": meta})
     assert r.status == 401
-    uploaders = {"station", "officer", "admin"}
+    uploaders = {"station", "officer", "reviewer", "legal", "admin"}
     for role in ALL_ROLES:
         h = {**tus, **bearer(users[role])}
         r = await client.post("/api/v1/uploads/", headers={**h, "Upload-Length": "4", "Upload-Metadata": meta})
@@ -384,7 +488,8 @@ async def test_login_success_and_wrong_password(client, users) -> None:  # type:
     assert r.status == 200 and data["expires_at"].endswith("Z") and data["token"].count(".") == 2
     r = await client.post("/api/v1/auth/login", json={"username": "reviewer", "password": "nope"})
     assert r.status == 401 and (await r.json()) == {"error": "wrong username or password",
-                                                   "code": "bad_credentials"}
+                                                   "code": "bad_credentials",
+                                                   "message": "用户名或密码错误"}
     r = await client.post("/api/v1/auth/login", json={"username": "ghost", "password": "nope"})
     assert r.status == 401
     r = await client.post("/api/v1/auth/login", data=b"{not json")

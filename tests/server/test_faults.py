@@ -234,3 +234,76 @@ async def test_sqlite_readers_do_not_wait_for_writers(make_settings, tmp_path, m
         holder.close()
     r = await client.post("/api/v1/users", headers=bearer(token), json=new_user)
     assert r.status in (200, 201), await r.text()
+
+
+async def test_work_folders_of_killed_jobs_are_swept(make_settings, tmp_path):
+    """Point 5: the scratch folders a killed media job or export leaves (its job still marked
+    running, its lease run out) are removed when a worker pool starts; a folder whose job is
+    alive under its lease is kept."""
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", job_lease_seconds=30)
+    db = Database(settings)
+    upgrade(db.engine)
+    old = time.time() - 3600
+
+    def leftover(path: Path) -> Path:
+        path.mkdir(parents=True)
+        (path / "out.ts").write_bytes(b"x" * 1000)
+        os.utime(path, (old, old))
+        return path
+
+    dead = leftover(settings.data_path / "work" / "media-ITEMDEAD-abc123xy")
+    alive = leftover(settings.data_path / "work" / "media-ITEMLIVE-zz9911aa")
+    export_dead = leftover(settings.resolved_export_path / ".export-EXP1-q1w2e3r4")
+    unrelated = leftover(settings.data_path / "work" / "notes")
+
+    def jobs_as_left(s):  # type: ignore[no-untyped-def]
+        from datetime import timedelta
+
+        from server.models import utcnow
+
+        for kind, subject, lease in (("media", "ITEMDEAD", -60), ("media", "ITEMLIVE", 600),
+                                     ("export", "EXP1", -60)):
+            s.add(Job(kind=kind, subject=subject, state="running", worker="gone:1",
+                      attempts=1, lease_until=utcnow() + timedelta(seconds=lease)))
+
+    await db.run(jobs_as_left)
+    pool = WorkerPool(settings, db, store=None, concurrency=1)  # type: ignore[arg-type]
+    pool.handlers = {"probe": lambda *_a: {}}  # claims none of the left jobs
+    task = asyncio.create_task(pool.run())
+    try:
+        await _until(lambda: not dead.exists() and not export_dead.exists(), timeout=10)
+        assert alive.exists() and unrelated.exists()
+    finally:
+        pool.stop()
+        await asyncio.wait_for(task, 10)
+        db.close()
+
+
+def test_same_stored_object_recorded_at_once_by_two_processes(db):
+    """Point 9: two transactions record the same derived object at the same moment; neither
+    fails with a unique violation (both backends; on SQLite the second waits for the lock)."""
+    from server.models import StoredObject
+    from server.objects import ensure_stored_object
+
+    sha = "ab" * 32
+    first_in = threading.Event()
+    results: dict[str, object] = {}
+
+    def one(name: str, hold: float) -> None:
+        try:
+            with db.session() as s:
+                results[name] = ensure_stored_object(s, sha256=sha, size=10, role="derived")
+                first_in.set()
+                time.sleep(hold)
+        except Exception as exc:  # reported below
+            results[name] = exc
+
+    a = threading.Thread(target=one, args=("a", 1.0))
+    a.start()
+    first_in.wait(10)
+    b = threading.Thread(target=one, args=("b", 0.0))
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert results == {"a": True, "b": False}, results
+    assert db.call(lambda s: s.get(StoredObject, sha)).size == 10

@@ -153,3 +153,44 @@ def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]
     j3 = db.call(jobs.claim, "w3", 30, None, utcnow() + timedelta(minutes=5))
     assert j3.attempts == 3
     assert db.call(jobs.fail, j.id, "w3", "boom again") == "failed"
+
+
+async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import media_corpus
+
+    from server.models import EvidenceItem
+
+    client = media_client
+    h = bearer(users["reviewer"])
+    dash = tmp_path / "DASH01.mkv"
+    media_corpus.mkv_onekey_subtitles(dash)
+    item = await _setup(client, users, dash)
+    d = await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json()
+    assert d["status"] == "ready"
+    # The fallback chain is on the item and in the signed derivation of the playlist.
+    assert [a["step"] for a in d["attempts"]] == ["copy", "copy-genpts"]
+    assert not d["attempts"][0]["passed"] and d["attempts"][1]["passed"]
+    playlist = next(o for o in d["derivation"] if o["role"] == "hls_playlist")
+    assert playlist["parameters"]["attempts"] == d["attempts"]
+    assert d["text_track"] == {"stream_index": 2, "codec": "srt", "cues": 6, "gps_points": 6}
+    assert {"index": 2, "codec": "srt", "media_type": "subtitle"} in d["streams_other"]
+    r = await client.get(d["links"]["subtitles"], headers=h)
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/vtt")
+    assert (await r.text()).startswith("WEBVTT")
+    gps = await (await client.get(d["links"]["gps"], headers=h)).json()
+    assert len(gps["points"]) == 6 and gps["points"][0]["lat"] == 30.27415
+    assert (await client.get(d["links"]["gps"])).status == 401
+
+    photo = tmp_path / "IMG_1.jpg"
+    media_corpus.photo_exif(photo, size=(1200, 900))
+    pid = await _setup(client, users, photo)
+    d = await (await client.get(f"/api/v1/evidence/{pid}", headers=h)).json()
+    assert (d["status"], d["kind"]) == ("ready", "photo")
+    assert d["photo"]["orientation"] == 6 and d["photo"]["gps_lat"] == 30.27415
+    thumb = await (await client.get(d["links"]["thumbnail"], headers=h)).read()
+    with av.open(io.BytesIO(thumb)) as c:
+        frame = next(c.decode(video=0))
+        assert (frame.width, frame.height) == (180, 240)  # upright, scaled into 320x240
+    # No recording time from the file name: the EXIF time with its offset fills it, in UTC.
+    recorded = await app_db(client).run(lambda s: s.get(EvidenceItem, pid).recorded_at)
+    assert recorded.replace(tzinfo=None).isoformat() == "2026-03-01T09:05:09"

@@ -84,7 +84,7 @@ def test_photo_gets_a_preview(media_dir, make_clip, tmp_path):
     )
     r = process(jpg, tmp_path / "out")
     assert r.status == "ready" and r.kind == "photo"
-    assert [o.role for o in r.outputs] == ["preview"] and os.path.exists(r.preview)
+    assert [o.role for o in r.outputs] == ["preview", "thumbnail"] and os.path.exists(r.preview)
 
 
 def _text_mp4(d):
