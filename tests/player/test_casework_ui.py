@@ -361,3 +361,43 @@ def test_case_list_search_and_english(browser, work) -> None:  # type: ignore[no
     finally:
         ctx.close()
     assert not errors, errors
+
+
+def test_officers_come_from_the_registry_when_it_has_entries(browser, work) -> None:  # type: ignore[no-untyped-def]
+    """With officers in the registry, the case form offers them (name and certificate number)
+    and the case keeps their registry ids; the 文书 form then lists the case's officers."""
+    from server.models import Agency, Officer
+
+    def seed(s: Any) -> None:
+        a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+        s.add_all([
+            Officer(agency_id=a1.id, code="JZ101", name="周强", certificate_no="33110101"),
+            Officer(agency_id=a1.id, code="JZ102", name="吴敏", certificate_no="33110102"),
+        ])
+
+    server = work["server"]
+    server.db.call(seed)
+    errors: list[str] = []
+    ctx = _context(browser)
+    try:
+        page = _page(ctx, errors)
+        login_page(page, work["url"], "officer")
+        page.click("[data-action='case-new']")
+        page.wait_for_selector("#case-form input[name=officers]")
+        assert "33110101" in page.inner_text("#case-form .cw-officers")
+        page.fill("#case-form [name=number]", "丽综执检〔2026〕89号")
+        page.fill("#case-form [name=title]", "名册人员办案")
+        for name in ("周强", "吴敏"):
+            page.locator("#case-form label.inline", has_text=name).locator("input").check()
+        page.click("[data-action='case-save']")
+        page.wait_for_selector("#case-officers >> text=周强")
+        case_id = page.url.rsplit("/", 1)[1]
+        _, case = server.request("GET", f"/api/v1/cases/{case_id}", server.login("officer"))
+        assert [o["code"] for o in case["officers"]] == ["JZ101", "JZ102"]
+        page.click("[data-action='record-add'][data-stage='initiation']")
+        page.wait_for_selector("#record-form")
+        assert page.locator("#record-form .cw-rec-officer").count() == 2
+        assert "周强" in page.inner_text("#record-form .cw-rec-officers")
+    finally:
+        ctx.close()
+    assert not errors, errors
