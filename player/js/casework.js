@@ -529,10 +529,10 @@ async function viewCase(root, caseId) {
     h("div.cw-case-grid",
       h("ol.stages.cw-stages#stage-timeline", sections),
       h("div.cw-side",
-        exportBox,
         h("section.panel#findings", h("h3", t("cw_findings")),
           findings.length ? h("ul.findings", [...general, ...findings.filter((f) => STAGES.includes(findingStage(f)))].map((f) => h("li.cw-find-row", h("span.dim", `${stageLabel(findingStage(f)) || ""} `), findingEl(f, p))))
             : h("p.ok#no-findings", t("cw_no_findings"))),
+        exportBox,
         canWrite ? h("section.panel", h("h3", t("cw_unlinked")), unlinkedBox) : null)));
   renderExport(exportBox, c);
   if (canWrite) renderUnlinked(unlinkedBox, c, linkedIds, (proposals && proposals.items) || []);
