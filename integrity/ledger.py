@@ -43,6 +43,8 @@ APPROVAL = "approval"
 COMPLAINT = "complaint"
 DISPOSAL_REQUEST = "disposal_request"
 DISPOSAL_APPROVAL = "disposal_approval"
+# Access (issue 12): a permission denial (403, or 404 for another agency's object).
+ACCESS_DENIED = "access_denied"
 # Supervision (issue 15): 抽查 drawn / scored, 责令限期整改 issued / answered.
 SPOT_CHECK = "spot_check"
 RECTIFICATION = "rectification"
@@ -66,6 +68,7 @@ ACTIONS = frozenset(
         COMPLAINT,
         DISPOSAL_REQUEST,
         DISPOSAL_APPROVAL,
+        ACCESS_DENIED,
         SPOT_CHECK,
         RECTIFICATION,
     }

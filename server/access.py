@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.errors import Forbidden
+from server.errors import Forbidden, NotFound
 
 ROLES = ("station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin")
 
@@ -65,18 +65,46 @@ class Principal:
     agency_id: int | None
 
 
+class Sealed(NotFound):
+    """Another agency's object: answered exactly like a missing one (404 "not_found"), so
+    neither its existence nor its owner leaks; the access ledger records it as a denial."""
+
+
+def sees_all(who: Principal) -> bool:
+    """Cross-agency roles see every agency, except a supervisor bound to one agency."""
+    if who.role not in CROSS_AGENCY:
+        return False
+    return not (who.role == "supervisor" and who.agency_id is not None)
+
+
+def sees(who: Principal, agency_id: int | None) -> bool:
+    """True when an object of this agency is visible to the caller. An object of no agency
+    (a legacy row) is visible only to the roles that see every agency."""
+    if sees_all(who):
+        return True
+    return agency_id is not None and who.agency_id == agency_id
+
+
 def can(who: Principal, action: str, agency_id: int | None = None) -> bool:
     """True when the role allows the action and the resource's agency is visible to the caller."""
     if action not in ROLE_ACTIONS.get(who.role, frozenset()):
         return False
-    if agency_id is None or who.role in CROSS_AGENCY:
-        return True
-    return who.agency_id == agency_id
+    return agency_id is None or sees(who, agency_id)
 
 
-def require(who: Principal, action: str, agency_id: int | None = None) -> None:
-    """Raise Forbidden unless `can` allows it."""
-    if not can(who, action, agency_id):
-        what = f"{action} in agency {agency_id}" if agency_id is not None else action
-        raise Forbidden(f"role {who.role!r} may not {what}", code="forbidden",
+def require(who: Principal, action: str, agency_id: int | None = None, *,
+            what: str = "such object") -> None:
+    """404 (Sealed) when the resource's agency is not visible to the caller, 403 when the role
+    may not take the action."""
+    if agency_id is not None and not sees(who, agency_id):
+        raise Sealed(f"no {what}")
+    if action not in ROLE_ACTIONS.get(who.role, frozenset()):
+        raise Forbidden(f"role {who.role!r} may not {action}", code="forbidden",
                         params={"role": who.role, "action": action})
+
+
+def require_seen(who: Principal, action: str, agency_id: int | None, what: str) -> None:
+    """Like `require` for an object that was found: one of no agency counts as unseen too."""
+    if not sees(who, agency_id):
+        raise Sealed(f"no {what}")
+    require(who, action)

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server import keys
 from server.access import Principal
+from server.access_ledger import access_ledger_ctx, denial_middleware
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
 from server.messages import error_body, negotiate
@@ -139,7 +140,8 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware],
+        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware,
+                     denial_middleware],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = registry
@@ -163,6 +165,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub
     app.cleanup_ctx.append(uploads_ctx)
+    app.cleanup_ctx.append(access_ledger_ctx)  # view and denial entries (issue 12)
     if settings.worker_in_server:
         app.cleanup_ctx.append(workers_ctx)
     for table in all_routes():

@@ -22,10 +22,14 @@ from server.access import (
     READ_CASES,
     WRITE_CASES,
     Principal,
-    can,
+    Sealed,
     require,
+    require_seen,
+    sees,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CASE_STAGES,
@@ -48,7 +52,6 @@ from server.retention import apply_class
 from server.rulepack import Pack, rulebook
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -225,12 +228,17 @@ def _officer_entry(s: Session, agency_id: int, raw: Any, *, with_shown: bool) ->
 
 # -- lookups -----------------------------------------------------------------------------------
 def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> Case:
-    """A case by id or by case number; 404 when absent, 403 when the caller may not."""
+    """A case by id or by case number; 404 when absent or another agency's (the same answer),
+    403 when the caller's role may not."""
     if not isinstance(ref, str) or not ref or len(ref) > 100:
         raise NotFound(f"no case {ref!r}")
     case = s.get(Case, ref)
     if case is None:
-        found = list(s.scalars(select(Case).where(Case.number == ref)))
+        # By number: only among the agencies the caller sees (numbers are unique per agency).
+        numbered = list(s.scalars(select(Case).where(Case.number == ref)))
+        found = [c for c in numbered if sees(who, c.agency_id)]
+        if numbered and not found:
+            raise Sealed(f"no case {ref!r}")  # the same answer as an absent one, ledgered
         if len(found) > 1:
             mine = [c for c in found if c.agency_id == who.agency_id]
             if len(mine) == 1:
@@ -243,7 +251,7 @@ def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> 
         case = found[0] if found else None
     if case is None:
         raise NotFound(f"no case {ref!r}")
-    require(who, action, case.agency_id)
+    require_seen(who, action, case.agency_id, f"case {ref!r}")
     return case
 
 
@@ -619,7 +627,7 @@ def list_cases(
     require(who, READ_CASES)
     limit = max(1, min(limit, PAGE_MAX))
     query = select(Case)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         query = query.where(Case.agency_id == who.agency_id)
     if agency:
         a = s.scalar(select(Agency).where(Agency.code == agency))
@@ -846,12 +854,12 @@ def attach_to_record(
 def _case_item(s: Session, case: Case, item_id: Any, who: Principal) -> EvidenceItem:
     """An item that may be linked to this case: it exists and belongs to the case's agency."""
     item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
-    if item is None:
-        raise NotFound(f"no evidence item {item_id!r}")
-    if item.agency_id is not None and item.agency_id != case.agency_id:
-        if not can(who, READ_CASES, item.agency_id):
-            raise Forbidden("the item belongs to another agency")
+    if item is None or not sees(who, item.agency_id):
+        raise (NotFound if item is None else Sealed)(f"no evidence item {item_id!r}")
+    if item.agency_id != case.agency_id:
         raise BadRequest("the item belongs to another agency than the case", code="other_agency")
+    if item.retention_class == "disposed":
+        raise Conflict("the item was disposed of after its retention", code="disposed")
     return item
 
 
@@ -1499,8 +1507,9 @@ def proposals(s: Session, ref: str, who: Principal, settings: Settings) -> dict[
 
 
 # -- evidence side -----------------------------------------------------------------------------
-def item_links(s: Session, item_id: str) -> list[dict[str, Any]]:
-    """The cases and stages an item is linked to (for the evidence detail)."""
+def item_links(s: Session, item_id: str, who: Principal | None = None) -> list[dict[str, Any]]:
+    """The cases and stages an item is linked to (for the evidence detail): only the cases of
+    agencies the caller sees (every case for the system, who=None)."""
     rows = s.execute(
         select(CaseLink, Case)
         .join(Case, Case.id == CaseLink.case_id)
@@ -1510,6 +1519,7 @@ def item_links(s: Session, item_id: str) -> list[dict[str, Any]]:
     return [
         {**link_json(link), "case_number": case.number, "case_title": case.title}
         for link, case in rows
+        if who is None or sees(who, case.agency_id)
     ]
 
 

@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     from server.registry_cli import add_parsers as add_registry_parsers
 
     add_registry_parsers(sub, _common)
-    from server.keyring import add_parsers as add_keys_parsers
+    from server.keys_cli import add_parsers as add_keys_parsers
 
     add_keys_parsers(sub, _common)
     return parser

@@ -39,6 +39,19 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
     "disposal_approval": ("处置批准", "Disposal approval"),
     "derivation": ("生成派生文件", "Derivation"),
     "download": ("下载", "Download"),
+    "spot_check": ("抽查", "Spot check"),
+    "rectification": ("责令限期整改", "Rectification order"),
+    "attribute": ("归属认定", "Attribution"),
+    "reattribute": ("重新归属", "Re-attribution"),
+    "key_rotation": ("密钥轮换", "Key rotation"),
+    "officer_add": ("登记执法人员", "Officer registered"),
+    "officer_update": ("变更执法人员", "Officer updated"),
+    "officer_leave": ("执法人员离岗", "Officer left"),
+    "device_add": ("登记执法记录仪", "Camera registered"),
+    "device_update": ("变更执法记录仪", "Camera updated"),
+    "device_assign": ("配发执法记录仪", "Camera assigned"),
+    "device_retire": ("停用执法记录仪", "Camera retired"),
+    "station_add": ("登记采集站", "Station registered"),
 }
 
 STAGE_NAMES: dict[str, tuple[str, str]] = {
@@ -141,6 +154,19 @@ def summary(action: str, d: dict[str, Any], lang: str) -> str:
         return " · ".join(p for p in (cls, f"保存至 {until}" if until else "长期保存") if p)
     if action == "record":
         return str(d.get("title") or "")
+    if action in ("attribute", "reattribute"):
+        after = d.get("after") if isinstance(d.get("after"), dict) else d
+        officer = str(after.get("officer") or "") if isinstance(after, dict) else ""
+        device = str(d.get("device") or "")
+        if en:
+            return " · ".join(p for p in (f"camera {device}" if device else "", f"officer {officer}" if officer else "") if p)
+        return " · ".join(p for p in (f"执法记录仪 {device}" if device else "", f"执法人员 {officer}" if officer else "") if p)
+    if action == "derivation":
+        n = len(d.get("derived") or [])
+        version = d.get("version")
+        if en:
+            return f"{n} derived file(s)" + (f" · manifest version {version}" if version else "")
+        return f"{n} 个派生文件" + (f" · 清单第 {version} 版" if version else "")
     return ""
 
 

@@ -11,10 +11,19 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from server.access import CROSS_AGENCY, READ_EVIDENCE, Principal, require
-from server.errors import BadRequest, NotFound
+from server.access import (
+    READ_EVIDENCE,
+    Principal,
+    Sealed,
+    require,
+    require_seen,
+    sees,
+    sees_all,
+)
+from server.errors import BadRequest, CustodianError, NotFound
+from server.isotime import iso
 from server.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
-from server.web import iso
+from server.retention import DISPOSED  # the class of an item disposed of after its retention
 
 PAGE_MAX = 200
 FILTER_MAX_LEN = 100
@@ -116,6 +125,13 @@ class ItemFilters:
         return q
 
 
+class Disposed(CustodianError):
+    """The item was disposed of after its retention: its bytes are no longer served."""
+
+    status = 410
+    code = "disposed"
+
+
 def item_json(item: EvidenceItem) -> dict[str, Any]:
     """The public listing fields of API.md plus what a reviewer needs."""
     return {
@@ -125,11 +141,13 @@ def item_json(item: EvidenceItem) -> dict[str, Any]:
         "device_id": item.device_id, "officer_id": item.officer_id, "station_id": item.station_id,
         "original_filename": item.original_filename, "agency_id": item.agency_id,
         "retention_until": iso(item.retention_until),
+        "disposed": item.retention_class == DISPOSED,
     }
 
 
-def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
-    """One item with its renditions, probe results, jobs and playback links."""
+def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) -> dict[str, Any]:
+    """One item with its renditions, probe results, jobs, playback links, deliveries and the
+    cases (of agencies the caller sees) it is linked to."""
     from server.jobs import job_json
     from server.media import renditions
     from server.models import Job
@@ -138,6 +156,8 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
     rends = renditions(s, item.id)
     names = {r.name for r in rends}
     links = {"original": f"{base}/original"}
+    if item.retention_class == DISPOSED:
+        names, links = set(), {}  # no longer served
     if "hls/index.m3u8" in names:
         links["hls"] = f"{base}/hls/index.m3u8"
     if "trickplay/thumbnails.vtt" in names:
@@ -160,7 +180,8 @@ def item_detail(s: Session, item: EvidenceItem) -> dict[str, Any]:
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
         "links": links,
-        "cases": _case_links(s, item.id),
+        "cases": _case_links(s, item.id, who),
+        "deliveries": deliveries(s, item.id),
         "attribution": _attribution(s, item.id),
     }
 
@@ -186,19 +207,53 @@ def media_details(info: dict[str, Any]) -> dict[str, Any]:
             "streams_other": info.get("streams_other", []), "attempts": info.get("attempts", [])}
 
 
-def _case_links(s: Session, item_id: str) -> list[dict[str, Any]]:
+def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
     """The case stages the item is (or was) linked to."""
     from server.cases import item_links
 
-    return item_links(s, item_id)
+    return item_links(s, item_id, who)
+
+
+def deliveries(s: Session, item_id: str) -> list[dict[str, Any]]:
+    """Every delivery of the item's bytes by its agency, each with its own dock metadata."""
+    from server.models import EvidenceDelivery
+
+    return [
+        {"id": d.id, "upload_id": d.upload_id, "filename": d.filename, "device_id": d.device_id,
+         "officer_id": d.officer_id, "station_id": d.station_id,
+         "recorded_at": iso(d.recorded_at), "received_at": iso(d.received_at),
+         "delivered_by": d.delivered_by, "case": d.case_ref, "stage": d.stage,
+         "first": d.first}
+        for d in s.scalars(select(EvidenceDelivery).where(EvidenceDelivery.item_id == item_id)
+                           .order_by(EvidenceDelivery.id))
+    ]
+
+
+def _lookup(s: Session, item_id: str) -> EvidenceItem | None:
+    return s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
 
 
 def get_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
-    """One item the caller may read; 404 when absent, 403 when another agency's."""
-    item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
+    """One item the caller may read; 404 when absent or another agency's (the same answer)."""
+    item = _lookup(s, item_id)
     if item is None:
         raise NotFound(f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]})
-    require(who, READ_EVIDENCE, item.agency_id)
+    require_seen(who, READ_EVIDENCE, item.agency_id, f"evidence item {item_id}")
+    return item
+
+
+def servable_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
+    """An item whose bytes or renditions the caller may fetch. A disposed item is served to
+    the auditor only (410 "disposed" to everyone else); the auditor gets nothing else."""
+    item = _lookup(s, item_id)
+    if item is not None and who.role == "auditor" and item.retention_class == DISPOSED:
+        if not sees(who, item.agency_id):
+            raise Sealed(f"no evidence item {item_id}")
+        return item
+    item = get_item(s, item_id, who)
+    if item.retention_class == DISPOSED:
+        raise Disposed(f"evidence item {item_id} was disposed of after its retention; its "
+                       "bytes and renditions are no longer served", code="disposed")
     return item
 
 
@@ -222,7 +277,7 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     require(who, READ_EVIDENCE)
     limit = max(1, min(limit, PAGE_MAX))
     q = select(EvidenceItem)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         q = q.where(EvidenceItem.agency_id == who.agency_id)
     if sha256:
         q = q.where(EvidenceItem.sha256 == sha256.lower())
@@ -244,8 +299,26 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     more = len(rows) > limit
     rows = rows[:limit]
     jobs = _pending_jobs(s, [r.id for r in rows if r.status in PENDING_STATUSES])
-    return {"items": [{**item_json(r), **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
+    cases = _current_cases(s, [r.id for r in rows])
+    return {"items": [{**item_json(r), "cases": cases.get(r.id, []),
+                       **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
             "next": _encode_cursor(rows[-1]) if more else None}
+
+
+def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The cases each item is linked to now: [{id, number, stage}] (one query for the page)."""
+    if not item_ids:
+        return {}
+    from server.models import Case, CaseLink
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows = s.execute(select(CaseLink.item_id, Case.id, Case.number, CaseLink.stage)
+                     .join(Case, Case.id == CaseLink.case_id)
+                     .where(CaseLink.item_id.in_(item_ids), CaseLink.unlinked_at.is_(None))
+                     .order_by(CaseLink.linked_at))
+    for item_id, case_id, number, stage in rows:
+        out.setdefault(item_id, []).append({"id": case_id, "number": number, "stage": stage})
+    return out
 
 
 # Statuses of an item whose processing has not finished yet.

@@ -117,6 +117,7 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
         BadTrustedKey,
         PackageUnreadable,
         load_trusted_keys,
+        load_trusted_tsa,
         render,
         verify_package,
     )
@@ -124,8 +125,9 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
 
     try:
         trusted = load_trusted_keys(args.trusted_key)
+        tsa = load_trusted_tsa(args.trusted_tsa)
     except BadTrustedKey as exc:
-        raise BadRequest(f"--trusted-key: {exc}", code="bad_trusted_key") from None
+        raise BadRequest(str(exc), code="bad_trusted_key") from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=out, transient=True,
@@ -136,7 +138,8 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
             bar.update(task, completed=done, total=total or None)
 
         try:
-            report = verify_package(args.file, trusted_keys=trusted, progress=progress)
+            report = verify_package(args.file, trusted_keys=trusted, progress=progress,
+                                    trusted_tsa=tsa)
         except (PackageUnreadable, OSError) as exc:
             raise BadRequest(f"unreadable / 无法读取: {exc}", code="unreadable_package") from None
     out.print(render(report, args.file, quiet=args.quiet), markup=False, highlight=False,
@@ -177,5 +180,11 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("--trusted-key", action="append", default=[], metavar="KEY",
                    help="the signing key the agency publishes: fingerprint (64 hex), key id, "
                    "public key hex, PEM file or keys file (`custodian keys --json`); repeatable")
+    p.add_argument("--trusted-tsa", metavar="PEM",
+                   help="root certificate(s) of a TSA you trust: its token over the signed tree "
+                   "head establishes origin")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
+    # Accepted like every command's (scripts pass them uniformly); the check itself needs
+    # nothing from a server: only the package and the trusted keys.
+    common(p)
     p.set_defaults(func=cmd_verify_package)

@@ -105,7 +105,7 @@ def retry_later(s: Session, job_id: int, worker: str, error: str) -> str:
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    from server.web import iso
+    from server.isotime import iso
 
     return {"id": job.id, "kind": job.kind, "subject": job.subject, "state": job.state,
             "attempts": job.attempts, "progress": round(job.progress, 3), "error": job.error,

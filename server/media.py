@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.db import Database
@@ -18,7 +18,7 @@ from server.derivation import record_derivation
 from server.errors import NotFound
 from server.manifests import write_manifest
 from server.mediajob import KIND_MAP, run_media
-from server.models import EvidenceItem, Rendition
+from server.models import EvidenceItem, Rendition, StoredObject
 from server.objects import ensure_stored_object
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
@@ -67,6 +67,10 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
         result = run_media(str(src), str(work / "out"), media_limits(settings),
                            float(settings.job_time_limit_seconds), progress)
         outputs = result.get("outputs", [])
+        # Catalogue the objects before they reach the store (role "pending" until the
+        # renditions are recorded): a job that dies between the two never leaves an object the
+        # catalogue does not know, which verification would report as planted.
+        db.call(_reserve, item.sha256, outputs, item.retention_until)
         for out in outputs:
             store.put_file(work / "out" / out["name"], out["sha256"], retention_until=item.retention_until)
         key = load_or_create_key(settings)
@@ -75,6 +79,16 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
         return {"status": result["status"], "outputs": len(outputs)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+PENDING = "pending"  # a derived object catalogued before it is stored (see process_item)
+
+
+def _reserve(s: Session, source_sha: str, outputs: list[dict[str, Any]],
+             retention_until: Any) -> None:
+    for out in outputs:
+        ensure_stored_object(s, sha256=out["sha256"], size=out["size"], role=PENDING,
+                             derived_from=source_sha, retention_until=retention_until)
 
 
 def set_status(s: Session, item_id: str, status: str, reason: str) -> None:
@@ -94,6 +108,8 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
         # Insert-if-absent: another process may record the same derived bytes at this moment.
         ensure_stored_object(s, sha256=out["sha256"], size=out["size"], role="derived",
                              derived_from=source_sha, retention_until=item.retention_until)
+    s.execute(update(StoredObject).where(StoredObject.sha256.in_([o["sha256"] for o in outputs]),
+                                         StoredObject.role == PENDING).values(role="derived"))
     s.flush()
     s.execute(delete(Rendition).where(Rendition.item_id == item_id))
     for out in outputs:

@@ -143,7 +143,9 @@ class StoredObject(Base):
 class EvidenceItem(Base):
     __tablename__ = "evidence_items"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    sha256: Mapped[str] = mapped_column(ForeignKey("stored_objects.sha256"), unique=True)
+    # Unique per agency (migration 0103): each agency delivering the same bytes gets its own
+    # item over the one stored object.
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_objects.sha256"))
     size: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(20), default="other")
     status: Mapped[str] = mapped_column(String(20), default="received")
@@ -164,6 +166,7 @@ class EvidenceItem(Base):
     __table_args__ = (
         Index("ix_evidence_recorded", "recorded_at"),
         Index("ix_evidence_agency", "agency_id"),
+        Index("ux_evidence_sha256_agency", "sha256", "agency_id", unique=True),
     )
 
 
@@ -500,9 +503,7 @@ class Export(Base):
 
 
 # -- the officer / device / station registry (issue 16) ---------------------------------------
-OFFICER_STATUSES = ("active", "left")
-DEVICE_KINDS = ("body_camera", "dashcam", "handheld", "recorder", "cctv")
-DEVICE_STATUSES = ("in_service", "repair", "retired")
+from server.registry_vocab import DEVICE_KINDS, DEVICE_STATUSES, OFFICER_STATUSES  # noqa: E402,F401 (re-exported)
 
 
 class DeviceAssignment(Base):
@@ -614,7 +615,7 @@ class RectificationOrder(Base):
 # listing order.
 Index("ix_evidence_agency_device", EvidenceItem.agency_id, EvidenceItem.device_id)
 Index("ix_evidence_agency_officer", EvidenceItem.agency_id, EvidenceItem.officer_id)
-Index("ix_evidence_received", EvidenceItem.received_at, EvidenceItem.id)
+Index("ix_evidence_agency_received", EvidenceItem.agency_id, EvidenceItem.received_at, EvidenceItem.id)
 
 
 # -- signing keys with validity windows (issue 13) ------------------------------------------
@@ -630,3 +631,41 @@ class SigningKeyRow(Base):
     valid_from: Mapped[str | None] = mapped_column(String(40), nullable=True)
     valid_to: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+# -- custody: deliveries and viewing sessions (issue 12) -------------------------------------
+class EvidenceDelivery(Base):
+    """One delivery of an item's bytes by its agency (a committed upload), with the dock
+    metadata that delivery carried; the same bytes delivered again under another name or by
+    another device add a delivery instead of losing what it said."""
+
+    __tablename__ = "evidence_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("evidence_items.id"), index=True)
+    upload_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), nullable=True)
+    delivered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    filename: Mapped[str] = mapped_column(String(500))
+    device_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    officer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    station_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    case_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    claimed_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first: Mapped[bool] = mapped_column(Boolean, default=False)  # the delivery that made the item
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ViewSession(Base):
+    """A viewing session (HLS playback, ranged original reads) of a user on an item: one
+    `view` ledger entry covers every fetch of the session until `expires_at`."""
+
+    __tablename__ = "view_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    item_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(20))  # playback, original_range
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_view_session_key", "user_id", "item_id", "kind", "expires_at"),)

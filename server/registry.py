@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import (
@@ -26,15 +26,16 @@ from integrity.ledger import (
     STATION_ADD,
 )
 from server.access import (
-    CROSS_AGENCY,
     HEARTBEAT,
     READ_REGISTRY,
     WRITE_REGISTRY,
     Principal,
     can,
     require,
+    sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     DEVICE_KINDS,
@@ -50,7 +51,6 @@ from server.models import (
     User,
     utcnow,
 )
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,9 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
 def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
     """The agency a new row belongs to: the one named (writers across agencies must name it) or
     the writer's own."""
+    if isinstance(agency, Agency):  # resolved already (bulk import)
+        require(who, WRITE_REGISTRY, agency.id)
+        return agency
     if agency in (None, ""):
         if who.agency_id is None:
             raise BadRequest("agency is required (an agency code)", code="agency_required")
@@ -131,7 +134,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
 
 
 def _visible(q: Any, column: Any, who: Principal) -> Any:
-    return q if who.role in CROSS_AGENCY else q.where(column == who.agency_id)
+    return q if sees_all(who) else q.where(column == who.agency_id)
 
 
 def _agency_codes(s: Session) -> dict[int, str]:
@@ -174,7 +177,8 @@ def _user_ref(s: Session, ref: Any) -> int | None:
 
 
 def add_officer(s: Session, who: Principal, *, code: Any, name: Any, agency: Any = None,
-                certificate: Any = "", unit: Any = "", user: Any = None) -> Officer:
+                certificate: Any = "", unit: Any = "", user: Any = None,
+                checked: bool = False) -> Officer:
     """Register an officer; code (what cameras write into file names) and certificate number
     (执法证号, unique in the agency) are checked first. Ledgered."""
     ag = _agency_for_write(s, who, agency)
@@ -182,7 +186,8 @@ def add_officer(s: Session, who: Principal, *, code: Any, name: Any, agency: Any
     name = _text(name, "name", 200, required=True)
     certificate = _text(certificate, "certificate", 100)
     unit = _text(unit, "unit", 200)
-    _check_officer_fields(s, ag.id, code, certificate)
+    if not checked:  # a bulk import checked the whole file first
+        _check_officer_fields(s, ag.id, code, certificate)
     o = Officer(agency_id=ag.id, code=code, name=name, certificate_no=certificate, unit=unit,
                 user_id=_user_ref(s, user), status="active", created_at=utcnow())
     s.add(o)
@@ -200,7 +205,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     o = s.scalar(select(Officer).where(Officer.code == ref))
     if o is None and ref.isdigit():
         o = s.get(Officer, int(ref))
-    if o is None or not (who.role in CROSS_AGENCY or who.agency_id == o.agency_id):
+    if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
     require(who, action, o.agency_id)
     return o
@@ -310,11 +315,11 @@ def _kind(value: Any) -> str:
 
 
 def add_device(s: Session, who: Principal, *, serial: Any, agency: Any = None, model: Any = "",
-               kind: Any = "body_camera") -> Device:
+               kind: Any = "body_camera", checked: bool = False) -> Device:
     """Register a recorder by the serial it writes into file names. Ledgered."""
     ag = _agency_for_write(s, who, agency)
     serial = _code(serial, "device serial")
-    if s.scalar(select(Device).where(Device.serial == serial)) is not None:
+    if not checked and s.scalar(select(Device).where(Device.serial == serial)) is not None:
         raise Conflict(f"device {serial!r} is already registered", code="device_exists")
     d = Device(agency_id=ag.id, serial=serial, model=_text(model, "model", 200), kind=_kind(kind),
                status="in_service", created_at=utcnow())
@@ -332,7 +337,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     d = s.scalar(select(Device).where(Device.serial == ref))
     if d is None and ref.isdigit():
         d = s.get(Device, int(ref))
-    if d is None or not (who.role in CROSS_AGENCY or who.agency_id == d.agency_id):
+    if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
     require(who, action, d.agency_id)
     return d
@@ -532,9 +537,10 @@ def on_catalogued(s: Session, item: EvidenceItem, who: Principal | None) -> None
                        item.id, flag, item.device_id, claimed, o.code if o else None)
 
 
-def reattribute(s: Session, who: Principal, device: Any) -> dict[str, Any]:
+def reattribute(s: Session, who: Principal, device: Any, key: Any = None) -> dict[str, Any]:
     """Run attribution again for every item of a device (after registering or assigning it):
-    each item whose officer or flag changes gets a ledger entry."""
+    each item whose officer or flag changes gets a ledger entry and, given the signing key, a
+    new signed manifest version naming the officer (the earlier versions stay)."""
     d = get_device(s, device, who, WRITE_REGISTRY)
     items = list(s.scalars(select(EvidenceItem).where(EvidenceItem.device_id == d.serial,
                                                       EvidenceItem.agency_id == d.agency_id)))
@@ -556,6 +562,11 @@ def reattribute(s: Session, who: Principal, device: Any) -> dict[str, Any]:
                    "item_officer_id": old_code},
                    "after": {"officer": o.code if o else None, "flag": flag},
                    "claimed_officer": claimed})
+        if key is not None and item.officer_id != old_code:
+            from server.manifests import latest_manifest, write_manifest
+
+            if latest_manifest(s, item.id) is not None:
+                write_manifest(s, item, key=key)
         changed.append(item.id)
     return {"device": d.serial, "items": len(items), "reattributed": len(changed),
             "item_ids": changed}
@@ -631,11 +642,9 @@ def officer_footage(s: Session, who: Principal, ref: Any, zone: str, *, date_fro
     """An officer's footage grouped by local day (the camera zone), newest first."""
     o = get_officer(s, ref, who)
     require(who, "evidence.read", o.agency_id)
+    # An item names the registry's officer when the registry knows one, else the file's claim.
     q = select(EvidenceItem).where(EvidenceItem.agency_id == o.agency_id, or_(
-        officer_item_clause([o.id]),
-        and_(EvidenceItem.officer_id == o.code,
-             EvidenceItem.id.not_in(select(ItemAttribution.item_id)
-                                    .where(ItemAttribution.device_id.is_not(None))))))
+        officer_item_clause([o.id]), EvidenceItem.officer_id == o.code))
     if date_from:
         q = q.where(EvidenceItem.recorded_at >= parse_time(date_from, "from", zone))
     if date_to:
@@ -725,6 +734,10 @@ def heartbeat(s: Session, who: Principal, data: Mapping[str, Any], offline_after
     if st is not None and st.agency_id is not None and who.agency_id is not None \
             and st.agency_id != who.agency_id:
         raise Conflict(f"station {code!r} belongs to another agency", code="station_agency")
+    if st is not None and st.user_id is not None and who.role == "station" \
+            and st.user_id != who.user_id:
+        raise Conflict(f"station {code!r} reports with its own account, not {who.username!r}",
+                       code="station_account")
     now = utcnow()
     st = _touch_station(s, code, who.agency_id, who, now)
     st.last_heartbeat, st.files_waiting, st.bytes_waiting = now, files, size
@@ -767,7 +780,9 @@ def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> 
     if st is None or not can(who, READ_REGISTRY, st.agency_id):
         require(who, READ_REGISTRY)
         raise NotFound(f"no station {ref!r}", code="no_station")
-    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code)
+    # Only the station's own agency's items: a station id is what an upload claims (issue 12).
+    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code,
+                                                  EvidenceItem.agency_id == st.agency_id)
                        .order_by(EvidenceItem.received_at.desc()).limit(20))
     return {**station_json(st, offline_after, agency_code=_agency_codes(s).get(st.agency_id or -1)),
             "recent_deliveries": [

@@ -22,6 +22,15 @@ def _who(command: str) -> Any:
     return cli_principal(f"custodian {command} ({user})")
 
 
+def _key(args: argparse.Namespace) -> Any:
+    """The server's signing key when this data folder has one (re-attribution signs a new
+    manifest version); None otherwise."""
+    from server.cli import settings_from
+    from server.signing import load_existing_key
+
+    return load_existing_key(settings_from(args))
+
+
 def _with_db(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
     from server.cli import open_db, settings_from
 
@@ -44,6 +53,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
     from server.cli import out
 
+    if not rows:
+        out.print("(none)", markup=False)
+        return
     t = Table(*headers, show_lines=False, highlight=False)
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
@@ -104,13 +116,14 @@ def cmd_device_assign(args: argparse.Namespace) -> int:
     from server.cli import out
 
     zone = _zone(args)
+    key = _key(args) if args.reattribute else None
     start = registry.parse_time(args.start, "--from", zone)
     end = registry.parse_time(args.end, "--to", zone) if args.end else None
 
     def run(s: Any) -> dict[str, Any]:
         who = _who("device assign")
         registry.assign_device(s, who, args.serial, args.officer, start, end)
-        result = registry.reattribute(s, who, args.serial) if args.reattribute else None
+        result = registry.reattribute(s, who, args.serial, key) if args.reattribute else None
         return {"result": result}
 
     done = _with_db(args, run)
@@ -146,7 +159,7 @@ def cmd_device_reattribute(args: argparse.Namespace) -> int:
     from server import registry
     from server.cli import out
 
-    r = _with_db(args, registry.reattribute, _who("device reattribute"), args.serial)
+    r = _with_db(args, registry.reattribute, _who("device reattribute"), args.serial, _key(args))
     out.print(f"device {r['device']}: {r['reattributed']} of {r['items']} item(s) re-attributed",
               markup=False)
     return 0
@@ -200,7 +213,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register the registry's commands on the `custodian` parser."""
-    from server.models import DEVICE_KINDS, OFFICER_STATUSES
+    from server.registry_vocab import DEVICE_KINDS, OFFICER_STATUSES
 
     p = sub.add_parser("officer", help="the officer registry (执法人员)")
     osub = p.add_subparsers(dest="officer_command", required=True, metavar="ACTION")

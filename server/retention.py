@@ -18,8 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DISPOSAL_APPROVAL, DISPOSAL_REQUEST, RETENTION
-from server.access import DISPOSE, HOLD, Principal, require
+from server.access import DISPOSE, HOLD, Principal, require, require_seen, sees_all
 from server.errors import Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CaseLink,
@@ -31,7 +32,6 @@ from server.models import (
 )
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +87,24 @@ def target_class(s: Session, item: EvidenceItem, settings: Settings) -> tuple[st
     return ORDINARY, ordinary_until(item, settings)
 
 
+def object_until(s: Session, sha256: str) -> datetime | None:
+    """How long a stored object must be kept: the latest retain-until of the items over it
+    that are not disposed of (None, for ever, when one of them is permanent)."""
+    rows = list(
+        s.execute(
+            select(EvidenceItem.retention_class, EvidenceItem.retention_until).where(
+                EvidenceItem.sha256 == sha256
+            )
+        )
+    )
+    kept = [until for cls, until in rows if cls != DISPOSED]
+    if not kept:  # every item disposed of: the dates never move earlier
+        return max((until for _, until in rows if until is not None), default=None)
+    if any(until is None for until in kept):
+        return None
+    return max(kept)  # type: ignore[type-var]
+
+
 def sync_store_lock(
     store: ObjectStore | None, sha256: str, cls: str, until: datetime | None
 ) -> None:
@@ -129,12 +147,16 @@ def apply_class(
         "reason": reason,
     }
     item.retention_class, item.retention_until = cls, until
+    s.flush()
+    # Agencies delivering the same bytes share one stored object: it is kept as long as the
+    # longest-kept of their items needs it.
+    obj_until = object_until(s, item.sha256)
     obj = s.get(StoredObject, item.sha256)
     if obj is not None:
-        obj.retention_until = until
+        obj.retention_until = obj_until
     s.flush()
     # Inside the transaction: a store failure rolls the class change back with it.
-    sync_store_lock(store, item.sha256, cls, until)
+    sync_store_lock(store, item.sha256, cls, obj_until)
     append(s, actor=actor_of(who), action=RETENTION, subject=f"evidence:{item.id}", details=change)
     return change
 
@@ -260,7 +282,7 @@ def approve_disposal(
         raise NotFound(f"no disposal request {request_id}")
     item = s.get(EvidenceItem, req.item_id)
     assert item is not None
-    require(who, DISPOSE, item.agency_id)
+    require_seen(who, DISPOSE, item.agency_id, f"disposal request {request_id}")
     if req.state != "pending":
         raise Conflict(f"the request is {req.state}", code="not_pending")
     if req.requested_by == who.user_id:
@@ -295,11 +317,9 @@ def approve_disposal(
 
 def list_requests(s: Session, who: Principal, state: str | None) -> list[dict[str, Any]]:
     """Disposal requests the caller may decide on (their agency's, or all for cross-agency roles)."""
-    from server.access import CROSS_AGENCY
-
     require(who, DISPOSE)
     q = select(DisposalRequest).join(EvidenceItem, EvidenceItem.id == DisposalRequest.item_id)
-    if who.role not in CROSS_AGENCY:
+    if not sees_all(who):
         q = q.where(EvidenceItem.agency_id == who.agency_id)
     if state:
         q = q.where(DisposalRequest.state == state)

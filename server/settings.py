@@ -150,6 +150,15 @@ class Settings:
     )
     export_max_items: int = _s(500, "Most originals one export may hold.")
     export_max_clips: int = _s(200, "Most clips one export may hold.")
+    view_session_seconds: int = _s(
+        1800, "One `view` ledger entry covers a user's HLS playback (or ranged reads of an "
+        "original) of an item for this long; fetches after it start a new entry."
+    )
+    denial_ledger_limit: int = _s(
+        20, "Permission denials (403, or 404 for another agency's object) ledgered per user per "
+        "denial_ledger_window_seconds; further ones are counted, not ledgered one by one."
+    )
+    denial_ledger_window_seconds: int = _s(600, "Window of denial_ledger_limit.")
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -276,7 +285,8 @@ def _validate(s: Settings) -> None:
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError("setting 'log_level' must be DEBUG, INFO, WARNING or ERROR")
     for name in ("jwt_ttl_seconds", "retention_default_days", "login_max_failures", "max_request_bytes",
-                 "export_max_items", "export_max_clips"):
+                 "export_max_items", "export_max_clips", "view_session_seconds",
+                 "denial_ledger_limit", "denial_ledger_window_seconds"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")
     if s.retention_default_days < 180:

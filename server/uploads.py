@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
 from server import keys
-from server.access import UPLOAD, UPLOAD_MANY, Principal, can, require
+from server.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
 from server.cases import link_from_intake
 from server.db import Database
 from server.errors import (
@@ -51,7 +51,7 @@ from server.jobs import enqueue
 from server.ledger import actor_of, append
 from server.manifests import write_manifest
 from server.media import MEDIA_JOB
-from server.models import EvidenceItem, StoredObject, Upload, User, utcnow
+from server.models import Agency, EvidenceDelivery, EvidenceItem, StoredObject, Upload, User, utcnow
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
 from server.store.base import SHA256_RE, ObjectStore
@@ -70,6 +70,7 @@ METADATA_KEYS = (
     "station_id",
     "case",
     "stage",
+    "agency",  # agency code: required from an account that belongs to no agency
 )
 METADATA_MAX_CHARS = 8192  # the whole Upload-Metadata header
 METADATA_VALUE_MAX_CHARS = 200  # every value but the file name
@@ -255,8 +256,10 @@ def upload_json(u: Upload) -> dict[str, Any]:
 def _get_upload(s: Session, upload_id: str, who: Principal) -> Upload:
     """The caller's own upload (admins see all); others' are reported as absent."""
     u = s.get(Upload, upload_id) if isinstance(upload_id, str) and len(upload_id) <= 64 else None
-    if u is None or (u.user_id != who.user_id and who.role != "admin"):
+    if u is None:
         raise NotFound(f"no upload {upload_id}")
+    if u.user_id != who.user_id and who.role != "admin":
+        raise Sealed(f"no upload {upload_id}")  # the same answer, ledgered as a denial
     return u
 
 
@@ -279,6 +282,31 @@ def _reserved_bytes(s: Session) -> int:
         Upload.state.in_(ACTIVE)
     )
     return int(s.scalar(q) or 0)
+
+
+def upload_agency(s: Session, who: Principal, code: str | None) -> int:
+    """The agency the delivered footage belongs to: the uploader's own; an account of no agency
+    must name one (Upload-Metadata `agency`, its code). Every item has an agency."""
+    if who.agency_id is None:
+        if not code:
+            raise BadRequest(
+                "the uploading account belongs to no agency: name the agency the footage "
+                "belongs to in Upload-Metadata `agency` (its code)",
+                code="agency_required",
+            )
+        agency = s.scalar(select(Agency).where(Agency.code == code))
+        if agency is None:
+            raise BadRequest(f"metadata agency {code!r} is not a known agency code",
+                             code="unknown_agency")
+        return agency.id
+    if code is not None:
+        own = s.get(Agency, who.agency_id)
+        if own is None or own.code != code:
+            raise BadRequest(
+                f"metadata agency {code!r} is not the uploading account's agency",
+                code="wrong_agency",
+            )
+    return who.agency_id
 
 
 def intake_for(s: Session, evidence_id: str) -> dict[str, Any] | None:
@@ -417,8 +445,10 @@ class UploadManager:
             expires_at=now + self.expiry,
         )
         many = can(who, UPLOAD_MANY)
+        agency_code = _short(meta, "agency")
 
         def insert(s: Session) -> dict[str, Any]:
+            row.agency_id = upload_agency(s, who, agency_code)
             if not many:
                 busy = s.scalar(
                     select(Upload.id)
@@ -897,7 +927,8 @@ def _catalogue(
     if u.state == "committed":
         return upload_json(u)
     now = utcnow()
-    if s.get(StoredObject, sha256) is None:
+    shared = s.get(StoredObject, sha256) is not None
+    if not shared:
         s.add(
             StoredObject(
                 sha256=sha256,
@@ -921,7 +952,16 @@ def _catalogue(
         "case": u.case_ref,
         "stage": u.stage,
     }
-    item = s.scalar(select(EvidenceItem).where(EvidenceItem.sha256 == sha256))
+    # Bytes are deduplicated in the store only: each agency gets its own item (never another
+    # agency's id), and the same agency delivering the bytes again adds a delivery record.
+    # (An upload begun before agencies were required may have none: its item is then seen by
+    # the roles that see every agency only, never by an agency's people.)
+    same_agency = (
+        EvidenceItem.agency_id.is_(None)
+        if u.agency_id is None
+        else EvidenceItem.agency_id == u.agency_id
+    )
+    item = s.scalar(select(EvidenceItem).where(EvidenceItem.sha256 == sha256, same_agency))
     if item is not None:
         u.duplicate = True
         append(
@@ -947,6 +987,8 @@ def _catalogue(
         )
         s.add(item)
         s.flush()
+        if shared:
+            details["shared_object"] = True  # the stored object already served another item
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
@@ -967,6 +1009,15 @@ def _catalogue(
                     problem,
                 )
         logger.info("upload %s committed as evidence %s (%s)", u.id, item.id, sha256)
+    s.add(
+        EvidenceDelivery(
+            item_id=item.id, upload_id=u.id, agency_id=u.agency_id, delivered_by=u.user_id,
+            filename=u.filename, device_id=u.device_id, officer_id=u.officer_id,
+            station_id=u.station_id, recorded_at=u.recorded_at, case_ref=u.case_ref,
+            stage=u.stage, claimed_sha256=u.claimed_sha256, first=not u.duplicate,
+            received_at=now,
+        )
+    )
     u.state, u.evidence_id, u.server_sha256, u.updated_at = "committed", item.id, sha256, now
     return upload_json(u)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import os
@@ -137,23 +136,6 @@ def parse_playlist(text: str) -> list[tuple[str, float]]:
             out.append((line, duration))
             duration = None
     return out
-
-
-def output_rotation(directory: str, first_segment: str) -> int | None:
-    """Rotation a player will see: decode the first frame of init + first segment."""
-    with open(os.path.join(directory, INIT_NAME), "rb") as fh:
-        data = fh.read()
-    with open(os.path.join(directory, first_segment), "rb") as fh:
-        data += fh.read()
-    try:
-        with av.open(io.BytesIO(data)) as c:
-            if not c.streams.video:
-                return None
-            for frame in c.decode(video=0):
-                return int(round(frame.rotation)) % 360
-    except av.error.FFmpegError as exc:
-        logger.warning("could not check rotation of %s: %s", directory, exc)
-    return None
 
 
 def _parameters(argv: list[str], src: str, outdir: str) -> dict[str, Any]:
@@ -423,6 +405,9 @@ def package_hls(
             min(declared, max_duration_s) if declared and max_duration_s else declared
         )
     video = probe.video
+    # One time limit for the whole chain; progress never goes back when a step is retried.
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = _monotonic(progress)
     pending = list(steps) if steps is not None else first_steps(probe)
     tried: list[Step] = []
     attempts: list[Attempt] = []
@@ -434,9 +419,12 @@ def package_hls(
             preset = _preset_of(step, probe)
             t0 = time.perf_counter()
             report: CheckReport | None = None
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TranscodeTimeout(f"packaging did not finish within {timeout:g} s")
             try:
                 argv = _run_step(
-                    step, src_path, work, probe, progress, timeout, max_duration_s, salvage
+                    step, src_path, work, probe, progress, left, max_duration_s, salvage
                 )
             except TranscodeTimeout:
                 raise
@@ -450,7 +438,10 @@ def package_hls(
             else:
                 t1 = time.perf_counter()
                 _normalise_playlist(work)
-                rotation = (video.rotation if step in _COPY_STEPS else 0) if video else None
+                # Only a rotated source can lose (copy) or keep (re-encode) its rotation.
+                rotation = None
+                if video is not None and video.rotation:
+                    rotation = video.rotation if step in _COPY_STEPS else 0
                 report = check_rendition(
                     work,
                     expectation(probe, expected_duration_s, salvaged=salvage, rotation=rotation),
@@ -527,6 +518,19 @@ def package_hls(
         attempts=tuple(attempts),
         check=report,
     )
+
+
+def _monotonic(progress: Progress | None) -> Progress | None:
+    if progress is None:
+        return None
+    best = [0.0]
+
+    def report(fraction: float) -> None:
+        if fraction >= best[0]:
+            best[0] = fraction
+            progress(fraction)
+
+    return report
 
 
 def _tool_of(step: Step, probe: ProbeResult) -> str:

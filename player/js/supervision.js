@@ -21,7 +21,7 @@ addStrings({
     sv_not_filed: "未备案", sv_filed: "已备案", sv_no_own_pack: "未制定本机关记录制度",
     sv_filing_no: "备案号", sv_drill: "相关案件", sv_none: "无", sv_close: "关闭",
     sv_legend_complete: "记录完整", sv_legend_noncompliant: "存在违规", sv_detail: "说明",
-    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）", sc_seed_label: "随机种子", sv_chart_articles: "各条款不符合案件数", sv_no_cases: "本期无案件",
+    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）", sc_seed_label: "随机种子", sv_chart_articles: "各条款不符合案件数", sv_no_cases: "本期无案件", sv_pending_days: "审批待决超过（天）",
     sc_population: "可抽案卷", sc_sample: "样本", sc_scored: "已评分", sc_mean: "平均分", sc_open: "查看",
     sc_case: "案卷", sc_score: "得分", sc_item: "评查项目", sc_result: "结果", sc_suggested: "系统建议",
     sc_pass: "符合", sc_fail: "不符合", sc_na: "不适用", sc_save: "保存评分", sc_note: "问题说明",
@@ -45,7 +45,7 @@ addStrings({
     sv_not_filed: "not filed", sv_filed: "filed", sv_no_own_pack: "no rules of its own",
     sv_filing_no: "Filing no.", sv_drill: "Cases", sv_none: "None", sv_close: "Close",
     sv_legend_complete: "Complete", sv_legend_noncompliant: "With violations", sv_detail: "Detail",
-    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)", sc_seed_label: "Seed", sv_chart_articles: "Cases not compliant, by article", sv_no_cases: "No cases in the period",
+    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)", sc_seed_label: "Seed", sv_chart_articles: "Cases not compliant, by article", sv_no_cases: "No cases in the period", sv_pending_days: "Pending longer than (days)",
     sc_population: "Archived files", sc_sample: "Sample", sc_scored: "Scored", sc_mean: "Mean score", sc_open: "Open",
     sc_case: "Case file", sc_score: "Score", sc_item: "Checklist item", sc_result: "Result", sc_suggested: "Suggested",
     sc_pass: "Pass", sc_fail: "Fail", sc_na: "N/A", sc_save: "Save score", sc_note: "Problem noted",
@@ -184,7 +184,7 @@ function agencySection(a) {
       kpi(t("sv_overdue"), a.overdue_approvals.length, overdueCases, "overdue"),
       kpi(t("sv_lacking_av"), a.lacking_av.length, lacking, "lacking-av"),
       h("div.kpi", h("div.kpi-label", t("sv_exec")), h("div.kpi-value", pct(a.executions.coverage_share))),
-      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, [], "rect")),
+      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, a.overdue_rectifications.flatMap((o) => o.cases || []), "rect")),
     a.cases === 0 ? h("p.dim", t("sv_no_cases")) : [h("div.charts",
       h("div.chart-box", h("h4", t("sv_chart_articles")), articleChart(a)),
       h("div.chart-box", h("h4", t("sv_trend")), trendChart(a))),
@@ -232,18 +232,19 @@ function toIso(dateValue, end = false) {
 }
 
 async function viewSupervision(root, params) {
-  const p = { agency: params.get("agency") || "", from: params.get("from") || "", to: params.get("to") || "" };
-  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to, true) };
+  const p = { agency: params.get("agency") || "", from: params.get("from") || "", to: params.get("to") || "", pending_days: params.get("pending_days") || "" };
+  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to, true), pending_days: p.pending_days };
   const [rep, checks] = await Promise.all([
     api(`/api/v1/supervision${qs(query)}`),
     api(`/api/v1/spot-checks${qs({ agency: p.agency })}`).catch(() => ({ items: [] })),
   ]);
   const form = h("form.toolbar#supervision-filter", {
-    on: { submit: (e) => { e.preventDefault(); const d = new FormData(e.target); location.hash = `#/supervision${qs({ agency: d.get("agency"), from: d.get("from"), to: d.get("to") })}`; } },
+    on: { submit: (e) => { e.preventDefault(); const d = new FormData(e.target); location.hash = `#/supervision${qs({ agency: d.get("agency"), from: d.get("from"), to: d.get("to"), pending_days: d.get("pending_days") })}`; } },
   },
   h("label", t("sv_agency"), h("input", { type: "text", name: "agency", value: p.agency, size: 8 })),
   h("label", t("sv_from"), h("input", { type: "date", name: "from", value: p.from })),
   h("label", t("sv_to"), h("input", { type: "date", name: "to", value: p.to })),
+  h("label", t("sv_pending_days"), h("input", { type: "number", name: "pending_days", value: p.pending_days || 3, min: 0, max: 3650 })),
   h("button.primary", { type: "submit", "data-action": "supervision-filter" }, t("sv_apply")),
   h("button", { type: "button", "data-action": "supervision-export-csv", on: { click: () => download("csv", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_csv")),
   h("button", { type: "button", "data-action": "supervision-export-xlsx", on: { click: () => download("xlsx", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_xlsx")));

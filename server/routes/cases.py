@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from server import cases, compliance, keys, retention
 from server.access import READ_CASES, require
+from server.access_ledger import access_ledger
 from server.errors import BadRequest
 from server.evidence import get_item
 from server.finding_texts import request_lang
@@ -211,11 +212,15 @@ async def create_case(request: web.Request) -> web.Response:
     responses={200: "the case", 404: "no such case"},
 )
 async def get_case(request: web.Request) -> web.Response:
-    body = await _db(request).run(
-        cases.case_detail,
-        request.match_info["id"],
-        principal(request),
-        request.app[keys.SETTINGS],
+    who = principal(request)
+    body = await _db(request).read(
+        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+    )
+    # Opening a case reveals its content: one view entry per request (its own short write).
+    await access_ledger(request).view(
+        who,
+        f"case:{body['id']}",
+        {"what": "case", "number": body.get("number"), "address": request.remote or ""},
     )
     compliance.localize(body["findings"], request_lang(request))
     return json_response(body)
@@ -477,7 +482,7 @@ async def get_retention(request: web.Request) -> web.Response:
         item = get_item(s, request.match_info["id"], who)
         return {
             **retention.retention_json(s, item, settings),
-            "links": cases.item_links(s, item.id),
+            "links": cases.item_links(s, item.id, who),
         }
 
     return json_response(await _db(request).run(read))

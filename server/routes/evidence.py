@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from server import keys
+from server.access_ledger import ORIGINAL_RANGE, access_ledger
 from server.errors import BadRequest
-from server.evidence import ItemFilters, get_item, item_detail, list_items
-from server.streaming import send_object
+from server.evidence import ItemFilters, get_item, item_detail, list_items, servable_item
+from server.streaming import parse_range, send_object
 from server.web import endpoint, json_response, principal
 
 routes = web.RouteTableDef()
@@ -46,13 +47,24 @@ async def list_evidence(request: web.Request) -> web.Response:
 async def get_evidence(request: web.Request) -> web.Response:
     who = principal(request)
     return json_response(await request.app[keys.DB].run(
-        lambda s: item_detail(s, get_item(s, request.match_info["id"], who))))
+        lambda s: item_detail(s, get_item(s, request.match_info["id"], who), who)))
 
 
 @routes.get("/api/v1/evidence/{id}/original")
-@endpoint("The original bytes, unchanged (Range supported)", tags=("evidence",),
-          responses={200: "bytes", 206: "partial bytes", 416: "bad range"})
+@endpoint("The original bytes, unchanged (Range supported); ledgered as a view: one entry per "
+          "request, ranged reads one per range session", tags=("evidence",),
+          responses={200: "bytes", 206: "partial bytes", 410: "disposed of", 416: "bad range"})
 async def get_original(request: web.Request) -> web.StreamResponse:
-    item = await request.app[keys.DB].run(get_item, request.match_info["id"], principal(request))
+    who = principal(request)
+    item = await request.app[keys.DB].read(servable_item, request.match_info["id"], who)
+    ranged = parse_range(request.headers.get("Range"), item.size) is not None  # 416 unledgered
+    details = {"what": "original", "method": request.method, "sha256": item.sha256,
+               "size": item.size, "address": request.remote or ""}
+    if ranged and request.method == "GET":
+        await access_ledger(request).session(who, item.id, ORIGINAL_RANGE, details)
+    else:
+        if ranged:
+            details["range"] = request.headers.get("Range", "")[:100]
+        await access_ledger(request).view(who, f"evidence:{item.id}", details)
     return await send_object(request, request.app[keys.STORE], item.sha256, item.size,
                              filename=item.original_filename)

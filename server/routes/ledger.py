@@ -9,8 +9,8 @@ from aiohttp import web
 from sqlalchemy import select
 
 from server import keys
-from server.access import READ_LEDGER, VERIFY, require
-from server.errors import BadRequest
+from server.access import READ_LEDGER, VERIFY, Principal, require, sees_all
+from server.errors import BadRequest, Forbidden
 from server.ledger import row_json
 from server.models import LedgerRow
 from server.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
@@ -20,6 +20,14 @@ routes = web.RouteTableDef()
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
+
+
+def _require_whole_ledger(who: Principal) -> None:
+    """The whole ledger spans every agency: readers bound to one agency may not read it."""
+    require(who, READ_LEDGER)
+    if not sees_all(who):
+        raise Forbidden("the whole ledger spans every agency; a supervisor bound to one agency "
+                        "may not read it", code="forbidden")
 
 
 def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
@@ -48,7 +56,7 @@ def _int(request: web.Request, name: str, default: int | None = None) -> int | N
     },
 )
 async def list_ledger(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     first = _int(request, "from", 1) or 1
     last = _int(request, "to")
     limit = max(1, min(_int(request, "limit", PAGE_DEFAULT) or PAGE_DEFAULT, PAGE_MAX))
@@ -77,7 +85,7 @@ async def list_ledger(request: web.Request) -> web.Response:
     responses={200: "entry, audit path and the signed head", 404: "no such entry or head"},
 )
 async def ledger_proof(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     app = request.app
     seq = int(request.match_info["seq"])
     tree_size = _int(request, "tree_size")
@@ -102,7 +110,7 @@ async def ledger_proof(request: web.Request) -> web.Response:
     },
 )
 async def ledger_consistency(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     first = _int(request, "first", 0) or 0
     second = _int(request, "second")
     return json_response(await request.app[keys.DB].run(consistency, first, second))
@@ -115,7 +123,7 @@ async def ledger_consistency(request: web.Request) -> web.Response:
     params={"cursor": "from the previous page's next", "limit": "page size, at most 500"},
 )
 async def list_tree_heads(request: web.Request) -> web.Response:
-    require(principal(request), READ_LEDGER)
+    _require_whole_ledger(principal(request))
     before = _int(request, "cursor")
     limit = _int(request, "limit", 100) or 100
     return json_response(await request.app[keys.DB].run(list_heads, before=before, limit=limit))

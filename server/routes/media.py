@@ -6,13 +6,12 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrity.ledger import VIEW
 from server import keys
 from server.access import REVIEW, Principal, require
+from server.access_ledger import PLAYBACK, access_ledger
 from server.derivation import record_reprocess
-from server.evidence import get_item
+from server.evidence import get_item, servable_item
 from server.jobs import enqueue, job_json
-from server.ledger import actor_of, append
 from server.media import MEDIA_JOB, rendition
 from server.models import Job
 from server.streaming import send_object
@@ -22,32 +21,33 @@ routes = web.RouteTableDef()
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes
 
 
-async def _serve(request: web.Request, name: str, *, log_view: bool = False) -> web.StreamResponse:
+async def _serve(request: web.Request, name: str, *, starts_playback: bool = False) -> web.StreamResponse:
     item_id = request.match_info["id"]
     who = principal(request)
 
     def lookup(s: Session):  # type: ignore[no-untyped-def]
-        item = get_item(s, item_id, who)
-        r = rendition(s, item_id, name)
-        if log_view:
-            # One "viewed" entry per playback session: the playlist is fetched once per
-            # session, its segments are not logged.
-            append(s, actor=actor_of(who), action=VIEW, subject=f"evidence:{item_id}",
-                   details={"what": "playback", "rendition": name, "sha256": item.sha256,
-                            "address": request.remote or ""})
-        return r
+        item = servable_item(s, item_id, who)
+        return item, rendition(s, item_id, name)
 
-    r = await request.app[keys.DB].run(lookup)
+    item, r = await request.app[keys.DB].read(lookup)
+    # One "view" entry per playback session: fetching the playlist starts one; any other
+    # rendition fetched outside a live session (the playlist skipped) starts one too.
+    await access_ledger(request).session(
+        who, item.id, PLAYBACK,
+        {"what": "playback", "rendition": name, "sha256": item.sha256,
+         "address": request.remote or ""},
+        force=starts_playback)
     return await send_object(request, request.app[keys.STORE], r.sha256, r.size,
                              content_type=r.content_type,
-                             cache="private, no-cache" if log_view else IMMUTABLE)
+                             cache="private, no-cache" if starts_playback else IMMUTABLE)
 
 
 @routes.get("/api/v1/evidence/{id}/hls/index.m3u8")
-@endpoint("The playback playlist (HLS, fMP4); fetching it logs one view", tags=("media",),
+@endpoint("The playback playlist (HLS, fMP4); fetching it starts a playback session: one "
+          "view entry", tags=("media",),
           responses={200: "m3u8", 404: "not processed or not media"})
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "hls/index.m3u8", log_view=True)
+    return await _serve(request, "hls/index.m3u8", starts_playback=True)
 
 
 @routes.get(r"/api/v1/evidence/{id}/hls/{name:[A-Za-z0-9_.-]{1,64}}")

@@ -36,6 +36,11 @@ async def _run(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await request.app[keys.DB].run(fn, *args, **kwargs)
 
 
+async def _read(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Reads never take SQLite's write lock."""
+    return await request.app[keys.DB].read(fn, *args, **kwargs)
+
+
 # -- officers ----------------------------------------------------------------------------------
 @routes.get("/api/v1/officers")
 @endpoint("Officers of the registry (also the case form's officer picker)", tags=("registry",),
@@ -46,7 +51,7 @@ async def list_officers(request: web.Request) -> web.Response:
     if not (can(who, READ_REGISTRY) or can(who, WRITE_CASES)):
         require(who, READ_REGISTRY)
     q = request.query
-    items = await _run(request, registry.list_officers, who, q=q.get("q", ""),
+    items = await _read(request, registry.list_officers, who, q=q.get("q", ""),
                        agency=q.get("agency", ""), status=q.get("status", ""),
                        unit=q.get("unit", ""), limit=_limit(request))
     return json_response({"items": items, "next": None})
@@ -79,7 +84,7 @@ async def create_officer(request: web.Request) -> web.Response:
 async def get_officer(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    return json_response(await _run(request, lambda s: registry.officer_detail(
+    return json_response(await _read(request, lambda s: registry.officer_detail(
         s, registry.get_officer(s, request.match_info["id"], who))))
 
 
@@ -101,7 +106,7 @@ async def officer_footage(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
     q = request.query
-    return json_response(await _run(request, registry.officer_footage, who,
+    return json_response(await _read(request, registry.officer_footage, who,
                                     request.match_info["id"], _zone(request),
                                     date_from=q.get("from", ""), date_to=q.get("to", "")))
 
@@ -115,7 +120,7 @@ async def list_devices(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
     q = request.query
-    items = await _run(request, registry.list_devices, who, q=q.get("q", ""),
+    items = await _read(request, registry.list_devices, who, q=q.get("q", ""),
                        agency=q.get("agency", ""), status=q.get("status", ""),
                        kind=q.get("kind", ""), limit=_limit(request))
     return json_response({"items": items, "next": None})
@@ -152,7 +157,7 @@ async def create_device(request: web.Request) -> web.Response:
           tags=("registry",))
 async def unknown_devices(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _run(request, registry.unknown_devices, who)
+    items = await _read(request, registry.unknown_devices, who)
     return json_response({"items": items, "next": None})
 
 
@@ -163,7 +168,7 @@ async def unknown_devices(request: web.Request) -> web.Response:
 async def flagged(request: web.Request) -> web.Response:
     who = principal(request)
     flag = request.query.get("flag", "officer_mismatch")
-    items = await _run(request, registry.flagged_items, who, flag)
+    items = await _read(request, registry.flagged_items, who, flag)
     return json_response({"items": items, "next": None})
 
 
@@ -172,7 +177,7 @@ async def flagged(request: web.Request) -> web.Response:
 async def get_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    return json_response(await _run(request, lambda s: registry.device_detail(
+    return json_response(await _read(request, lambda s: registry.device_detail(
         s, registry.get_device(s, request.match_info["id"], who))))
 
 
@@ -220,7 +225,8 @@ async def assign(request: web.Request) -> web.Response:
 async def reattribute(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"]))
+    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"],
+                                    request.app[keys.SIGNING_KEY]))
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -244,8 +250,9 @@ async def import_table(request: web.Request) -> web.Response:
                                   code="too_large")
         rows = read_table(data)
     zone = _zone(request)
-    return json_response(await _run(request, import_rows, who, kind, rows, dry_run=dry,
-                                    agency=q.get("agency", ""), zone=zone))
+    fn = _read if dry else _run  # a dry run writes nothing
+    return json_response(await fn(request, import_rows, who, kind, rows, dry_run=dry,
+                                  agency=q.get("agency", ""), zone=zone))
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -253,7 +260,7 @@ async def import_table(request: web.Request) -> web.Response:
 @endpoint("Docking stations: last contact, backlog, free disk, online/offline", tags=("registry",))
 async def list_stations(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _run(request, registry.list_stations, who, _offline(request))
+    items = await _read(request, registry.list_stations, who, _offline(request))
     return json_response({"items": items, "next": None, "offline_after_seconds": _offline(request)})
 
 
@@ -295,5 +302,5 @@ async def station_heartbeat(request: web.Request) -> web.Response:
 @endpoint("One station with its recent deliveries", tags=("registry",))
 async def get_station(request: web.Request) -> web.Response:
     who = principal(request)
-    return json_response(await _run(request, registry.station_detail, who,
+    return json_response(await _read(request, registry.station_detail, who,
                                     request.match_info["id"], _offline(request)))

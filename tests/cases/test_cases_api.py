@@ -163,20 +163,20 @@ async def test_other_agency_can_neither_read_nor_link(world, tmp_path) -> None: 
         f"/api/v1/cases/{c['id']}/compliance",
         f"/api/v1/cases/{c['id']}/proposals",
     ):
-        await world.call("GET", url, "officer2", status=403)
+        await world.call("GET", url, "officer2", status=404)  # as if absent (issue 12)
     await world.call(
         "POST",
         f"/api/v1/cases/{c['id']}/links",
         "officer2",
         {"evidence_id": a1_item, "stage": "investigation"},
-        status=403,
+        status=404,
     )
     await world.call(
         "POST",
         f"/api/v1/cases/{c['id']}/records",
         "officer2",
         {"doc_type": "acceptance_notice", "time": at(1)},
-        status=403,
+        status=404,
     )
     listed = await world.call("GET", "/api/v1/cases", "officer2")
     assert listed["items"] == []
@@ -186,12 +186,12 @@ async def test_other_agency_can_neither_read_nor_link(world, tmp_path) -> None: 
         f"/api/v1/cases/{c['id']}/links",
         "officer",
         {"evidence_id": a2_item, "stage": "investigation"},
-        status=403,
+        status=404,
     )
     r = await world.client.get(
         f"/api/v1/evidence?case={c['id']}", headers=bearer(world.tokens["officer2"])
     )
-    assert r.status == 403
+    assert r.status == 404
 
 
 async def test_links_unlinks_and_history(world, tmp_path) -> None:  # type: ignore[no-untyped-def]

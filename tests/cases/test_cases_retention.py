@@ -155,7 +155,7 @@ async def test_disposal_needs_expiry_and_a_second_person(world, tmp_path) -> Non
     )
     assert r.status == 409 and (await r.json())["code"] == "same_person"
     await world.call(
-        "POST", f"/api/v1/disposal-requests/{req['id']}/approve", "reviewer2", {}, status=403
+        "POST", f"/api/v1/disposal-requests/{req['id']}/approve", "reviewer2", {}, status=404
     )
     done = await world.call(
         "POST", f"/api/v1/disposal-requests/{req['id']}/approve", "legal", {"note": "同意销毁"}

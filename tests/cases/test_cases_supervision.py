@@ -85,8 +85,21 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
         f"/api/v1/supervision?{period}&format=xlsx", headers=bearer(world.tokens["supervisor"])
     )
     assert r.status == 200 and r.content_type.endswith("spreadsheetml.sheet")
-    book = read_xlsx(await r.read())
+    data = await r.read()
+    book = read_xlsx(data)
     assert list(book) == ["汇总", "按条款", "逾期审批", "执法人员", "月度趋势"]
+    import openpyxl  # an independent reader opens the workbook the same way
+
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == list(book)
+    summary = [[c.value for c in row] for row in wb["汇总"].iter_rows()]
+    assert (
+        summary[0][:3] == ["机关代码", "机关名称", "执法单位"]
+        and summary[0][0] == book["汇总"][0][0]
+    )
+    a1_row = next(r for r in summary[1:] if r[0] == "A1" and not r[2])
+    assert a1_row[5] == 2 and a1_row[8] == 0.5  # numbers stay numbers
+    assert wb["汇总"]["A1"].font.b
     assert book["汇总"][0][:3] == ["机关代码", "机关名称", "执法单位"]
     art8 = next(x for x in book["按条款"][1:] if x[0] == "A1" and x[1] == "8")
     assert art8[-1] == "SV-2"
@@ -159,6 +172,37 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     assert "approved at" in late_en[0]["message"]
 
 
+async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
+    """A case counts for the unit (科室/中队) of its first officer in the registry."""
+    from server.models import Officer
+
+    def units(s):  # type: ignore[no-untyped-def]
+        for o in s.scalars(select(Officer)):
+            o.unit = {"JZ001": "执法一中队", "JZ002": "执法二中队"}.get(o.code, "")
+
+    await app_db(world.client).run(units)
+    one = await world.case(number="U-1", officers=["JZ001"])
+    await _initiation(world, one["id"], 30)
+    await world.case(number="U-2", officers=["JZ002"])
+    three = await world.case(number="U-3", officers=["JZ002", "JZ001"])
+    await world.call("POST", f"/api/v1/cases/{three['id']}/stage", body={"stage": "decision"})
+    rep = await world.call("GET", "/api/v1/supervision?agency=A1", "supervisor")
+    by = {u["unit"]: u for u in rep["agencies"][0]["units"]}
+    assert set(by) == {"执法一中队", "执法二中队"}
+    assert [c["number"] for c in by["执法一中队"]["case_list"]["cases"]] == ["U-1"]
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["cases"]] == ["U-2", "U-3"]
+    assert by["执法一中队"]["complete_share"] == 1 and by["执法二中队"]["complete"] == 1
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["noncompliant"]] == ["U-3"]
+    r = await world.client.get(
+        "/api/v1/supervision?agency=A1&format=csv", headers=bearer(world.tokens["supervisor"])
+    )
+    rows = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    assert {x["执法单位"]: x["案件数"] for x in rows if x["执法单位"]} == {
+        "执法一中队": "1",
+        "执法二中队": "2",
+    }
+
+
 async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
     from server.models import Agency
     from server.supervision import safe_cell
@@ -176,3 +220,78 @@ async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # t
     for bad in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
         assert safe_cell(bad) == "'" + bad
     assert safe_cell("丽-1") == "丽-1" and safe_cell(-1) == -1
+
+
+async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The supervision report reads the facts of many cases in a few queries; they are the same
+    facts the case page is judged on (records with a superseded one, approvals, complaints,
+    linked and unlinked items)."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import add_evidence, app_store
+    from server.cases import case_facts
+    from server.models import Case, EvidenceItem
+    from server.supervision import facts_of
+
+    a = await world.case(number="F-1", emergency_start=True)
+    b = await world.case(number="F-2", procedure="simple", disputed=True)
+    await _initiation(world, a["id"], 30)
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/complaints",
+        body={"complainant": "周某", "decision": "declined", "received_at": at(-5)},
+    )
+    first = await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(5),
+            "signature_status": "refused",
+        },
+    )
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(6),
+            "supersedes": first["id"],
+            "officers": [world.officer("JZ001")],
+        },
+    )
+    db = app_db(world.client)
+    items = []
+    for i in range(2):
+        clip = tmp_path / f"{i}.bin"
+        clip.write_bytes(f"not really video {i}".encode())
+        items.append(add_evidence(db, app_store(world.client), clip, filename=f"{i}.mp4"))
+
+    def stamp(s):  # type: ignore[no-untyped-def]
+        for n, i in enumerate(items):
+            s.get(EvidenceItem, i).recorded_at = datetime(2026, 3, 2, 1, tzinfo=UTC) + timedelta(
+                minutes=n
+            )
+
+    await db.run(stamp)
+    for i in items:
+        await world.call(
+            "POST", f"/api/v1/cases/{b['id']}/links", body={"evidence_id": i, "stage": "decision"}
+        )
+    links = await world.call("GET", f"/api/v1/cases/{b['id']}")
+    await world.call(
+        "DELETE",
+        f"/api/v1/cases/{b['id']}/links/{links['items'][0]['link_id']}",
+        body={"reason": "wrong case"},
+    )
+
+    def compare(s):  # type: ignore[no-untyped-def]
+        cases = list(s.scalars(select(Case).order_by(Case.number)))
+        batch = facts_of(s, cases)
+        return [(batch[c.id], case_facts(s, c)) for c in cases]
+
+    pairs = await db.run(compare)
+    assert len(pairs) == 2
+    for got, want in pairs:
+        assert got == want
+    assert len(pairs[0][1].records) == 1 and len(pairs[1][1].items) == 1

@@ -228,3 +228,29 @@ def test_verify_package_cli_same_exit_codes(sealed: Built, forged: Built) -> Non
             argv += ["--trusted-key", key]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert r.returncode == code, (target, r.stdout, r.stderr)
+
+
+def test_trusted_tsa_establishes_origin(sealed: Built, local_tsa, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The package's tree-head token from a TSA the clerk trusts establishes origin; a root
+    the clerk does not trust (or the package's own tsa-roots.pem copied by a forger) does not."""
+    script = sealed.folder / "verify.py"
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(script), str(sealed.folder), *extra],
+                              capture_output=True, text=True, timeout=120)
+
+    r = run("--trusted-tsa", str(local_tsa.root_pem))
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr
+    assert "RFC 3161 token of a TSA you trust" in r.stdout
+    other = tmp_path / "other-root.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(other), "-subj", "/CN=Other TSA root", "-days", "2"],
+                   check=True, capture_output=True)
+    r = run("--trusted-tsa", str(other))
+    assert r.returncode == 3 and "--trusted-tsa" in r.stdout, r.stdout[-1500:]
+    # A trusted key that does not match still wins over the TSA: exit 3.
+    r = run("--trusted-tsa", str(local_tsa.root_pem), "--trusted-key", "0" * 64)
+    assert r.returncode == 3, r.stdout[-1500:]
+    bad = run("--trusted-tsa", str(tmp_path / "k.pem"))
+    assert bad.returncode == 2 and "not a PEM certificate" in bad.stderr

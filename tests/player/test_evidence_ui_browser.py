@@ -41,7 +41,7 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     assert page.inner_text("#nav a[href='#/evidence']") == "音像记录"
     # Every filter input carries the API field as its name; the filter runs on the server.
     names = page.eval_on_selector_all("#evidence-filters [name]", "els => els.map(e => e.name)")
-    assert {"officer_id", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status",
+    assert {"officer_id", "unit", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status",
             "unlinked"} <= set(names)
     page.fill("input[name=device_id]", "CCTV07")
     page.click("[data-action='evidence-filter']")
@@ -71,6 +71,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
     page.goto(f"{site.url}/#/evidence")
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
+    # Which case an item is in shows on its row and leads to the case.
+    assert "丽综执罚" in page.inner_text(f"tr.evidence-row[data-id='{site.cam1}'] td.ev-cases")
+    assert page.inner_text(f"tr.evidence-row[data-id='{site.broken}'] td.ev-cases").strip() == ""
     page.screenshot(path=str(site.shots / "20-evidence-list.png"))
 
     # Download the original: the very bytes, and the server ledgers the act where it does so.

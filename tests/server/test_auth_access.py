@@ -34,6 +34,9 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/evidence/{item}/sprite-000.jpg", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/waveform.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/preview.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/thumb.jpg", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/subtitles.vtt", None, READ_CASE_ROLES),
+    ("GET", "/api/v1/evidence/{item}/gps.json", None, READ_CASE_ROLES),
     ("GET", "/api/v1/evidence/{item}/jobs", None, READ_CASE_ROLES),
     ("POST", "/api/v1/evidence/{item}/process", None, {"reviewer", "legal", "admin"}),
     # Bookmarks and the export basket (player): `{case}` is a case of agency A1.
@@ -175,7 +178,8 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
         s.flush()
         append(s, actor="system", action="ingest", subject=f"evidence:{it.id}", details={"sha256": key})
         for name in ("hls/index.m3u8", "hls/seg-00000.m4s", "trickplay/thumbnails.vtt",
-                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg"):
+                     "trickplay/sprite-000.jpg", "waveform.json", "preview.jpg", "thumb.jpg",
+                     "subtitles.vtt", "gps.json"):
             s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key, size=len(data),
                             content_type="application/octet-stream"))
         return it.id
@@ -423,7 +427,8 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
     import base64
 
     tus = {"Tus-Resumable": "1.0.0"}
-    meta = "filename " + base64.b64encode(b"a.bin").decode()
+    # An account of no agency (admin) names the footage's agency; others may name their own.
+    meta = "filename " + base64.b64encode(b"a.bin").decode() + ",agency " + base64.b64encode(b"A1").decode()
     assert (await client.options("/api/v1/uploads/")).status in (200, 204)
     r = await client.post("/api/v1/uploads/", headers={**tus, "Upload-Length": "4", "Upload-Metadata": meta})
     assert r.status == 401
@@ -456,9 +461,14 @@ async def test_every_role_on_tus(client, users) -> None:  # type: ignore[no-unty
 
 
 async def test_other_agency_cannot_see_item(client, users, item) -> None:  # type: ignore[no-untyped-def]
+    # Another agency's item answers exactly like a missing one (issue 12 hole 6): 404, no owner.
+    missing = await client.get("/api/v1/evidence/" + "0" * 32, headers=bearer(users["officer2"]))
     for url in (f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original"):
         r = await client.get(url, headers=bearer(users["officer2"]))
-        assert r.status == 403
+        assert r.status == 404
+        body = await r.json()
+        assert body["code"] == "not_found" and "agency" not in body["error"]
+        assert body["error"].replace(item, "X") == (await missing.json())["error"].replace("0" * 32, "X")
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer2"]))
     assert (await r.json())["items"] == []
     r = await client.get("/api/v1/evidence", headers=bearer(users["officer"]))

@@ -72,9 +72,15 @@ def test_evidence_items_with_devices_and_officers(db) -> None:  # type: ignore[n
     item = db.call(lambda s: s.scalar(select(EvidenceItem)))
     assert item.recorded_at == recorded and item.recorded_at.tzinfo is not None
     assert item.status == "received" and len(item.id) == 32
-    # The same bytes cannot become two items.
+    # The same bytes cannot become two items of one agency (migration 0103: unique per agency);
+    # another agency delivering them gets its own item over the same stored object.
     with pytest.raises(IntegrityError):
-        db.call(lambda s: s.add(EvidenceItem(sha256=H, size=10, original_filename="x")) or s.flush())
+        db.call(lambda s: s.add(EvidenceItem(sha256=H, size=10, original_filename="x",
+                                             agency_id=item.agency_id)) or s.flush())
+    other = db.call(lambda s: add_agency(s, "QT", "QT").id)
+    db.call(lambda s: s.add(EvidenceItem(sha256=H, size=10, original_filename="x",
+                                         agency_id=other)) or s.flush())
+    assert db.call(lambda s: len(list(s.scalars(select(EvidenceItem).where(EvidenceItem.sha256 == H))))) == 2
     # An item must point at a stored object (foreign keys on, on SQLite too).
     with pytest.raises(IntegrityError):
         db.call(lambda s: s.add(EvidenceItem(sha256="b" * 64, size=1, original_filename="y")) or s.flush())

@@ -89,7 +89,7 @@ async def test_h264_clip_becomes_playable_hls(media_client, users, tmp_path) -> 
         select(LedgerRow).where(LedgerRow.action == "view", LedgerRow.subject == f"evidence:{item}"))))
     assert len(views) == 1
     # Another agency cannot play it; no token, no bytes.
-    assert (await client.get(f"/api/v1/evidence/{item}/hls/{names[0]}", headers=bearer(users["officer2"]))).status == 403
+    assert (await client.get(f"/api/v1/evidence/{item}/hls/{names[0]}", headers=bearer(users["officer2"]))).status == 404
     assert (await client.get(f"/api/v1/evidence/{item}/hls/{names[0]}")).status == 401
 
 
@@ -131,7 +131,8 @@ async def test_station_and_auditor_cannot_queue(media_client, users, tmp_path) -
     item = add_evidence(app_db(client), app_store(client), make_clip(tmp_path / "b.mp4", seconds=1))
     for role in ("station", "auditor", "officer2"):
         r = await client.post(f"/api/v1/evidence/{item}/process", headers=bearer(users[role]))
-        assert r.status == 403, role
+        # Another agency's officer is told nothing exists there (issue 12): 404, not 403.
+        assert r.status == (404 if role == "officer2" else 403), role
 
 
 def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]

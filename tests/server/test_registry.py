@@ -143,6 +143,14 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     assert n["officer_id"] == "010002" and n["attribution"]["flag"] == "matched"
     flagged = await call(client, rev, "GET", "/api/v1/devices/flagged")
     assert [i["id"] for i in flagged["items"]] == [afternoon]
+    # Before anyone signed the camera out (07:00): accepted, flagged, the file's claim kept.
+    early = await upload(client, station, b"before the shift", device_id="DSJ1",
+                         officer_id="010001", recorded_at=local("07:00"))
+    e = await call(client, rev, "GET", f"/api/v1/evidence/{early}")
+    assert e["attribution"]["flag"] == "unassigned" and e["officer_id"] == "010001"
+    assert e["attribution"]["officer_code"] is None
+    flagged = await call(client, rev, "GET", "/api/v1/devices/flagged?flag=unassigned")
+    assert [i["id"] for i in flagged["items"]] == [early]
     entries = {e["subject"]: e for e in ledger(client, "attribute")}
     assert entries[f"evidence:{afternoon}"]["officer"] == "010002"
     assert entries[f"evidence:{afternoon}"]["claimed_officer"] == "010001"
@@ -151,10 +159,11 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     fa = await call(client, rev, "GET", f"/api/v1/officers/010001/footage?from={DAY}&to={DAY}")
     fb = await call(client, rev, "GET", "/api/v1/officers/010002/footage")
     assert [d["date"] for d in fa["days"]] == [DAY]
-    assert [i["id"] for i in fa["days"][0]["items"]] == [morning]
+    # 010001's day: the morning clip, and the unassigned early one by its file name's claim.
+    assert [i["id"] for i in fa["days"][0]["items"]] == [morning, early]
     assert {i["id"] for d in fb["days"] for i in d["items"]} == {afternoon, no_code}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=一中队")
-    assert [i["id"] for i in page["items"]] == [morning]
+    assert {i["id"] for i in page["items"]} == {morning, early}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=二中队")
     assert {i["id"] for i in page["items"]} == {afternoon, no_code}
 
@@ -201,27 +210,48 @@ async def test_case_proposals_come_from_the_registry(client, users) -> None:  # 
 
 async def test_unknown_device_is_flagged_then_reattributed(client, users) -> None:  # type: ignore[no-untyped-def]
     admin, station = users["admin"], users["station"]
-    await call(client, admin, "POST", "/api/v1/officers",
-               {"code": "020001", "name": "赵强", "agency": "A1"})
+    for code, name in (("020001", "赵强"), ("020002", "钱进")):
+        await call(client, admin, "POST", "/api/v1/officers",
+                   {"code": code, "name": name, "agency": "A1"})
+    # Two clips of an unregistered camera: one without an officer code, one naming 020001.
+    bare = await upload(client, station, b"unknown camera, no code", device_id="NEW42",
+                        recorded_at=local("10:00"))
     item = await upload(client, station, b"unknown camera", device_id="NEW42",
                         officer_id="020001", recorded_at=local("11:00"))
     got = await call(client, users["reviewer"], "GET", f"/api/v1/evidence/{item}")
     assert got["attribution"]["flag"] == "unknown_device" and got["officer_id"] == "020001"
     unknown = await call(client, admin, "GET", "/api/v1/devices/unknown")
-    assert [(u["serial"], u["items"], u["agency"]) for u in unknown["items"]] == [("NEW42", 1, "A1")]
-    # Register it, hand it to the officer from that morning, then one click: re-attribute.
+    assert [(u["serial"], u["items"], u["agency"], u["registered"]) for u in unknown["items"]] == [
+        ("NEW42", 2, "A1", False)]
+    # Register it with the officer who really wore it that day, then one click: re-attribute.
     await call(client, admin, "POST", "/api/v1/devices", {
-        "serial": "NEW42", "agency": "A1", "officer": "020001", "from": f"{DAY} 07:00"})
+        "serial": "NEW42", "agency": "A1", "officer": "020002", "from": f"{DAY} 07:00"})
+    assert (await call(client, admin, "GET", "/api/v1/devices/unknown"))["items"][0]["registered"]
     result = await call(client, admin, "POST", "/api/v1/devices/NEW42/reattribute")
-    assert result["reattributed"] == 1 and result["item_ids"] == [item]
+    assert result["reattributed"] == 2 and set(result["item_ids"]) == {bare, item}
     got = await call(client, users["reviewer"], "GET", f"/api/v1/evidence/{item}")
-    assert got["attribution"]["flag"] == "matched" and got["attribution"]["officer_code"] == "020001"
-    (entry,) = ledger(client, "reattribute")
-    assert entry["subject"] == f"evidence:{item}" and entry["actor"].startswith("user:")
-    assert entry["before"]["flag"] == "unknown_device" and entry["after"]["flag"] == "matched"
+    att = got["attribution"]
+    assert got["officer_id"] == "020002" and att["officer_code"] == "020002"
+    assert att["flag"] == "officer_mismatch" and att["claimed_officer"] == "020001"  # kept
+    got = await call(client, users["reviewer"], "GET", f"/api/v1/evidence/{bare}")
+    assert got["officer_id"] == "020002" and got["attribution"]["flag"] == "matched"
+    entries = {e["subject"]: e for e in ledger(client, "reattribute")}
+    entry = entries[f"evidence:{item}"]
+    assert len(entries) == 2 and entry["actor"].startswith("user:")
+    assert entry["before"] == {"officer": None, "flag": "unknown_device", "item_officer_id": "020001"}
+    assert entry["after"] == {"officer": "020002", "flag": "officer_mismatch"}
+
+    def manifests(s):  # type: ignore[no-untyped-def]
+        from server.manifests import manifest_versions
+
+        return [json.loads(r.manifest)["original"]["officer_id"] for r in manifest_versions(s, item)]
+
+    # A new signed manifest version names the officer; version 1 still says what it said.
+    versions = app_db(client).call(manifests)
+    assert versions[0] == "020001" and versions[-1] == "020002"
     assert (await call(client, admin, "GET", "/api/v1/devices/unknown"))["items"] == []
     again = await call(client, admin, "POST", "/api/v1/devices/NEW42/reattribute")
-    assert again["reattributed"] == 0 and len(ledger(client, "reattribute")) == 1
+    assert again["reattributed"] == 0 and len(ledger(client, "reattribute")) == 2
     # Writers only: a reviewer may not re-attribute.
     r = await client.post("/api/v1/devices/NEW42/reattribute", headers=bearer(users["reviewer"]))
     assert r.status == 403
@@ -322,10 +352,11 @@ async def test_station_heartbeat_backlog_and_offline(make_client, tmp_path) -> N
     client = await make_client(station_offline_seconds=120)
     db = app_db(client)
     db.call(lambda s: (add_agency(s, "A1", "a"), add_user(s, "st1", PASSWORD, "station", "A1"),
+                       add_user(s, "st2", PASSWORD, "station", "A1"),
                        add_user(s, "adm", PASSWORD, "admin"),
                        add_user(s, "rev", PASSWORD, "reviewer", "A1")))
     tokens = {}
-    for name in ("st1", "adm", "rev"):
+    for name in ("st1", "st2", "adm", "rev"):
         r = await client.post("/api/v1/auth/login", json={"username": name, "password": PASSWORD})
         tokens[name] = (await r.json())["token"]
     await call(client, tokens["adm"], "POST", "/api/v1/stations",
@@ -373,6 +404,9 @@ async def test_station_heartbeat_backlog_and_offline(make_client, tmp_path) -> N
     r = await client.post("/api/v1/stations/heartbeat", headers=bearer(tokens["rev"]),
                           json={"station_id": "ST-GATE", "files_waiting": 0, "bytes_waiting": 0})
     assert r.status == 403
+    r = await client.post("/api/v1/stations/heartbeat", headers=bearer(tokens["st2"]),
+                          json={"station_id": "ST-GATE", "files_waiting": 0, "bytes_waiting": 0})
+    assert r.status == 409 and (await r.json())["code"] == "station_account"
     # A delivery counts as contact too, and shows among the station's recent deliveries.
     item = await upload(client, tokens["st1"], b"delivered", station_id="ST-GATE")
     st = (await call(client, tokens["rev"], "GET", "/api/v1/stations/ST-GATE"))

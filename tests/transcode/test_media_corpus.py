@@ -9,6 +9,7 @@ from pathlib import Path
 import media_corpus
 import pytest
 
+from transcode import selfcheck
 from transcode.hls import RenditionUnplayable, Step, package_hls
 from transcode.hls import expectation as hls_expectation
 from transcode.pipeline import _unplayable, process
@@ -72,7 +73,16 @@ def test_corpus_class_reaches_its_status(corpus, tmp_path, cid) -> None:  # type
     )
     report = check_rendition(r.hls.directory, want)
     assert report.passed, report.problems
+    assert report.full_decode
     assert report.playlist_duration_s > 0.2
+    # The path long renditions take (fragment boxes + first keyframe of each segment) agrees.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfcheck, "FULL_DECODE_MAX_BYTES", 0)
+        boxes = check_rendition(r.hls.directory, want)
+    assert boxes.passed and not boxes.full_decode, boxes.problems
+    assert boxes.video_frames == report.video_frames
+    assert boxes.audio_duration_s == pytest.approx(report.audio_duration_s or 0, abs=0.05) or (
+        report.audio_duration_s is None and boxes.audio_duration_s is None)
     if f.kind == "audio":
         assert r.waveform is not None and r.trickplay is None
     else:
@@ -96,6 +106,10 @@ def test_copy_of_avi_without_timestamps_fails_the_check(corpus, tmp_path) -> Non
     (attempt,) = err.value.attempts
     codes = {p.split(":")[0] for p in attempt.problems}
     assert {"segment_zero_duration", "duration_mismatch"} <= codes
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfcheck, "FULL_DECODE_MAX_BYTES", 0)
+        with pytest.raises(RenditionUnplayable):
+            package_hls(src, tmp_path / "hls", probe(src), steps=[Step.COPY])
     assert not (tmp_path / "hls").exists()  # nothing half-made is left
     # The pipeline turns it into an unplayable item with the reason in both languages.
     r = _unplayable("video", {"source": str(src), "reason": "", "reason_zh": "",
@@ -131,11 +145,24 @@ def test_salvage_keeps_only_whole_samples(corpus, tmp_path) -> None:  # type: ig
     loose.mkdir()
     pyav_copy(src, str(loose), p, None, None, a.playable_duration_s + 1.0)
     assert not check_rendition(loose, want).passed
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfcheck, "FULL_DECODE_MAX_BYTES", 0)
+        assert not check_rendition(loose, want).passed
     whole = tmp_path / "whole"
     whole.mkdir()
     pyav_copy(src, str(whole), p, None, None, a.playable_duration_s + 1.0, salvage=True)
     report = check_rendition(whole, want)
     assert report.passed, report.problems
+
+
+def test_matroska_copy_fails_the_box_path_too(corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    src = corpus["mkv_onekey_gps"].path
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(selfcheck, "FULL_DECODE_MAX_BYTES", 0)
+        with pytest.raises(RenditionUnplayable) as err:
+            package_hls(src, tmp_path / "hls", probe(src), steps=[Step.COPY])
+    codes = {p.split(":")[0] for p in err.value.attempts[0].problems}
+    assert "segment_starts_without_keyframe" in codes
 
 
 def test_sample_framing() -> None:

@@ -16,10 +16,10 @@ depends_on = None
 def upgrade() -> None:
     op.create_index("ix_evidence_agency_device", "evidence_items", ["agency_id", "device_id"])
     op.create_index("ix_evidence_agency_officer", "evidence_items", ["agency_id", "officer_id"])
-    op.create_index("ix_evidence_received", "evidence_items", ["received_at", "id"])
+    op.create_index("ix_evidence_agency_received", "evidence_items", ["agency_id", "received_at", "id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_evidence_received", table_name="evidence_items")
+    op.drop_index("ix_evidence_agency_received", table_name="evidence_items")
     op.drop_index("ix_evidence_agency_officer", table_name="evidence_items")
     op.drop_index("ix_evidence_agency_device", table_name="evidence_items")
