@@ -182,7 +182,7 @@ async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: i
 
     await app_db(world.client).run(units)
     one = await world.case(number="U-1", officers=["JZ001"])
-    await _initiation(world, one["id"], 30)
+    await _initiation(world, one["id"])
     await world.case(number="U-2", officers=["JZ002"])
     three = await world.case(number="U-3", officers=["JZ002", "JZ001"])
     await world.call("POST", f"/api/v1/cases/{three['id']}/stage", body={"stage": "decision"})
@@ -235,7 +235,7 @@ async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: i
 
     a = await world.case(number="F-1", emergency_start=True)
     b = await world.case(number="F-2", procedure="simple", disputed=True)
-    await _initiation(world, a["id"], 30)
+    await _initiation(world, a["id"])
     await world.call(
         "POST",
         f"/api/v1/cases/{a['id']}/complaints",
