@@ -72,12 +72,12 @@ def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         missing = case("丽综执检〔2026〕1号", 0)
         call("POST", f"/api/v1/cases/{missing['id']}/stage", {"stage": "decision"})
         good = case("丽综执检〔2026〕2号", 60)
-        call(
+        # an approval is requested, then decided by each named person at server time
+        req = call(
             "POST",
             f"/api/v1/cases/{good['id']}/approvals",
             {
                 "kind": "initiation",
-                "handler_id": uid["officer"],
                 "reviewer_id": uid["reviewer"],
                 "approver_id": uid["legal"],
                 "reason": "巡查发现",
@@ -85,9 +85,10 @@ def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 "handler_opinion": "建议立案",
                 "unit_opinion": "同意",
                 "legal_basis": "《条例》第十条",
-                "approved_at": _at(90),
             },
         )
+        for who in ("reviewer", "legal"):
+            call("POST", f"/api/v1/approvals/{req['id']}/decision", {"decision": "approve"}, who)
         # April: a disputed simple-procedure penalty with no recording (Art. 17) and a
         # 排除妨碍 with no recording (Art. 21)
         case(
