@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import delete, func, select
@@ -234,3 +235,21 @@ class Serializer:
 
 
 LOGIN_SERIALIZER = web.AppKey("login_serializer", Serializer)
+
+
+def login_blocking(db: Any, settings: Settings, username: str, password: str,
+                   address: str = "cli") -> Principal | None:
+    """A login from the command line (a credentials file): the same limits, checks and ledger
+    entries as the HTTP route, without its delays (a local process, one attempt)."""
+    limits = LoginLimits.of(settings)
+    attempt = db.call(prepare, username, address, limits)
+    ok = verify_password(password, attempt.password_hash)
+    result = None
+    if ok and attempt.user_id is not None and attempt.active:
+        result = db.call(succeed, attempt.user_id, username, address, attempt.password_hash)
+    if result is None:
+        reason = ("unknown_user" if attempt.user_id is None else
+                  "wrong_password" if not ok else "account_disabled")
+        db.call(fail, username, address, attempt.user_id, reason, limits)
+        return None
+    return result[0]
