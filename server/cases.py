@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -429,9 +429,24 @@ def _active_linked(s: Session, case_id: str) -> list[tuple[CaseLink, EvidenceIte
 
 def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
     """What the compliance engine needs to know about one case."""
-    records = _live_records(s, case.id)
-    approvals = s.scalars(select(CaseApproval).where(CaseApproval.case_id == case.id))
-    complaints = s.scalars(select(CaseComplaint).where(CaseComplaint.case_id == case.id))
+    return facts_from_rows(
+        case,
+        _live_records(s, case.id),
+        s.scalars(select(CaseApproval).where(CaseApproval.case_id == case.id)),
+        s.scalars(select(CaseComplaint).where(CaseComplaint.case_id == case.id)),
+        _active_linked(s, case.id),
+    )
+
+
+def facts_from_rows(
+    case: Case,
+    records: Iterable[CaseRecord],
+    approvals: Iterable[CaseApproval],
+    complaints: Iterable[CaseComplaint],
+    linked: Iterable[tuple[CaseLink, EvidenceItem]],
+) -> compliance.CaseFacts:
+    """The facts of one case from its rows (live records only, active links only): one shape
+    for the case page and for the supervision view, which loads many cases at once."""
     return compliance.CaseFacts(
         id=case.id,
         enforcement_type=case.enforcement_type,
@@ -488,7 +503,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
                 recorded_at=i.recorded_at,
                 duration_s=_duration(i),
             )
-            for link, i in _active_linked(s, case.id)
+            for link, i in linked
         ),
     )
 

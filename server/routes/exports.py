@@ -15,6 +15,7 @@ from server.export import (
     log_download,
     package_file,
 )
+from server.hygiene import check_export_rate
 from server.models import Job
 from server.web import endpoint, json_response, principal, read_json
 
@@ -49,6 +50,7 @@ async def post_export(request: web.Request) -> web.Response:
     settings = request.app[keys.SETTINGS]
 
     def create(s):  # type: ignore[no-untyped-def]
+        check_export_rate(s, principal(request), settings)  # export_max_per_hour per user
         return export_json(create_export(s, request.match_info["id"], principal(request), data,
                                          settings))
 

@@ -78,6 +78,14 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
         headers={**bearer(world.tokens["supervisor"]), "Accept-Language": "en"},
     )
     assert "Agency code" in (await en.text()).splitlines()[0]
+    r = await world.client.get(
+        f"/api/v1/supervision?{period}&format=csv&table=articles",
+        headers=bearer(world.tokens["supervisor"]),
+    )
+    arts_csv = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    art8_row = next(x for x in arts_csv if x["机关代码"] == "A1" and x["条款"] == "8")
+    assert art8_row["案号"] == "SV-2" and art8_row["案件数"] == "1"
+    await world.call("GET", "/api/v1/supervision?format=csv&table=nope", "supervisor", status=400)
 
     from server.supervision import read_xlsx
 

@@ -177,6 +177,21 @@ def test_supervision_numbers_drill_down_to_the_case(spage, sv_site, shots_dir: P
     page.screenshot(path=str(shots_dir / "sv-01-supervision.png"))
     page.screenshot(path=str(shots_dir / "sv-02-supervision-full.png"), full_page=True)
 
+    # the exports download from the page (bearer token, no inline script)
+    with page.expect_download() as dl:
+        page.click("[data-action=supervision-export-xlsx]")
+    import io
+
+    import openpyxl
+
+    assert dl.value.suggested_filename == "supervision.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert book.sheetnames[0] == "汇总" and book["汇总"]["A1"].value == "机关代码"
+    with page.expect_download() as dl:
+        page.click("[data-action=supervision-export-articles]")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("机关代码,条款") and sv_site["missing"]["number"] in text
+
     # a number in the per-article table: Art. 8 -> the case behind it -> its case page
     page.click("[data-drill='A1-art-8']")
     drill = page.locator("#drill")

@@ -24,6 +24,11 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("GET", "/api/v1/auth/me", None, set(ALL_ROLES)),
     ("GET", "/api/v1/users", None, {"admin"}),
     ("POST", "/api/v1/users", {"username": "new-{role}", "password": PASSWORD, "role": "auditor"}, {"admin"}),
+    # Account administration (issue 12): `{user}` is officer2's id; a display name does not
+    # revoke tokens, so the other calls keep working.
+    ("PATCH", "/api/v1/users/{user}", {"display_name": "{role}"}, {"admin"}),
+    ("GET", "/api/v1/agencies", None, {"admin"}),
+    ("POST", "/api/v1/agencies", {"code": "AG-{role}", "name": "{role}"}, {"admin"}),
     ("GET", "/api/v1/evidence", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
     ("GET", "/api/v1/evidence/{item}/original", None, {"officer", "reviewer", "legal", "supervisor", "admin"}),
@@ -389,7 +394,7 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
                .replace("{recase}", "{id}")
                .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
                .replace("{spot}", "{id}").replace("{spotcase}", "{case}").replace("{order}", "{id}")
-               .replace("{xcase}", "{id}").replace("{export}", "{id}").replace("{cledger}", "{id}").replace("{cseq}", "{seq}")
+               .replace("{xcase}", "{id}").replace("{export}", "{id}").replace("{user}", "{id}").replace("{cledger}", "{id}").replace("{cseq}", "{seq}")
                .replace("/hls/seg-00000.m4s", "/hls/{name}").replace("/sprite-000.jpg", "/{sheet}"))
               for m, p in listed}
     missing = {(m, p) for m, p, _ in api_routes(client.server.app)} - listed
@@ -402,6 +407,8 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
     url = path.replace("{item}", item).replace("{seq}", "1")
     if "{case}" in url:
         url = url.replace("{case}", await _case_of_a1(client))
+    if "{user}" in url:
+        url = url.replace("{user}", str((await _user_ids(client, {"u": "{uid:officer2}"}))["u"]))
     if body:
         body = {k: v.replace("{item}", item) if isinstance(v, str) else v for k, v in body.items()}
         body = await _user_ids(client, body)
@@ -521,7 +528,7 @@ async def test_failed_logins_are_rate_limited(make_client) -> None:  # type: ign
 def _forge(client, **changes: Any) -> str:  # type: ignore[no-untyped-def]
     settings = client.server.app[__import__("server.keys", fromlist=["SETTINGS"]).SETTINGS]
     now = int(time.time())
-    claims = {"sub": "1", "name": "admin", "role": "admin", "agency": None, "iss": settings.jwt_issuer,
+    claims = {"sub": "1", "name": "admin", "role": "admin", "agency": None, "ver": 0, "iss": settings.jwt_issuer,
               "aud": settings.jwt_audience, "iat": now, "exp": now + 600}
     key = changes.pop("key", settings.jwt_secret)
     alg = changes.pop("alg", "HS256")

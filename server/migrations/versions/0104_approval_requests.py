@@ -1,7 +1,7 @@
 """approvals become requests decided by each named person at server time
 
 Revision ID: 0104
-Revises: 0103
+Revises: 0102
 Create Date: 2026-12-02
 
 An approval row is now a *request*: `status` (pending, reviewed, approved, rejected),
@@ -16,7 +16,7 @@ from alembic import op
 import server.models
 
 revision = "0104"
-down_revision = "0103"
+down_revision = "0102"
 branch_labels = None
 depends_on = None
 
