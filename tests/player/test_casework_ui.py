@@ -300,6 +300,17 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
         assert "丽水市莲都区人民法院" in past.inner_text() and "reviewer" in past.inner_text()
         assert page.locator("#export-list [data-action='export-download']").count() == 1
         page.locator("#export-panel").screenshot(path=str(shots / "13-export-done.png"))
+        # The case's custody history (留痕记录) shows everything done to it, each entry checkable.
+        page.click("[data-action='custody-open'][data-kind='case']")
+        page.wait_for_selector("#custody-panel[data-loaded='1']")
+        types = page.eval_on_selector_all(
+            "#custody-panel tr.custody-entry", "rs => rs.map(r => r.dataset.type)"
+        )
+        assert types.count("approval") >= 5 and "case_change" in types and "record" in types
+        assert "export" in types
+        first = page.locator("#custody-panel tr.custody-entry[data-type='approval']").first
+        first.locator("[data-action='custody-proof']").click()
+        first.locator(".proof-result[data-verified='1']").wait_for()
     finally:
         ctx.close()
 
