@@ -82,6 +82,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     path = dl.value.path()
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == site.details[site.cam1]["sha256"]
     assert dl.value.suggested_filename == site.details[site.cam1]["original_filename"]
+    status, hist = site.server.request("GET", f"/api/v1/evidence/{site.cam1}/custody", site.tokens["reviewer"])
+    reads = [e for e in hist["items"] if e["type"] == "view" and e["details"].get("what") == "original"]
+    assert reads and reads[-1]["actor_username"] == "reviewer" and reads[-1]["summary"] == "获取原始文件"
 
     # Custody history from the list row.
     page.click(f"tr.evidence-row[data-id='{site.cam1}'] [data-action='custody-open']")
@@ -245,7 +248,8 @@ def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page
     pages = [
         ("case", f"#/cases/{ascii_case}", "#stage-timeline li.stage-col", "26-case-en.png"),
         ("player", f"#/evidence/{site.cam2}", "#item-toolbar [data-action='custody-open']", "27-player-en.png"),
-        ("evidence", "#/evidence", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
+        # (the other rows name the Chinese case: data, not interface text)
+        ("evidence", "#/evidence?device_id=DSJ002", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
         ("upload", "#/upload", "#upload-file", None),
         ("cases", "#/cases", "tr.case-row", None),
     ]
