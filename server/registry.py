@@ -25,6 +25,7 @@ from integrity.ledger import (
     REATTRIBUTE,
     STATION_ADD,
 )
+from server import messages
 from server.access import (
     HEARTBEAT,
     READ_REGISTRY,
@@ -54,6 +55,27 @@ from server.models import (
 
 logger = logging.getLogger(__name__)
 
+# Words for people (server/messages.py renders error codes per language).
+messages.register({
+    "no_officer": {"zh-CN": "没有该执法人员", "en": "No such officer"},
+    "no_device": {"zh-CN": "没有该设备", "en": "No such device"},
+    "no_station": {"zh-CN": "没有该采集站", "en": "No such station"},
+    "already_left": {"zh-CN": "该执法人员已离职", "en": "The officer has already left"},
+    "already_retired": {"zh-CN": "该设备已报废", "en": "The device is already retired"},
+    "station_agency": {"zh-CN": "该采集站属于其他单位", "en": "The station belongs to another agency"},
+    "station_account": {"zh-CN": "该采集站只能用其自己的账号上报", "en": "The station reports with its own account only"},
+    "bad_kind": {"zh-CN": "设备类型有误", "en": "Unknown device kind"},
+    "bad_status": {"zh-CN": "状态有误", "en": "Unknown status"},
+})
+for _field, _zh in (("serial", "设备编号"), ("certificate", "执法证号"), ("model", "型号"),
+                   ("location", "位置"), ("files_waiting", "待传文件数"),
+                   ("bytes_waiting", "待传数据量"), ("disk_free", "剩余空间"),
+                   ("last_error", "最近错误"), ("version", "版本"), ("code", "编号")):
+    messages.FIELD_NAMES.setdefault(_field, _zh)
+messages.ACTION_NAMES.setdefault(READ_REGISTRY, ("查看人员设备登记", "read the registry"))
+messages.ACTION_NAMES.setdefault(WRITE_REGISTRY, ("登记人员和设备", "change the registry"))
+messages.ACTION_NAMES.setdefault(HEARTBEAT, ("上报采集站状态", "report a station heartbeat"))
+
 CODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIST_MAX = 500
 IMPORT_MAX_ROWS = 20_000
@@ -74,23 +96,28 @@ def _uid(who: Principal | None) -> int | None:
 
 
 def _text(value: Any, field: str, max_len: int, *, required: bool = False) -> str:
+    """Text of a field (API name), stripped, with a clear 400 naming the field otherwise."""
     if value is None:
         value = ""
-    if not isinstance(value, str | int):
-        raise BadRequest(f"{field} must be text", code="bad_field")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadRequest(f"field {field!r} must be text", code="bad_field",
+                         params={"field": field, "problem": "not_string"})
     value = str(value).strip()
     if required and not value:
-        raise BadRequest(f"{field} is required", code="bad_field")
+        raise BadRequest(f"field {field!r} is required", code="bad_field",
+                         params={"field": field, "problem": "required"})
     if len(value) > max_len:
-        raise BadRequest(f"{field} is longer than {max_len} characters", code="bad_field")
+        raise BadRequest(f"field {field!r} is longer than {max_len} characters",
+                         code="bad_field", params={"field": field, "problem": "too_long",
+                                                   "max": max_len})
     return value
 
 
 def _code(value: Any, field: str) -> str:
     value = _text(value, field, 64, required=True)
     if not CODE_RE.match(value):
-        raise BadRequest(f"{field} {value!r} may hold only letters, digits, '.', '_' and '-'",
-                         code="bad_field")
+        raise BadRequest(f"field {field!r}: {value!r} may hold only letters, digits, '.', '_' "
+                         "and '-'", code="bad_field", params={"field": field, "problem": "unknown"})
     return value
 
 
@@ -103,8 +130,8 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise BadRequest(f"{field} {text!r} is not a time (use RFC 3339 or "
-                             "YYYY-MM-DD HH:MM)", code="bad_time") from None
+            raise BadRequest(f"field {field!r}: {text!r} is not a time (use RFC 3339 or "
+                             "YYYY-MM-DD HH:MM)", code="bad_time", params={"field": field}) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(zone))
     return dt.astimezone(ZoneInfo("UTC"))
@@ -186,7 +213,7 @@ def add_officer(s: Session, who: Principal, *, code: Any, name: Any, agency: Any
     """Register an officer; code (what cameras write into file names) and certificate number
     (执法证号, unique in the agency) are checked first. Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    code = _code(code, "officer code")
+    code = _code(code, "code")
     name = _text(name, "name", 200, required=True)
     certificate = _text(certificate, "certificate", 100)
     unit = _text(unit, "unit", 200)
@@ -324,7 +351,7 @@ def add_device(s: Session, who: Principal, *, serial: Any, agency: Any = None, m
                kind: Any = "body_camera", checked: bool = False) -> Device:
     """Register a recorder by the serial it writes into file names. Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    serial = _code(serial, "device serial")
+    serial = _code(serial, "serial")
     if not checked and s.scalar(select(Device).where(Device.serial == serial)) is not None:
         raise Conflict(f"device {serial!r} is already registered", code="device_exists")
     d = Device(agency_id=ag.id, serial=serial, model=_text(model, "model", 200), kind=_kind(kind),
@@ -722,7 +749,8 @@ def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
-        raise BadRequest(f"{key} must be a whole number from 0", code="bad_field")
+        raise BadRequest(f"{key} must be a whole number from 0", code="bad_field",
+                         params={"field": key, "problem": "not_number"})
     return value
 
 
@@ -755,7 +783,7 @@ def add_station(s: Session, who: Principal, *, code: Any, agency: Any = None, lo
                 user: Any = None) -> Station:
     """Register a station ahead of its first heartbeat (its location and account). Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    code = _code(code, "station id")
+    code = _code(code, "code")
     st = s.scalar(select(Station).where(Station.code == code))
     if st is not None:
         raise Conflict(f"station {code!r} is already registered", code="station_exists")
