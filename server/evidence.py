@@ -173,7 +173,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
         **item_json(item),
         "renditions": [{"name": r.name, "role": r.role, "sha256": r.sha256, "size": r.size}
                        for r in rends],
-        "probe": info.get("probe"),
+        "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": info.get("derivation", []),
         **media_details(info),
@@ -184,6 +184,13 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
         "deliveries": deliveries(s, item.id),
         "attribution": _attribution(s, item.id),
     }
+
+
+def _public_probe(probe: Any) -> Any:
+    """The probe result without the server's file path of the original."""
+    if isinstance(probe, dict):
+        return {k: v for k, v in probe.items() if k != "path"}
+    return probe
 
 
 def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:

@@ -743,6 +743,10 @@ def run_export(
                    "font_embedded": font.embedded, "font": font.describe(),
                    "font_warnings": list(font.skipped), "signing_key_fingerprint": head_fp,
                    "timestamped": head_token is not None}
+        if out_path is None:  # a package kept on the server: its user's only
+            from server.hygiene import private_export
+
+            private_export(target)
         db.call(_finish, export_id, result, target, summary, actor, plan.case["id"])
         if not font.embedded:
             logger.warning("export %s: %s", export_id, font.describe())

@@ -123,7 +123,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
     else:
         ref = _text(agency, "agency", 64, required=True)
         found = s.scalar(select(Agency).where(Agency.code == ref))
-        if found is None and ref.isdigit():
+        if found is None and ref.isdigit() and len(ref) <= 12:
             found = s.get(Agency, int(ref))
         if found is None:
             raise BadRequest(f"no agency {ref!r}; create it with `custodian agency add {ref}`",
@@ -163,16 +163,20 @@ def _check_officer_fields(s: Session, agency_id: int, code: str | None, certific
                            f"{clash.code} in this agency", code="certificate_exists")
 
 
-def _user_ref(s: Session, ref: Any) -> int | None:
+def _user_ref(s: Session, ref: Any, agency_id: int | None = None) -> int | None:
+    """A user by name or id, of the same agency as what it is linked to."""
     if ref in (None, ""):
         return None
     user = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        user = s.get(User, int(ref))
-    if user is None and isinstance(ref, str):
+    if isinstance(ref, str) and len(ref) <= 100:
         user = s.scalar(select(User).where(User.username == ref))
+    if user is None and (isinstance(ref, int) and not isinstance(ref, bool)
+                         or isinstance(ref, str) and ref.isdigit() and len(ref) <= 12):
+        user = s.get(User, int(ref))
     if user is None:
-        raise BadRequest(f"no user {ref!r} to link the officer to", code="bad_user")
+        raise BadRequest(f"no user {str(ref)[:100]!r} to link to", code="bad_user")
+    if agency_id is not None and user.agency_id not in (None, agency_id):
+        raise BadRequest(f"user {user.username!r} belongs to another agency", code="bad_user")
     return user.id
 
 
@@ -189,7 +193,7 @@ def add_officer(s: Session, who: Principal, *, code: Any, name: Any, agency: Any
     if not checked:  # a bulk import checked the whole file first
         _check_officer_fields(s, ag.id, code, certificate)
     o = Officer(agency_id=ag.id, code=code, name=name, certificate_no=certificate, unit=unit,
-                user_id=_user_ref(s, user), status="active", created_at=utcnow())
+                user_id=_user_ref(s, user, ag.id), status="active", created_at=utcnow())
     s.add(o)
     s.flush()
     append(s, actor=_actor(who), action=OFFICER_ADD, subject=f"officer:{o.code}",
@@ -203,7 +207,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     action is not the caller's)."""
     ref = str(ref)
     o = s.scalar(select(Officer).where(Officer.code == ref))
-    if o is None and ref.isdigit():
+    if o is None and ref.isdigit() and len(ref) <= 12:
         o = s.get(Officer, int(ref))
     if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
@@ -247,7 +251,7 @@ def update_officer(s: Session, who: Principal, ref: Any, data: Mapping[str, Any]
     if "unit" in data:
         changes["unit"] = _text(data["unit"], "unit", 200)
     if "user" in data or "user_id" in data:
-        changes["user_id"] = _user_ref(s, data.get("user", data.get("user_id")))
+        changes["user_id"] = _user_ref(s, data.get("user", data.get("user_id")), o.agency_id)
     status = data.get("status")
     if status is not None and status not in OFFICER_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(OFFICER_STATUSES)}", code="bad_status")
@@ -299,10 +303,12 @@ def assignment_json(a: DeviceAssignment, officer: Officer | None, device: Device
 
 
 def device_json(s: Session, d: Device, agency_code: str | None = None) -> dict[str, Any]:
-    holder = s.get(Officer, d.officer_id) if d.officer_id else None
+    # The holder now, from the history (a shift's assignment may have ended by itself).
+    holder = holder_at(s, d.id, utcnow())
     return {"id": d.id, "serial": d.serial, "model": d.model, "kind": d.kind, "status": d.status,
             "agency_id": d.agency_id, "agency": agency_code,
-            "officer_id": d.officer_id, "officer_code": holder.code if holder else None,
+            "officer_id": holder.id if holder else None,
+            "officer_code": holder.code if holder else None,
             "officer_name": holder.name if holder else None}
 
 
@@ -335,7 +341,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     """A device by id or serial, visible to the caller."""
     ref = str(ref)
     d = s.scalar(select(Device).where(Device.serial == ref))
-    if d is None and ref.isdigit():
+    if d is None and ref.isdigit() and len(ref) <= 12:
         d = s.get(Device, int(ref))
     if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
@@ -754,7 +760,7 @@ def add_station(s: Session, who: Principal, *, code: Any, agency: Any = None, lo
     if st is not None:
         raise Conflict(f"station {code!r} is already registered", code="station_exists")
     st = Station(code=code, agency_id=ag.id, location=_text(location, "location", 300),
-                 user_id=_user_ref(s, user), files_waiting=0, bytes_waiting=0, last_error="",
+                 user_id=_user_ref(s, user, ag.id), files_waiting=0, bytes_waiting=0, last_error="",
                  agent_version="", created_at=utcnow())
     s.add(st)
     s.flush()
@@ -775,7 +781,7 @@ def list_stations(s: Session, who: Principal, offline_after: int) -> list[dict[s
 def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> dict[str, Any]:
     ref = str(ref)
     st = s.scalar(select(Station).where(Station.code == ref))
-    if st is None and ref.isdigit():
+    if st is None and ref.isdigit() and len(ref) <= 12:
         st = s.get(Station, int(ref))
     if st is None or not can(who, READ_REGISTRY, st.agency_id):
         require(who, READ_REGISTRY)

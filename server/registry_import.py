@@ -227,7 +227,7 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         problems.append(_p("too_long", "unit is longer than 200 characters", field="unit", max=200))
     if row.get("user"):
         try:
-            registry._user_ref(s, row["user"])
+            registry._user_ref(s, row["user"], ag.id if ag else None)
         except CustodianError as exc:
             problems.append(_p(exc.code, exc.message, value=row["user"]))
     return problems

@@ -152,7 +152,7 @@ CHUNK = 500
 
 def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
     """case_facts for many cases in a few queries (the same facts; a test holds them equal)."""
-    from server.cases import _duration  # the probe's duration, as case_facts reads it
+    from server.cases import facts_from_rows
 
     ids = [c.id for c in cases]
     records: dict[str, list[CaseRecord]] = {i: [] for i in ids}
@@ -182,66 +182,8 @@ def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
     for case in cases:
         recs = records[case.id]
         superseded = {r.supersedes for r in recs if r.supersedes}
-        out[case.id] = compliance.CaseFacts(
-            id=case.id,
-            enforcement_type=case.enforcement_type,
-            procedure=case.procedure,
-            stage=case.stage,
-            opened_at=case.opened_at,
-            emergency_start=case.emergency_start,
-            major=case.major,
-            disputed=case.disputed,
-            records=tuple(
-                compliance.RecordFact(
-                    id=r.id,
-                    stage=r.stage,
-                    doc_type=r.doc_type,
-                    at=r.at,
-                    end_at=r.end_at,
-                    officers=tuple(r.officers or ()),
-                    signature_status=r.signature_status,
-                    service_method=r.service_method,
-                    execution_type=r.execution_type,
-                    witness=r.witness,
-                    title=r.title,
-                    evidence_ids=tuple(r.evidence_ids or ()),
-                    fields=r.fields or {},
-                )
-                for r in recs
-                if r.id not in superseded
-            ),
-            approvals=tuple(
-                compliance.ApprovalFact(
-                    id=a.id,
-                    kind=a.kind,
-                    stage=a.stage,
-                    approved_at=a.approved_at,
-                    status=str(getattr(a, "status", "approved") or "approved"),
-                    handler_id=a.handler_id,
-                    reviewer_id=a.reviewer_id,
-                    approver_id=a.approver_id,
-                    fields=a.fields or {},
-                )
-                for a in approvals[case.id]
-            ),
-            created_at=case.created_at,
-            complaints=tuple(
-                compliance.ComplaintFact(
-                    id=c.id, received_at=c.received_at, named=c.named, decision=c.decision
-                )
-                for c in complaints[case.id]
-            ),
-            items=tuple(
-                compliance.ItemFact(
-                    id=i.id,
-                    kind=i.kind,
-                    stage=link.stage,
-                    recorded_at=i.recorded_at,
-                    duration_s=_duration(i),
-                )
-                for link, i in linked[case.id]
-            ),
-        )
+        out[case.id] = facts_from_rows(case, [r for r in recs if r.id not in superseded],
+                                       approvals[case.id], complaints[case.id], linked[case.id])
     return out
 
 
@@ -732,9 +674,19 @@ def to_csv(rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
-def report_csv(report: dict[str, Any], lang: str = "zh-CN") -> str:
-    """The summary table (agencies and their units) with Chinese headers by default."""
-    return to_csv(summary_rows(report, lang))
+TABLES = {
+    "summary": summary_rows,
+    "articles": article_rows,
+    "overdue": overdue_rows,
+    "officers": officer_rows,
+    "trend": trend_rows,
+}
+
+
+def report_csv(report: dict[str, Any], lang: str = "zh-CN", table: str = "summary") -> str:
+    """One table of the report (default: agencies and their units) with Chinese headers by
+    default; `articles` lists the case numbers behind every per-article count."""
+    return to_csv(TABLES[table](report, lang))
 
 
 def _col(n: int) -> str:

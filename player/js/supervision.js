@@ -9,7 +9,7 @@ import { registerNav, registerView, rerender } from "./views.js";
 addStrings({
   "zh-CN": {
     nav_supervision: "执法监督", sv_title: "执法全过程记录监督", sv_agency: "执法机关（代码）",
-    sv_from: "立案起始", sv_to: "立案截止", sv_apply: "查询", sv_export_csv: "导出 CSV", sv_export_xlsx: "导出 Excel",
+    sv_from: "立案起始", sv_to: "立案截止", sv_apply: "查询", sv_export_csv: "导出 CSV", sv_export_xlsx: "导出 Excel", sv_export_articles: "导出条款明细 CSV",
     sv_cases: "案件数", sv_archived: "已归档", sv_complete: "记录完整", sv_complete_share: "完整率",
     sv_noncompliant: "存在违规", sv_by_article: "按条款的不符合情况", sv_article: "条款", sv_art: "第{n}条",
     sv_error_cases: "违规案件", sv_findings: "问题数", sv_units: "按执法单位", sv_unit: "执法单位",
@@ -33,7 +33,7 @@ addStrings({
   },
   en: {
     nav_supervision: "Supervision", sv_title: "Supervision of whole-process recording", sv_agency: "Agency (code)",
-    sv_from: "Opened from", sv_to: "Opened before", sv_apply: "Apply", sv_export_csv: "Export CSV", sv_export_xlsx: "Export Excel",
+    sv_from: "Opened from", sv_to: "Opened before", sv_apply: "Apply", sv_export_csv: "Export CSV", sv_export_xlsx: "Export Excel", sv_export_articles: "Export by-article CSV",
     sv_cases: "Cases", sv_archived: "Archived", sv_complete: "Complete", sv_complete_share: "Complete share",
     sv_noncompliant: "With violations", sv_by_article: "Non-compliance by article", sv_article: "Article", sv_art: "Art. {n}",
     sv_error_cases: "Cases with violations", sv_findings: "Findings", sv_units: "By unit", sv_unit: "Unit",
@@ -247,6 +247,7 @@ async function viewSupervision(root, params) {
   h("label", t("sv_pending_days"), h("input", { type: "number", name: "pending_days", value: p.pending_days || 3, min: 0, max: 3650 })),
   h("button.primary", { type: "submit", "data-action": "supervision-filter" }, t("sv_apply")),
   h("button", { type: "button", "data-action": "supervision-export-csv", on: { click: () => download("csv", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_csv")),
+  h("button", { type: "button", "data-action": "supervision-export-articles", on: { click: () => download("csv", { ...query, table: "articles" }).catch((e) => toast(e.message, "error")) } }, t("sv_export_articles")),
   h("button", { type: "button", "data-action": "supervision-export-xlsx", on: { click: () => download("xlsx", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_xlsx")));
   drillBox = h("div.panel.drill.hidden#drill");
   const notFiled = rep.packs_not_filed || [];

@@ -13,29 +13,16 @@ from sqlalchemy import select
 from helpers import app_db, bearer
 
 
-async def _initiation(world, cid: str, minutes: float) -> None:  # type: ignore[no-untyped-def]
-    u = world.uid
-    await world.call(
-        "POST",
-        f"/api/v1/cases/{cid}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "reason": "r",
-            "party": "p",
-            "handler_opinion": "h",
-            "unit_opinion": "u",
-            "legal_basis": "l",
-            "approved_at": at(minutes),
-        },
+async def _initiation(world, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """The initiation approval, requested and decided by each named person (at server time)."""
+    await world.approve(
+        cid, reason="r", party="p", handler_opinion="h", unit_opinion="u", legal_basis="l"
     )
 
 
 async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ignore[no-untyped-def]
     complete = await world.case(number="SV-1", opened_at=at(0))
-    await _initiation(world, complete["id"], 30)
+    await _initiation(world, complete["id"])
     incomplete = await world.case(number="SV-2", opened_at=at(60), enforcement_type="penalty")
     await world.call("POST", f"/api/v1/cases/{incomplete['id']}/stage", body={"stage": "decision"})
     await world.case(number="SV-OLD", opened_at=at(-60 * 24 * 40))  # outside the period
@@ -91,6 +78,14 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
         headers={**bearer(world.tokens["supervisor"]), "Accept-Language": "en"},
     )
     assert "Agency code" in (await en.text()).splitlines()[0]
+    r = await world.client.get(
+        f"/api/v1/supervision?{period}&format=csv&table=articles",
+        headers=bearer(world.tokens["supervisor"]),
+    )
+    arts_csv = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    art8_row = next(x for x in arts_csv if x["机关代码"] == "A1" and x["条款"] == "8")
+    assert art8_row["案号"] == "SV-2" and art8_row["案件数"] == "1"
+    await world.call("GET", "/api/v1/supervision?format=csv&table=nope", "supervisor", status=400)
 
     from server.supervision import read_xlsx
 
@@ -136,28 +131,18 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     coverage of a 排除妨碍) on the supervision view, each with its case."""
     from datetime import UTC, datetime, timedelta
 
-    # entered when it was opened; 30 hours pass (the case's times move back); then approved,
-    # at the server time of the approval
-    emergency = await world.case(number="EM-1", emergency_start=True, opened_at=None)
+    # opened and entered 30 h ago (so the clock trusts opened_at), approved now: 6 h late.
+    # Approval times are the server's, so the case's own times are moved back instead.
+    from server.models import Case
 
-    def thirty_hours_ago(s):  # type: ignore[no-untyped-def]
-        from server.models import Case
+    opened = datetime.now(UTC) - timedelta(hours=30)
+    emergency = await world.case(number="EM-1", opened_at=at(0, opened), emergency_start=True)
 
-        c = s.get(Case, emergency["id"])
-        c.opened_at = c.created_at = c.created_at - timedelta(hours=30)
+    def entered_30h_ago(s):  # type: ignore[no-untyped-def]
+        s.get(Case, emergency["id"]).created_at = opened
 
-    await app_db(world.client).run(thirty_hours_ago)
-    await world.call(
-        "POST",
-        f"/api/v1/cases/{emergency['id']}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": world.uid["officer"],
-            "reviewer_id": world.uid["reviewer"],
-            "approver_id": world.uid["legal"],
-            "approved_at": datetime.now(UTC).isoformat(),
-        },
-    )
+    app_db(world.client).call(entered_30h_ago)
+    await world.approve(emergency["id"])
     disputed = await world.case(
         number="DS-1",
         opened_at=at(5),
@@ -205,7 +190,7 @@ async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: i
 
     await app_db(world.client).run(units)
     one = await world.case(number="U-1", officers=["JZ001"])
-    await _initiation(world, one["id"], 30)
+    await _initiation(world, one["id"])
     await world.case(number="U-2", officers=["JZ002"])
     three = await world.case(number="U-3", officers=["JZ002", "JZ001"])
     await world.call("POST", f"/api/v1/cases/{three['id']}/stage", body={"stage": "decision"})
@@ -258,7 +243,7 @@ async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: i
 
     a = await world.case(number="F-1", emergency_start=True)
     b = await world.case(number="F-2", procedure="simple", disputed=True)
-    await _initiation(world, a["id"], 30)
+    await _initiation(world, a["id"])
     await world.call(
         "POST",
         f"/api/v1/cases/{a['id']}/complaints",

@@ -167,6 +167,17 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=二中队")
     assert {i["id"] for i in page["items"]} == {afternoon, no_code}
 
+    # A shared-pool camera signed out for one shift: attributed inside it, nobody holds it now.
+    await call(client, admin, "POST", "/api/v1/devices", {
+        "serial": "POOL1", "agency": "A1", "kind": "handheld", "officer": "010002",
+        "from": f"{DAY} 08:00", "to": f"{DAY} 12:00"})
+    pool = await call(client, admin, "GET", "/api/v1/devices/POOL1")
+    assert pool["officer_code"] is None and pool["assignments"][0]["to"] == local("12:00")
+    shift = await upload(client, station, b"pool camera", device_id="POOL1",
+                         recorded_at=local("09:30"))
+    s = await call(client, rev, "GET", f"/api/v1/evidence/{shift}")
+    assert s["officer_id"] == "010002" and s["attribution"]["flag"] == "matched"
+
     # Leaving ends the open assignment and keeps the history; a left officer gets no camera.
     await call(client, admin, "PATCH", "/api/v1/officers/010002", {"status": "left"})
     dev = await call(client, admin, "GET", "/api/v1/devices/DSJ1")
