@@ -1116,10 +1116,10 @@ def _user_id(s: Session, data: dict[str, Any], key: str, case: Case) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"field {key!r} must be a user id", code="bad_field")
     user = s.get(User, value)
-    if user is None or not user.active:
-        raise BadRequest(f"field {key!r}: no active user {value}", code="bad_field")
-    if user.agency_id is not None and user.agency_id != case.agency_id:
-        raise BadRequest(f"field {key!r}: user {value} belongs to another agency", code="bad_field")
+    # Another agency's account answers like a missing one: agencies are sealed from each other.
+    if (user is None or not user.active
+            or (user.agency_id is not None and user.agency_id != case.agency_id)):
+        raise BadRequest(f"field {key!r}: no active user {value} in this agency", code="bad_field")
     if user.role not in DECIDING_ROLES:
         raise BadRequest(
             f"field {key!r}: a {user.role} account cannot take part in an approval",
