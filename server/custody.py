@@ -53,6 +53,9 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
     "device_retire": ("停用执法记录仪", "Camera retired"),
     "station_add": ("登记采集站", "Station registered"),
     "access_denied": ("拒绝访问", "Access denied"),
+    "agency_change": ("单位变更", "Agency change"),
+    "login": ("登录", "Login"),
+    "login_failed": ("登录失败", "Failed login"),
 }
 
 STAGE_NAMES: dict[str, tuple[str, str]] = {

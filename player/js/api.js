@@ -55,7 +55,7 @@ export function blobUrl(path) {
 
 export async function login(username, password) {
   const r = await fetch("/api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
+    method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": getLang() },
     body: JSON.stringify({ username, password }),
   });
   const data = await r.json().catch(() => ({}));

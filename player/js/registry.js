@@ -456,7 +456,7 @@ async function viewImport(root) {
       body: file.files[0],
     });
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) { clear(result, h("div.banner.unplayable", body.error || `HTTP ${r.status}`)); return; }
+    if (!r.ok) { clear(result, h("div.banner.unplayable", body.message || body.error || `HTTP ${r.status}`)); return; }
     clear(result,
       h("p#import-summary", h("b", `${body.ok} ${t("reg_rows_ok")}`), " · ", h("b", { class: body.bad ? "error" : "" }, `${body.bad} ${t("reg_rows_bad")}`),
         " · ", body.dry_run ? `${t("reg_would_import")} ${body.ok}` : `${t("reg_imported")} ${body.imported}`),

@@ -1,6 +1,6 @@
 // Browser upload (tus 1.0 via tus-js-client): SHA-256 first, then resumable upload with progress.
 import { api, session, token } from "./api.js";
-import { STAGES, addStrings, label, t } from "./i18n.js";
+import { STAGES, addStrings, getLang, label, t } from "./i18n.js";
 import { isPending, progressEl, watchItems } from "./processing.js";
 import { sha256File } from "./sha256.js";
 import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
@@ -8,8 +8,8 @@ import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 const CHUNK = 16 * 1024 * 1024;
 
 addStrings({
-  "zh-CN": { no_file_chosen: "未选择文件", device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写", upload_agency: "所属机构代码（本账号不属于任何机构，必填）" },
-  en: { no_file_chosen: "No file chosen", device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand", upload_agency: "Agency code (required: this account belongs to no agency)" },
+  "zh-CN": { upload_server_error: "服务器拒绝了上传", upload_network_error: "网络中断，可点“继续”从断点续传", no_file_chosen: "未选择文件", device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写", upload_agency: "所属机构代码（本账号不属于任何机构，必填）" },
+  en: { upload_server_error: "The server refused the upload", upload_network_error: "Network interrupted; press Resume to continue where it stopped", no_file_chosen: "No file chosen", device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand", upload_agency: "Agency code (required: this account belongs to no agency)" },
 });
 
 /** A UTC RFC 3339 time as the value of a datetime-local input (the browser's local time). */
@@ -131,13 +131,16 @@ export class UploadView {
       metadata,
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
-      onBeforeRequest: (req) => { req.setHeader("Authorization", `Bearer ${token()}`); },
+      onBeforeRequest: (req) => { req.setHeader("Authorization", `Bearer ${token()}`); req.setHeader("Accept-Language", getLang()); },
       onAfterResponse: (_req, res) => { const id = res.getHeader("Custodian-Evidence-Id"); if (id) this.evidenceId = id; },
       onProgress: (sent, total) => { this.bar.value = total ? sent / total : 0; this.setStatus(`${t("uploading")} ${fmtSize(sent)} / ${fmtSize(total)}`); },
       onError: (err) => {
         this.running = false; this.startBtn.disabled = false; this.pauseBtn.disabled = true;
         const body = err.originalResponse ? err.originalResponse.getBody() : "";
-        let msg = err.message; try { const b = JSON.parse(body); msg = b.message || b.error || msg; } catch (e) { /* keep */ }
+        // The server's message is in the page's language; the upload library's own text is not,
+        // so without one the page says what happened in its own words.
+        let msg = ""; try { const b = JSON.parse(body); msg = b.message || ""; } catch (e) { /* none */ }
+        if (!msg) msg = err.originalResponse ? `${t("upload_server_error")} (HTTP ${err.originalResponse.getStatus()})` : t("upload_network_error");
         this.setStatus(`${t("upload_failed")}: ${msg}`);
       },
       onSuccess: () => {

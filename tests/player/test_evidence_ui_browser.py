@@ -241,7 +241,7 @@ def _visible_text(page: Any) -> str:
     }""")
 
 
-def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page, site, ascii_case) -> None:  # type: ignore[no-untyped-def]
+def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page, site, ascii_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
     login_page(page, site.url)
     page.click("#lang-switch")
     page.wait_for_function("() => document.documentElement.lang === 'en'")
@@ -289,3 +289,12 @@ def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page
         english = [w for w in ENGLISH_WORD.findall(re.sub(r"“[^”]*”", "", main)) if w not in ("SHA",)]
         assert not english, f"{hash_}: English in the Chinese UI: {english} in {main!r}"
         assert "no evidence item" not in main.lower() and "query parameter" not in main
+    # An upload the server refuses (an empty file) is explained in Chinese too.
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    page.goto(f"{site.url}/#/upload")
+    page.set_input_files("#upload-file", str(empty))
+    page.click("#upload-start")
+    page.wait_for_function("() => document.querySelector('#upload-status').textContent.startsWith('上传失败')")
+    status = page.inner_text("#upload-status")
+    assert CJK.search(status.split("：", 1)[-1]) and not ENGLISH_WORD.search(re.sub(r"\(HTTP \d+\)", "", status)), status

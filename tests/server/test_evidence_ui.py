@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from helpers import app_db, bearer
+from helpers import PASSWORD, app_db, bearer
 from ingest.naming import from_name, load_naming
 from integrity import merkle
 from server.messages import MESSAGES, negotiate, render
@@ -371,7 +371,7 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
         add_agency(s, "A2", "Agency two")
-        rev = add_user(s, "rev", "x" * 12, "reviewer", "A1", display_name="审核员")
+        rev = add_user(s, "rev", PASSWORD, "reviewer", "A1", display_name="审核员")
         items = []
         for n, item_id in enumerate(("item_1", "item%1", "itemA1")):  # "_" and "%" are LIKE wildcards
             key = hashlib.sha256(item_id.encode()).hexdigest()
