@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,18 +201,3 @@ def cmd_keys(args: argparse.Namespace) -> int:
         out.print(f"{r.key_id}  SHA256:{r.fingerprint}  {r.valid_from or '—'} → "
                   f"{r.valid_to or 'now'}  ({mark})", markup=False, soft_wrap=True)
     return 0
-
-
-def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register `keys` and `keys rotate`."""
-    p = sub.add_parser("keys", help="signing-key fingerprints with validity windows; rotation")
-    p.add_argument("--json", action="store_true",
-                   help="print the keys file to publish (for verify.py --trusted-key)")
-    common(p)
-    ksub = p.add_subparsers(dest="keys_command", metavar="ACTION")
-    pr = ksub.add_parser("rotate", help="replace the signing key (old public keys are kept "
-                         "with their validity windows; the change is ledgered)")
-    common(pr)
-    p.set_defaults(func=cmd_keys)
-    pr.set_defaults(func=cmd_keys)
-

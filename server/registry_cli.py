@@ -53,6 +53,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
     from server.cli import out
 
+    if not rows:
+        out.print("(none)", markup=False)
+        return
     t = Table(*headers, show_lines=False, highlight=False)
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])
@@ -210,7 +213,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Register the registry's commands on the `custodian` parser."""
-    from server.models import DEVICE_KINDS, OFFICER_STATUSES
+    from server.registry_vocab import DEVICE_KINDS, OFFICER_STATUSES
 
     p = sub.add_parser("officer", help="the officer registry (执法人员)")
     osub = p.add_subparsers(dest="officer_command", required=True, metavar="ACTION")
