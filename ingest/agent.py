@@ -29,6 +29,7 @@ from ingest.client import (
 from ingest.dock import CLEARED_DIR, Completeness, DockWatcher, scan
 from ingest.journal import Entry, Journal
 from ingest.naming import Naming, describe, load_naming, sidecar_paths
+from ingest.safemove import UnsafePath, move_relative, open_under
 
 logger = logging.getLogger(__name__)
 
@@ -628,20 +629,36 @@ class Agent:
                 p.unlink(missing_ok=True)
             dest = "(deleted)"
         else:
-            target_dir = dock / CLEARED_DIR / path.parent.relative_to(dock)
-            target_dir.mkdir(parents=True, exist_ok=True)
-            dest_path = _free_name(target_dir / path.name)
-            os.rename(path, dest_path)
-            for side in moved[1:]:  # the sidecar keeps following its clip's (new) name
-                if side.name.startswith(path.name):
-                    name = dest_path.name + side.name[len(path.name) :]
-                else:
-                    name = dest_path.stem + side.name[len(path.stem) :]
-                os.rename(side, _free_name(target_dir / name))
-            dest = str(dest_path)
+            rel = path.parent.relative_to(dock).parts
+            try:
+                dest = _move_cleared(dock, rel, path, moved)
+            except UnsafePath as exc:
+                logger.error("%s not cleared: %s", path, exc)
+                return
         self.journal.update(e.id, state="cleared", cleared_to=dest)
         out.state = "cleared"
         logger.info("cleared %s -> %s", path, dest)
+
+
+def _move_cleared(dock: Path, rel: tuple[str, ...], path: Path, moved: list[Path]) -> str:
+    """Move a confirmed clip (and its sidecars) into dock/cleared/<rel>, never through a
+    symlink: folders are opened with O_NOFOLLOW and files renamed relative to them."""
+    src_fd = open_under(dock, rel, create=False)
+    try:
+        dst_fd = open_under(dock, (CLEARED_DIR, *rel), create=True)
+        try:
+            final = move_relative(src_fd, path.name, dst_fd, path.name)
+            for side in moved[1:]:  # the sidecar keeps following its clip's (new) name
+                if side.name.startswith(path.name):
+                    name = final + side.name[len(path.name):]
+                else:
+                    name = Path(final).stem + side.name[len(path.stem):]
+                move_relative(src_fd, side.name, dst_fd, name)
+        finally:
+            os.close(dst_fd)
+    finally:
+        os.close(src_fd)
+    return str(dock.joinpath(CLEARED_DIR, *rel, final))
 
 
 def _free_name(p: Path) -> Path:

@@ -147,6 +147,38 @@ def read_credentials(path: str) -> dict[str, str]:
     return {k: str(v) for k, v in data.items()}
 
 
+def credential_warnings(path: str) -> list[str]:
+    """A credentials file others can read gives away a station's password."""
+    try:
+        mode = Path(path).stat().st_mode & 0o777
+    except OSError:
+        return []
+    if mode & 0o077:
+        return [f"credentials file {path} can be read by other users (mode {mode:o}); "
+                f"protect it: chmod 600 {path}"]
+    return []
+
+
+def server_warnings(url: str) -> list[str]:
+    """Passwords and footage over plain http:// are readable on the network."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return []
+    host = (parts.hostname or "").strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if loopback:
+        return []
+    return [f"--server {url} is plain http:// to another machine: the password and the footage "
+            "cross the network unencrypted; use https:// (a reverse proxy with TLS, see the "
+            "README's 'Running behind TLS')"]
+
+
 def config_from(args: argparse.Namespace) -> Any:
     from ingest.agent import AgentConfig
     from ingest.naming import NamingError, load_naming
@@ -191,6 +223,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"custodian ingest: error: {exc}", file=sys.stderr)
         return EXIT_FATAL
+    for warning in credential_warnings(args.credentials) + server_warnings(args.server):
+        print(f"custodian ingest: warning: {warning}", file=sys.stderr)
     handlers: list[logging.Handler] | None = None
     if cfg.progress is None and sys.stdout.isatty():
         from rich.logging import RichHandler

@@ -92,6 +92,11 @@ ACTIONS = ACTIONS | {OFFICER_ADD, OFFICER_UPDATE, OFFICER_LEAVE, DEVICE_ADD, DEV
 KEY_ROTATION = "key_rotation"
 DERIVATION = "derivation"
 ACTIONS = ACTIONS | {KEY_ROTATION, DERIVATION}
+# Accounts (issue 12): logins and agency administration (user administration is USER).
+LOGIN = "login"
+LOGIN_FAILED = "login_failed"
+AGENCY = "agency_change"
+ACTIONS = ACTIONS | {LOGIN, LOGIN_FAILED, AGENCY}
 
 GENESIS_PREV = "0" * 64
 # The first entry has seq 1; Merkle leaf index = seq - FIRST_SEQ, so tree size n covers

@@ -12,12 +12,14 @@ from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server import keys
-from server.access import Principal
 from server.access_ledger import access_ledger_ctx, denial_middleware
 from server.db import Database
 from server.errors import CustodianError, Unauthorized
+from server.hygiene import bounds_middleware, exports_cleanup_ctx, public_message, secure_data_dir
+from server.logins import LOGIN_SERIALIZER, Serializer, hash_pool_ctx
 from server.messages import error_body, negotiate
 from server.outage import RETRY_AFTER_S, classify
+from server.principals import ACCOUNTS, AccountCache, resolve
 from server.routes import all_routes
 from server.settings import Settings
 from server.signing import signing_ctx
@@ -59,6 +61,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         params = {"what": "page", "ref": ""} if exc.status == 404 else None
         return json_response(error_body(code, exc.reason, params, lang, exc.status), status=exc.status,
                              headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
+    except OverflowError:  # a number or date past what the catalogue or datetime can hold
+        return json_response(error_body("out_of_range", "a number or date in the request is out "
+                                        "of range", None, lang, 400), status=400)
     except Exception as exc:
         mapped = classify(exc)  # a catalogue outage outside Database.run: 503, logged once
         if mapped is not None:
@@ -77,7 +82,7 @@ def _error_response(request: web.Request, exc: CustodianError, lang: str) -> web
         headers["Retry-After"] = str(RETRY_AFTER_S)
     elif exc.status >= 500:
         logger.error("%s %s: %s", request.method, request.path, exc.message)
-    return json_response(error_body(exc.code, exc.message, exc.params, lang, exc.status),
+    return json_response(error_body(exc.code, public_message(exc), exc.params, lang, exc.status),
                          status=exc.status, headers=headers)
 
 
@@ -89,7 +94,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if header.startswith("Bearer "):
         try:
             claims = request.app[keys.TOKENS].check(header.removeprefix("Bearer ").strip())
-            request[PRINCIPAL] = Principal(claims.user_id, claims.username, claims.role, claims.agency_id)
+            request[PRINCIPAL] = await resolve(request.app, claims)  # the catalogue decides
         except Unauthorized:
             if not public:  # a stale token does not break a public page
                 raise
@@ -141,12 +146,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_request_bytes,
         middlewares=[metrics_middleware(registry), error_middleware, auth_middleware,
-                     denial_middleware],
+                     bounds_middleware, denial_middleware],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = registry
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    secure_data_dir(settings)  # 0700; the catalogue and exports 0600
     app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
+    app[ACCOUNTS] = AccountCache(settings.account_cache_seconds)
+    app[LOGIN_SERIALIZER] = Serializer()
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         from server.migrate import upgrade
@@ -166,6 +173,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub
     app.cleanup_ctx.append(uploads_ctx)
     app.cleanup_ctx.append(access_ledger_ctx)  # view and denial entries (issue 12)
+    app.cleanup_ctx.extend((hash_pool_ctx, exports_cleanup_ctx))
     if settings.worker_in_server:
         app.cleanup_ctx.append(workers_ctx)
     for table in all_routes():

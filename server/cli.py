@@ -31,8 +31,10 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 def open_db(settings: Settings):  # type: ignore[no-untyped-def]
     from server.db import Database
+    from server.hygiene import secure_data_dir
     from server.migrate import upgrade
 
+    secure_data_dir(settings)
     db = Database(settings)
     upgrade(db.engine)
     return db
@@ -48,7 +50,7 @@ def bootstrap_admin(db: Any) -> tuple[str, str, bool] | None:
     given = os.environ.get("CUSTODIAN_ADMIN_PASSWORD")
     password = given or secrets.token_urlsafe(12)
     try:
-        db.call(add_user, "admin", password, "admin", None, "Administrator")
+        db.call(add_user, "admin", password, "admin", None, "Administrator", actor="system")
     except Conflict:  # another server process created it first
         return None
     return "admin", password, given is None
@@ -132,14 +134,24 @@ def _read_password(args: argparse.Namespace) -> str:
     return password
 
 
+def cli_actor() -> str:
+    """How a command-line act is named in the ledger: the operating-system user."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # no user name in a container is not an error
+        return "cli:operator"
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
-    from server.accounts import add_user
+    from server.accounts import add_user, check_password_policy
 
     settings = settings_from(args)
     password = _read_password(args)
+    check_password_policy(password, args.name)
     db = open_db(settings)
     try:
-        user = db.call(add_user, args.name, password, args.role, args.agency, args.display_name or "")
+        user = db.call(add_user, args.name, password, args.role, args.agency, args.display_name or "",
+                       actor=cli_actor())
     finally:
         db.close()
     out.print(f"user [cyan]{user.username}[/] created (id {user.id}, role {user.role}"
@@ -153,10 +165,47 @@ def cmd_agency_add(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = open_db(settings)
     try:
-        agency = db.call(add_agency, args.code, args.name or args.code)
+        agency = db.call(add_agency, args.code, args.name or args.code, actor=cli_actor())
     finally:
         db.close()
     out.print(f"agency [cyan]{agency.code}[/] created (id {agency.id})")
+    return 0
+
+
+def cmd_user_change(args: argparse.Namespace) -> int:
+    """user disable / enable / passwd / set: each bumps the token version (existing tokens
+    stop working within account_cache_seconds on running servers) and is ledgered."""
+    from server.accounts import _UNSET, check_password_policy, get_user_by_name, update_user
+
+    settings = settings_from(args)
+    changes: dict[str, Any] = {}
+    action = args.user_command
+    if action in ("disable", "enable"):
+        changes["active"] = action == "enable"
+    elif action == "passwd":
+        password = _read_password(args)
+        check_password_policy(password, args.name)
+        changes["password"] = password
+    else:
+        if args.role is None and args.agency is None and args.display_name is None:
+            raise CustodianError("user set: give --role, --agency or --display-name",
+                                 code="bad_argument")
+        changes["role"] = args.role
+        changes["agency_code"] = _UNSET if args.agency is None else (args.agency or None)
+        changes["display_name"] = args.display_name
+    db = open_db(settings)
+    try:
+        def change(s: Any) -> dict[str, Any]:
+            return update_user(s, get_user_by_name(s, args.name), actor=cli_actor(), **changes)
+
+        changed = db.call(change)
+    finally:
+        db.close()
+    if not changed:
+        out.print(f"user [cyan]{args.name}[/]: nothing to change")
+    else:
+        out.print(f"user [cyan]{args.name}[/]: {', '.join(sorted(changed))} changed"
+                  + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
     return 0
 
 
@@ -258,6 +307,24 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     _common(pa)
     pa.set_defaults(func=cmd_user_add)
+    for name, text in (("disable", "disable a user (their tokens stop working)"),
+                       ("enable", "enable a disabled user")):
+        pa = usub.add_parser(name, help=text)
+        pa.add_argument("name", help="login name")
+        _common(pa)
+        pa.set_defaults(func=cmd_user_change)
+    pa = usub.add_parser("passwd", help="set a user's password (their tokens stop working)")
+    pa.add_argument("name", help="login name")
+    pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    _common(pa)
+    pa.set_defaults(func=cmd_user_change)
+    pa = usub.add_parser("set", help="change a user's role, agency or display name")
+    pa.add_argument("name", help="login name")
+    pa.add_argument("--role", choices=ROLES, help="the new role")
+    pa.add_argument("--agency", metavar="CODE", help="the new agency code ('' for none)")
+    pa.add_argument("--display-name", help="name shown in the UI and the custody report")
+    _common(pa)
+    pa.set_defaults(func=cmd_user_change)
 
     p = sub.add_parser("agency", help="manage agencies")
     asub = p.add_subparsers(dest="agency_command", required=True, metavar="ACTION")
@@ -295,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    os.umask(0o077)  # the catalogue, keys, store, uploads and exports are the server user's only
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -48,6 +48,7 @@ from server import jobs
 from server.access import EXPORT, Principal, require
 from server.db import Database
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append, row_entry
 from server.models import (
     Agency,
@@ -62,7 +63,6 @@ from server.models import (
 from server.report import FontChoice, choose_font, render_pdf
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -743,6 +743,10 @@ def run_export(
                    "font_embedded": font.embedded, "font": font.describe(),
                    "font_warnings": list(font.skipped), "signing_key_fingerprint": head_fp,
                    "timestamped": head_token is not None}
+        if out_path is None:  # a package kept on the server: its user's only
+            from server.hygiene import private_export
+
+            private_export(target)
         db.call(_finish, export_id, result, target, summary, actor, plan.case["id"])
         if not font.embedded:
             logger.warning("export %s: %s", export_id, font.describe())

@@ -81,6 +81,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on every password, role, agency or active change: older tokens stop working.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class LoginFailure(Base):
@@ -413,7 +416,13 @@ class CaseApproval(Base):
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A request until each named person decided in their own session (issue 12, point 3):
+    # pending -> reviewed -> approved, or rejected; the times are the server's.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -663,3 +672,12 @@ class ViewSession(Base):
     ledger_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     __table_args__ = (Index("ix_view_session_key", "user_id", "item_id", "kind", "expires_at"),)
+class LedgerThrottle(Base):
+    """How many ledger entries of one noisy kind (failed logins, ...) were written in the
+    current window, and how many were only counted; the next entry reports that count."""
+
+    __tablename__ = "ledger_throttles"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    written: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(BigInteger, default=0)

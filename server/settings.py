@@ -12,6 +12,7 @@ from typing import Any
 from server.errors import SettingsError
 
 ENV_PREFIX = "CUSTODIAN_"
+MIN_JWT_SECRET_BYTES = 32
 # The shipped defaults a deployer reads and edits; values here must equal the dataclass defaults.
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "config" / "custodian.toml"
 
@@ -159,6 +160,49 @@ class Settings:
         "denial_ledger_window_seconds; further ones are counted, not ledgered one by one."
     )
     denial_ledger_window_seconds: int = _s(600, "Window of denial_ledger_limit.")
+    # -- accounts, logins, quotas, hygiene (issue 12) -----------------------------------------
+    account_cache_seconds: float = _s(
+        5.0, "How long a server process trusts its cached copy of an account (role, agency, "
+        "active, token version) before reading the catalogue again; changes made through this "
+        "process take effect at once, changes from the CLI or another server within this time."
+    )
+    trusted_proxies: str = _s(
+        "", "Addresses or networks (comma separated, e.g. `127.0.0.1, 10.0.0.0/8`) of reverse "
+        "proxies whose X-Forwarded-For header is believed; empty means the header is ignored."
+    )
+    login_delay_seconds: float = _s(
+        1.0, "First delay once an address or a user reaches login_max_failures; it doubles with "
+        "each further failure (a correct password is answered after the delay, not refused)."
+    )
+    login_max_delay_seconds: float = _s(30.0, "Longest delay before a login attempt is answered.")
+    login_hash_threads: int = _s(
+        2, "Threads that check passwords (scrypt), apart from the catalogue's threads."
+    )
+    login_hash_queue: int = _s(
+        64, "Password checks allowed to wait for a hash thread; more get 503 at once."
+    )
+    login_failure_entries_per_minute: int = _s(
+        30, "Failed-login ledger entries written per minute at most; further failures are "
+        "counted and the next entry carries the count; 0 = every failure is ledgered."
+    )
+    quota_user_reserved_bytes: int = _s(
+        256 * 1024**3, "Bytes one user (a station) may have announced in unfinished uploads; "
+        "0 = no limit."
+    )
+    quota_user_open_uploads: int = _s(100, "Unfinished uploads one user may hold; 0 = no limit.")
+    quota_agency_reserved_bytes: int = _s(
+        1024**4, "Bytes one agency's users may have announced in unfinished uploads; 0 = no limit."
+    )
+    quota_agency_open_uploads: int = _s(
+        400, "Unfinished uploads one agency's users may hold; 0 = no limit."
+    )
+    export_retention_days: int = _s(
+        30, "Finished export packages are deleted from the server after this many days (the "
+        "export record and its ledger entries stay); 0 = kept for ever."
+    )
+    export_max_per_hour: int = _s(
+        10, "Exports one user may request per hour; 0 = no limit."
+    )
 
     # -- derived paths -------------------------------------------------------------------
     @property
@@ -289,6 +333,22 @@ def _validate(s: Settings) -> None:
                  "denial_ledger_limit", "denial_ledger_window_seconds"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")
+    if s.jwt_secret and len(s.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise SettingsError(f"setting 'jwt_secret' must be at least {MIN_JWT_SECRET_BYTES} bytes "
+                            "(or empty for a random one kept in the data folder); generate one "
+                            "with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+    for name in ("login_hash_threads", "login_hash_queue"):
+        if getattr(s, name) <= 0:
+            raise SettingsError(f"setting {name!r} must be positive")
+    for name in ("account_cache_seconds", "login_delay_seconds", "login_max_delay_seconds",
+                 "login_failure_entries_per_minute", "quota_user_reserved_bytes",
+                 "quota_user_open_uploads", "quota_agency_reserved_bytes",
+                 "quota_agency_open_uploads", "export_retention_days", "export_max_per_hour"):
+        if getattr(s, name) < 0:
+            raise SettingsError(f"setting {name!r} must be 0 or more")
+    from server.netaddr import parse_networks
+
+    parse_networks(s.trusted_proxies)
     if s.retention_default_days < 180:
         raise SettingsError("setting 'retention_default_days' must be at least 180 (six months)")
     for name in ("retention_case_days", "auto_link_margin_seconds"):

@@ -23,6 +23,7 @@ class TokenClaims:
     role: str
     agency_id: int | None
     expires_at: datetime
+    version: int = 0  # the user's token_version when issued; a change to the account bumps it
 
 
 def load_secret(settings: Settings) -> bytes:
@@ -44,6 +45,12 @@ def load_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
+def _int_claim(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise ValueError("bad integer claim")
+    return value
+
+
 class TokenIssuer:
     """Issues and checks tokens for one deployment."""
 
@@ -54,12 +61,12 @@ class TokenIssuer:
         self.ttl = timedelta(seconds=settings.jwt_ttl_seconds)
 
     def issue(self, user_id: int, username: str, role: str, agency_id: int | None,
-              now: datetime | None = None) -> tuple[str, datetime]:
+              now: datetime | None = None, version: int = 0) -> tuple[str, datetime]:
         now = now or datetime.now(UTC)
         exp = now + self.ttl
         payload = {
             "sub": str(user_id), "name": username, "role": role, "agency": agency_id,
-            "iss": self.issuer, "aud": self.audience,
+            "ver": version, "iss": self.issuer, "aud": self.audience,
             "iat": int(now.timestamp()), "exp": int(exp.timestamp()),
         }
         return jwt.encode(payload, self.secret, algorithm=ALGORITHM), exp.replace(microsecond=0)
@@ -69,7 +76,7 @@ class TokenIssuer:
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=[ALGORITHM], audience=self.audience,
-                issuer=self.issuer, options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                issuer=self.issuer, options={"require": ["exp", "iat", "iss", "aud", "sub", "ver"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired; log in again", code="token_expired") from None
@@ -77,9 +84,10 @@ class TokenIssuer:
             raise Unauthorized(f"invalid token: {exc}", code="bad_token") from None
         try:
             return TokenClaims(
-                user_id=int(claims["sub"]), username=str(claims.get("name", "")),
+                user_id=_int_claim(int(claims["sub"])), username=str(claims.get("name", "")),
                 role=str(claims["role"]), agency_id=claims.get("agency"),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+                version=_int_claim(claims["ver"]),
             )
         except (KeyError, ValueError, TypeError):
             raise Unauthorized("invalid token: missing claims", code="bad_token") from None

@@ -52,6 +52,7 @@ from server.ledger import actor_of, append
 from server.manifests import write_manifest
 from server.media import MEDIA_JOB
 from server.models import Agency, EvidenceDelivery, EvidenceItem, StoredObject, Upload, User, utcnow
+from server.quotas import check_upload_quota
 from server.settings import Settings
 from server.signing import ServerKey, load_or_create_key
 from server.store.base import SHA256_RE, ObjectStore
@@ -461,6 +462,7 @@ class UploadManager:
                         f"upload {busy} first (stations may upload many)",
                         code="one_at_a_time",
                     )
+            check_upload_quota(s, who, length, self.settings)  # per user and agency
             reserved = _reserved_bytes(s)
             try:
                 self.store.check_space(length + reserved)

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from server.access import Principal
 from server.errors import BadRequest, PayloadTooLarge, Unauthorized
+from server.isotime import iso  # noqa: F401 (re-exported for route modules)
 
 H = TypeVar("H", bound=Callable[..., Any])
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -50,11 +51,6 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def iso(dt: datetime | None) -> str | None:
-    """RFC 3339 UTC with a Z."""
-    if dt is None:
-        return None
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -64,11 +60,13 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object (size capped by the app's client_max_size)."""
+    from server.hygiene import loads
+
     try:
-        data = await request.json()
+        data = loads(await request.text())  # depth, numbers and dates bounded (400, not 500)
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"request body over {request.app._client_max_size} bytes") from None
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("request body is not valid JSON", code="bad_json") from None
     if not isinstance(data, dict):
         raise BadRequest("request body must be a JSON object", code="bad_json")

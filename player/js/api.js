@@ -17,7 +17,7 @@ export class ApiError extends Error {
   constructor(status, body) {
     // `message` is the server's text in the interface's language; `error` the English diagnostic.
     super((body && (body.message || body.error)) || (getLang() === "en" ? `Server error (HTTP ${status})` : `服务器错误（HTTP ${status}）`));
-    this.status = status; this.code = body && body.code; this.params = body && body.params;
+    this.status = status; this.code = body && body.code; this.params = body && body.params; this.body = body;
   }
 }
 

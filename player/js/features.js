@@ -2,3 +2,5 @@
 import "./registry.js";
 import "./supervision.js";
 import "./evidence.js"; // evidence-ui: evidence list, processing, custody history (also imported by app.js)
+import "./admin.js";
+import "./casework.js";

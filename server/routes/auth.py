@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
 
 from aiohttp import web
 
 from server import keys
-from server.accounts import LoginLimits, get_user, login
+from server.accounts import get_user
 from server.errors import Unauthorized
+from server.logins import (
+    HASH_POOL,
+    LOGIN_SERIALIZER,
+    LoginLimits,
+    delay_for,
+    fail,
+    prepare,
+    succeed,
+)
+from server.netaddr import client_address
 from server.web import endpoint, iso, json_response, principal, read_json, require_str
 
 routes = web.RouteTableDef()
@@ -17,20 +27,63 @@ LOGIN_BODY = {"type": "object", "required": ["username", "password"],
               "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
 
 
+def request_address(request: web.Request) -> str:
+    """The client's address: X-Forwarded-For is believed from trusted_proxies only."""
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                          request.app[keys.SETTINGS].trusted_proxies)
+
+
 @routes.post("/api/v1/auth/login")
 @endpoint("Exchange a username and password for a short-lived JWT", public=True, tags=("auth",),
           body=LOGIN_BODY, responses={200: "token and expires_at", 401: "wrong credentials",
-                                      429: "too many failed logins"})
+                                      429: "too many failed logins for this user from this "
+                                           "address", 503: "too many logins at once"})
 async def login_route(request: web.Request) -> web.Response:
     data = await read_json(request)
     username = require_str(data, "username", 100)
     password = require_str(data, "password", 1000)
-    settings = request.app[keys.SETTINGS]
-    limits = LoginLimits(settings.login_max_failures, timedelta(seconds=settings.login_window_seconds))
-    who = await request.app[keys.DB].run(login, username, password, request.remote or "?", limits)
-    if who is None:
-        raise Unauthorized("wrong username or password", code="bad_credentials")
-    token, expires = request.app[keys.TOKENS].issue(who.user_id, who.username, who.role, who.agency_id)
+    app = request.app
+    db = app[keys.DB]
+    limits = LoginLimits.of(app[keys.SETTINGS])
+    address = request_address(request)
+    pool = app[HASH_POOL]
+    async with pool.turn():
+        attempt = await db.run(prepare, username, address, limits)
+    held: list[str] = []
+    serializer = app[LOGIN_SERIALIZER]
+    try:
+        delay = delay_for(attempt, limits)
+        if delay:
+            # Over the limit: answer after a delay that doubles per failure (a correct
+            # password still gets in), one attempt at a time for a failing address.
+            queue = []
+            if attempt.address_failures >= limits.max_failures:
+                queue.append(f"addr:{address}")
+            if attempt.user_failures >= limits.max_failures and attempt.address_failures:
+                queue.append(f"user:{username}")
+            held = await serializer.hold(queue)
+            if held:
+                async with pool.turn():
+                    attempt = await db.run(prepare, username, address, limits)
+                delay = delay_for(attempt, limits)
+            await asyncio.sleep(delay)
+        async with pool.turn():
+            ok = await pool.verify(password, attempt.password_hash)
+            result = None
+            if ok and attempt.user_id is not None and attempt.active:
+                result = await db.run(succeed, attempt.user_id, username, address,
+                                      attempt.password_hash)
+            if result is None:
+                reason = ("unknown_user" if attempt.user_id is None else
+                          "wrong_password" if not ok else "account_disabled")
+                await db.run(fail, username, address, attempt.user_id, reason, limits)
+        if result is None:
+            raise Unauthorized("wrong username or password", code="bad_credentials")
+    finally:
+        serializer.release(held)
+    who, version = result
+    token, expires = app[keys.TOKENS].issue(who.user_id, who.username, who.role, who.agency_id,
+                                            version=version)
     return json_response({"token": token, "expires_at": iso(expires), "role": who.role})
 
 

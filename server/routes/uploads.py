@@ -13,6 +13,7 @@ from aiohttp import web
 from server import keys
 from server.access import UPLOAD, require
 from server.errors import CustodianError
+from server.hygiene import public_message
 from server.messages import error_body, negotiate
 from server.uploads import (
     CHECKSUM_ALGORITHMS,
@@ -81,7 +82,7 @@ def tus(handler: Handler) -> Handler:
             return await handler(request)
         except CustodianError as exc:
             return json_response(
-                _error(request, exc.code, exc.message, exc.params, exc.status),
+                _error(request, exc.code, public_message(exc), exc.params, exc.status),
                 status=exc.status,
                 headers=_tus_headers(),
             )

@@ -10,9 +10,10 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from integrity.ledger import INGEST, VIEW, check_chain
-from server.accounts import LoginLimits, add_agency, add_user, count_users, login
+from server.accounts import add_agency, add_user, count_users
 from server.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from server.ledger import append, iter_rows, row_entry
+from server.logins import LoginLimits, delay_for, fail, prepare
 from server.models import Agency, Device, EvidenceItem, Officer, StoredObject, User
 
 H = "a" * 64
@@ -91,19 +92,28 @@ def test_naive_datetimes_are_refused(db) -> None:  # type: ignore[no-untyped-def
         db.call(lambda s: s.add(Agency(code="X", name="x", created_at=datetime(2026, 1, 1))) or s.flush())
 
 
-def test_login_rate_limit_per_user_and_address(db) -> None:  # type: ignore[no-untyped-def]
+def test_login_limits_per_pair_address_and_user(db) -> None:  # type: ignore[no-untyped-def]
+    """Only the (user, address) pair that failed is refused; an address or a user over the
+    limit is delayed (growing), never locked out for everyone (issue 12, hole 7)."""
     db.call(add_agency, "LS", "LS")
-    db.call(add_user, "zhao", "the right password", "reviewer", "LS")
-    limits = LoginLimits(3, timedelta(minutes=5))
-    assert db.call(login, "zhao", "the right password", "10.0.0.1", limits) is not None
+    uid = db.call(add_user, "zhao", "the right password", "reviewer", "LS").id
+    limits = LoginLimits(3, timedelta(minutes=5), delay=0.5, max_delay=4.0)
     for _ in range(3):
-        assert db.call(login, "zhao", "wrong", "10.0.0.1", limits) is None
+        db.call(fail, "zhao", "10.0.0.1", uid, "wrong_password", limits)
     with pytest.raises(TooManyRequests):
-        db.call(login, "zhao", "the right password", "10.0.0.2", limits)  # user locked
-    with pytest.raises(TooManyRequests):
-        db.call(login, "nobody", "x", "10.0.0.1", limits)  # address locked
+        db.call(prepare, "zhao", "10.0.0.1", limits)  # this pair is refused
+    other = db.call(prepare, "zhao", "10.0.0.2", limits)  # a clean address is not
+    assert other.user_id == uid and other.pair_failures == 0 and other.user_failures == 3
+    assert delay_for(other, limits) == 0.5  # but waits: the user is over the limit
+    # Another user behind the failing address: delayed, not refused.
+    db.call(add_user, "qian", "another good password", "reviewer", "LS")
+    behind = db.call(prepare, "qian", "10.0.0.1", limits)
+    assert behind.address_failures == 3 and delay_for(behind, limits) == 0.5
+    for _ in range(5):
+        db.call(fail, "nobody", "10.0.0.1", None, "unknown_user", limits)
+    assert delay_for(db.call(prepare, "qian", "10.0.0.1", limits), limits) == 4.0  # capped
     later = datetime.now(UTC) + timedelta(minutes=6)
-    assert db.call(login, "zhao", "the right password", "10.0.0.3", limits, later) is not None
+    assert db.call(prepare, "zhao", "10.0.0.1", limits, later).pair_failures == 0
 
 
 def test_ledger_appends_form_one_chain(db) -> None:  # type: ignore[no-untyped-def]

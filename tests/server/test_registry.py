@@ -143,6 +143,14 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     assert n["officer_id"] == "010002" and n["attribution"]["flag"] == "matched"
     flagged = await call(client, rev, "GET", "/api/v1/devices/flagged")
     assert [i["id"] for i in flagged["items"]] == [afternoon]
+    # Before anyone signed the camera out (07:00): accepted, flagged, the file's claim kept.
+    early = await upload(client, station, b"before the shift", device_id="DSJ1",
+                         officer_id="010001", recorded_at=local("07:00"))
+    e = await call(client, rev, "GET", f"/api/v1/evidence/{early}")
+    assert e["attribution"]["flag"] == "unassigned" and e["officer_id"] == "010001"
+    assert e["attribution"]["officer_code"] is None
+    flagged = await call(client, rev, "GET", "/api/v1/devices/flagged?flag=unassigned")
+    assert [i["id"] for i in flagged["items"]] == [early]
     entries = {e["subject"]: e for e in ledger(client, "attribute")}
     assert entries[f"evidence:{afternoon}"]["officer"] == "010002"
     assert entries[f"evidence:{afternoon}"]["claimed_officer"] == "010001"
@@ -151,12 +159,24 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     fa = await call(client, rev, "GET", f"/api/v1/officers/010001/footage?from={DAY}&to={DAY}")
     fb = await call(client, rev, "GET", "/api/v1/officers/010002/footage")
     assert [d["date"] for d in fa["days"]] == [DAY]
-    assert [i["id"] for i in fa["days"][0]["items"]] == [morning]
+    # 010001's day: the morning clip, and the unassigned early one by its file name's claim.
+    assert [i["id"] for i in fa["days"][0]["items"]] == [morning, early]
     assert {i["id"] for d in fb["days"] for i in d["items"]} == {afternoon, no_code}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=一中队")
-    assert [i["id"] for i in page["items"]] == [morning]
+    assert {i["id"] for i in page["items"]} == {morning, early}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=二中队")
     assert {i["id"] for i in page["items"]} == {afternoon, no_code}
+
+    # A shared-pool camera signed out for one shift: attributed inside it, nobody holds it now.
+    await call(client, admin, "POST", "/api/v1/devices", {
+        "serial": "POOL1", "agency": "A1", "kind": "handheld", "officer": "010002",
+        "from": f"{DAY} 08:00", "to": f"{DAY} 12:00"})
+    pool = await call(client, admin, "GET", "/api/v1/devices/POOL1")
+    assert pool["officer_code"] is None and pool["assignments"][0]["to"] == local("12:00")
+    shift = await upload(client, station, b"pool camera", device_id="POOL1",
+                         recorded_at=local("09:30"))
+    s = await call(client, rev, "GET", f"/api/v1/evidence/{shift}")
+    assert s["officer_id"] == "010002" and s["attribution"]["flag"] == "matched"
 
     # Leaving ends the open assignment and keeps the history; a left officer gets no camera.
     await call(client, admin, "PATCH", "/api/v1/officers/010002", {"status": "left"})
