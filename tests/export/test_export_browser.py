@@ -136,6 +136,7 @@ def _big_bag(folder: Path, size: int) -> tuple[Path, str]:
     return big, h.hexdigest()
 
 
+@pytest.mark.slow
 def test_streaming_sha256_above_the_webcrypto_threshold(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A file above WEBCRYPTO_MAX (256 MiB) goes through the page's streaming SHA-256."""
     big, _ = _big_bag(tmp_path / "bag", 256 * 1024 * 1024 + 4099)

@@ -75,6 +75,10 @@ async def test_hevc_original_gets_a_playable_derived_copy(make_client, tmp_path:
     (clip,) = details["clips"]
     assert clip["parameters"]["purpose"] == "browser_playable_copy"
     assert clip["derived_from"] == details["items"][0]["sha256"] and clip["method"] == "reencode"
+    report = json.loads((folder / "data/report/custody-report.json").read_text("utf-8"))
+    assert report["tree_head"]["fingerprint"] == fingerprint
+    assert report["time_zone"] == "Asia/Shanghai"
+    assert report["export"]["exporter"].endswith(":legal")
     player = (folder / "player.html").read_text("utf-8")
     assert copy.name in player and "derived copy" in player
     text = subprocess.run(["pdftotext", str(folder / "data/report/custody-report.pdf"), "-"],
