@@ -41,18 +41,14 @@ def read_credentials(path: str) -> tuple[str, str]:
 
 def login_from_file(db: Any, settings: Any, path: str | None) -> Any:
     """The Custodian account the command acts as (its role and agency are enforced)."""
-    from datetime import timedelta
-
-    from server.accounts import LoginLimits, login
+    from server.logins import LoginLimits, login_blocking
 
     if not path:
         raise BadRequest("--credentials FILE is required: an export is recorded under the "
                          "Custodian account that makes it (TOML with username and password)",
                          code="no_credentials")
     username, password = read_credentials(path)
-    limits = LoginLimits(settings.login_max_failures,
-                         timedelta(seconds=settings.login_window_seconds))
-    who = db.call(login, username, password, "cli", limits)
+    who = login_blocking(db, username, password, "cli", LoginLimits.of(settings))
     if who is None:
         raise BadRequest(f"credentials file {path}: wrong username or password, or the account "
                          "is disabled", code="bad_credentials")

@@ -8,10 +8,12 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import delete, func, select
@@ -133,6 +135,23 @@ def fail(s: Session, username: str, address: str, user_id: int | None, reason: s
            details={"username": username if user_id is not None else None, "address": address,
                     "reason": reason, "failures_in_window": _count(s, pair_key, now - limits.window),
                     "entries_suppressed_before": suppressed})
+
+
+def login_blocking(db: Any, username: str, password: str, address: str,
+                   limits: LoginLimits) -> Principal | None:
+    """The same login for a command-line process (no event loop): counted, delayed and
+    ledgered like one through the API. None on failure."""
+    attempt = db.call(prepare, username, address, limits)
+    time.sleep(delay_for(attempt, limits))
+    ok = verify_password(password, attempt.password_hash)
+    if ok and attempt.user_id is not None and attempt.active:
+        result = db.call(succeed, attempt.user_id, username, address, attempt.password_hash)
+        if result is not None:
+            return result[0]
+    reason = ("unknown_user" if attempt.user_id is None else "wrong_password" if not ok
+              else "account_disabled")
+    db.call(fail, username, address, attempt.user_id, reason, limits)
+    return None
 
 
 class HashPool:
