@@ -50,7 +50,7 @@ def main() -> None:
 
     def fill(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
-        user = add_user(s, "rev", "x" * 12, "reviewer", "A1")
+        user = add_user(s, "rev", "Bench-pass-2026!", "reviewer", "A1")
         case = Case(agency_id=a1.id, number="BENCH-1", title="bench", enforcement_type="penalty",
                     procedure="general")
         s.add(case)

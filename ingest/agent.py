@@ -194,7 +194,7 @@ class Agent:
             free = None
         return {"station_id": self.cfg.station_id, "files_waiting": files, "bytes_waiting": size,
                 "last_error": (self._fatal or error)[:2000], "disk_free": free,
-                "version": "custodian-ingest"}
+                "version": _agent_version()}
 
     async def heartbeat(self) -> bool:
         """Send one heartbeat; a failure is logged, never fatal (uploads matter more)."""
@@ -659,6 +659,16 @@ def _move_cleared(dock: Path, rel: tuple[str, ...], path: Path, moved: list[Path
     finally:
         os.close(src_fd)
     return str(dock.joinpath(CLEARED_DIR, *rel, final))
+
+
+def _agent_version() -> str:
+    """custodian-ingest/<package version>, as the station list shows it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"custodian-ingest/{version('custodian')}"
+    except PackageNotFoundError:
+        return "custodian-ingest"
 
 
 def _free_name(p: Path) -> Path:

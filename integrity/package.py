@@ -32,8 +32,22 @@ PAYLOAD_DIRS = ("originals", "clips", "manifests", "ledger", "report")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 VERIFIER_SOURCE = Path(__file__).resolve().parent / "verify_package.py"
 VERIFIER_NAME = "verify.py"
-# Files a browser can play with <video> from the unpacked folder.
+# Files a browser can show from the unpacked folder, by the element that shows them.
 PLAYABLE_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".webm"})
+PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
+AUDIO_SUFFIXES = frozenset({".mp3", ".m4a", ".aac", ".wav", ".ogg", ".oga", ".opus", ".flac"})
+
+
+def media_type(path: str) -> str | None:
+    """'video', 'photo' or 'audio' for what player.html can show; None otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix in PLAYABLE_SUFFIXES:
+        return "video"
+    if suffix in PHOTO_SUFFIXES:
+        return "photo"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return None
 
 _UNSAFE_CHARS = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
 _WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?$", re.IGNORECASE)
@@ -351,10 +365,10 @@ def write_package(
                 "path": f.path,
                 "label": f.label or f.path.rsplit("/", 1)[-1],
                 "kind": f.path.split("/")[0],
+                "type": media_type(f.path),
             }
             for f in sorted(spec.files, key=lambda f: f.path)
-            if f.path.split("/")[0] in ("clips", "originals")
-            and Path(f.path).suffix.lower() in PLAYABLE_SUFFIXES
+            if f.path.split("/")[0] in ("clips", "originals") and media_type(f.path)
         ]
         tags.append(put_bytes("player.html", render_player_html(bag, media, spec.title)))
         expected = {f.path: f.sha256 for f in (*payload, *tags)}

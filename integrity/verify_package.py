@@ -341,6 +341,19 @@ def _keys_file(data: Any, where: str) -> list[TrustedKey]:
     return out
 
 
+def load_trusted_tsa(path: str | None) -> bytes | None:
+    """The PEM roots of --trusted-tsa (None when not given)."""
+    if not path:
+        return None
+    try:
+        data = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise BadTrustedKey(f"--trusted-tsa {path}: cannot be read ({exc})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data or len(data) > MAX_KEYS_FILE_BYTES:
+        raise BadTrustedKey(f"--trusted-tsa {path}: not a PEM certificate file")
+    return data
+
+
 def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
     """Every --trusted-key value as TrustedKeys: a fingerprint, key id or raw key in hex, a
     PEM public-key file, a JSON keys file, or a text file of fingerprints (one a line)."""
@@ -692,6 +705,7 @@ class Report:
     untrusted: list[str] = field(default_factory=list)  # key ids not among --trusted-key
     trusted_given: bool = False
     origin_established: bool = False
+    origin_by_tsa: bool = False  # the tree head's RFC 3161 token verifies with --trusted-tsa
 
     def problem(self, kind: str, where: str, message: str) -> None:
         self.problems.append(Problem(kind, where, message))
@@ -762,14 +776,16 @@ class Verifier:
         *,
         trusted_keys: tuple[str, ...] | list[TrustedKey] = (),
         progress: Callable[[str, int, int], None] | None = None,
+        trusted_tsa: bytes | None = None,
     ) -> None:
         self.bag = bag
+        self.trusted_tsa = trusted_tsa
         self.trusted: list[TrustedKey] = [
             k if isinstance(k, TrustedKey) else t
             for k in trusted_keys
             for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))
         ]
-        self.report = Report(trusted_given=bool(self.trusted))
+        self.report = Report(trusted_given=bool(self.trusted) or trusted_tsa is not None)
         self.windows: dict[str, tuple[Any, Any]] = {}  # key id -> (valid_from, valid_to)
         self.used: dict[str, list[tuple[str, str, str | None]]] = {}  # kid -> (rel, what, time)
         self.progress = progress
@@ -820,6 +836,7 @@ class Verifier:
         self.step8_item_manifests(files)
         self.step9_clips(files)
         self.step10_timestamps(files)
+        self.step10b_trusted_tsa(files)
         self.step11_origin()
         return self.report
 
@@ -1020,7 +1037,7 @@ class Verifier:
                 "data/ledger/keys.json: no public signing key in the package",
             )
         else:
-            for item in keys.get("keys", []):
+            for item in keys.get("keys", []) if isinstance(keys, dict) else []:
                 try:
                     raw = bytes.fromhex(item["public_key_hex"])
                 except (KeyError, ValueError, TypeError):
@@ -1292,6 +1309,9 @@ class Verifier:
                 sig_rel = f"data/manifests/{item_id}/v{version}.sig.json"
                 data = self.bag.read(rel)
                 sig = self._json(sig_rel) if sig_rel in files else None
+                if sig is not None and not isinstance(sig, dict):
+                    self.report.problem("malformed", sig_rel, f"{sig_rel}: not a JSON object")
+                    continue
                 if sig is None:
                     if sig_rel not in files:
                         self.report.problem("missing", sig_rel, f"{sig_rel}: missing")
@@ -1506,12 +1526,48 @@ class Verifier:
                     f"bag-info.txt: Signing-Key-Fingerprint {recorded} is not the fingerprint "
                     f"of the key that signed the tree head ({head_fp})",
                 )
+        # Trusted keys, when given, must cover every signer; without them, a tree-head token
+        # from a TSA the clerk trusts (--trusted-tsa) establishes who had the head stamped.
+        by_keys = bool(self.trusted) and not self.report.untrusted
+        by_tsa = not self.trusted and self.report.origin_by_tsa
         self.report.origin_established = (
-            bool(self.trusted)
-            and self.head is not None
-            and bool(self.report.signing_keys)
-            and not self.report.untrusted
+            self.head is not None and bool(self.report.signing_keys) and (by_keys or by_tsa)
         )
+
+    def step10b_trusted_tsa(self, files: dict[str, int]) -> None:
+        """The tree head's RFC 3161 token against the TSA roots the clerk trusts (never the
+        package's own tsa-roots.pem, which whoever made the package chose)."""
+        token, stamped = "data/ledger/tree-head.tsr", "data/ledger/tree-head.signed.json"
+        if self.trusted_tsa is None or self.head is None:
+            return
+        if token not in files or stamped not in files:
+            self.report.warnings.append("--trusted-tsa: the package has no tree-head token")
+            return
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            self.report.warnings.append("--trusted-tsa: openssl not found, token not checked")
+            return
+        with tempfile.TemporaryDirectory(prefix="verify-tsa-") as tmp:
+            paths = [Path(tmp, n) for n in ("t.tsr", "d.bin", "ca.pem")]
+            for path, data in zip(
+                paths, (self.bag.read(token), self.bag.read(stamped), self.trusted_tsa),
+                strict=True,
+            ):
+                path.write_bytes(data)
+            result = subprocess.run(
+                [openssl, "ts", "-verify", "-in", str(paths[0]), "-data", str(paths[1]),
+                 "-CAfile", str(paths[2])],
+                capture_output=True, text=True, timeout=60,
+            )
+        if result.returncode == 0 and "OK" in result.stdout:
+            self.report.origin_by_tsa = True
+            self.report.notes.append(
+                "origin: the signed tree head carries an RFC 3161 token of a TSA you trust"
+            )
+        else:
+            self.report.warnings.append(
+                "--trusted-tsa: the tree head's token does not verify with the roots you gave"
+            )
 
 def _stamped_data(token_rel: str) -> str:
     """Which file a token stamps: tree-head.tsr -> tree-head.signed.json, vN.tsr -> vN.json."""
@@ -1535,6 +1591,7 @@ def verify_package(
     *,
     trusted_keys: tuple[str, ...] | list[TrustedKey] = (),
     progress: Callable[[str, int, int], None] | None = None,
+    trusted_tsa: bytes | None = None,
 ) -> Report:
     """Check one package (folder or ZIP); raises PackageUnreadable when it cannot be read
     (or exceeds a size limit) and BadTrustedKey when a trusted key cannot be understood."""
@@ -1542,7 +1599,7 @@ def verify_package(
                for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))]
     bag = open_bag(Path(path))
     try:
-        return Verifier(bag, trusted_keys=trusted, progress=progress).run()
+        return Verifier(bag, trusted_keys=trusted, progress=progress, trusted_tsa=trusted_tsa).run()
     finally:
         bag.close()
 
@@ -1592,12 +1649,14 @@ def render(report: Report, path: str, *, quiet: bool = False) -> str:
             "by a key you trust."
         )
     else:
-        why = (
-            "no --trusted-key was given"
-            if not report.trusted_given
-            else "the signing key is not among your --trusted-key values: "
-            + ", ".join(report.untrusted)
-        )
+        if not report.trusted_given:
+            why = "no --trusted-key was given"
+        elif report.untrusted and not report.origin_by_tsa:
+            why = "the signing key is not among your --trusted-key values: " + ", ".join(
+                report.untrusted
+            )
+        else:
+            why = "the tree head's token does not verify with your --trusted-tsa roots"
         out.append(
             "VERDICT / 结论: ORIGIN NOT ESTABLISHED — 完整性成立，来源未确认 (exit 3): every "
             "byte, signature and ledger proof holds, but nothing shows who signed it "
@@ -1628,14 +1687,21 @@ def main(argv: list[str] | None = None) -> int:
         help="the signing key the agency publishes: fingerprint (64 hex), key id (16 hex), "
         "public key hex, PEM file, or keys file (repeatable)",
     )
+    parser.add_argument(
+        "--trusted-tsa",
+        metavar="PEM",
+        help="root certificate(s) of a time-stamping authority you trust (e.g. the agency's "
+        "own TSA): its token over the signed tree head establishes origin",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the verdict")
     args = parser.parse_args(argv)
     target = args.package or str(Path(__file__).resolve().parent)
     try:
         trusted = load_trusted_keys(args.trusted_key)
-        report = verify_package(target, trusted_keys=trusted)
+        tsa = load_trusted_tsa(args.trusted_tsa)
+        report = verify_package(target, trusted_keys=trusted, trusted_tsa=tsa)
     except BadTrustedKey as exc:
-        print(f"error: --trusted-key: {exc}", file=sys.stderr)
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     except (PackageUnreadable, OSError) as exc:
         print(f"error: unreadable / 无法读取: {exc}", file=sys.stderr)

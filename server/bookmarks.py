@@ -15,9 +15,9 @@ from integrity.ledger import ANNOTATION
 from server.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
 from server.errors import BadRequest
 from server.evidence import get_item
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import BasketClip, Bookmark, EvidenceItem
-from server.web import iso
 
 NOTE_MAX_CHARS = 2000
 CLIP_NAME_MAX_CHARS = 200

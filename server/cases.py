@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
@@ -29,6 +29,7 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CASE_STAGES,
@@ -51,7 +52,6 @@ from server.retention import apply_class
 from server.rulepack import Pack, rulebook
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ APPROVAL_FIELDS = (
     "legal_review_opinion",
 )
 MAX_FIELDS_JSON = 20_000
+DECIDING_ROLES = ("officer", "reviewer", "legal", "admin")  # who may be named in an approval
 MAX_LIST = 50
 
 
@@ -234,9 +235,10 @@ def get_case(s: Session, ref: str, who: Principal, action: str = READ_CASES) -> 
     case = s.get(Case, ref)
     if case is None:
         # By number: only among the agencies the caller sees (numbers are unique per agency).
-        found = [
-            c for c in s.scalars(select(Case).where(Case.number == ref)) if sees(who, c.agency_id)
-        ]
+        numbered = list(s.scalars(select(Case).where(Case.number == ref)))
+        found = [c for c in numbered if sees(who, c.agency_id)]
+        if numbered and not found:
+            raise Sealed(f"no case {ref!r}")  # the same answer as an absent one, ledgered
         if len(found) > 1:
             mine = [c for c in found if c.agency_id == who.agency_id]
             if len(mine) == 1:
@@ -298,6 +300,7 @@ def record_json(r: CaseRecord) -> dict[str, Any]:
         "doc_type": r.doc_type,
         "title": r.title,
         "time": iso(r.at),
+        "time_source": "claimed",  # the writer's time; created_at is the server's
         "end_time": iso(r.end_at),
         "officers": r.officers,
         "signature_status": r.signature_status,
@@ -322,6 +325,11 @@ def approval_json(a: CaseApproval) -> dict[str, Any]:
         "reviewer_id": a.reviewer_id,
         "approver_id": a.approver_id,
         "fields": a.fields,
+        "status": a.status,
+        "decisions": a.decisions or [],
+        "waiting_for": _waiting_for(a),
+        "reviewed_at": iso(a.reviewed_at),
+        "decided_at": iso(a.decided_at),
         "approved_at": iso(a.approved_at),
         "created_by": a.created_by,
         "created_at": iso(a.created_at),
@@ -421,9 +429,24 @@ def _active_linked(s: Session, case_id: str) -> list[tuple[CaseLink, EvidenceIte
 
 def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
     """What the compliance engine needs to know about one case."""
-    records = _live_records(s, case.id)
-    approvals = s.scalars(select(CaseApproval).where(CaseApproval.case_id == case.id))
-    complaints = s.scalars(select(CaseComplaint).where(CaseComplaint.case_id == case.id))
+    return facts_from_rows(
+        case,
+        _live_records(s, case.id),
+        s.scalars(select(CaseApproval).where(CaseApproval.case_id == case.id)),
+        s.scalars(select(CaseComplaint).where(CaseComplaint.case_id == case.id)),
+        _active_linked(s, case.id),
+    )
+
+
+def facts_from_rows(
+    case: Case,
+    records: Iterable[CaseRecord],
+    approvals: Iterable[CaseApproval],
+    complaints: Iterable[CaseComplaint],
+    linked: Iterable[tuple[CaseLink, EvidenceItem]],
+) -> compliance.CaseFacts:
+    """The facts of one case from its rows (live records only, active links only): one shape
+    for the case page and for the supervision view, which loads many cases at once."""
     return compliance.CaseFacts(
         id=case.id,
         enforcement_type=case.enforcement_type,
@@ -457,6 +480,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
                 kind=a.kind,
                 stage=a.stage,
                 approved_at=a.approved_at,
+                status=a.status,
                 handler_id=a.handler_id,
                 reviewer_id=a.reviewer_id,
                 approver_id=a.approver_id,
@@ -479,7 +503,7 @@ def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
                 recorded_at=i.recorded_at,
                 duration_s=_duration(i),
             )
-            for link, i in _active_linked(s, case.id)
+            for link, i in linked
         ),
     )
 
@@ -510,6 +534,18 @@ def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dic
     case = get_case(s, ref, who)
     pack = pack_for(s, settings, case.agency_id)
     records = [record_json(r) for r in _live_records(s, case.id)]
+    live_ids = {r["id"] for r in records}
+    every = s.scalars(
+        select(CaseRecord).where(CaseRecord.case_id == case.id).order_by(CaseRecord.created_at)
+    )
+    by_old = {r.supersedes: r.id for r in every if r.supersedes}
+    superseded = [
+        {**record_json(r), "superseded_by": by_old[r.id]}
+        for r in s.scalars(
+            select(CaseRecord).where(CaseRecord.case_id == case.id, CaseRecord.id.in_(by_old))
+        )
+        if r.id not in live_ids
+    ]
     linked = _active_linked(s, case.id)
     names: dict[str, set[str]] = {}
     if linked:
@@ -526,9 +562,10 @@ def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dic
         for a in s.scalars(
             select(CaseApproval)
             .where(CaseApproval.case_id == case.id)
-            .order_by(CaseApproval.approved_at)
+            .order_by(CaseApproval.created_at)
         )
     ]
+    approvals = [{**a, "people": _people(s, a)} for a in approvals]
     complaints = [
         complaint_json(c)
         for c in s.scalars(
@@ -548,6 +585,7 @@ def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dic
                 "current": stage == case.stage,
                 "reached": CASE_STAGES.index(stage) <= CASE_STAGES.index(case.stage),
                 "records": [r for r in records if r["stage"] == stage],
+                "superseded": [r for r in superseded if r["stage"] == stage],
                 "approvals": [a for a in approvals if a["stage"] == stage],
                 "items": [i for i in items if i["stage"] == stage],
             }
@@ -610,8 +648,16 @@ def list_cases(
         a = s.scalar(select(Agency).where(Agency.code == agency))
         query = query.where(Case.agency_id == (a.id if a else -1))
     if q:
-        like = f"%{q.replace('%', '').replace('_', '')[:100]}%"
-        query = query.where(or_(Case.number.ilike(like), Case.title.ilike(like)))
+        text = q.replace("%", "").replace("_", "").replace("!", "")[:100]
+        like = f"%{text}%"
+        # parties and officers are JSON (stored with \\u escapes): match the escaped form too
+        escaped = f"%{json.dumps(text)[1:-1]}%"
+        people = [
+            cast(col, Text).ilike(pattern, escape="!")
+            for col in (Case.parties, Case.officers)
+            for pattern in {like, escaped}
+        ]
+        query = query.where(or_(Case.number.ilike(like), Case.title.ilike(like), *people))
     if enforcement_type:
         query = query.where(Case.enforcement_type == enforcement_type)
     if status:
@@ -659,18 +705,11 @@ def create_case(
             f"case number {number!r} already exists in agency {agency.code}",
             code="duplicate_number",
         )
-    parties = []
-    for p in _list(data, "parties"):
-        if isinstance(p, str) and p.strip():
-            parties.append({"name": p.strip()[:200]})
-        elif isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
-            parties.append(
-                {k: str(v)[:300] for k, v in p.items() if isinstance(k, str) and len(k) <= 40}
-            )
-        else:
-            raise BadRequest("each party is a name or an object with a name", code="bad_field")
+    parties = _parties(data)
     officers = [_officer_entry(s, agency.id, o, with_shown=False) for o in _list(data, "officers")]
     opened_at = _opt_time(data, "opened_at") or utcnow()
+    if opened_at > utcnow() + timedelta(minutes=5):
+        raise BadRequest("field 'opened_at' is in the future", code="bad_time")
     procedure = _choice(data, "procedure", PROCEDURES, required=True)
     disputed = _flag(data, "disputed")
     case = Case(
@@ -713,6 +752,118 @@ def create_case(
         },
     )
     return case_json(s, case)
+
+
+def _parties(data: dict[str, Any]) -> list[dict[str, Any]]:
+    parties = []
+    for p in _list(data, "parties"):
+        if isinstance(p, str) and p.strip():
+            parties.append({"name": p.strip()[:200]})
+        elif isinstance(p, dict) and isinstance(p.get("name"), str) and p["name"].strip():
+            parties.append(
+                {k: str(v)[:300] for k, v in p.items() if isinstance(k, str) and len(k) <= 40}
+            )
+        else:
+            raise BadRequest("each party is a name or an object with a name", code="bad_field")
+    return parties
+
+
+EDITABLE = ("parties", "officers", "title", "description", "disputed", "major")
+
+
+def update_case(s: Session, ref: str, who: Principal, data: dict[str, Any]) -> dict[str, Any]:
+    """Edit an open case's parties, officers, title, description and flags; ledgered with the
+    values before and after."""
+    case = get_case(s, ref, who, WRITE_CASES)
+    _writable(case)
+    unknown = sorted(set(data) - set(EDITABLE))
+    if unknown:
+        raise BadRequest(
+            f"field {unknown[0]!r} cannot be edited (editable: {', '.join(EDITABLE)})",
+            code="bad_field",
+        )
+    changes: dict[str, Any] = {}
+    if "parties" in data:
+        changes["parties"] = _parties(data)
+    if "officers" in data:
+        changes["officers"] = [
+            _officer_entry(s, case.agency_id, o, with_shown=False) for o in _list(data, "officers")
+        ]
+    if "title" in data:
+        changes["title"] = _text(data, "title", 500, required=True)
+    if "description" in data:
+        changes["description"] = _text(data, "description", 5000)
+    for flag in ("disputed", "major"):
+        if flag in data:
+            changes[flag] = _flag(data, flag)
+    changes = {k: v for k, v in changes.items() if getattr(case, k) != v}
+    if not changes:
+        return case_json(s, case)
+    before = {k: getattr(case, k) for k in changes}
+    for k, v in changes.items():
+        setattr(case, k, v)
+    s.flush()
+    append(
+        s,
+        actor=actor_of(who),
+        action=CASE_CHANGE,
+        subject=f"case:{case.id}",
+        details={"event": "edited", "number": case.number, "before": before, "after": changes},
+    )
+    return case_json(s, case)
+
+
+def attach_to_record(
+    s: Session,
+    ref: str,
+    record_id: str,
+    who: Principal,
+    data: dict[str, Any],
+    settings: Settings,
+    store: ObjectStore | None,
+) -> tuple[dict[str, Any], bool]:
+    """Attach an item (a scan of the paper record, or its recording) to a record: a link to
+    the record's stage that names the record; ledgered as a link."""
+    case = get_case(s, ref, who, WRITE_CASES)
+    _writable(case)
+    rec = s.get(CaseRecord, record_id) if len(record_id) <= 64 else None
+    if rec is None or rec.case_id != case.id:
+        raise NotFound(f"no record {record_id} in case {case.number}")
+    item = _case_item(s, case, data.get("evidence_id"), who)
+    existing = s.scalar(
+        select(CaseLink).where(
+            CaseLink.case_id == case.id,
+            CaseLink.item_id == item.id,
+            CaseLink.stage == rec.stage,
+            CaseLink.unlinked_at.is_(None),
+        )
+    )
+    if existing is not None and existing.record_id not in (None, rec.id):
+        raise Conflict(
+            "the item is already attached to another record of this stage", code="attached"
+        )
+    if existing is not None and existing.record_id is None:
+        existing.record_id = rec.id  # a plain stage link gains the record it belongs to
+        s.flush()
+        append(
+            s,
+            actor=actor_of(who),
+            action=LINK,
+            subject=f"evidence:{item.id}",
+            details={
+                "link": existing.id,
+                "case": case.id,
+                "number": case.number,
+                "stage": rec.stage,
+                "source": existing.source,
+                "record": rec.id,
+                "sha256": item.sha256,
+            },
+        )
+        return link_json(existing), False
+    return link_item(
+        s, case, item, rec.stage, who, settings, store, source="record", record_id=rec.id
+    )
 
 
 def _case_item(s: Session, case: Case, item_id: Any, who: Principal) -> EvidenceItem:
@@ -965,25 +1116,79 @@ def _user_id(s: Session, data: dict[str, Any], key: str, case: Case) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest(f"field {key!r} must be a user id", code="bad_field")
     user = s.get(User, value)
-    if user is None or not user.active:
-        raise BadRequest(f"field {key!r}: no active user {value}", code="bad_field")
-    if user.agency_id is not None and user.agency_id != case.agency_id:
-        raise BadRequest(f"field {key!r}: user {value} belongs to another agency", code="bad_field")
+    # Another agency's account answers like a missing one: agencies are sealed from each other.
+    if (user is None or not user.active
+            or (user.agency_id is not None and user.agency_id != case.agency_id)):
+        raise BadRequest(f"field {key!r}: no active user {value} in this agency", code="bad_field")
+    if user.role not in DECIDING_ROLES:
+        raise BadRequest(
+            f"field {key!r}: a {user.role} account cannot take part in an approval",
+            code="bad_field",
+        )
     return value
+
+
+CLIENT_TIME_KEYS = frozenset(
+    {"approved_at", "reviewed_at", "decided_at", "handled_at", "created_at", "time", "at"}
+)
+APPROVAL_ORDER = ("handler", "reviewer", "approver")
+DECISIONS = ("approve", "reject")
+OPEN_APPROVAL = ("pending", "reviewed")
+
+
+def _refuse_client_time(data: dict[str, Any]) -> None:
+    """An approval's times are the server's: a client-supplied time is refused, never used."""
+    sent = sorted(k for k in data if k in CLIENT_TIME_KEYS)
+    if sent:
+        raise BadRequest(
+            f"field {sent[0]!r} is refused: approval times are set by the server when each "
+            "named person decides (a paper approval made offline is recorded as a scanned "
+            "document record, whose time is the writer's claim)",
+            code="client_time_refused",
+        )
+
+
+def _waiting_for(a: CaseApproval) -> dict[str, Any] | None:
+    """Whose decision the request waits for: the handler (when someone else asked in their
+    name), then the reviewer, then the approver; None once approved or rejected."""
+    if a.status not in OPEN_APPROVAL:
+        return None
+    done = {d.get("role") for d in a.decisions or () if d.get("decision") in ("approve", "request")}
+    for role in APPROVAL_ORDER:
+        if role not in done:
+            return {"role": role, "user_id": getattr(a, f"{role}_id")}
+    return None
+
+
+def _person(s: Session, user_id: int | None) -> dict[str, Any] | None:
+    u = s.get(User, user_id) if user_id is not None else None
+    if u is None:
+        return None
+    return {"id": u.id, "username": u.username, "display_name": u.display_name or u.username,
+            "role": u.role}
+
+
+def _people(s: Session, a: dict[str, Any]) -> dict[str, Any]:
+    return {role: _person(s, a.get(f"{role}_id")) for role in APPROVAL_ORDER}
 
 
 def add_approval(
     s: Session, ref: str, who: Principal, data: dict[str, Any], settings: Settings
 ) -> dict[str, Any]:
-    """An internal approval with handler, reviewer and approver: three different people (Art. 24)."""
+    """Request an internal approval naming handler (the caller unless named), reviewer and
+    approver: three different people (Art. 24). Nobody's decision is recorded here except the
+    caller's own request as handler; each named person decides in their own session."""
     case = get_case(s, ref, who, WRITE_CASES)
     _writable(case)
+    _refuse_client_time(data)
     pack = pack_for(s, settings, case.agency_id)
     kind = _choice(data, "kind", pack.approval_kinds, required=True)
     assert kind is not None
     spec = pack.approval_kinds[kind]
     if spec.legal_only:
         require(who, LEGAL_REVIEW, case.agency_id)
+    if data.get("handler_id") in (None, ""):
+        data = {**data, "handler_id": who.user_id}
     people = {k: _user_id(s, data, k, case) for k in ("handler_id", "reviewer_id", "approver_id")}
     if len(set(people.values())) != 3:
         raise Conflict(
@@ -994,6 +1199,19 @@ def add_approval(
     for key in APPROVAL_FIELDS:  # the Art. 8 form's fields may also come at the top level
         if key in data:
             fields[key] = _text(data, key, 5000)
+    now = utcnow()
+    decisions: list[dict[str, Any]] = []
+    if people["handler_id"] == who.user_id:  # the handler's own act: asking
+        decisions.append(
+            {
+                "role": "handler",
+                "user_id": who.user_id,
+                "username": who.username,
+                "decision": "request",
+                "opinion": str(fields.get("handler_opinion") or ""),
+                "at": iso(now),
+            }
+        )
     a = CaseApproval(
         case_id=case.id,
         kind=kind,
@@ -1002,9 +1220,11 @@ def add_approval(
         reviewer_id=people["reviewer_id"],
         approver_id=people["approver_id"],
         fields=fields,
-        approved_at=_opt_time(data, "approved_at") or utcnow(),
+        status="pending",
+        decisions=decisions,
+        approved_at=None,
         created_by=who.user_id,
-        created_at=utcnow(),
+        created_at=now,
     )
     return _add_ledgered(
         s,
@@ -1013,8 +1233,139 @@ def add_approval(
         case,
         a,
         approval_json,
-        lambda: {"approval": a.id, "kind": kind, **people, "approved_at": iso(a.approved_at)},
+        lambda: {"event": "requested", "approval": a.id, "kind": kind, **people},
     )
+
+
+def decide_approval(
+    s: Session, approval_id: str, who: Principal, data: dict[str, Any]
+) -> dict[str, Any]:
+    """One named person's decision on an approval request, in order (handler when asked in
+    their name, reviewer, approver), at server time; ledgered in the same transaction."""
+    _refuse_client_time(data)
+    unknown = sorted(set(data) - {"decision", "opinion"})
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}", code="bad_field")
+    a = s.get(CaseApproval, approval_id) if len(approval_id) <= 64 else None
+    if a is None:
+        raise NotFound(f"no approval {approval_id}")
+    case = get_case(s, a.case_id, who, WRITE_CASES)
+    decision = _choice(data, "decision", DECISIONS, required=True)
+    opinion = _text(data, "opinion", 5000)
+    if a.status not in OPEN_APPROVAL:
+        raise Conflict(f"the approval is already {a.status}", code="approval_closed")
+    _writable(case)
+    turn = _waiting_for(a)
+    assert turn is not None
+    named = {role: getattr(a, f"{role}_id") for role in APPROVAL_ORDER}
+    if who.user_id not in named.values():
+        raise Forbidden("only the people the approval names may decide on it", code="not_named")
+    if turn["user_id"] != who.user_id:
+        mine = next(r for r, uid in named.items() if uid == who.user_id)
+        done = {d.get("role") for d in a.decisions or ()}
+        state = "already decided" if mine in done else f"waits for the {turn['role']} first"
+        raise Conflict(
+            f"you are the {mine} of this approval; it {state}", code="not_your_turn"
+        )
+    role = turn["role"]
+    now = utcnow()
+    a.decisions = [
+        *(a.decisions or []),
+        {
+            "role": role,
+            "user_id": who.user_id,
+            "username": who.username,
+            "decision": decision,
+            "opinion": opinion,
+            "at": iso(now),
+        },
+    ]
+    fields = dict(a.fields or {})
+    if decision == "reject":
+        a.status, a.decided_at = "rejected", now
+    elif role == "reviewer":
+        a.status, a.reviewed_at = "reviewed", now
+        key = "legal_review_opinion" if a.kind == "legal_review" else "unit_opinion"
+        if opinion and not str(fields.get(key) or "").strip():
+            fields[key] = opinion  # the reviewing unit's opinion is the reviewer's own act
+    elif role == "approver":
+        a.status, a.decided_at, a.approved_at = "approved", now, now
+        if opinion:
+            fields["approver_opinion"] = opinion
+    a.fields = fields
+    s.flush()
+    body = approval_json(a)
+    append(
+        s,
+        actor=actor_of(who),
+        action=APPROVAL,
+        subject=f"case:{case.id}",
+        details={
+            "event": "decision",
+            "approval": a.id,
+            "kind": a.kind,
+            "role": role,
+            "decision": decision,
+            "opinion": opinion,
+            "status": a.status,
+            "number": case.number,
+            "sha256": canonical_hash(body),
+        },
+    )
+    return {**body, "people": _people(s, body)}
+
+
+def case_people(s: Session, ref: str, who: Principal) -> dict[str, Any]:
+    """The active people of the case's agency who can be named in its approvals."""
+    case = get_case(s, ref, who)
+    users = s.scalars(
+        select(User)
+        .where(User.agency_id == case.agency_id, User.active.is_(True))
+        .where(User.role.in_(DECIDING_ROLES))
+        .order_by(User.id)
+    )
+    return {"items": [_person(s, u.id) for u in users], "next": None}
+
+
+def list_approvals(
+    s: Session, who: Principal, *, pending: str | None = None, case: str | None = None
+) -> dict[str, Any]:
+    """Approvals that name the caller (pending=me: those waiting for the caller's decision),
+    or those of one case; newest first."""
+    require(who, READ_CASES)
+    query = select(CaseApproval, Case).join(Case, Case.id == CaseApproval.case_id)
+    if who.role not in CROSS_AGENCY:
+        query = query.where(Case.agency_id == who.agency_id)
+    if case:
+        query = query.where(CaseApproval.case_id == get_case(s, case, who).id)
+    if pending not in (None, "", "me"):
+        raise BadRequest("pending must be 'me'", code="bad_field")
+    if pending == "me" or not case:
+        query = query.where(
+            or_(
+                CaseApproval.handler_id == who.user_id,
+                CaseApproval.reviewer_id == who.user_id,
+                CaseApproval.approver_id == who.user_id,
+            )
+        )
+    if pending == "me":
+        query = query.where(CaseApproval.status.in_(OPEN_APPROVAL))
+    rows = s.execute(query.order_by(CaseApproval.created_at.desc()).limit(PAGE_MAX))
+    items = []
+    for a, c in rows:
+        body = approval_json(a)
+        if pending == "me" and (body["waiting_for"] or {}).get("user_id") != who.user_id:
+            continue
+        items.append(
+            {
+                **body,
+                "people": _people(s, body),
+                "case_number": c.number,
+                "case_title": c.title,
+                "case_stage": c.stage,
+            }
+        )
+    return {"items": items, "next": None}
 
 
 def add_complaint(s: Session, ref: str, who: Principal, data: dict[str, Any]) -> dict[str, Any]:

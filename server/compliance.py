@@ -40,7 +40,8 @@ class ApprovalFact:
     id: str
     kind: str
     stage: str
-    approved_at: datetime
+    approved_at: datetime | None  # the server's time of the approver's approval
+    status: str = "approved"  # pending, reviewed, approved, rejected
     handler_id: int | None = None
     reviewer_id: int | None = None
     approver_id: int | None = None
@@ -214,15 +215,17 @@ def parse_moment(value: Any) -> datetime | None:
     return out if out.tzinfo else out.replace(tzinfo=UTC)
 
 
+def approved(case: CaseFacts) -> list[ApprovalFact]:
+    """Only approvals the approver approved count, at the server's time of that approval
+    (a pending, reviewed or rejected request is no approval yet)."""
+    return [a for a in case.approvals if a.status == "approved" and a.approved_at is not None]
+
+
 def _approved(case: CaseFacts, kind: str | None = None) -> list[ApprovalFact]:
-    """Approvals that count: approved (a pending or rejected request is not an approval)."""
+    """The approvals that count (of one kind), earliest first."""
     return sorted(
-        (
-            a
-            for a in case.approvals
-            if a.approved_at is not None and (kind is None or a.kind == kind)
-        ),
-        key=lambda a: a.approved_at,
+        (a for a in approved(case) if kind is None or a.kind == kind),
+        key=lambda a: a.approved_at,  # type: ignore[arg-type,return-value]
     )
 
 
@@ -291,13 +294,19 @@ def _case_clock(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
         )
 
 
+def _approval_value(a: ApprovalFact, name: str) -> bool:
+    """A field of the approval form, or one of its people (e.g. reviewer_id: the legal
+    office's reviewer who decided in their own session)."""
+    if name in ("handler_id", "reviewer_id", "approver_id"):
+        return getattr(a, name) is not None
+    return bool(str(a.fields.get(name) or "").strip())
+
+
 def _approval_fields(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
     _, case, _, _ = ctx
     for a in _approved(case, rule.params["kind"]):
         missing = [
-            f
-            for f in rule.params["fields"]
-            if not any(str(a.fields.get(n) or "").strip() for n in _alts(f))
+            f for f in rule.params["fields"] if not any(_approval_value(a, n) for n in _alts(f))
         ]
         if missing:
             yield _finding(

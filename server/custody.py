@@ -39,6 +39,23 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
     "disposal_approval": ("处置批准", "Disposal approval"),
     "derivation": ("生成派生文件", "Derivation"),
     "download": ("下载", "Download"),
+    "spot_check": ("抽查", "Spot check"),
+    "rectification": ("责令限期整改", "Rectification order"),
+    "attribute": ("归属认定", "Attribution"),
+    "reattribute": ("重新归属", "Re-attribution"),
+    "key_rotation": ("密钥轮换", "Key rotation"),
+    "officer_add": ("登记执法人员", "Officer registered"),
+    "officer_update": ("变更执法人员", "Officer updated"),
+    "officer_leave": ("执法人员离岗", "Officer left"),
+    "device_add": ("登记执法记录仪", "Camera registered"),
+    "device_update": ("变更执法记录仪", "Camera updated"),
+    "device_assign": ("配发执法记录仪", "Camera assigned"),
+    "device_retire": ("停用执法记录仪", "Camera retired"),
+    "station_add": ("登记采集站", "Station registered"),
+    "access_denied": ("拒绝访问", "Access denied"),
+    "agency_change": ("单位变更", "Agency change"),
+    "login": ("登录", "Login"),
+    "login_failed": ("登录失败", "Failed login"),
 }
 
 STAGE_NAMES: dict[str, tuple[str, str]] = {
@@ -53,7 +70,8 @@ RETENTION_CLASSES: dict[str, tuple[str, str]] = {
 }
 
 VIEW_WHAT: dict[str, tuple[str, str]] = {
-    "playback": ("播放", "playback"), "original": ("原始文件", "original file"),
+    "playback": ("播放", "playback"), "original": ("获取原始文件", "original file read"),
+    "export_package": ("下载导出包", "package download"),
     "original_download": ("下载原始文件", "original download"), "case": ("打开案件", "case opened"),
     "package": ("下载导出包", "package download"), "download": ("下载", "download"),
 }
@@ -85,9 +103,35 @@ def _size(n: Any) -> str:
     return ""
 
 
-def summary(action: str, d: dict[str, Any], lang: str) -> str:
+# Labels of the rule pack (document types, approval kinds): {(catalogue, id): (zh, en)}.
+PackLabels = dict[tuple[str, str], tuple[str, str]]
+
+SIGNATURE: dict[str, tuple[str, str]] = {
+    "signed": ("已签名", "signed"), "refused": ("拒签", "refused to sign"),
+    "not_applicable": ("无需签名", "no signature needed"),
+}
+
+
+def pack_labels(settings: Any) -> PackLabels:
+    """Document-type and approval-kind labels of the base rule pack (empty if it cannot be read)."""
+    try:
+        from server.rulepack import rulebook
+
+        packs = rulebook(settings.rules_dir, settings.rule_pack).packs()
+    except Exception:  # labels only: the history is still shown with identifiers named generically
+        return {}
+    out: PackLabels = {}
+    for pack in packs:
+        for cat, entries in (("doc_type", pack.doc_types), ("approval_kind", pack.approval_kinds)):
+            for key, e in entries.items():
+                out.setdefault((cat, key), (e.label_zh, e.label_en))
+    return out
+
+
+def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None = None) -> str:
     """One line saying what the entry records, in the caller's language (data stay as they are)."""
     en = lang == "en"
+    labels = labels or {}
     sha = str(d.get("sha256") or "")[:12]
     if action in ("ingest", "duplicate_received"):
         parts = [str(d.get("filename") or ""), _size(d.get("size")), f"SHA-256 {sha}…" if sha else ""]
@@ -140,7 +184,34 @@ def summary(action: str, d: dict[str, Any], lang: str) -> str:
             return " · ".join(p for p in (cls, f"kept until {until}" if until else "kept indefinitely") if p)
         return " · ".join(p for p in (cls, f"保存至 {until}" if until else "长期保存") if p)
     if action == "record":
-        return str(d.get("title") or "")
+        doc = labels.get(("doc_type", str(d.get("doc_type") or "")))
+        sig = SIGNATURE.get(str(d.get("signature_status") or ""))
+        parts = [_pick(lang, doc) if doc else str(d.get("title") or ""), _stage(d.get("stage"), lang),
+                 _pick(lang, sig) if sig else ""]
+        if d.get("supersedes"):
+            parts.append("correction" if en else "更正")
+        return " · ".join(p for p in parts if p)
+    if action == "approval":
+        kind = labels.get(("approval_kind", str(d.get("kind") or "")))
+        state = str(d.get("decision") or d.get("state") or "")
+        states = {"approve": ("同意", "approved"), "approved": ("同意", "approved"),
+                  "reject": ("不同意", "rejected"), "rejected": ("不同意", "rejected"),
+                  "requested": ("已提请", "requested"), "pending": ("待审批", "pending")}
+        parts = [_pick(lang, kind) if kind else "", _pick(lang, states[state]) if state in states else ""]
+        return " · ".join(p for p in parts if p)
+    if action in ("attribute", "reattribute"):
+        after = d.get("after") if isinstance(d.get("after"), dict) else d
+        officer = str(after.get("officer") or "") if isinstance(after, dict) else ""
+        device = str(d.get("device") or "")
+        if en:
+            return " · ".join(p for p in (f"camera {device}" if device else "", f"officer {officer}" if officer else "") if p)
+        return " · ".join(p for p in (f"执法记录仪 {device}" if device else "", f"执法人员 {officer}" if officer else "") if p)
+    if action == "derivation":
+        n = len(d.get("derived") or [])
+        version = d.get("version")
+        if en:
+            return f"{n} derived file(s)" + (f" · manifest version {version}" if version else "")
+        return f"{n} 个派生文件" + (f" · 清单第 {version} 版" if version else "")
     return ""
 
 
@@ -174,7 +245,7 @@ def _item_names(s: Session, rows: list[LedgerRow]) -> dict[str, str]:
 
 
 def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: str,
-           names: dict[str, str]) -> dict[str, Any]:
+           names: dict[str, str], labels: PackLabels) -> dict[str, Any]:
     details = json.loads(row.details)
     who = actors.get(row.actor)
     if who is None:
@@ -185,19 +256,20 @@ def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: 
         "seq": row.seq, "time": row.time, "actor": row.actor, "actor_name": who["name"],
         "actor_username": who["username"], "type": row.action, "type_label": type_label(row.action, lang),
         "subject": row.subject, "subject_name": names.get(row.subject, ""),
-        "summary": summary(row.action, details, lang), "details": details,
+        "summary": summary(row.action, details, lang, labels), "details": details,
         "entry_hash": row.entry_hash, "proof": f"{proof}/{row.seq}/proof",
     }
 
 
-def _page(s: Session, where: Any, after: int, limit: int, lang: str, proof: str) -> dict[str, Any]:
+def _page(s: Session, where: Any, after: int, limit: int, lang: str, proof: str,
+          labels: PackLabels | None = None) -> dict[str, Any]:
     limit = max(1, min(limit, PAGE_MAX))
     rows = list(s.scalars(select(LedgerRow).where(where, LedgerRow.seq > after)
                           .order_by(LedgerRow.seq).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     actors, names = _actors(s, rows), _item_names(s, rows)
-    return {"items": [_entry(r, actors, lang, proof, names) for r in rows],
+    return {"items": [_entry(r, actors, lang, proof, names, labels or {}) for r in rows],
             "next": str(rows[-1].seq) if more else None}
 
 
@@ -249,15 +321,17 @@ def _read_case(s: Session, ref: str, who: Principal) -> Case:
 
 
 def item_custody(s: Session, item_id: str, who: Principal, *, after: int = 0,
-                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN") -> dict[str, Any]:
+                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN",
+                 labels: PackLabels | None = None) -> dict[str, Any]:
     iid = _read_item(s, item_id, who)
-    return _page(s, item_where(s, iid), after, limit, lang, f"/api/v1/evidence/{iid}/custody")
+    return _page(s, item_where(s, iid), after, limit, lang, f"/api/v1/evidence/{iid}/custody", labels)
 
 
 def case_custody(s: Session, ref: str, who: Principal, *, after: int = 0,
-                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN") -> dict[str, Any]:
+                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN",
+                 labels: PackLabels | None = None) -> dict[str, Any]:
     case = _read_case(s, ref, who)
-    return _page(s, case_where(case), after, limit, lang, f"/api/v1/cases/{case.id}/custody")
+    return _page(s, case_where(case), after, limit, lang, f"/api/v1/cases/{case.id}/custody", labels)
 
 
 def entry_of_item(s: Session, item_id: str, seq: int, who: Principal) -> int:

@@ -21,9 +21,9 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, CustodianError, NotFound
+from server.isotime import iso
 from server.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
 from server.retention import DISPOSED  # the class of an item disposed of after its retention
-from server.web import iso
 
 PAGE_MAX = 200
 FILTER_MAX_LEN = 100
@@ -306,8 +306,26 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     more = len(rows) > limit
     rows = rows[:limit]
     jobs = _pending_jobs(s, [r.id for r in rows if r.status in PENDING_STATUSES])
-    return {"items": [{**item_json(r), **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
+    cases = _current_cases(s, [r.id for r in rows])
+    return {"items": [{**item_json(r), "cases": cases.get(r.id, []),
+                       **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
             "next": _encode_cursor(rows[-1]) if more else None}
+
+
+def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The cases each item is linked to now: [{id, number, stage}] (one query for the page)."""
+    if not item_ids:
+        return {}
+    from server.models import Case, CaseLink
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    rows = s.execute(select(CaseLink.item_id, Case.id, Case.number, CaseLink.stage)
+                     .join(Case, Case.id == CaseLink.case_id)
+                     .where(CaseLink.item_id.in_(item_ids), CaseLink.unlinked_at.is_(None))
+                     .order_by(CaseLink.linked_at))
+    for item_id, case_id, number, stage in rows:
+        out.setdefault(item_id, []).append({"id": case_id, "number": number, "stage": stage})
+    return out
 
 
 # Statuses of an item whose processing has not finished yet.

@@ -48,6 +48,7 @@ from server import jobs
 from server.access import EXPORT, Principal, require
 from server.db import Database
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append, row_entry
 from server.models import (
     Agency,
@@ -62,7 +63,6 @@ from server.models import (
 from server.report import FontChoice, choose_font, render_pdf
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 
@@ -381,6 +381,49 @@ def cut_clip(
                    tuple(Path(a).name if a in (str(source), str(out)) else a for a in argv[1:]))
 
 
+# -- browser-playable copies -----------------------------------------------------------------
+BROWSER_VIDEO_CODECS = frozenset({"h264", "vp8", "vp9", "av1"})
+BROWSER_CONTAINERS = frozenset({".mp4", ".m4v", ".mov", ".webm"})
+PLAYABLE_PURPOSE = "browser_playable_copy"
+
+
+def needs_playable_copy(path: Path, name: str) -> float | None:
+    """The duration (s) of a video original a browser cannot play (HEVC, MPEG-4 part 2, AVI…),
+    so the package gets an H.264 copy of it; None when it plays as it is or is not video."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            codec = container.streams.video[0].codec_context.name
+            duration = float(container.duration or 0) / 1_000_000
+    except (av.error.FFmpegError, OSError, ValueError):
+        return None
+    if codec in BROWSER_VIDEO_CODECS and Path(name).suffix.lower() in BROWSER_CONTAINERS:
+        return None
+    return duration
+
+
+def playable_argv(source: Path, out: Path) -> list[str]:
+    """ffmpeg argv of a whole-length H.264/AAC MP4 copy for browsers (paths are ours)."""
+    return [ffmpeg_exe(), "-v", "error", "-nostdin", "-y", "-i", str(source), "-map", "0:v:0",
+            "-map", "0:a:0?", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart",
+            str(out)]
+
+
+def make_playable_copy(source: Path, out: Path) -> tuple[str, int, tuple[str, ...]]:
+    """Transcode source into out; (sha256, size, argv as recorded)."""
+    argv = playable_argv(source, out)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=FFMPEG_TIMEOUT_S)
+    if result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        raise RuntimeError(f"ffmpeg could not make a playable copy of {source.name}: "
+                           f"{result.stderr.strip()[-500:]}")
+    recorded = tuple(Path(a).name if a in (str(source), str(out)) else a for a in argv[1:])
+    return sha256_file(out), out.stat().st_size, recorded
+
+
 # -- the job ---------------------------------------------------------------------------------
 @dataclass
 class _Plan:
@@ -606,6 +649,29 @@ def run_export(
                             "requested_out_s": req["out_s"]},
                 label=req["name"]))
             progress(0.05 * n / max(1, len(plan.clips)))
+        # Step 2b: originals a browser cannot play (HEVC…) get an H.264 copy, marked as derived.
+        kinds = {i["id"]: i.get("kind") for i in plan.items}
+        for n, o in enumerate(originals, 1):
+            if kinds.get(o.item_id) != "video":
+                continue  # photos, audio and documents are shown as they are
+            src = o.source if isinstance(o.source, Path) else work / f"src-{o.sha256}"
+            if not isinstance(o.source, Path) and not src.exists():
+                with open(src, "wb") as f:
+                    for block in store.open_range(o.sha256):
+                        f.write(block)
+            duration = needs_playable_copy(src, o.name)
+            if duration is None:
+                continue
+            out = work / f"playable-{n:03d}.mp4"
+            sha, size, argv = make_playable_copy(src, out)
+            stem = o.name.rsplit(".", 1)[0]
+            clips.append(ClipFile(
+                name=unique_name(f"{stem}.h264.mp4", clip_names), sha256=sha, size=size,
+                source=out, item_id=o.item_id, derived_from=o.sha256, method="reencode",
+                start_s=0.0, end_s=round(duration, 3), watermark=None, tool="ffmpeg",
+                tool_version=tool_version or ffmpeg_version(),
+                parameters={"purpose": PLAYABLE_PURPOSE, "argv": list(argv)},
+                label=f"{o.label or o.name} — H.264 浏览器播放副本 (derived copy)"))
         # Step 3: the EXPORT ledger entry pins recipient, purpose and every hash.
         details = export_details(
             export_id=export_id, case_id=plan.case["id"], case_number=plan.case["number"],

@@ -41,18 +41,59 @@ def read_credentials(path: str) -> tuple[str, str]:
 
 def login_from_file(db: Any, settings: Any, path: str | None) -> Any:
     """The Custodian account the command acts as (its role and agency are enforced)."""
-    from server.logins import LoginLimits, login_blocking
+    from server.logins import login_blocking
 
     if not path:
         raise BadRequest("--credentials FILE is required: an export is recorded under the "
                          "Custodian account that makes it (TOML with username and password)",
                          code="no_credentials")
     username, password = read_credentials(path)
-    who = login_blocking(db, username, password, "cli", LoginLimits.of(settings))
+    who = login_blocking(db, settings, username, password)
     if who is None:
         raise BadRequest(f"credentials file {path}: wrong username or password, or the account "
                          "is disabled", code="bad_credentials")
     return who
+
+
+class CliLease:
+    """A running job row for an export built by the command line, renewed while it works."""
+
+    def __init__(self, db: Any, settings: Any, export_id: str, target: Path):
+        import os
+        import socket
+        import threading
+
+        from server.export import EXPORT_JOB
+        from server.jobs import start_held
+
+        self.db = db
+        self.seconds = float(settings.job_lease_seconds)
+        self.worker = f"cli:{socket.gethostname()}:{os.getpid()}"
+        self.progress = 0.0
+        self.job_id = db.call(start_held, EXPORT_JOB, export_id, self.worker, self.seconds,
+                              str(target))
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._run, name="export-lease", daemon=True)
+        self._beat.start()
+
+    def _run(self) -> None:
+        from server.jobs import heartbeat
+
+        while not self._stop.wait(max(1.0, self.seconds / 3)):
+            try:
+                self.db.call(heartbeat, self.job_id, self.worker, self.progress, self.seconds)
+            except Exception:  # an outage: the next beat tries again  # noqa: S110
+                pass
+
+    def end(self, *, result: dict[str, Any] | None = None, failed: str | None = None) -> None:
+        from server.jobs import fail, finish
+
+        self._stop.set()
+        self._beat.join(timeout=5)
+        if failed is None:
+            self.db.call(finish, self.job_id, self.worker, result)
+        else:
+            self.db.call(fail, self.job_id, self.worker, failed)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -84,12 +125,26 @@ def cmd_export(args: argparse.Namespace) -> int:
         who = login_from_file(db, settings, args.credentials)
         export = db.call(create_export, args.case, who, data, settings, enqueue=False)
         export_id = export.id
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=out,
-                disable=not out.is_terminal or args.quiet, transient=True) as bar:
-            task = bar.add_task(f"sealing export {export_id}", total=1.0)
-            result = run_export(settings, db, open_store(settings), export_id,
-                                lambda f: bar.update(task, completed=f), out_path=target)
+        # The export is a job held by this process under a lease, like an API export: if this
+        # process dies, the lease runs out and a worker marks the export failed and removes
+        # the partial package next to --out (server.sweep); nothing stays "running" for ever.
+        lease = CliLease(db, settings, export_id, target)
+        try:
+            with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                    "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=out,
+                    disable=not out.is_terminal or args.quiet, transient=True) as bar:
+                task = bar.add_task(f"sealing export {export_id}", total=1.0)
+
+                def progress(f: float) -> None:
+                    lease.progress = f
+                    bar.update(task, completed=f)
+
+                result = run_export(settings, db, open_store(settings), export_id, progress,
+                                    out_path=target)
+        except BaseException as exc:
+            lease.end(failed=str(exc) or type(exc).__name__)
+            raise
+        lease.end(result=result)
     finally:
         db.close()
     out.print(f"[green]sealed[/] export {export_id} of case {escape(args.case)}: "
@@ -113,6 +168,7 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
         BadTrustedKey,
         PackageUnreadable,
         load_trusted_keys,
+        load_trusted_tsa,
         render,
         verify_package,
     )
@@ -120,8 +176,9 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
 
     try:
         trusted = load_trusted_keys(args.trusted_key)
+        tsa = load_trusted_tsa(args.trusted_tsa)
     except BadTrustedKey as exc:
-        raise BadRequest(f"--trusted-key: {exc}", code="bad_trusted_key") from None
+        raise BadRequest(str(exc), code="bad_trusted_key") from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), console=out, transient=True,
@@ -132,7 +189,8 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
             bar.update(task, completed=done, total=total or None)
 
         try:
-            report = verify_package(args.file, trusted_keys=trusted, progress=progress)
+            report = verify_package(args.file, trusted_keys=trusted, progress=progress,
+                                    trusted_tsa=tsa)
         except (PackageUnreadable, OSError) as exc:
             raise BadRequest(f"unreadable / 无法读取: {exc}", code="unreadable_package") from None
     out.print(render(report, args.file, quiet=args.quiet), markup=False, highlight=False,
@@ -173,6 +231,9 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     p.add_argument("--trusted-key", action="append", default=[], metavar="KEY",
                    help="the signing key the agency publishes: fingerprint (64 hex), key id, "
                    "public key hex, PEM file or keys file (`custodian keys --json`); repeatable")
+    p.add_argument("--trusted-tsa", metavar="PEM",
+                   help="root certificate(s) of a TSA you trust: its token over the signed tree "
+                   "head establishes origin")
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     # Accepted like every command's (scripts pass them uniformly); the check itself needs
     # nothing from a server: only the package and the trusted keys.

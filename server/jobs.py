@@ -104,8 +104,29 @@ def retry_later(s: Session, job_id: int, worker: str, error: str) -> str:
     return job.state
 
 
+def start_held(s: Session, kind: str, subject: str, worker: str, lease_s: float,
+               note: str = "") -> int:
+    """A job that its creator runs itself at once (the command line's export): created
+    running, held by `worker` under a lease; one attempt only, so a creator that dies leaves
+    a job that the next claim marks failed instead of running it elsewhere."""
+    now = utcnow()
+    job = Job(kind=kind, subject=subject, state="running", worker=worker, attempts=1,
+              max_attempts=1, progress=0.0, started_at=now,
+              lease_until=now + timedelta(seconds=lease_s))
+    s.add(job)
+    s.flush()
+    if kind == "export":
+        from server.models import Export
+
+        e = s.get(Export, subject)
+        if e is not None:
+            e.job_id = job.id
+            e.package_path = note
+    return job.id
+
+
 def job_json(job: Job) -> dict[str, Any]:
-    from server.web import iso
+    from server.isotime import iso
 
     return {"id": job.id, "kind": job.kind, "subject": job.subject, "state": job.state,
             "attempts": job.attempts, "progress": round(job.progress, 3), "error": job.error,

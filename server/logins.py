@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -137,23 +136,6 @@ def fail(s: Session, username: str, address: str, user_id: int | None, reason: s
                     "entries_suppressed_before": suppressed})
 
 
-def login_blocking(db: Any, username: str, password: str, address: str,
-                   limits: LoginLimits) -> Principal | None:
-    """The same login for a command-line process (no event loop): counted, delayed and
-    ledgered like one through the API. None on failure."""
-    attempt = db.call(prepare, username, address, limits)
-    time.sleep(delay_for(attempt, limits))
-    ok = verify_password(password, attempt.password_hash)
-    if ok and attempt.user_id is not None and attempt.active:
-        result = db.call(succeed, attempt.user_id, username, address, attempt.password_hash)
-        if result is not None:
-            return result[0]
-    reason = ("unknown_user" if attempt.user_id is None else "wrong_password" if not ok
-              else "account_disabled")
-    db.call(fail, username, address, attempt.user_id, reason, limits)
-    return None
-
-
 class HashPool:
     """Logins take turns: at most `threads` at once do their catalogue reads, their scrypt
     (on this pool's own threads, not the catalogue's nor asyncio's default executor) and
@@ -253,3 +235,21 @@ class Serializer:
 
 
 LOGIN_SERIALIZER = web.AppKey("login_serializer", Serializer)
+
+
+def login_blocking(db: Any, settings: Settings, username: str, password: str,
+                   address: str = "cli") -> Principal | None:
+    """A login from the command line (a credentials file): the same limits, checks and ledger
+    entries as the HTTP route, without its delays (a local process, one attempt)."""
+    limits = LoginLimits.of(settings)
+    attempt = db.call(prepare, username, address, limits)
+    ok = verify_password(password, attempt.password_hash)
+    result = None
+    if ok and attempt.user_id is not None and attempt.active:
+        result = db.call(succeed, attempt.user_id, username, address, attempt.password_hash)
+    if result is None:
+        reason = ("unknown_user" if attempt.user_id is None else
+                  "wrong_password" if not ok else "account_disabled")
+        db.call(fail, username, address, attempt.user_id, reason, limits)
+        return None
+    return result[0]

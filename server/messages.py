@@ -188,6 +188,7 @@ FIELD_NAMES: dict[str, str] = {
     "supersedes": "被更正的文书", "party": "当事人", "q": "关键词", "case": "案件",
     "recorded_from": "录制时间起", "recorded_to": "录制时间止", "officer_id": "执法人员",
     "device_id": "执法记录仪编号", "station_id": "采集站", "ids": "音像记录", "after": "起始序号",
+    "unit": "科室/中队",
     "sha256": "SHA-256", "first": "起始树大小", "second": "截止树大小", "tree_size": "树大小",
 }
 

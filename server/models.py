@@ -416,7 +416,13 @@ class CaseApproval(Base):
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    approved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # A request until each named person decided in their own session (issue 12, point 3):
+    # pending -> reviewed -> approved, or rejected; the times are the server's.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    decisions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

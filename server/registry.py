@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import (
@@ -25,6 +25,7 @@ from integrity.ledger import (
     REATTRIBUTE,
     STATION_ADD,
 )
+from server import messages
 from server.access import (
     HEARTBEAT,
     READ_REGISTRY,
@@ -35,6 +36,7 @@ from server.access import (
     sees_all,
 )
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     DEVICE_KINDS,
@@ -50,9 +52,29 @@ from server.models import (
     User,
     utcnow,
 )
-from server.web import iso
 
 logger = logging.getLogger(__name__)
+
+# Words for people (server/messages.py renders error codes per language).
+messages.register({
+    "no_officer": {"zh-CN": "没有该执法人员", "en": "No such officer"},
+    "no_device": {"zh-CN": "没有该设备", "en": "No such device"},
+    "no_station": {"zh-CN": "没有该采集站", "en": "No such station"},
+    "already_left": {"zh-CN": "该执法人员已离职", "en": "The officer has already left"},
+    "already_retired": {"zh-CN": "该设备已报废", "en": "The device is already retired"},
+    "station_agency": {"zh-CN": "该采集站属于其他单位", "en": "The station belongs to another agency"},
+    "station_account": {"zh-CN": "该采集站只能用其自己的账号上报", "en": "The station reports with its own account only"},
+    "bad_kind": {"zh-CN": "设备类型有误", "en": "Unknown device kind"},
+    "bad_status": {"zh-CN": "状态有误", "en": "Unknown status"},
+})
+for _field, _zh in (("serial", "设备编号"), ("certificate", "执法证号"), ("model", "型号"),
+                   ("location", "位置"), ("files_waiting", "待传文件数"),
+                   ("bytes_waiting", "待传数据量"), ("disk_free", "剩余空间"),
+                   ("last_error", "最近错误"), ("version", "版本"), ("code", "编号")):
+    messages.FIELD_NAMES.setdefault(_field, _zh)
+messages.ACTION_NAMES.setdefault(READ_REGISTRY, ("查看人员设备登记", "read the registry"))
+messages.ACTION_NAMES.setdefault(WRITE_REGISTRY, ("登记人员和设备", "change the registry"))
+messages.ACTION_NAMES.setdefault(HEARTBEAT, ("上报采集站状态", "report a station heartbeat"))
 
 CODE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 LIST_MAX = 500
@@ -74,23 +96,28 @@ def _uid(who: Principal | None) -> int | None:
 
 
 def _text(value: Any, field: str, max_len: int, *, required: bool = False) -> str:
+    """Text of a field (API name), stripped, with a clear 400 naming the field otherwise."""
     if value is None:
         value = ""
-    if not isinstance(value, str | int):
-        raise BadRequest(f"{field} must be text", code="bad_field")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadRequest(f"field {field!r} must be text", code="bad_field",
+                         params={"field": field, "problem": "not_string"})
     value = str(value).strip()
     if required and not value:
-        raise BadRequest(f"{field} is required", code="bad_field")
+        raise BadRequest(f"field {field!r} is required", code="bad_field",
+                         params={"field": field, "problem": "required"})
     if len(value) > max_len:
-        raise BadRequest(f"{field} is longer than {max_len} characters", code="bad_field")
+        raise BadRequest(f"field {field!r} is longer than {max_len} characters",
+                         code="bad_field", params={"field": field, "problem": "too_long",
+                                                   "max": max_len})
     return value
 
 
 def _code(value: Any, field: str) -> str:
     value = _text(value, field, 64, required=True)
     if not CODE_RE.match(value):
-        raise BadRequest(f"{field} {value!r} may hold only letters, digits, '.', '_' and '-'",
-                         code="bad_field")
+        raise BadRequest(f"field {field!r}: {value!r} may hold only letters, digits, '.', '_' "
+                         "and '-'", code="bad_field", params={"field": field, "problem": "unknown"})
     return value
 
 
@@ -103,8 +130,8 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise BadRequest(f"{field} {text!r} is not a time (use RFC 3339 or "
-                             "YYYY-MM-DD HH:MM)", code="bad_time") from None
+            raise BadRequest(f"field {field!r}: {text!r} is not a time (use RFC 3339 or "
+                             "YYYY-MM-DD HH:MM)", code="bad_time", params={"field": field}) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(zone))
     return dt.astimezone(ZoneInfo("UTC"))
@@ -113,6 +140,9 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
 def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
     """The agency a new row belongs to: the one named (writers across agencies must name it) or
     the writer's own."""
+    if isinstance(agency, Agency):  # resolved already (bulk import)
+        require(who, WRITE_REGISTRY, agency.id)
+        return agency
     if agency in (None, ""):
         if who.agency_id is None:
             raise BadRequest("agency is required (an agency code)", code="agency_required")
@@ -120,7 +150,7 @@ def _agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
     else:
         ref = _text(agency, "agency", 64, required=True)
         found = s.scalar(select(Agency).where(Agency.code == ref))
-        if found is None and ref.isdigit():
+        if found is None and ref.isdigit() and len(ref) <= 12:
             found = s.get(Agency, int(ref))
         if found is None:
             raise BadRequest(f"no agency {ref!r}; create it with `custodian agency add {ref}`",
@@ -160,31 +190,37 @@ def _check_officer_fields(s: Session, agency_id: int, code: str | None, certific
                            f"{clash.code} in this agency", code="certificate_exists")
 
 
-def _user_ref(s: Session, ref: Any) -> int | None:
+def _user_ref(s: Session, ref: Any, agency_id: int | None = None) -> int | None:
+    """A user by name or id, of the same agency as what it is linked to."""
     if ref in (None, ""):
         return None
     user = None
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        user = s.get(User, int(ref))
-    if user is None and isinstance(ref, str):
+    if isinstance(ref, str) and len(ref) <= 100:
         user = s.scalar(select(User).where(User.username == ref))
+    if user is None and (isinstance(ref, int) and not isinstance(ref, bool)
+                         or isinstance(ref, str) and ref.isdigit() and len(ref) <= 12):
+        user = s.get(User, int(ref))
     if user is None:
-        raise BadRequest(f"no user {ref!r} to link the officer to", code="bad_user")
+        raise BadRequest(f"no user {str(ref)[:100]!r} to link to", code="bad_user")
+    if agency_id is not None and user.agency_id not in (None, agency_id):
+        raise BadRequest(f"user {user.username!r} belongs to another agency", code="bad_user")
     return user.id
 
 
 def add_officer(s: Session, who: Principal, *, code: Any, name: Any, agency: Any = None,
-                certificate: Any = "", unit: Any = "", user: Any = None) -> Officer:
+                certificate: Any = "", unit: Any = "", user: Any = None,
+                checked: bool = False) -> Officer:
     """Register an officer; code (what cameras write into file names) and certificate number
     (执法证号, unique in the agency) are checked first. Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    code = _code(code, "officer code")
+    code = _code(code, "code")
     name = _text(name, "name", 200, required=True)
     certificate = _text(certificate, "certificate", 100)
     unit = _text(unit, "unit", 200)
-    _check_officer_fields(s, ag.id, code, certificate)
+    if not checked:  # a bulk import checked the whole file first
+        _check_officer_fields(s, ag.id, code, certificate)
     o = Officer(agency_id=ag.id, code=code, name=name, certificate_no=certificate, unit=unit,
-                user_id=_user_ref(s, user), status="active", created_at=utcnow())
+                user_id=_user_ref(s, user, ag.id), status="active", created_at=utcnow())
     s.add(o)
     s.flush()
     append(s, actor=_actor(who), action=OFFICER_ADD, subject=f"officer:{o.code}",
@@ -198,7 +234,7 @@ def get_officer(s: Session, ref: Any, who: Principal, action: str = READ_REGISTR
     action is not the caller's)."""
     ref = str(ref)
     o = s.scalar(select(Officer).where(Officer.code == ref))
-    if o is None and ref.isdigit():
+    if o is None and ref.isdigit() and len(ref) <= 12:
         o = s.get(Officer, int(ref))
     if o is None or not (sees_all(who) or who.agency_id == o.agency_id):
         raise NotFound(f"no officer {ref!r}", code="no_officer")
@@ -242,7 +278,7 @@ def update_officer(s: Session, who: Principal, ref: Any, data: Mapping[str, Any]
     if "unit" in data:
         changes["unit"] = _text(data["unit"], "unit", 200)
     if "user" in data or "user_id" in data:
-        changes["user_id"] = _user_ref(s, data.get("user", data.get("user_id")))
+        changes["user_id"] = _user_ref(s, data.get("user", data.get("user_id")), o.agency_id)
     status = data.get("status")
     if status is not None and status not in OFFICER_STATUSES:
         raise BadRequest(f"status must be one of {', '.join(OFFICER_STATUSES)}", code="bad_status")
@@ -294,10 +330,12 @@ def assignment_json(a: DeviceAssignment, officer: Officer | None, device: Device
 
 
 def device_json(s: Session, d: Device, agency_code: str | None = None) -> dict[str, Any]:
-    holder = s.get(Officer, d.officer_id) if d.officer_id else None
+    # The holder now, from the history (a shift's assignment may have ended by itself).
+    holder = holder_at(s, d.id, utcnow())
     return {"id": d.id, "serial": d.serial, "model": d.model, "kind": d.kind, "status": d.status,
             "agency_id": d.agency_id, "agency": agency_code,
-            "officer_id": d.officer_id, "officer_code": holder.code if holder else None,
+            "officer_id": holder.id if holder else None,
+            "officer_code": holder.code if holder else None,
             "officer_name": holder.name if holder else None}
 
 
@@ -310,11 +348,11 @@ def _kind(value: Any) -> str:
 
 
 def add_device(s: Session, who: Principal, *, serial: Any, agency: Any = None, model: Any = "",
-               kind: Any = "body_camera") -> Device:
+               kind: Any = "body_camera", checked: bool = False) -> Device:
     """Register a recorder by the serial it writes into file names. Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    serial = _code(serial, "device serial")
-    if s.scalar(select(Device).where(Device.serial == serial)) is not None:
+    serial = _code(serial, "serial")
+    if not checked and s.scalar(select(Device).where(Device.serial == serial)) is not None:
         raise Conflict(f"device {serial!r} is already registered", code="device_exists")
     d = Device(agency_id=ag.id, serial=serial, model=_text(model, "model", 200), kind=_kind(kind),
                status="in_service", created_at=utcnow())
@@ -330,7 +368,7 @@ def get_device(s: Session, ref: Any, who: Principal, action: str = READ_REGISTRY
     """A device by id or serial, visible to the caller."""
     ref = str(ref)
     d = s.scalar(select(Device).where(Device.serial == ref))
-    if d is None and ref.isdigit():
+    if d is None and ref.isdigit() and len(ref) <= 12:
         d = s.get(Device, int(ref))
     if d is None or not (sees_all(who) or who.agency_id == d.agency_id):
         raise NotFound(f"no device {ref!r}", code="no_device")
@@ -637,11 +675,9 @@ def officer_footage(s: Session, who: Principal, ref: Any, zone: str, *, date_fro
     """An officer's footage grouped by local day (the camera zone), newest first."""
     o = get_officer(s, ref, who)
     require(who, "evidence.read", o.agency_id)
+    # An item names the registry's officer when the registry knows one, else the file's claim.
     q = select(EvidenceItem).where(EvidenceItem.agency_id == o.agency_id, or_(
-        officer_item_clause([o.id]),
-        and_(EvidenceItem.officer_id == o.code,
-             EvidenceItem.id.not_in(select(ItemAttribution.item_id)
-                                    .where(ItemAttribution.device_id.is_not(None))))))
+        officer_item_clause([o.id]), EvidenceItem.officer_id == o.code))
     if date_from:
         q = q.where(EvidenceItem.recorded_at >= parse_time(date_from, "from", zone))
     if date_to:
@@ -713,7 +749,8 @@ def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
-        raise BadRequest(f"{key} must be a whole number from 0", code="bad_field")
+        raise BadRequest(f"{key} must be a whole number from 0", code="bad_field",
+                         params={"field": key, "problem": "not_number"})
     return value
 
 
@@ -746,12 +783,12 @@ def add_station(s: Session, who: Principal, *, code: Any, agency: Any = None, lo
                 user: Any = None) -> Station:
     """Register a station ahead of its first heartbeat (its location and account). Ledgered."""
     ag = _agency_for_write(s, who, agency)
-    code = _code(code, "station id")
+    code = _code(code, "code")
     st = s.scalar(select(Station).where(Station.code == code))
     if st is not None:
         raise Conflict(f"station {code!r} is already registered", code="station_exists")
     st = Station(code=code, agency_id=ag.id, location=_text(location, "location", 300),
-                 user_id=_user_ref(s, user), files_waiting=0, bytes_waiting=0, last_error="",
+                 user_id=_user_ref(s, user, ag.id), files_waiting=0, bytes_waiting=0, last_error="",
                  agent_version="", created_at=utcnow())
     s.add(st)
     s.flush()
@@ -772,12 +809,14 @@ def list_stations(s: Session, who: Principal, offline_after: int) -> list[dict[s
 def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> dict[str, Any]:
     ref = str(ref)
     st = s.scalar(select(Station).where(Station.code == ref))
-    if st is None and ref.isdigit():
+    if st is None and ref.isdigit() and len(ref) <= 12:
         st = s.get(Station, int(ref))
     if st is None or not can(who, READ_REGISTRY, st.agency_id):
         require(who, READ_REGISTRY)
         raise NotFound(f"no station {ref!r}", code="no_station")
-    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code)
+    # Only the station's own agency's items: a station id is what an upload claims (issue 12).
+    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code,
+                                                  EvidenceItem.agency_id == st.agency_id)
                        .order_by(EvidenceItem.received_at.desc()).limit(20))
     return {**station_json(st, offline_after, agency_code=_agency_codes(s).get(st.agency_id or -1)),
             "recent_deliveries": [

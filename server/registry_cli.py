@@ -53,6 +53,9 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
     from server.cli import out
 
+    if not rows:
+        out.print("(none)", markup=False)
+        return
     t = Table(*headers, show_lines=False, highlight=False)
     for r in rows:
         t.add_row(*["" if v is None else str(v) for v in r])

@@ -133,40 +133,57 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
     good: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     seen_cert: dict[tuple[str, str], int] = {}
+    agencies: dict[str, Agency | CustodianError] = {}
+    # What the catalogue holds already, read once (not once per row).
+    known: dict[str, Any] = {
+        "codes": set(s.scalars(select(Officer.code))),
+        "certs": {(a, c) for a, c in s.execute(select(Officer.agency_id, Officer.certificate_no))
+                  if c},
+        "serials": set(s.scalars(select(Device.serial))),
+        "officers": {o.code: o for o in s.scalars(select(Officer))} if kind == "devices" else {},
+    }
     for n, raw in enumerate(rows, start=2):
         if not any(raw.values()):
             continue  # blank line
         row = {**raw, "agency": raw.get("agency") or agency}
         problems = [_p("empty", f"{f} is empty", field=f) for f in REQUIRED[kind] if not row.get(f)]
-        try:
-            ag = registry._agency_for_write(s, who, row["agency"] or None)
-        except CustodianError as exc:
+        ref = row["agency"] or ""
+        if ref not in agencies:  # each agency named in the file is looked up once
+            try:
+                agencies[ref] = registry._agency_for_write(s, who, ref or None)
+            except CustodianError as exc:
+                agencies[ref] = exc
+        ag = agencies[ref] if isinstance(agencies[ref], Agency) else None
+        if ag is None:
+            exc = agencies[ref]
+            assert isinstance(exc, CustodianError)
             problems.append(_p(exc.code, exc.message))
-            ag = None
         try:
             if kind == "officers":
-                problems += _check_officer(s, row, ag, n, seen, seen_cert)
+                problems += _check_officer(s, row, ag, n, seen, seen_cert, known)
             else:
-                problems += _check_device(s, row, ag, n, seen, zone)
+                problems += _check_device(row, ag, n, seen, zone, known)
         except CustodianError as exc:
             problems.append(_p(exc.code, exc.message))
         if problems:
             errors.append({"row": n, "key": row.get("code") or row.get("serial") or "",
                            "errors": [p["message"] for p in problems], "problems": problems})
         else:
-            good.append((n, row))
+            good.append((n, {**row, "_agency": ag}))
     imported = 0
     if not dry_run:
         for _n, row in good:
             if kind == "officers":
                 registry.add_officer(s, who, code=row["code"], name=row["name"],
-                                     agency=row["agency"] or None,
+                                     agency=row["_agency"],
                                      certificate=row.get("certificate", ""),
-                                     unit=row.get("unit", ""), user=row.get("user") or None)
+                                     unit=row.get("unit", ""), user=row.get("user") or None,
+                                     checked=True)
             else:
-                d = registry.add_device(s, who, serial=row["serial"], agency=row["agency"] or None,
+                d = registry.add_device(s, who, serial=row["serial"], agency=row["_agency"],
                                         model=row.get("model", ""),
-                                        kind=_kind_value(row.get("kind", "")) or "body_camera")
+                                        kind=_kind_value(row.get("kind", "")) or "body_camera",
+                                        checked=True)
                 if row.get("officer"):
                     registry.assign_device(s, who, d.serial, row["officer"], row["_from"],
                                            row.get("_to"))
@@ -176,7 +193,8 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
 
 
 def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
-                   seen: dict[str, int], seen_cert: dict[tuple[str, str], int]) -> list[str]:
+                   seen: dict[str, int], seen_cert: dict[tuple[str, str], int],
+                   known: dict[str, Any]) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     code = row.get("code", "")
     if code:
@@ -186,7 +204,7 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         elif code in seen:
             problems.append(_p("repeats", f"officer code {code!r} repeats row {seen[code]}",
                                field="code", value=code, row=seen[code]))
-        elif s.scalar(select(Officer.id).where(Officer.code == code)) is not None:
+        elif code in known["codes"]:
             problems.append(_p("exists", f"officer code {code!r} is already registered",
                                field="code", value=code))
         seen.setdefault(code, n)
@@ -201,8 +219,7 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         elif key in seen_cert:
             problems.append(_p("repeats", f"certificate {cert!r} repeats row {seen_cert[key]}",
                                field="certificate", value=cert, row=seen_cert[key]))
-        elif s.scalar(select(Officer.id).where(Officer.agency_id == ag.id,
-                                               Officer.certificate_no == cert)) is not None:
+        elif (ag.id, cert) in known["certs"]:
             problems.append(_p("exists", f"certificate {cert!r} is already registered in {ag.code}",
                                field="certificate", value=cert))
         seen_cert.setdefault(key, n)
@@ -210,14 +227,14 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         problems.append(_p("too_long", "unit is longer than 200 characters", field="unit", max=200))
     if row.get("user"):
         try:
-            registry._user_ref(s, row["user"])
+            registry._user_ref(s, row["user"], ag.id if ag else None)
         except CustodianError as exc:
             problems.append(_p(exc.code, exc.message, value=row["user"]))
     return problems
 
 
-def _check_device(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
-                  seen: dict[str, int], zone: str) -> list[str]:
+def _check_device(row: dict[str, Any], ag: Agency | None, n: int, seen: dict[str, int],
+                  zone: str, known: dict[str, Any]) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     serial = row.get("serial", "")
     if serial:
@@ -227,7 +244,7 @@ def _check_device(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         elif serial in seen:
             problems.append(_p("repeats", f"serial {serial!r} repeats row {seen[serial]}",
                                field="serial", value=serial, row=seen[serial]))
-        elif s.scalar(select(Device.id).where(Device.serial == serial)) is not None:
+        elif serial in known["serials"]:
             problems.append(_p("exists", f"device {serial!r} is already registered", field="serial",
                                value=serial))
         seen.setdefault(serial, n)
@@ -240,7 +257,7 @@ def _check_device(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
                                max=200))
     officer = row.get("officer", "")
     if officer:
-        o = s.scalar(select(Officer).where(Officer.code == officer))
+        o = known["officers"].get(officer)
         if o is None:
             problems.append(_p("no_officer", f"no officer {officer!r} (import the officers first)",
                                value=officer))

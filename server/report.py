@@ -277,6 +277,8 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         rows = [["文件", "SHA-256", "来源原始文件 SHA-256", "方式 / 区间"]]
         for clip in clips:
             method = "关键帧流复制" if clip.get("method") == "stream_copy" else "精确重新编码"
+            if (clip.get("parameters") or {}).get("purpose") == "browser_playable_copy":
+                method = "浏览器可播放副本\n(H.264 转码，全长，\n衍生文件，非原始文件)"
             rows.append([
                 clip.get("path"),
                 digest(clip.get("sha256")),

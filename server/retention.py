@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from integrity.ledger import DISPOSAL_APPROVAL, DISPOSAL_REQUEST, RETENTION
 from server.access import DISPOSE, HOLD, Principal, require, require_seen, sees_all
 from server.errors import Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import (
     CaseLink,
@@ -31,7 +32,6 @@ from server.models import (
 )
 from server.settings import Settings
 from server.store.base import ObjectStore
-from server.web import iso
 
 logger = logging.getLogger(__name__)
 

@@ -15,16 +15,32 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
-from server import compliance
+from server import compliance, messages
 from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import Agency, Case, RectificationOrder, SpotCheck, SpotCheckCase, utcnow
-from server.rulepack import Pack
+from server.rulepack import CHECKS, Pack
 from server.settings import Settings
-from server.web import iso
+
+# Words for people (server/messages.py renders error codes per language).
+messages.register(
+    {
+        "empty": {
+            "zh-CN": "该单位在此期间没有已归档的案卷可供抽查",
+            "en": "The agency has no archived case in that period to sample",
+        },
+        "no_problems": {
+            "zh-CN": "已评分的案卷中没有发现问题，无需下达整改通知",
+            "en": "No scored case has problems to order rectified",
+        },
+    }
+)
+messages.ACTION_NAMES.setdefault(MAY_SPOT_CHECK, ("进行抽查和下达整改通知", "run spot checks"))
+messages.ACTION_NAMES.setdefault(RECTIFY, ("报送整改情况", "answer rectification orders"))
 
 MAX_SAMPLE = 200
 RESULTS = ("pass", "fail", "na")
@@ -57,6 +73,19 @@ def checklist(pack: Pack) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["article"], i["id"]))
 
 
+def _applies(rule: Any, facts: compliance.CaseFacts, pack: Pack) -> bool:
+    """Whether the case has anything the rule looks at (a record it matches, an approval of
+    its kind, a complaint)."""
+    if CHECKS[rule.check][2]:  # a record rule: only when a record matches
+        return any(compliance.record_matches(rule.match, rec, pack) for rec in facts.records)
+    if rule.check in ("approval_fields", "approval_separation"):
+        kinds = [rule.params["kind"]] if "kind" in rule.params else rule.params.get("kinds")
+        return any(not kinds or a.kind in kinds for a in compliance.approved(facts))
+    if rule.check == "complaint_notified":
+        return bool(facts.complaints)
+    return True
+
+
 def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[str, str]:
     """What the rule engine finds, item by item: pass, fail, or na (the item does not apply)."""
     found = compliance.evaluate(pack, facts, now, archiving=facts.stage == "archiving")
@@ -65,7 +94,7 @@ def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[st
     for r in pack.rules:
         if r.check == "required_records":
             continue
-        if not compliance.case_matches(r.when, facts):
+        if not compliance.case_matches(r.when, facts) or not _applies(r, facts, pack):
             out[f"rule:{r.id}"] = "na"
         else:
             out[f"rule:{r.id}"] = "fail" if r.id in failed else "pass"

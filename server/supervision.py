@@ -23,22 +23,26 @@ from sqlalchemy.orm import Session
 
 from server import compliance
 from server.access import SUPERVISE, Principal, require, sees_all
-from server.cases import case_facts, pack_for
+from server.cases import pack_for
 from server.errors import BadRequest, Forbidden
 from server.finding_texts import CST
+from server.isotime import iso
 from server.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
     Agency,
     Case,
     CaseApproval,
+    CaseComplaint,
+    CaseLink,
+    CaseRecord,
+    EvidenceItem,
     Officer,
     RectificationOrder,
     utcnow,
 )
 from server.rulepack import rulebook
 from server.settings import Settings
-from server.web import iso
 
 AV_CODES = frozenset({"case_av_missing", "av_not_covering", "av_span_uncovered", "av_span_no_end"})
 LATE_APPROVAL_CODES = frozenset({"approval_late", "approval_missing"})
@@ -143,6 +147,46 @@ class _Tally:
         }
 
 
+CHUNK = 500
+
+
+def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
+    """case_facts for many cases in a few queries (the same facts; a test holds them equal)."""
+    from server.cases import facts_from_rows
+
+    ids = [c.id for c in cases]
+    records: dict[str, list[CaseRecord]] = {i: [] for i in ids}
+    approvals: dict[str, list[CaseApproval]] = {i: [] for i in ids}
+    complaints: dict[str, list[CaseComplaint]] = {i: [] for i in ids}
+    linked: dict[str, list[tuple[CaseLink, EvidenceItem]]] = {i: [] for i in ids}
+    for k in range(0, len(ids), CHUNK):
+        part = ids[k : k + CHUNK]
+        for r in s.scalars(
+            select(CaseRecord)
+            .where(CaseRecord.case_id.in_(part))
+            .order_by(CaseRecord.at, CaseRecord.created_at)
+        ):
+            records[r.case_id].append(r)
+        for a in s.scalars(select(CaseApproval).where(CaseApproval.case_id.in_(part))):
+            approvals[a.case_id].append(a)
+        for c in s.scalars(select(CaseComplaint).where(CaseComplaint.case_id.in_(part))):
+            complaints[c.case_id].append(c)
+        for link, item in s.execute(
+            select(CaseLink, EvidenceItem)
+            .join(EvidenceItem, EvidenceItem.id == CaseLink.item_id)
+            .where(CaseLink.case_id.in_(part), CaseLink.unlinked_at.is_(None))
+            .order_by(EvidenceItem.recorded_at, CaseLink.linked_at)
+        ):
+            linked[link.case_id].append((link, item))
+    out = {}
+    for case in cases:
+        recs = records[case.id]
+        superseded = {r.supersedes for r in recs if r.supersedes}
+        out[case.id] = facts_from_rows(case, [r for r in recs if r.id not in superseded],
+                                       approvals[case.id], complaints[case.id], linked[case.id])
+    return out
+
+
 def _execution_rules(pack: Any) -> list[Any]:
     return [r for r in pack.rules if r.check == "record_av_span"]
 
@@ -175,9 +219,13 @@ def pending_approvals(
             CaseApproval.created_at < older_than,
         )
     )
-    status = getattr(CaseApproval, "status", None)
-    if status is not None:  # a rejected request is decided, not pending
-        q = q.where(status.not_in(("rejected", "approved")))
+    for name in ("status", "state"):  # a rejected request is decided, not pending
+        col = getattr(CaseApproval, name, None)
+        if col is not None:
+            q = q.where(col.not_in(("rejected", "approved", "withdrawn")))
+    rejected = getattr(CaseApproval, "rejected_at", None)
+    if rejected is not None:
+        q = q.where(rejected.is_(None))
     if case_ids is not None:
         q = q.where(Case.id.in_(list(case_ids)))
     return [(a, c) for a, c in s.execute(q.order_by(CaseApproval.created_at))]
@@ -224,9 +272,11 @@ def supervision_report(
         lacking_av: list[dict[str, Any]] = []
         executions: list[dict[str, Any]] = []
         case_ids: list[str] = []
-        for case in s.scalars(q):
+        rows = list(s.scalars(q))
+        all_facts = facts_of(s, rows)
+        for case in rows:
             case_ids.append(case.id)
-            facts = case_facts(s, case)
+            facts = all_facts[case.id]
             found = compliance.evaluate(pack, facts, now, lang=lang)
             total.add(case, found)
             unit = _unit_of(s, case, officers_cache)
@@ -391,6 +441,11 @@ def overdue_orders(s: Session, agency_id: int, now: datetime) -> list[dict[str, 
             "issued_at": o.issued_at,
             "overdue_days": round((now - o.deadline).total_seconds() / 86400, 1),
             "case_ids": o.case_ids,
+            "cases": [
+                {"id": c.id, "number": c.number}
+                for c in (s.get(Case, cid) for cid in o.case_ids or ())
+                if c is not None
+            ],
             "requirement": o.requirement,
         }
         for o in rows
@@ -619,9 +674,19 @@ def to_csv(rows: list[list[Any]]) -> str:
     return buf.getvalue()
 
 
-def report_csv(report: dict[str, Any], lang: str = "zh-CN") -> str:
-    """The summary table (agencies and their units) with Chinese headers by default."""
-    return to_csv(summary_rows(report, lang))
+TABLES = {
+    "summary": summary_rows,
+    "articles": article_rows,
+    "overdue": overdue_rows,
+    "officers": officer_rows,
+    "trend": trend_rows,
+}
+
+
+def report_csv(report: dict[str, Any], lang: str = "zh-CN", table: str = "summary") -> str:
+    """One table of the report (default: agencies and their units) with Chinese headers by
+    default; `articles` lists the case numbers behind every per-article count."""
+    return to_csv(TABLES[table](report, lang))
 
 
 def _col(n: int) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import Database
-from server.models import Job, utcnow
+from server.models import Export, Job, utcnow
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -68,3 +68,29 @@ def sweep_work(settings: Settings, db: Database) -> list[Path]:
         logger.warning("removed %s: left by a %s job for %s that is no longer running",
                        path, kind, subject)
     return removed
+
+
+def _orphaned_exports(s: Session, now: datetime) -> list[tuple[str, str]]:
+    """Exports still queued or running whose job is gone for good (failed: its process died
+    with its one attempt, e.g. a killed `custodian export`), marked failed here."""
+    out = []
+    rows = s.execute(select(Export, Job).join(Job, Job.id == Export.job_id)
+                     .where(Export.state.in_(("queued", "running")), Job.state == "failed"))
+    for e, job in rows:
+        e.state, e.finished_at = "failed", now
+        e.error = f"the process building it is gone ({job.worker}: {job.error})"[:4000]
+        out.append((e.id, e.package_path or ""))
+    return out
+
+
+def sweep_exports(db: Database) -> list[str]:
+    """Mark exports whose process died as failed and remove the partial package it left next
+    to its target (the command line writes `.NAME.partial` beside --out)."""
+    done = []
+    for export_id, target in db.call(_orphaned_exports, utcnow()):
+        if target:
+            t = Path(target)
+            t.with_name(f".{t.name}.partial").unlink(missing_ok=True)
+        logger.warning("export %s marked failed: the process building it is gone", export_id)
+        done.append(export_id)
+    return done

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from server.access import Principal
 from server.errors import BadRequest, PayloadTooLarge, Unauthorized
+from server.isotime import iso  # noqa: F401 (re-exported for route modules)
 
 H = TypeVar("H", bound=Callable[..., Any])
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -50,11 +51,6 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def iso(dt: datetime | None) -> str | None:
-    """RFC 3339 UTC with a Z."""
-    if dt is None:
-        return None
-    return dt.isoformat().replace("+00:00", "Z")
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

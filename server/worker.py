@@ -62,12 +62,13 @@ class WorkerPool:
 
     async def _sweeper(self) -> None:
         """Remove work folders of killed jobs: on start and every lease period."""
-        from server.sweep import sweep_work
+        from server.sweep import sweep_exports, sweep_work
 
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             try:
                 await loop.run_in_executor(None, sweep_work, self.settings, self.db)
+                await loop.run_in_executor(None, sweep_exports, self.db)
             except Exception as exc:  # an outage: the next round tries again
                 self.outage.failed(exc)
             await self._sleep(max(5.0, float(self.settings.job_lease_seconds)))

@@ -405,6 +405,9 @@ def package_hls(
             min(declared, max_duration_s) if declared and max_duration_s else declared
         )
     video = probe.video
+    # One time limit for the whole chain; progress never goes back when a step is retried.
+    deadline = None if timeout is None else time.monotonic() + timeout
+    progress = _monotonic(progress)
     pending = list(steps) if steps is not None else first_steps(probe)
     tried: list[Step] = []
     attempts: list[Attempt] = []
@@ -416,9 +419,12 @@ def package_hls(
             preset = _preset_of(step, probe)
             t0 = time.perf_counter()
             report: CheckReport | None = None
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TranscodeTimeout(f"packaging did not finish within {timeout:g} s")
             try:
                 argv = _run_step(
-                    step, src_path, work, probe, progress, timeout, max_duration_s, salvage
+                    step, src_path, work, probe, progress, left, max_duration_s, salvage
                 )
             except TranscodeTimeout:
                 raise
@@ -512,6 +518,19 @@ def package_hls(
         attempts=tuple(attempts),
         check=report,
     )
+
+
+def _monotonic(progress: Progress | None) -> Progress | None:
+    if progress is None:
+        return None
+    best = [0.0]
+
+    def report(fraction: float) -> None:
+        if fraction >= best[0]:
+            best[0] = fraction
+            progress(fraction)
+
+    return report
 
 
 def _tool_of(step: Step, probe: ProbeResult) -> str:

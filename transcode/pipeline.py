@@ -111,10 +111,13 @@ def _hls_outputs(outdir: str, hls: HlsRendition) -> list[DerivedOutput]:
         _output(outdir, hls.init_segment, "hls_init", *common),
     ]
     rel = os.path.relpath(hls.directory, outdir).replace(os.sep, "/")
+    # The chain's attempts and the check's verdict are told once, on the playlist and init;
+    # repeating them on thousands of segments would only swell the manifest.
+    seg_params = {k: v for k, v in hls.parameters.items() if k not in ("attempts", "selfcheck")}
     for seg in hls.segments:
         out.append(
             DerivedOutput(
-                f"{rel}/{seg.name}", "hls_segment", seg.sha256, seg.size, *common[:2], common[2]
+                f"{rel}/{seg.name}", "hls_segment", seg.sha256, seg.size, *common[:2], seg_params
             )
         )
     return out

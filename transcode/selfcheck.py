@@ -41,7 +41,7 @@ FRAME_TOLERANCE_RATIO = 0.03
 # Renditions up to this size are demuxed and decoded completely; larger ones are checked from
 # their fragment boxes (every sample's timing, sync flag and bounds) with the first keyframe of
 # every segment decoded, which keeps the check cheap next to a stream copy.
-FULL_DECODE_MAX_BYTES = 8 * 1024 * 1024
+FULL_DECODE_MAX_BYTES = 2 * 1024 * 1024
 # A segment longer than this cannot be buffered whole by a browser (one keyframe per file).
 MAX_SEGMENT_S = 30.0
 # Segments read through one demuxer (init + segments concatenated natively, as MSE appends them).

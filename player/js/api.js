@@ -17,7 +17,7 @@ export class ApiError extends Error {
   constructor(status, body) {
     // `message` is the server's text in the interface's language; `error` the English diagnostic.
     super((body && (body.message || body.error)) || (getLang() === "en" ? `Server error (HTTP ${status})` : `服务器错误（HTTP ${status}）`));
-    this.status = status; this.code = body && body.code; this.params = body && body.params;
+    this.status = status; this.code = body && body.code; this.params = body && body.params; this.body = body;
   }
 }
 
@@ -55,7 +55,7 @@ export function blobUrl(path) {
 
 export async function login(username, password) {
   const r = await fetch("/api/v1/auth/login", {
-    method: "POST", headers: { "Content-Type": "application/json" },
+    method: "POST", headers: { "Content-Type": "application/json", "Accept-Language": getLang() },
     body: JSON.stringify({ username, password }),
   });
   const data = await r.json().catch(() => ({}));

@@ -10,16 +10,16 @@ import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 
 addStrings({
   "zh-CN": {
-    ev_filter: "筛选", ev_officer: "执法人员", ev_device: "执法记录仪编号", ev_station: "采集站",
+    ev_filter: "筛选", ev_officer: "执法人员", ev_unit: "科室/中队", ev_device: "执法记录仪编号", ev_station: "采集站",
     ev_from: "录制时间起", ev_to: "录制时间止", ev_kind: "类型", ev_status: "处理状态",
     ev_unlinked: "仅显示未关联案件的", ev_filename: "文件名", ev_download: "下载原始文件",
-    ev_actions: "操作", ev_downloading: "正在下载原始文件…", ev_count: "本页 {n} 条",
+    ev_actions: "操作", ev_cases: "关联案件", ev_downloading: "正在下载原始文件…", ev_count: "本页 {n} 条",
   },
   en: {
-    ev_filter: "Filter", ev_officer: "Officer", ev_device: "Body camera no.", ev_station: "Station",
+    ev_filter: "Filter", ev_officer: "Officer", ev_unit: "Unit", ev_device: "Body camera no.", ev_station: "Station",
     ev_from: "Recorded from", ev_to: "Recorded to", ev_kind: "Kind", ev_status: "Status",
     ev_unlinked: "Only items linked to no case", ev_filename: "File name", ev_download: "Download original",
-    ev_actions: "Actions", ev_downloading: "Downloading the original…", ev_count: "{n} on this page",
+    ev_actions: "Actions", ev_cases: "Cases", ev_downloading: "Downloading the original…", ev_count: "{n} on this page",
   },
 });
 
@@ -30,7 +30,7 @@ function ensureStyles() {
   document.head.append(h("link#evidence-ui-css", { rel: "stylesheet", href: "/player/evidence-ui.css" }));
 }
 
-const FILTERS = ["filename", "officer_id", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status", "unlinked"];
+const FILTERS = ["filename", "officer_id", "unit", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status", "unlinked"];
 
 /** Download the original through the API (the server ledgers it); the browser saves the file. */
 export async function downloadOriginal(item) {
@@ -67,12 +67,20 @@ const localDay = (d, time) => {
 const dayStart = (d) => localDay(d, "00:00:00");
 const dayEnd = (d) => localDay(d, "23:59:59.999");
 
-async function datalist(id, path, key) {
-  const dl = h(`datalist#${id}`);
-  api(path).then((r) => {
-    clear(dl, (r.items || []).map((o) => h("option", { value: o[key] || "" }, [o.name, o.unit].filter(Boolean).join(" · "))));
+// Suggestions from the registry (officers by code, cameras by serial, units); free text still works.
+function registryLists() {
+  const officers = h("datalist#ev-officers");
+  const devices = h("datalist#ev-devices");
+  const units = h("datalist#ev-units");
+  api("/api/v1/officers?limit=200").then((r) => {
+    const items = r.items || [];
+    clear(officers, items.map((o) => h("option", { value: o.code || "" }, [o.name, o.unit].filter(Boolean).join(" · "))));
+    clear(units, [...new Set(items.map((o) => o.unit).filter(Boolean))].map((u) => h("option", { value: u })));
   }).catch(() => {});
-  return dl;
+  api("/api/v1/devices?limit=200").then((r) => {
+    clear(devices, (r.items || []).map((d) => h("option", { value: d.serial || "" }, [d.officer_name, d.model].filter(Boolean).join(" · "))));
+  }).catch(() => {});
+  return [officers, devices, units];
 }
 
 /** #/evidence?filters…: the list; returns an object with destroy() (stops the polling). */
@@ -85,6 +93,7 @@ export async function viewEvidenceList(root, params) {
   const fields = {
     filename: input("filename", { type: "search", maxLength: 100 }),
     officer_id: input("officer_id", { type: "text", maxLength: 100, list: "ev-officers" }),
+    unit: input("unit", { type: "text", maxLength: 100, list: "ev-units" }),
     device_id: input("device_id", { type: "text", maxLength: 100, list: "ev-devices" }),
     station_id: input("station_id", { type: "text", maxLength: 100 }),
     recorded_from: input("recorded_from", { type: "date" }),
@@ -101,6 +110,7 @@ export async function viewEvidenceList(root, params) {
   const form = h("form.filters.ev-filters#evidence-filters", { on: { submit: (e) => { e.preventDefault(); go(); } } },
     h("label.inline", t("ev_filename"), fields.filename),
     h("label.inline", t("ev_officer"), fields.officer_id),
+    h("label.inline", t("ev_unit"), fields.unit),
     h("label.inline", t("ev_device"), fields.device_id),
     h("label.inline", t("ev_station"), fields.station_id),
     h("label.inline", t("ev_from"), fields.recorded_from),
@@ -110,8 +120,7 @@ export async function viewEvidenceList(root, params) {
     h("label.inline.check", fields.unlinked, t("ev_unlinked")),
     h("button.primary#evidence-filter", { type: "submit", dataset: { action: "evidence-filter" } }, t("ev_filter")),
     h("button#evidence-reset", { type: "button", on: { click: () => { location.hash = "#/evidence"; } } }, t("reset")),
-    await datalist("ev-officers", "/api/v1/officers?limit=200", "code"),
-    await datalist("ev-devices", "/api/v1/devices?limit=200", "code"));
+    registryLists());
   const apiQuery = { ...f, recorded_from: dayStart(f.recorded_from), recorded_to: dayEnd(f.recorded_to), cursor, limit: 50 };
   const page = await api(`/api/v1/evidence${qs(apiQuery)}`);
   const selected = new Set();
@@ -121,7 +130,8 @@ export async function viewEvidenceList(root, params) {
     h("td", h("input", { type: "checkbox", checked: selected.has(it.id), on: { change: (e) => { if (e.target.checked) selected.add(it.id); else selected.delete(it.id); mcBtn.disabled = selected.size < 2; } } })),
     h("td.fname", h("a.item-link", { href: `#/evidence/${it.id}`, dataset: { id: it.id }, title: it.original_filename }, it.original_filename)),
     h("td.nowrap", fmtDate(it.recorded_at)), h("td", it.officer_id || "—"), h("td", it.device_id || "—"),
-    h("td", label("kind", it.kind)), statusCell(it), h("td.nowrap", fmtSize(it.size)), h("td", h("code", { title: it.sha256 }, shortHash(it.sha256))),
+    h("td", label("kind", it.kind)), statusCell(it),
+    h("td.ev-cases", (it.cases || []).map((c) => h("a.badge.case-badge", { href: `#/cases/${c.id}`, title: label("stage", c.stage) }, c.number))), h("td.nowrap", fmtSize(it.size)), h("td", h("code", { title: it.sha256 }, shortHash(it.sha256))),
     h("td.nowrap", downloadButton(it), " ", custodyButton("evidence", it.id, root, true)));
   const body = h("tbody", page.items.map((it) => { const r = row(it); rows.set(it.id, r); return r; }));
   const prev = (params.get("prev") || "").split(",").filter(Boolean);
@@ -132,8 +142,8 @@ export async function viewEvidenceList(root, params) {
   clear(root, h("div.toolbar", h("h2", t("evidence_list")), mcBtn), form,
     h("table.grid#evidence-table",
       h("thead", h("tr", h("th", ""), h("th", t("filename")), h("th", t("recorded_at")), h("th", t("ev_officer")), h("th", t("ev_device")),
-        h("th", t("kind")), h("th", t("item_status")), h("th", t("size")), h("th", t("sha256")), h("th", t("ev_actions")))),
-      page.items.length ? body : h("tbody", h("tr", h("td.empty", { colSpan: 10 }, t("no_items"))))),
+        h("th", t("kind")), h("th", t("item_status")), h("th", t("ev_cases")), h("th", t("size")), h("th", t("sha256")), h("th", t("ev_actions")))),
+      page.items.length ? body : h("tbody", h("tr", h("td.empty", { colSpan: 11 }, t("no_items"))))),
     pager);
   const stop = watchItems(page.items.filter(isPending).map((i) => i.id), {
     onUpdate: (items) => {

@@ -3,3 +3,4 @@ import "./registry.js";
 import "./supervision.js";
 import "./evidence.js"; // evidence-ui: evidence list, processing, custody history (also imported by app.js)
 import "./admin.js";
+import "./casework.js";

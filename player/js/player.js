@@ -3,7 +3,7 @@
 import { api, blobUrl, token } from "./api.js";
 import { t } from "./i18n.js";
 import { clear, fmtDate, fmtDuration, fmtMedia, fmtSize, fmtWall, h, itemDuration, itemFps, toast } from "./util.js";
-import { gpsAt, loadTextTrack, mountAudio, mountDocument, mountPhoto, photoRows, statusLabel } from "./viewers.js";
+import { attemptRows, gpsAt, loadTextTrack, mountAudio, mountDocument, mountPhoto, photoRows, statusLabel } from "./viewers.js";
 
 const RATES = [0.25, 0.5, 1, 1.5, 2, 4, 8];
 
@@ -428,7 +428,7 @@ export class Player {
       ...(["photo", "document"].includes(it.kind) ? [] : [[t("duration"), fmtDuration(itemDuration(it))]]),
       [t("device"), it.device_id || "—"], [t("officer"), it.officer_id || "—"],
       [t("size"), fmtSize(it.size)], [t("sha256"), h("code.hash", { title: it.sha256 }, it.sha256)],
-      ...photoRows(it),
+      ...photoRows(it), ...attemptRows(it),
     ];
     clear(this.info, h("h3", it.original_filename), h("dl.kv", rows.map(([k, v]) => [h("dt", k), h("dd", v)])));
   }

@@ -32,7 +32,7 @@ addStrings({
     reg_saved: "已保存", reg_reattributed: "条音像已重新归属", reg_unknown_none: "没有未登记的设备",
     reg_offline_after: "超过 {n} 秒无心跳即显示离线", reg_back: "返回",
     reg_flagged: "文件名与分配记录不符的音像", reg_flagged_hint: "文件名中的人员编号与当时持有该设备的人员不一致。归属以分配记录为准，文件名中的编号原样保留。",
-    reg_holder_then: "当时使用人",
+    reg_holder_then: "当时使用人", reg_user: "关联账号（可选）",
   },
   en: {
     nav_registry: "Registry",
@@ -59,7 +59,7 @@ addStrings({
     reg_saved: "Saved", reg_reattributed: "item(s) re-attributed", reg_unknown_none: "No unregistered devices",
     reg_offline_after: "offline after {n} s without a heartbeat", reg_back: "Back",
     reg_flagged: "Footage whose file name disagrees with the assignment", reg_flagged_hint: "The officer code in the file name is not the officer who held the camera then. The assignment decides; the file name's code is kept as it was.",
-    reg_holder_then: "Held by then",
+    reg_holder_then: "Held by then", reg_user: "Linked account (optional)",
   },
 });
 addVocab({
@@ -170,15 +170,17 @@ function officerForm() {
     certificate: input("certificate", { maxLength: 100 }),
     unit: input("unit", { maxLength: 200 }),
     agency: input("agency", { value: lastAgency(), maxLength: 64 }),
+    user: input("user", { maxLength: 100 }),
   };
   const add = async () => {
     const body = Object.fromEntries(Object.entries(els).map(([k, el]) => [k, el.value.trim()]));
     rememberAgency(body.agency);
+    if (!body.user) delete body.user;
     await act(() => api("/api/v1/officers", { method: "POST", body }), t("reg_saved"));
   };
   return h("section.panel", h("h3", t("reg_add_officer")), form("officer-form",
     field(t("reg_code"), els.code), field(t("reg_name"), els.name), field(t("reg_certificate"), els.certificate),
-    field(t("reg_unit"), els.unit), field(t("reg_agency_code"), els.agency),
+    field(t("reg_unit"), els.unit), field(t("reg_agency_code"), els.agency), field(t("reg_user"), els.user),
     h("button.primary", { type: "button", dataset: { action: "officer-add" }, on: { click: add } }, t("reg_add"))));
 }
 
@@ -454,7 +456,7 @@ async function viewImport(root) {
       body: file.files[0],
     });
     const body = await r.json().catch(() => ({}));
-    if (!r.ok) { clear(result, h("div.banner.unplayable", body.error || `HTTP ${r.status}`)); return; }
+    if (!r.ok) { clear(result, h("div.banner.unplayable", body.message || body.error || `HTTP ${r.status}`)); return; }
     clear(result,
       h("p#import-summary", h("b", `${body.ok} ${t("reg_rows_ok")}`), " · ", h("b", { class: body.bad ? "error" : "" }, `${body.bad} ${t("reg_rows_bad")}`),
         " · ", body.dry_run ? `${t("reg_would_import")} ${body.ok}` : `${t("reg_imported")} ${body.imported}`),

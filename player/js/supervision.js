@@ -9,7 +9,7 @@ import { registerNav, registerView, rerender } from "./views.js";
 addStrings({
   "zh-CN": {
     nav_supervision: "执法监督", sv_title: "执法全过程记录监督", sv_agency: "执法机关（代码）",
-    sv_from: "立案起始", sv_to: "立案截止", sv_apply: "查询", sv_export_csv: "导出 CSV", sv_export_xlsx: "导出 Excel",
+    sv_from: "立案起始", sv_to: "立案截止", sv_apply: "查询", sv_export_csv: "导出 CSV", sv_export_xlsx: "导出 Excel", sv_export_articles: "导出条款明细 CSV",
     sv_cases: "案件数", sv_archived: "已归档", sv_complete: "记录完整", sv_complete_share: "完整率",
     sv_noncompliant: "存在违规", sv_by_article: "按条款的不符合情况", sv_article: "条款", sv_art: "第{n}条",
     sv_error_cases: "违规案件", sv_findings: "问题数", sv_units: "按执法单位", sv_unit: "执法单位",
@@ -21,7 +21,7 @@ addStrings({
     sv_not_filed: "未备案", sv_filed: "已备案", sv_no_own_pack: "未制定本机关记录制度",
     sv_filing_no: "备案号", sv_drill: "相关案件", sv_none: "无", sv_close: "关闭",
     sv_legend_complete: "记录完整", sv_legend_noncompliant: "存在违规", sv_detail: "说明",
-    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）", sc_seed_label: "随机种子", sv_chart_articles: "各条款不符合案件数", sv_no_cases: "本期无案件",
+    sc_title: "抽查 / 案卷评查", sc_draw: "抽取样本", sc_size: "抽取数量", sc_seed: "随机种子（可留空）", sc_seed_label: "随机种子", sv_chart_articles: "各条款不符合案件数", sv_no_cases: "本期无案件", sv_pending_days: "审批待决超过（天）",
     sc_population: "可抽案卷", sc_sample: "样本", sc_scored: "已评分", sc_mean: "平均分", sc_open: "查看",
     sc_case: "案卷", sc_score: "得分", sc_item: "评查项目", sc_result: "结果", sc_suggested: "系统建议",
     sc_pass: "符合", sc_fail: "不符合", sc_na: "不适用", sc_save: "保存评分", sc_note: "问题说明",
@@ -33,7 +33,7 @@ addStrings({
   },
   en: {
     nav_supervision: "Supervision", sv_title: "Supervision of whole-process recording", sv_agency: "Agency (code)",
-    sv_from: "Opened from", sv_to: "Opened before", sv_apply: "Apply", sv_export_csv: "Export CSV", sv_export_xlsx: "Export Excel",
+    sv_from: "Opened from", sv_to: "Opened before", sv_apply: "Apply", sv_export_csv: "Export CSV", sv_export_xlsx: "Export Excel", sv_export_articles: "Export by-article CSV",
     sv_cases: "Cases", sv_archived: "Archived", sv_complete: "Complete", sv_complete_share: "Complete share",
     sv_noncompliant: "With violations", sv_by_article: "Non-compliance by article", sv_article: "Article", sv_art: "Art. {n}",
     sv_error_cases: "Cases with violations", sv_findings: "Findings", sv_units: "By unit", sv_unit: "Unit",
@@ -45,7 +45,7 @@ addStrings({
     sv_not_filed: "not filed", sv_filed: "filed", sv_no_own_pack: "no rules of its own",
     sv_filing_no: "Filing no.", sv_drill: "Cases", sv_none: "None", sv_close: "Close",
     sv_legend_complete: "Complete", sv_legend_noncompliant: "With violations", sv_detail: "Detail",
-    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)", sc_seed_label: "Seed", sv_chart_articles: "Cases not compliant, by article", sv_no_cases: "No cases in the period",
+    sc_title: "Spot checks of case files", sc_draw: "Draw a sample", sc_size: "Sample size", sc_seed: "Seed (optional)", sc_seed_label: "Seed", sv_chart_articles: "Cases not compliant, by article", sv_no_cases: "No cases in the period", sv_pending_days: "Pending longer than (days)",
     sc_population: "Archived files", sc_sample: "Sample", sc_scored: "Scored", sc_mean: "Mean score", sc_open: "Open",
     sc_case: "Case file", sc_score: "Score", sc_item: "Checklist item", sc_result: "Result", sc_suggested: "Suggested",
     sc_pass: "Pass", sc_fail: "Fail", sc_na: "N/A", sc_save: "Save score", sc_note: "Problem noted",
@@ -184,7 +184,7 @@ function agencySection(a) {
       kpi(t("sv_overdue"), a.overdue_approvals.length, overdueCases, "overdue"),
       kpi(t("sv_lacking_av"), a.lacking_av.length, lacking, "lacking-av"),
       h("div.kpi", h("div.kpi-label", t("sv_exec")), h("div.kpi-value", pct(a.executions.coverage_share))),
-      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, [], "rect")),
+      kpi(t("sv_rect_overdue"), a.overdue_rectifications.length, a.overdue_rectifications.flatMap((o) => o.cases || []), "rect")),
     a.cases === 0 ? h("p.dim", t("sv_no_cases")) : [h("div.charts",
       h("div.chart-box", h("h4", t("sv_chart_articles")), articleChart(a)),
       h("div.chart-box", h("h4", t("sv_trend")), trendChart(a))),
@@ -232,20 +232,22 @@ function toIso(dateValue, end = false) {
 }
 
 async function viewSupervision(root, params) {
-  const p = { agency: params.get("agency") || "", from: params.get("from") || "", to: params.get("to") || "" };
-  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to, true) };
+  const p = { agency: params.get("agency") || "", from: params.get("from") || "", to: params.get("to") || "", pending_days: params.get("pending_days") || "" };
+  const query = { agency: p.agency, from: toIso(p.from), to: toIso(p.to, true), pending_days: p.pending_days };
   const [rep, checks] = await Promise.all([
     api(`/api/v1/supervision${qs(query)}`),
     api(`/api/v1/spot-checks${qs({ agency: p.agency })}`).catch(() => ({ items: [] })),
   ]);
   const form = h("form.toolbar#supervision-filter", {
-    on: { submit: (e) => { e.preventDefault(); const d = new FormData(e.target); location.hash = `#/supervision${qs({ agency: d.get("agency"), from: d.get("from"), to: d.get("to") })}`; } },
+    on: { submit: (e) => { e.preventDefault(); const d = new FormData(e.target); location.hash = `#/supervision${qs({ agency: d.get("agency"), from: d.get("from"), to: d.get("to"), pending_days: d.get("pending_days") })}`; } },
   },
   h("label", t("sv_agency"), h("input", { type: "text", name: "agency", value: p.agency, size: 8 })),
   h("label", t("sv_from"), h("input", { type: "date", name: "from", value: p.from })),
   h("label", t("sv_to"), h("input", { type: "date", name: "to", value: p.to })),
+  h("label", t("sv_pending_days"), h("input", { type: "number", name: "pending_days", value: p.pending_days || 3, min: 0, max: 3650 })),
   h("button.primary", { type: "submit", "data-action": "supervision-filter" }, t("sv_apply")),
   h("button", { type: "button", "data-action": "supervision-export-csv", on: { click: () => download("csv", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_csv")),
+  h("button", { type: "button", "data-action": "supervision-export-articles", on: { click: () => download("csv", { ...query, table: "articles" }).catch((e) => toast(e.message, "error")) } }, t("sv_export_articles")),
   h("button", { type: "button", "data-action": "supervision-export-xlsx", on: { click: () => download("xlsx", query).catch((e) => toast(e.message, "error")) } }, t("sv_export_xlsx")));
   drillBox = h("div.panel.drill.hidden#drill");
   const notFiled = rep.packs_not_filed || [];

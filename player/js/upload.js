@@ -1,6 +1,6 @@
 // Browser upload (tus 1.0 via tus-js-client): SHA-256 first, then resumable upload with progress.
-import { api, token } from "./api.js";
-import { STAGES, addStrings, label, t } from "./i18n.js";
+import { api, session, token } from "./api.js";
+import { STAGES, addStrings, getLang, label, t } from "./i18n.js";
 import { isPending, progressEl, watchItems } from "./processing.js";
 import { sha256File } from "./sha256.js";
 import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
@@ -8,8 +8,8 @@ import { clear, fmtDate, fmtSize, h, shortHash, toast } from "./util.js";
 const CHUNK = 16 * 1024 * 1024;
 
 addStrings({
-  "zh-CN": { device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写" },
-  en: { device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand" },
+  "zh-CN": { upload_server_error: "服务器拒绝了上传", upload_network_error: "网络中断，可点“继续”从断点续传", no_file_chosen: "未选择文件", device_opt: "执法记录仪编号（可选）", officer_opt: "执法人员编号（可选）", name_parsed: "已按文件名识别：", name_unparsed: "文件名中未识别出录制时间，请手动填写", upload_agency: "所属机构代码（本账号不属于任何机构，必填）" },
+  en: { upload_server_error: "The server refused the upload", upload_network_error: "Network interrupted; press Resume to continue where it stopped", no_file_chosen: "No file chosen", device_opt: "Body camera no. (optional)", officer_opt: "Officer no. (optional)", name_parsed: "Read from the file name: ", name_unparsed: "No recording time in the file name; enter it by hand", upload_agency: "Agency code (required: this account belongs to no agency)" },
 });
 
 /** A UTC RFC 3339 time as the value of a datetime-local input (the browser's local time). */
@@ -29,13 +29,19 @@ export class UploadView {
   constructor(root) { this.root = root; this.upload = null; this.stopWatch = () => {}; }
 
   mount() {
-    this.file = h("input#upload-file", { type: "file", name: "file", accept: "video/*,audio/*,image/*,application/pdf", on: { change: () => this.readName() } });
+    // The browser's own file button speaks the browser's language; ours speaks the page's.
+    this.fileName = h("span.dim#upload-file-name", t("no_file_chosen"));
+    this.file = h("input.visually-hidden#upload-file", { type: "file", name: "file", accept: "video/*,audio/*,image/*,application/pdf",
+      on: { change: () => { const f = this.file.files && this.file.files[0]; this.fileName.textContent = f ? f.name : t("no_file_chosen"); this.readName(); } } });
     this.caseRef = h("input#upload-case", { type: "text", name: "case", maxLength: 200 });
     this.stage = h("select#upload-stage", { name: "stage" }, h("option", { value: "" }, "—"), STAGES.map((s) => h("option", { value: s }, label("stage", s))));
     this.recorded = h("input#upload-recorded", { type: "datetime-local", name: "recorded_at", step: "1" });
     this.device = h("input#upload-device", { type: "text", name: "device_id", maxLength: 100 });
     this.officer = h("input#upload-officer", { type: "text", name: "officer_id", maxLength: 100 });
     this.parsed = h("div.hint.upload-parsed#upload-parsed", "");
+    // Every item belongs to an agency: an account without one (an admin) names it.
+    const sess = session();
+    this.agency = sess && sess.role === "admin" ? h("input#upload-agency", { type: "text", name: "agency", maxLength: 64, required: true }) : null;
     this.bar = h("progress#upload-progress", { max: 1, value: 0 });
     this.status = h("div#upload-status.dim", "");
     this.startBtn = h("button.primary#upload-start", { on: { click: () => this.start() } }, t("start_upload"));
@@ -46,12 +52,13 @@ export class UploadView {
         h("section.panel",
           h("h2", t("upload_title")), h("p.hint", t("upload_hint")),
           h("div.form",
-            h("label", t("choose_file"), this.file),
+            h("div.file-row", h("label.button#upload-choose", { htmlFor: "upload-file", dataset: { action: "upload-choose" } }, t("choose_file")), this.file, this.fileName),
             h("label", t("case_ref"), this.caseRef),
             h("label", t("stage_opt"), this.stage),
             h("label", t("recorded_opt"), this.recorded), this.parsed,
             h("label", t("device_opt"), this.device),
-            h("label", t("officer_opt"), this.officer)),
+            h("label", t("officer_opt"), this.officer),
+            this.agency ? h("label", t("upload_agency"), this.agency) : null),
           h("div.row", this.startBtn, this.pauseBtn),
           this.bar, this.status),
         h("section.panel", h("h3", t("my_uploads")), this.recent)));
@@ -115,6 +122,7 @@ export class UploadView {
     if (this.recorded.value) metadata.recorded_at = new Date(this.recorded.value).toISOString();
     if (this.device.value.trim()) metadata.device_id = this.device.value.trim();
     if (this.officer.value.trim()) metadata.officer_id = this.officer.value.trim();
+    if (this.agency && this.agency.value.trim()) metadata.agency = this.agency.value.trim();
     this.evidenceId = null;
     this.upload = new window.tus.Upload(file, {
       endpoint: "/api/v1/uploads/",
@@ -123,13 +131,16 @@ export class UploadView {
       metadata,
       storeFingerprintForResuming: true,
       removeFingerprintOnSuccess: true,
-      onBeforeRequest: (req) => { req.setHeader("Authorization", `Bearer ${token()}`); },
+      onBeforeRequest: (req) => { req.setHeader("Authorization", `Bearer ${token()}`); req.setHeader("Accept-Language", getLang()); },
       onAfterResponse: (_req, res) => { const id = res.getHeader("Custodian-Evidence-Id"); if (id) this.evidenceId = id; },
       onProgress: (sent, total) => { this.bar.value = total ? sent / total : 0; this.setStatus(`${t("uploading")} ${fmtSize(sent)} / ${fmtSize(total)}`); },
       onError: (err) => {
         this.running = false; this.startBtn.disabled = false; this.pauseBtn.disabled = true;
         const body = err.originalResponse ? err.originalResponse.getBody() : "";
-        let msg = err.message; try { const b = JSON.parse(body); msg = b.message || b.error || msg; } catch (e) { /* keep */ }
+        // The server's message is in the page's language; the upload library's own text is not,
+        // so without one the page says what happened in its own words.
+        let msg = ""; try { const b = JSON.parse(body); msg = b.message || ""; } catch (e) { /* none */ }
+        if (!msg) msg = err.originalResponse ? `${t("upload_server_error")} (HTTP ${err.originalResponse.getStatus()})` : t("upload_network_error");
         this.setStatus(`${t("upload_failed")}: ${msg}`);
       },
       onSuccess: () => {

@@ -13,7 +13,7 @@ addStrings({
     original_download: "下载原始文件", document_hint: "文档在浏览器内置的查看器中打开；原始文件未作任何改动。",
     document_not_pdf: "此类文件无法在浏览器中预览，请下载原始文件查看。",
     subtitles_toggle: "字幕/GPS", subtitles_on: "字幕/GPS：开", subtitles_off: "字幕/GPS：关",
-    gps_speed: "速度", audio_view: "录音波形", no_preview: "没有预览",
+    gps_speed: "速度", audio_view: "录音波形", no_preview: "没有预览", rendition_path: "播放版本生成",
   },
   en: {
     photo_zoom_in: "Zoom in", photo_zoom_out: "Zoom out", photo_fit: "Fit", photo_actual: "Actual size",
@@ -22,14 +22,27 @@ addStrings({
     original_download: "Download original", document_hint: "The document opens in the browser's own viewer; the original is unchanged.",
     document_not_pdf: "This file cannot be previewed in the browser; download the original to open it.",
     subtitles_toggle: "Subtitles/GPS", subtitles_on: "Subtitles/GPS: on", subtitles_off: "Subtitles/GPS: off",
-    gps_speed: "Speed", audio_view: "Audio waveform", no_preview: "No preview",
+    gps_speed: "Speed", audio_view: "Audio waveform", no_preview: "No preview", rendition_path: "Playback version",
   },
 });
 // Photos are viewed, not played; documents are kept.
 addVocab({
   item_status_photo: { ready: ["可查看", "Viewable"], unplayable: ["无法查看", "Cannot be shown"] },
   item_status_document: { stored: ["已保存", "Stored"], ready: ["可查看", "Viewable"] },
+  rendition_step: {
+    copy: ["直接封装", "stream copy"], "copy-genpts": ["重建时间戳后封装", "copy with generated timestamps"],
+    "reencode-video": ["视频重新编码", "video re-encoded"], "reencode-audio": ["音频重新编码", "audio re-encoded"],
+    reencode: ["全部重新编码", "full re-encode"], audio: ["音频转码", "audio encoded"],
+    "audio-genpts": ["重建时间戳后音频转码", "audio encoded with generated timestamps"],
+  },
 });
+
+/** The fallback chain the item's rendition went through, each step passed (✓) or not (✗). */
+export function attemptRows(item) {
+  const attempts = (item && item.attempts) || [];
+  if (!attempts.length) return [];
+  return [[t("rendition_path"), h("span#rendition-path", attempts.map((a) => `${label("rendition_step", a.step)} ${a.passed ? "✓" : "✗"}`).join(" → "))]];
+}
 
 /** The status of an item in words that fit its kind (可查看 for a photo, not 可播放). */
 export function statusLabel(item) {

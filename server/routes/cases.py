@@ -77,13 +77,15 @@ RECORD_BODY = {
 }
 APPROVAL_BODY = {
     "type": "object",
-    "required": ["kind", "handler_id", "reviewer_id", "approver_id"],
+    "required": ["kind", "reviewer_id", "approver_id"],
+    "description": "A request: nobody's decision yet (except the caller's own request as "
+    "handler). Times are the server's; approved_at and any other client time is refused (400).",
     "properties": {
         "kind": {
             "type": "string",
             "description": "initiation, legal_review, decision, execution, ...",
         },
-        "handler_id": {"type": "integer"},
+        "handler_id": {"type": "integer", "description": "default: the caller"},
         "reviewer_id": {"type": "integer"},
         "approver_id": {"type": "integer"},
         "reason": {"type": "string"},
@@ -93,8 +95,19 @@ APPROVAL_BODY = {
         "legal_basis": {"type": "string"},
         "legal_review_opinion": {"type": "string"},
         "fields": {"type": "object"},
-        "approved_at": {"type": "string", "format": "date-time"},
     },
+}
+DECISION_BODY = {
+    "type": "object",
+    "required": ["decision"],
+    "properties": {
+        "decision": {"type": "string", "enum": list(cases.DECISIONS)},
+        "opinion": {"type": "string"},
+    },
+}
+CASE_EDIT_BODY = {
+    "type": "object",
+    "properties": {k: CASE_BODY["properties"][k] for k in cases.EDITABLE},
 }
 COMPLAINT_BODY = {
     "type": "object",
@@ -150,7 +163,7 @@ async def get_rules(request: web.Request) -> web.Response:
     "List cases visible to the caller",
     tags=TAGS,
     params={
-        "q": "text in the case number or title",
+        "q": "text in the case number, title, parties or officers",
         "enforcement_type": "one of the seven types",
         "status": "open or archived",
         "stage": "current stage",
@@ -285,12 +298,97 @@ async def add_record(request: web.Request) -> web.Response:
     )
 
 
+@routes.patch("/api/v1/cases/{id}")
+@endpoint(
+    "Edit an open case's parties, officers, title, description or flags (ledgered)",
+    tags=TAGS,
+    body=CASE_EDIT_BODY,
+    responses={200: "the case", 400: "bad or non-editable field", 409: "case archived"},
+)
+async def patch_case(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(cases.update_case, request.match_info["id"], who, data)
+    )
+
+
+@routes.post("/api/v1/cases/{id}/records/{record_id}/attachments")
+@endpoint(
+    "Attach an item (a scan of the paper record, its recording) to a record",
+    tags=TAGS,
+    body={
+        "type": "object",
+        "required": ["evidence_id"],
+        "properties": {"evidence_id": {"type": "string"}},
+    },
+    responses={201: "the link naming the record", 200: "already attached", 404: "no record"},
+)
+async def attach_to_record(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    link, created = await _db(request).run(
+        cases.attach_to_record,
+        request.match_info["id"],
+        request.match_info["record_id"],
+        who,
+        data,
+        request.app[keys.SETTINGS],
+        request.app[keys.STORE],
+    )
+    return json_response(link, status=201 if created else 200)
+
+
+@routes.get("/api/v1/cases/{id}/people")
+@endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
+async def case_people(request: web.Request) -> web.Response:
+    return json_response(
+        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
+    )
+
+
+@routes.get("/api/v1/approvals")
+@endpoint(
+    "Approvals naming the caller; pending=me: those waiting for the caller's decision",
+    tags=TAGS,
+    params={"pending": "me", "case": "a case id or number (all its approvals)"},
+)
+async def list_approvals(request: web.Request) -> web.Response:
+    return json_response(
+        await _db(request).read(
+            cases.list_approvals,
+            principal(request),
+            pending=request.query.get("pending"),
+            case=request.query.get("case"),
+        )
+    )
+
+
+@routes.post("/api/v1/approvals/{id}/decision")
+@endpoint(
+    "Decide on an approval as the named handler, reviewer or approver, in that order, at "
+    "server time (a client-supplied time is refused)",
+    tags=TAGS,
+    body=DECISION_BODY,
+    responses={
+        200: "the approval",
+        400: "bad field or a client time",
+        403: "not named",
+        409: "not your turn, or already decided",
+    },
+)
+async def decide_approval(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(cases.decide_approval, request.match_info["id"], who, data)
+    )
+
+
 @routes.post("/api/v1/cases/{id}/approvals")
 @endpoint(
-    "Record an internal approval (handler, reviewer, approver: three people)",
+    "Request an internal approval naming handler, reviewer and approver (three people); "
+    "each decides in their own session",
     tags=TAGS,
     body=APPROVAL_BODY,
-    responses={201: "the approval", 400: "bad field", 409: "same person in two roles (Art. 24)"},
+    responses={201: "the request", 400: "bad field", 409: "same person in two roles (Art. 24)"},
 )
 async def add_approval(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)

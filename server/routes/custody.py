@@ -9,7 +9,14 @@ from typing import Any
 from aiohttp import web
 
 from server import keys
-from server.custody import PAGE_DEFAULT, case_custody, entry_of_case, entry_of_item, item_custody
+from server.custody import (
+    PAGE_DEFAULT,
+    case_custody,
+    entry_of_case,
+    entry_of_item,
+    item_custody,
+    pack_labels,
+)
 from server.errors import BadRequest
 from server.messages import negotiate
 from server.treeheads import inclusion, issue_tree_head
@@ -58,7 +65,8 @@ async def evidence_custody(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
     after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
     return json_response(await request.app[keys.DB].run(
-        item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang))
+        item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
+        labels=pack_labels(request.app[keys.SETTINGS])))
 
 
 @routes.get("/api/v1/cases/{id}/custody")
@@ -68,7 +76,8 @@ async def case_custody_route(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
     after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
     return json_response(await request.app[keys.DB].run(
-        case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang))
+        case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
+        labels=pack_labels(request.app[keys.SETTINGS])))
 
 
 @routes.get(r"/api/v1/evidence/{id}/custody/{seq:\d+}/proof")

@@ -16,6 +16,7 @@ from server.export import (
     package_file,
 )
 from server.hygiene import check_export_rate
+from server.models import Job
 from server.web import endpoint, json_response, principal, read_json
 
 routes = web.RouteTableDef()
@@ -68,9 +69,18 @@ async def get_case_exports(request: web.Request) -> web.Response:
 @endpoint("One export: its state, and when done the package's hash and link", tags=("exports",))
 async def get_export_status(request: web.Request) -> web.Response:
     def one(s):  # type: ignore[no-untyped-def]
-        return export_json(get_export(s, request.match_info["id"], principal(request)))
+        e = get_export(s, request.match_info["id"], principal(request))
+        return {**export_json(e), "progress": _progress(s, e)}
 
     return json_response(await request.app[keys.DB].run(one))
+
+
+def _progress(s, e) -> float:  # type: ignore[no-untyped-def]
+    """How far the export's job is (0..1), for the UI's progress bar."""
+    if e.state == "done":
+        return 1.0
+    job = s.get(Job, e.job_id) if e.job_id is not None else None
+    return float(job.progress) if job is not None else 0.0
 
 
 @routes.get("/api/v1/exports/{id}/package")

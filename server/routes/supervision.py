@@ -12,7 +12,7 @@ from server.access import SUPERVISE, require
 from server.cases import parse_time
 from server.errors import BadRequest
 from server.finding_texts import request_lang
-from server.supervision import report_csv, report_xlsx, supervision_report
+from server.supervision import TABLES, report_csv, report_xlsx, supervision_report
 from server.web import endpoint, json_response, principal, read_json
 
 routes = web.RouteTableDef()
@@ -42,6 +42,7 @@ def _pending_days(q: Any) -> float:
         "to": "cases opened before (RFC 3339)",
         "pending_days": "an undecided approval request older than this is overdue (default 3)",
         "format": "json (default), csv or xlsx",
+        "table": "for csv: summary (default), articles (with case numbers), overdue, officers, trend",
         "lang": "zh-CN (default) or en; else Accept-Language",
     },
 )
@@ -51,6 +52,9 @@ async def supervision(request: web.Request) -> web.StreamResponse:
     fmt = q.get("format", "json")
     if fmt not in ("json", "csv", "xlsx"):
         raise BadRequest("format must be json, csv or xlsx", code="bad_format")
+    table = q.get("table", "summary")
+    if table not in TABLES:
+        raise BadRequest(f"table must be one of {', '.join(TABLES)}", code="bad_query")
     start = parse_time(q["from"], "from") if q.get("from") else None
     end = parse_time(q["to"], "to") if q.get("to") else None
     if start and end and end <= start:
@@ -68,10 +72,10 @@ async def supervision(request: web.Request) -> web.StreamResponse:
     )
     if fmt == "csv":
         return web.Response(
-            text="\ufeff" + report_csv(report, lang),
+            text="\ufeff" + report_csv(report, lang, table),
             content_type="text/csv",
             charset="utf-8",
-            headers={"Content-Disposition": 'attachment; filename="supervision.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="supervision-{table}.csv"'},
         )
     if fmt == "xlsx":
         return web.Response(

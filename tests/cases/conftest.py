@@ -52,6 +52,34 @@ class World:
         }
         return await self.call("POST", "/api/v1/cases", role, body, 201)
 
+    async def approve(
+        self, case_id: str, kind: str = "initiation", requester: str = "officer", **fields: Any
+    ) -> dict[str, Any]:
+        """Request an approval as `requester` (the handler) naming reviewer and legal, then let
+        each decide in their own session: the approval is made at server time."""
+        reviewer, approver = ("legal", "reviewer") if kind == "legal_review" else (
+            "reviewer",
+            "legal",
+        )
+        req = await self.call(
+            "POST",
+            f"/api/v1/cases/{case_id}/approvals",
+            requester,
+            {
+                "kind": kind,
+                "reviewer_id": self.uid[reviewer],
+                "approver_id": self.uid[approver],
+                **fields,
+            },
+            201,
+        )
+        assert req["status"] == "pending" and req["approved_at"] is None
+        for who in (reviewer, approver):
+            body = {"decision": "approve", "opinion": f"{who} 同意"}
+            decided = await self.call("POST", f"/api/v1/approvals/{req['id']}/decision", who, body)
+        assert decided["status"] == "approved" and decided["approved_at"]
+        return decided
+
     def officer(self, code: str, shown: bool = True) -> dict[str, Any]:
         return {"officer": code, "shown": shown}
 

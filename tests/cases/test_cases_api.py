@@ -300,6 +300,26 @@ async def test_records_are_typed_by_the_pack(world, tmp_path) -> None:  # type: 
     )
     got = await world.call("GET", f"/api/v1/cases/{c['id']}")
     assert [r["id"] for r in got["records"]] == [fixed["id"]]
+    # ... and stays visible on its stage as superseded, pointing at its correction.
+    inv = next(s for s in got["stages"] if s["stage"] == "investigation")
+    assert [(r["id"], r["superseded_by"]) for r in inv["superseded"]] == [(rec["id"], fixed["id"])]
+    assert fixed["time_source"] == "claimed"  # a record's time is the writer's claim
+    # A scan of the paper correction is attached to it afterwards: a link naming the record.
+    paper = await _item(world, tmp_path, "paper.pdf", kind="document")
+    attach = f"/api/v1/cases/{c['id']}/records/{fixed['id']}/attachments"
+    link = await world.call("POST", attach, body={"evidence_id": paper}, status=201)
+    assert (link["record_id"], link["stage"], link["source"]) == (fixed["id"], "investigation", "record")
+    assert (await world.call("POST", attach, body={"evidence_id": paper}, status=200))["id"] == link["id"]
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{c['id']}/records/{rec['id']}/attachments",
+        body={"evidence_id": paper},
+        status=409,
+    )
+    await world.call(
+        "POST", f"/api/v1/cases/{c['id']}/records/nope/attachments", body={"evidence_id": paper}, status=404
+    )
+    assert any(e["record"] == fixed["id"] and e["subject"] == f"evidence:{paper}" for e in _ledger(world, "link"))
 
 
 async def test_approvals_enforce_separation_of_duties(world) -> None:  # type: ignore[no-untyped-def]
@@ -316,22 +336,23 @@ async def test_approvals_enforce_separation_of_duties(world) -> None:  # type: i
     assert r.status == 409 and (await r.json())["code"] == "separation_of_duties"
     await world.call("POST", url, body={**same, "approver_id": u["officer2"]}, status=400)
     await world.call("POST", url, body={**same, "approver_id": 99999}, status=400)
-    ok = await world.call(
-        "POST",
-        url,
-        body={
-            **same,
-            "approver_id": u["legal"],
-            "reason": "举报",
-            "party": "某超市",
-            "handler_opinion": "建议立案",
-            "unit_opinion": "同意",
-            "legal_basis": "法条",
-            "approved_at": at(60),
-        },
-        status=201,
+    form = {
+        **same,
+        "approver_id": u["legal"],
+        "reason": "举报",
+        "party": "某超市",
+        "handler_opinion": "建议立案",
+        "legal_basis": "法条",
+    }
+    # A client-supplied approval time is refused: times are the server's.
+    r = await world.client.post(
+        url, json={**form, "approved_at": at(60)}, headers=bearer(world.tokens["officer"])
     )
+    assert r.status == 400 and (await r.json())["code"] == "client_time_refused"
+    ok = await world.call("POST", url, body=form, status=201)
     assert ok["fields"]["reason"] == "举报" and ok["stage"] == "initiation"
+    assert ok["status"] == "pending" and ok["approved_at"] is None
+    assert ok["waiting_for"] == {"role": "reviewer", "user_id": u["reviewer"]}
     # Legal review is the legal office's act.
     review = {
         "kind": "legal_review",
@@ -341,7 +362,9 @@ async def test_approvals_enforce_separation_of_duties(world) -> None:  # type: i
         "legal_review_opinion": "合法",
     }
     await world.call("POST", url, "officer", review, status=403)
-    await world.call("POST", url, "legal", review, status=201)
+    lr = await world.call("POST", url, "legal", review, status=201)
+    # legal asked in the officer's name: the officer (handler) confirms first
+    assert lr["waiting_for"] == {"role": "handler", "user_id": u["officer"]}
     assert len(_ledger(world, "approval")) == 2
 
 
@@ -526,3 +549,105 @@ async def test_archived_case_is_closed(world) -> None:  # type: ignore[no-untype
         e["event"] for e in _ledger(world, "case_change") if e["subject"] == f"case:{c['id']}"
     ]
     assert events == ["opened", "archived"]
+
+
+async def test_approval_is_decided_by_each_named_person_in_order_at_server_time(world) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    c = await world.case(number="AP-2", opened_at=at(0))
+    u = world.uid
+    url = f"/api/v1/cases/{c['id']}/approvals"
+    req = await world.call(
+        "POST",
+        url,
+        "officer",
+        {"kind": "decision", "reviewer_id": u["reviewer"], "approver_id": u["legal"]},
+        201,
+    )
+    assert req["handler_id"] == u["officer"]  # the caller, not named
+    decide = f"/api/v1/approvals/{req['id']}/decision"
+    # Nothing waits for the legal office yet; the reviewer sees it in "pending=me".
+    assert (await world.call("GET", "/api/v1/approvals?pending=me", "legal"))["items"] == []
+    mine = await world.call("GET", "/api/v1/approvals?pending=me", "reviewer")
+    assert [a["id"] for a in mine["items"]] == [req["id"]]
+    assert mine["items"][0]["case_number"] == "AP-2"
+    # Out of order, not named, a client time, a bad decision: refused.
+    await world.call("POST", decide, "legal", {"decision": "approve"}, 409)
+    await world.call("POST", decide, "officer2", {"decision": "approve"}, (403, 404))
+    await world.call("POST", decide, "admin", {"decision": "approve"}, 403)
+    await world.call(
+        "POST", decide, "reviewer", {"decision": "approve", "decided_at": at(1)}, 400
+    )
+    await world.call("POST", decide, "reviewer", {"decision": "maybe"}, 400)
+    before = datetime.now(UTC)
+    rv = await world.call("POST", decide, "reviewer", {"decision": "approve", "opinion": "同意"})
+    assert rv["status"] == "reviewed" and rv["approved_at"] is None
+    assert rv["fields"]["unit_opinion"] == "同意"
+    await world.call("POST", decide, "reviewer", {"decision": "approve"}, 409)  # decided already
+    ok = await world.call("POST", decide, "legal", {"decision": "approve", "opinion": "批准"})
+    assert ok["status"] == "approved"
+    when = datetime.fromisoformat(ok["approved_at"])
+    assert before <= when <= datetime.now(UTC)
+    assert [(d["role"], d["decision"]) for d in ok["decisions"]] == [
+        ("handler", "request"),
+        ("reviewer", "approve"),
+        ("approver", "approve"),
+    ]
+    await world.call("POST", decide, "legal", {"decision": "approve"}, 409)
+    assert (await world.call("GET", "/api/v1/approvals?pending=me", "reviewer"))["items"] == []
+    entries = _ledger(world, "approval")
+    assert [(e["event"], e["actor"].rsplit(":", 1)[1]) for e in entries] == [
+        ("requested", "officer"),
+        ("decision", "reviewer"),
+        ("decision", "legal"),
+    ]
+    case = await world.call("GET", f"/api/v1/cases/{c['id']}")
+    shown = case["approvals"][0]
+    assert shown["people"]["approver"]["username"] == "legal"
+    # A rejection closes the request; it never counts as an approval.
+    req2 = await world.call(
+        "POST",
+        url,
+        "officer",
+        {"kind": "execution", "reviewer_id": u["reviewer"], "approver_id": u["legal"]},
+        201,
+    )
+    no = await world.call(
+        "POST",
+        f"/api/v1/approvals/{req2['id']}/decision",
+        "reviewer",
+        {"decision": "reject", "opinion": "证据不足"},
+    )
+    assert no["status"] == "rejected" and no["approved_at"] is None
+    await world.call(
+        "POST", f"/api/v1/approvals/{req2['id']}/decision", "legal", {"decision": "approve"}, 409
+    )
+
+
+async def test_case_search_covers_parties_and_officers_and_edits_are_ledgered(world) -> None:  # type: ignore[no-untyped-def]
+    c = await world.case(number="Q-1", title="占道经营", parties=["张三"], officers=["JZ001"])
+    await world.case(number="Q-2", title="其他", parties=["李四"], officers=["JZ002"])
+    found = lambda body: [x["number"] for x in body["items"]]  # noqa: E731
+    assert found(await world.call("GET", "/api/v1/cases?q=张三")) == ["Q-1"]
+    assert found(await world.call("GET", "/api/v1/cases?q=王明")) == ["Q-1"]  # officer JZ001
+    assert found(await world.call("GET", "/api/v1/cases?q=33110002")) == ["Q-2"]
+    edited = await world.call(
+        "PATCH",
+        f"/api/v1/cases/{c['id']}",
+        body={"parties": ["张三", {"name": "某公司"}], "officers": [{"name": "赵六", "certificate_no": "999"}]},
+    )
+    assert [p["name"] for p in edited["parties"]] == ["张三", "某公司"]
+    assert edited["officers"][0]["name"] == "赵六"
+    assert found(await world.call("GET", "/api/v1/cases?q=某公司")) == ["Q-1"]
+    await world.call("PATCH", f"/api/v1/cases/{c['id']}", body={"number": "X"}, status=400)
+    entries = [e for e in _ledger(world, "case_change") if e.get("event") == "edited"]
+    assert entries and entries[0]["after"]["parties"][1]["name"] == "某公司"
+    assert entries[0]["before"]["parties"] == [{"name": "张三"}]
+    # Archived: the file is closed, parties included.
+    from server.models import Case
+
+    def archive(s):  # type: ignore[no-untyped-def]
+        s.get(Case, c["id"]).status = "archived"
+
+    app_db(world.client).call(archive)
+    await world.call("PATCH", f"/api/v1/cases/{c['id']}", body={"parties": ["X"]}, status=409)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from server.access import Principal
+from server.errors import BadRequest, Conflict
 from server.models import Agency, Case
 
 TABLES = (
@@ -91,8 +92,8 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
 
     uids = db.call(setup)
     who = Principal(uids[0], "o", "officer", db.call(lambda s: s.scalar(select(Agency)).id))
-    # opened ten minutes before it is entered: within the tolerance, so the Art. 8 clock trusts
-    # opened_at (an older opened_at would be flagged and the clock would run from entry)
+    # opened ten minutes before it was entered (within the tolerance, so the Art. 8 clock trusts
+    # opened_at); the case is then moved 30 hours into the past, as if entered then
     t0 = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
     c = db.call(
         cases.create_case,
@@ -107,29 +108,108 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
         },
         settings,
     )
-    late = (t0 + timedelta(hours=30)).isoformat()
-    db.call(
-        cases.add_approval,
-        c["id"],
-        who,
-        {
-            "kind": "initiation",
-            "handler_id": uids[0],
-            "reviewer_id": uids[1],
-            "approver_id": uids[2],
-            "reason": "r",
-            "party": "p",
-            "handler_opinion": "h",
-            "unit_opinion": "u",
-            "legal_basis": "l",
-            "approved_at": late,
-        },
-        settings,
-    )
+    back = timedelta(hours=30)
+
+    def entered_30h_ago(s):  # type: ignore[no-untyped-def]
+        case = s.get(Case, c["id"])
+        case.opened_at, case.created_at = case.opened_at - back, case.created_at - back
+
+    db.call(entered_30h_ago)
+    t0 -= back
+    form = {
+        "kind": "initiation",
+        "reviewer_id": uids[1],
+        "approver_id": uids[2],
+        "reason": "r",
+        "party": "p",
+        "handler_opinion": "h",
+        "unit_opinion": "u",
+        "legal_basis": "l",
+    }
+    # A back-dated approval is refused: the approval time is the server's.
+    with pytest.raises(BadRequest):
+        db.call(cases.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings)
+    req = db.call(cases.add_approval, c["id"], who, form, settings)
+    assert req["handler_id"] == uids[0] and req["status"] == "pending"
     rep = db.call(cases.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
-    assert rep["findings"][0]["detail"]["approved_at"] == datetime.fromisoformat(late)
+    assert rep["findings"][0]["code"] == "approval_missing"  # a request is no approval
+    r = Principal(uids[1], "r", "reviewer", who.agency_id)
+    lg = Principal(uids[2], "l", "legal", who.agency_id)
+    with pytest.raises(Conflict):  # the approver waits for the reviewer
+        db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    db.call(cases.decide_approval, req["id"], r, {"decision": "approve", "opinion": "同意"})
+    before = datetime.now(UTC)
+    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    assert done["status"] == "approved" and done["fields"]["unit_opinion"] == "u"
+    rep = db.call(cases.compliance_report, "丽-1", who, settings)
+    assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
+    assert rep["findings"][0]["code"] == "approval_late"
+    late = rep["findings"][0]["detail"]["approved_at"]
+    assert before <= late <= datetime.now(UTC)  # server time, 30 hours after the start
     actions = db.call(
         lambda s: [r.action for r in s.scalars(select(LedgerRow).order_by(LedgerRow.seq))]
     )
-    assert actions == ["case_change", "approval"]
+    assert actions == ["case_change", "approval", "approval", "approval"]
+
+
+def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type: ignore[no-untyped-def]
+    """Parties and officers are JSON: the search finds them on SQLite and PostgreSQL alike, and
+    pending=me lists what waits for each named person in turn."""
+    from server import cases
+    from server.accounts import add_agency, add_user
+
+    settings = db.settings
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        add_agency(s, "A1", "a")
+        return [
+            add_user(s, n, "correct horse battery", r, "A1").id
+            for n, r in (("o", "officer"), ("r", "reviewer"), ("l", "legal"))
+        ]
+
+    uids = db.call(setup)
+    agency = db.call(lambda s: s.scalar(select(Agency)).id)
+    o, r, lg = (Principal(u, n, role, agency) for u, n, role in zip(uids, "orl", ("officer", "reviewer", "legal"), strict=True))
+    db.call(
+        cases.create_case,
+        o,
+        {
+            "number": "S-1",
+            "title": "检查",
+            "enforcement_type": "inspection",
+            "procedure": "general",
+            "parties": ["丽水某超市有限公司", {"name": "吴某", "role": "店长"}],
+            "officers": [{"name": "王明", "certificate_no": "33110001"}],
+        },
+        settings,
+    )
+    db.call(
+        cases.create_case,
+        o,
+        {"number": "S-2", "title": "其他", "enforcement_type": "penalty", "procedure": "simple"},
+        settings,
+    )
+
+    def numbers(q: str) -> list[str]:
+        return [c["number"] for c in db.call(cases.list_cases, o, q=q)["items"]]
+
+    assert numbers("某超市") == ["S-1"]
+    assert numbers("吴某") == ["S-1"]
+    assert numbers("王明") == ["S-1"]
+    assert numbers("33110001") == ["S-1"]
+    assert numbers("其他") == ["S-2"]
+    assert numbers("不存在") == []
+    req = db.call(
+        cases.add_approval,
+        "S-1",
+        o,
+        {"kind": "initiation", "reviewer_id": uids[1], "approver_id": uids[2]},
+        settings,
+    )
+    pending = lambda who: [a["id"] for a in db.call(cases.list_approvals, who, pending="me")["items"]]  # noqa: E731
+    assert (pending(o), pending(r), pending(lg)) == ([], [req["id"]], [])
+    db.call(cases.decide_approval, req["id"], r, {"decision": "approve"})
+    assert (pending(r), pending(lg)) == ([], [req["id"]])
+    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    assert done["status"] == "approved" and pending(lg) == []

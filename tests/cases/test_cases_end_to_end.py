@@ -70,22 +70,14 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         },
         status=201,
     )
-    await world.call(
-        "POST",
-        f"{base}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "reason": "12315投诉反映销售过期食品",
-            "party": "丽水某超市有限公司，统一社会信用代码91331100MA2XXXXXX",
-            "handler_opinion": "建议立案检查",
-            "unit_opinion": "同意",
-            "approved_at": at(30),
-            "legal_basis": "《中华人民共和国食品安全法》第三十四条、第一百一十条",
-        },
-        status=201,
+    await world.approve(
+        cid,
+        "initiation",
+        reason="12315投诉反映销售过期食品",
+        party="丽水某超市有限公司，统一社会信用代码91331100MA2XXXXXX",
+        handler_opinion="建议立案检查",
+        unit_opinion="同意",
+        legal_basis="《中华人民共和国食品安全法》第三十四条、第一百一十条",
     )
     await world.call("POST", f"{base}/stage", body={"stage": "investigation"})
 
@@ -180,20 +172,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             },
         },
     )
-    await world.call(
-        "POST",
-        f"{base}/approvals",
-        body={
-            "kind": "decision",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "handler_opinion": "建议责令改正并处罚款",
-            "unit_opinion": "同意",
-            "approved_at": at(60 * 24 * 6),
-            "fields": {"approver_opinion": "同意，按拟定意见处理"},
-        },
-    )
+    await world.approve(cid, "decision", handler_opinion="建议责令改正并处罚款", unit_opinion="同意")
     await world.call(
         "POST",
         f"{base}/records",
@@ -294,10 +273,10 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         check_chain([row_entry(r) for r in rows], {r.seq: json.loads(r.details) for r in rows})
         == []
     )
-    mine = [
+    mine = [  # the acts on the case (reading it leaves access entries, tested elsewhere)
         r
         for r in rows
-        if r.subject == f"case:{cid}"
+        if (r.subject == f"case:{cid}" and r.action != "view")
         or (
             r.subject in (f"evidence:{refusal_clip}", f"evidence:{service_clip}")
             and r.action in ("link", "retention_change")
@@ -317,7 +296,9 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
     assert steps == [
         ("case_change", "opened"),
         ("complaint", None),
-        ("approval", "initiation"),
+        ("approval", "requested"),
+        ("approval", "decision"),
+        ("approval", "decision"),
         ("case_change", "stage"),
         ("record", "onsite_inspection_transcript"),
         ("link", "investigation"),
@@ -327,6 +308,8 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         ("record", "statement_transcript"),
         ("case_change", "stage"),
         ("record", "decision_draft"),
+        ("approval", "requested"),
+        ("approval", "decision"),
         ("approval", "decision"),
         ("record", "decision"),
         ("case_change", "stage"),
@@ -339,7 +322,15 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
         ("record", "file_catalogue"),
         ("case_change", "archived"),
     ]
-    assert all(r.actor.startswith(f"user:{u['officer']}:") for r in mine)
+    # each approval is requested by the officer, then decided by the reviewer and the legal
+    # office in their own sessions
+    deciders = [r.actor for r in mine if json.loads(r.details).get("event") == "decision"]
+    assert deciders == [f"user:{u[n]}:{n}" for n in ("reviewer", "legal") * 2]
+    assert all(
+        r.actor.startswith(f"user:{u['officer']}:")
+        for r in mine
+        if json.loads(r.details).get("event") != "decision"
+    )
     linked_items = app_db(world.client).call(
         lambda s: s.scalars(
             select(__import__("server.models", fromlist=["x"]).CaseLink.item_id)
@@ -348,21 +339,12 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
     assert set(linked_items) == {refusal_clip, service_clip}
 
 
-async def _approve(world, base: str, kind: str, minutes: float, **fields) -> None:  # type: ignore[no-untyped-def]
-    u = world.uid
-    await world.call(
-        "POST",
-        f"{base}/approvals",
-        body={
-            "kind": kind,
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "approved_at": at(minutes),
-            **fields,
-        },
-        status=201,
-    )
+async def _approve(world, base: str, kind: str, **fields) -> None:  # type: ignore[no-untyped-def]
+    """Requested by the officer, decided by the reviewer and the legal office in their own
+    sessions, at server time (the approver's opinion comes with the approver's decision)."""
+    extra = dict(fields.pop("fields", {}))
+    extra.pop("approver_opinion", None)
+    await world.approve(base.rsplit("/", 1)[1], kind, **fields, **({"fields": extra} if extra else {}))
 
 
 async def _record(world, base: str, doc_type: str, minutes: float, **body) -> dict:  # type: ignore[no-untyped-def]
@@ -380,7 +362,6 @@ async def _general_start(world, base: str, officers: list) -> None:  # type: ign
         world,
         base,
         "initiation",
-        30,
         reason="巡查发现违法搭建",
         party="陈某，身份证号3311XXXXXXXXXXXXXX",
         handler_opinion="建议立案",
@@ -425,7 +406,6 @@ async def _general_start(world, base: str, officers: list) -> None:  # type: ign
         world,
         base,
         "decision",
-        60 * 24 * 2 + 60,
         handler_opinion="建议作出决定",
         unit_opinion="同意",
         fields={"approver_opinion": "同意"},
@@ -474,7 +454,6 @@ async def test_coercive_execution_remove_obstruction_archives_cleanly(world, tmp
         world,
         base,
         "execution",
-        execution_at - 60,
         handler_opinion="经催告仍不履行，建议强制拆除",
         unit_opinion="同意",
         fields={"approver_opinion": "同意"},

@@ -13,29 +13,16 @@ from sqlalchemy import select
 from helpers import app_db, bearer
 
 
-async def _initiation(world, cid: str, minutes: float) -> None:  # type: ignore[no-untyped-def]
-    u = world.uid
-    await world.call(
-        "POST",
-        f"/api/v1/cases/{cid}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": u["officer"],
-            "reviewer_id": u["reviewer"],
-            "approver_id": u["legal"],
-            "reason": "r",
-            "party": "p",
-            "handler_opinion": "h",
-            "unit_opinion": "u",
-            "legal_basis": "l",
-            "approved_at": at(minutes),
-        },
+async def _initiation(world, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """The initiation approval, requested and decided by each named person (at server time)."""
+    await world.approve(
+        cid, reason="r", party="p", handler_opinion="h", unit_opinion="u", legal_basis="l"
     )
 
 
 async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ignore[no-untyped-def]
     complete = await world.case(number="SV-1", opened_at=at(0))
-    await _initiation(world, complete["id"], 30)
+    await _initiation(world, complete["id"])
     incomplete = await world.case(number="SV-2", opened_at=at(60), enforcement_type="penalty")
     await world.call("POST", f"/api/v1/cases/{incomplete['id']}/stage", body={"stage": "decision"})
     await world.case(number="SV-OLD", opened_at=at(-60 * 24 * 40))  # outside the period
@@ -91,6 +78,14 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
         headers={**bearer(world.tokens["supervisor"]), "Accept-Language": "en"},
     )
     assert "Agency code" in (await en.text()).splitlines()[0]
+    r = await world.client.get(
+        f"/api/v1/supervision?{period}&format=csv&table=articles",
+        headers=bearer(world.tokens["supervisor"]),
+    )
+    arts_csv = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    art8_row = next(x for x in arts_csv if x["机关代码"] == "A1" and x["条款"] == "8")
+    assert art8_row["案号"] == "SV-2" and art8_row["案件数"] == "1"
+    await world.call("GET", "/api/v1/supervision?format=csv&table=nope", "supervisor", status=400)
 
     from server.supervision import read_xlsx
 
@@ -136,20 +131,18 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     coverage of a 排除妨碍) on the supervision view, each with its case."""
     from datetime import UTC, datetime, timedelta
 
-    # opened just before it was entered (so the clock trusts opened_at), approved 30 h later
-    opened = datetime.now(UTC) - timedelta(minutes=5)
+    # opened and entered 30 h ago (so the clock trusts opened_at), approved now: 6 h late.
+    # Approval times are the server's, so the case's own times are moved back instead.
+    from server.models import Case
+
+    opened = datetime.now(UTC) - timedelta(hours=30)
     emergency = await world.case(number="EM-1", opened_at=at(0, opened), emergency_start=True)
-    await world.call(
-        "POST",
-        f"/api/v1/cases/{emergency['id']}/approvals",
-        body={
-            "kind": "initiation",
-            "handler_id": world.uid["officer"],
-            "reviewer_id": world.uid["reviewer"],
-            "approver_id": world.uid["legal"],
-            "approved_at": at(60 * 30, opened),
-        },
-    )
+
+    def entered_30h_ago(s):  # type: ignore[no-untyped-def]
+        s.get(Case, emergency["id"]).created_at = opened
+
+    app_db(world.client).call(entered_30h_ago)
+    await world.approve(emergency["id"])
     disputed = await world.case(
         number="DS-1",
         opened_at=at(5),
@@ -187,6 +180,37 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
     assert "approved at" in late_en[0]["message"]
 
 
+async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
+    """A case counts for the unit (科室/中队) of its first officer in the registry."""
+    from server.models import Officer
+
+    def units(s):  # type: ignore[no-untyped-def]
+        for o in s.scalars(select(Officer)):
+            o.unit = {"JZ001": "执法一中队", "JZ002": "执法二中队"}.get(o.code, "")
+
+    await app_db(world.client).run(units)
+    one = await world.case(number="U-1", officers=["JZ001"])
+    await _initiation(world, one["id"])
+    await world.case(number="U-2", officers=["JZ002"])
+    three = await world.case(number="U-3", officers=["JZ002", "JZ001"])
+    await world.call("POST", f"/api/v1/cases/{three['id']}/stage", body={"stage": "decision"})
+    rep = await world.call("GET", "/api/v1/supervision?agency=A1", "supervisor")
+    by = {u["unit"]: u for u in rep["agencies"][0]["units"]}
+    assert set(by) == {"执法一中队", "执法二中队"}
+    assert [c["number"] for c in by["执法一中队"]["case_list"]["cases"]] == ["U-1"]
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["cases"]] == ["U-2", "U-3"]
+    assert by["执法一中队"]["complete_share"] == 1 and by["执法二中队"]["complete"] == 1
+    assert [c["number"] for c in by["执法二中队"]["case_list"]["noncompliant"]] == ["U-3"]
+    r = await world.client.get(
+        "/api/v1/supervision?agency=A1&format=csv", headers=bearer(world.tokens["supervisor"])
+    )
+    rows = list(csv.DictReader(io.StringIO((await r.text()).lstrip("\ufeff"))))
+    assert {x["执法单位"]: x["案件数"] for x in rows if x["执法单位"]} == {
+        "执法一中队": "1",
+        "执法二中队": "2",
+    }
+
+
 async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
     from server.models import Agency
     from server.supervision import safe_cell
@@ -204,3 +228,78 @@ async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # t
     for bad in ("=1", "+1", "-1", "@x", "\tx", "\rx"):
         assert safe_cell(bad) == "'" + bad
     assert safe_cell("丽-1") == "丽-1" and safe_cell(-1) == -1
+
+
+async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The supervision report reads the facts of many cases in a few queries; they are the same
+    facts the case page is judged on (records with a superseded one, approvals, complaints,
+    linked and unlinked items)."""
+    from datetime import UTC, datetime, timedelta
+
+    from helpers import add_evidence, app_store
+    from server.cases import case_facts
+    from server.models import Case, EvidenceItem
+    from server.supervision import facts_of
+
+    a = await world.case(number="F-1", emergency_start=True)
+    b = await world.case(number="F-2", procedure="simple", disputed=True)
+    await _initiation(world, a["id"])
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/complaints",
+        body={"complainant": "周某", "decision": "declined", "received_at": at(-5)},
+    )
+    first = await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(5),
+            "signature_status": "refused",
+        },
+    )
+    await world.call(
+        "POST",
+        f"/api/v1/cases/{a['id']}/records",
+        body={
+            "doc_type": "onsite_inspection_transcript",
+            "time": at(6),
+            "supersedes": first["id"],
+            "officers": [world.officer("JZ001")],
+        },
+    )
+    db = app_db(world.client)
+    items = []
+    for i in range(2):
+        clip = tmp_path / f"{i}.bin"
+        clip.write_bytes(f"not really video {i}".encode())
+        items.append(add_evidence(db, app_store(world.client), clip, filename=f"{i}.mp4"))
+
+    def stamp(s):  # type: ignore[no-untyped-def]
+        for n, i in enumerate(items):
+            s.get(EvidenceItem, i).recorded_at = datetime(2026, 3, 2, 1, tzinfo=UTC) + timedelta(
+                minutes=n
+            )
+
+    await db.run(stamp)
+    for i in items:
+        await world.call(
+            "POST", f"/api/v1/cases/{b['id']}/links", body={"evidence_id": i, "stage": "decision"}
+        )
+    links = await world.call("GET", f"/api/v1/cases/{b['id']}")
+    await world.call(
+        "DELETE",
+        f"/api/v1/cases/{b['id']}/links/{links['items'][0]['link_id']}",
+        body={"reason": "wrong case"},
+    )
+
+    def compare(s):  # type: ignore[no-untyped-def]
+        cases = list(s.scalars(select(Case).order_by(Case.number)))
+        batch = facts_of(s, cases)
+        return [(batch[c.id], case_facts(s, c)) for c in cases]
+
+    pairs = await db.run(compare)
+    assert len(pairs) == 2
+    for got, want in pairs:
+        assert got == want
+    assert len(pairs[0][1].records) == 1 and len(pairs[1][1].items) == 1

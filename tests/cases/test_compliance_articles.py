@@ -184,18 +184,25 @@ def test_art15_legal_review_and_head_approval_content() -> None:
     """Art. 15: "（二）应进行法制审核的，法制机构审查文字记录应载明法制机构审查人员、审查意见和建议；
     （五）负责人审批记录包括负责人签署意见、负责人签名等" and "（一）草拟行政执法决定的文字记录应载明
     起草人、起草机构审查人、法律依据、证据材料等" (now an error, not a warning)."""
-    empty = base_case(
-        stage="decision", major=True, approvals=(INITIATION, approval("legal_review"))
-    )
+    nobody = replace(approval("legal_review"), reviewer_id=None)
+    empty = base_case(stage="decision", major=True, approvals=(INITIATION, nobody))
     f = found(empty, "art15-legal-review-content")[0]
     assert f["params"]["fields"] == ["reviewer", "opinion", "suggestion"]
+    # the reviewer who decided in their own session names the legal office's reviewer
+    named = base_case(
+        stage="decision", major=True, approvals=(INITIATION, approval("legal_review"))
+    )
+    assert found(named, "art15-legal-review-content")[0]["params"]["fields"] == [
+        "opinion",
+        "suggestion",
+    ]
     assert "法制机构审查人员" in f["message_zh"] and "legal office reviewer" in f["message_en"]
     full = base_case(
         stage="decision",
         major=True,
         approvals=(
             INITIATION,
-            approval("legal_review", reviewer="法制科 刘某", opinion="合法", suggestion="无"),
+            approval("legal_review", opinion="合法", suggestion="无"),
         ),
     )
     assert found(full, "art15-legal-review-content") == []
@@ -212,6 +219,18 @@ def test_art15_legal_review_and_head_approval_content() -> None:
         stage="decision", approvals=(INITIATION, replace(approval("decision"), approved_at=None))
     )
     assert found(pending, "art15-head-approval-opinion") == []
+    rejected = base_case(
+        stage="decision", approvals=(INITIATION, replace(approval("decision"), status="rejected"))
+    )
+    assert found(rejected, "art15-head-approval-opinion") == []
+    need = {
+        m["requirement"]
+        for m in archiving_blockers(
+            PACK, replace(rejected, records=(*rejected.records, DECISION)), NOW
+        )
+        if m["kind"] == "record"
+    }
+    assert "decision-approval" in need
 
 
 # -- 4. Art. 17 ------------------------------------------------------------------------------
@@ -536,6 +555,7 @@ def test_art8_clock_runs_on_server_times() -> None:
     # an approval not yet decided does not count: after 24 h the approval is missing
     pending = replace(honest, approvals=(replace(INITIATION, approved_at=None),))
     assert codes(pending, "art8-emergency-approval-24h") == ["approval_missing"]
+    assert found(pending, "art8-emergency-approval-24h")[0]["stage"] == "initiation"
 
 
 # -- 11. Art. 25 filing -------------------------------------------------------------------------

@@ -157,3 +157,47 @@ async def test_agency_pack_applies_to_its_agency_cases(make_client, tmp_path) ->
         missing = {m.get("requirement") for m in (await r.json())["missing"]}
         assert ("a1-sampling-notice" in missing) == (user == "o1")
     assert found["o1"] == {"a1-inspection-video"} and found["o2"] == set()
+
+
+async def test_supervision_lists_packs_not_filed(make_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Art. 25: "各行政执法机关应结合本部门实际制定各类行政执法的全过程记录制度，并报同级司法局备案"
+    — A1's pack records its filing (date and number), A2's pack is not filed, A3 has none of its
+    own; the supervision report and the rules API say so."""
+    from helpers import PASSWORD, app_db, bearer
+    from server.accounts import add_agency, add_user
+
+    folder = _folder(
+        tmp_path,
+        AGENCY_PACK.replace(
+            'title_zh = "A1 市场监管执法全过程记录制度"',
+            'title_zh = "A1 市场监管执法全过程记录制度"\nfiled_at = 2026-01-15\n'
+            'filing_no = "丽司备〔2026〕3号"',
+        ),
+    )
+    (folder / "a2.toml").write_text(
+        '[pack]\nid = "a2-rules"\nextends = "lishui"\nagencies = ["A2"]\n'
+        'title_zh = "A2 执法全过程记录制度"\n',
+        encoding="utf-8",
+    )
+    client = await make_client(rules_dir=str(folder))
+    app_db(client).call(
+        lambda s: (
+            add_agency(s, "A1", "a"),
+            add_agency(s, "A2", "b"),
+            add_agency(s, "A3", "c"),
+            add_user(s, "sup", PASSWORD, "supervisor", None),
+        )
+    )
+    r = await client.post("/api/v1/auth/login", json={"username": "sup", "password": PASSWORD})
+    h = bearer((await r.json())["token"])
+    rep = await (await client.get("/api/v1/supervision", headers=h)).json()
+    by = {a["agency"]: a["pack"] for a in rep["agencies"]}
+    assert by["A1"]["filed"] and by["A1"]["filing_no"] == "丽司备〔2026〕3号"
+    assert by["A1"]["filed_at"] == "2026-01-15"
+    assert by["A2"]["filed"] is False and by["A2"]["pack"].endswith("a2-rules")
+    assert by["A3"]["own_pack"] is False
+    not_filed = rep["packs_not_filed"]
+    assert {p.get("pack", "").split("+")[-1] for p in not_filed if "pack" in p} == {"a2-rules"}
+    assert [p["agency"] for p in not_filed if "agency" in p] == ["A3"]
+    rules = await (await client.get("/api/v1/rules?agency=A1", headers=h)).json()
+    assert rules["filing_no"] == "丽司备〔2026〕3号"

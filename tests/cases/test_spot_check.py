@@ -42,9 +42,10 @@ async def test_spot_check_from_sample_to_rectification(world) -> None:  # type: 
     body = {"agency": "A1", "size": 3, "seed": "2026-抽查-1"}
     await world.call("POST", "/api/v1/spot-checks", "legal", body, status=403)
     await world.call("POST", "/api/v1/spot-checks", "supervisor", {**body, "size": 0}, status=400)
-    await world.call(
+    empty = await world.call(
         "POST", "/api/v1/spot-checks", "supervisor", {**body, "agency": "A2"}, status=409
     )
+    assert empty["code"] == "empty" and "没有已归档的案卷" in empty["message"]
     sc = await world.call("POST", "/api/v1/spot-checks", "supervisor", body, status=201)
     again = await world.call("POST", "/api/v1/spot-checks", "supervisor", body, status=201)
     sample = [c["case_id"] for c in sc["cases"]]
@@ -128,6 +129,7 @@ async def test_spot_check_from_sample_to_rectification(world) -> None:  # type: 
     rep = await world.call("GET", "/api/v1/supervision?agency=A1", "supervisor")
     overdue = rep["agencies"][0]["overdue_rectifications"]
     assert [o["id"] for o in overdue] == [second["id"]] and overdue[0]["overdue_days"] >= 2
+    assert overdue[0]["cases"] == [{"id": first["case_id"], "number": first["number"]}]
     listed = await world.call("GET", "/api/v1/rectification-orders?overdue=1", "legal")
     assert [o["id"] for o in listed["items"]] == [second["id"]]
 

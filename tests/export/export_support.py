@@ -66,10 +66,14 @@ def unpack(zip_path: Path, dest: Path) -> Path:
     return folder
 
 
-def build_package(out_dir: Path, media_dir: Path, tsa=None) -> Built:  # type: ignore[no-untyped-def]
+def build_package(out_dir: Path, media_dir: Path, tsa=None, *, old_key=None,  # type: ignore[no-untyped-def]
+                  windows=None) -> Built:
     """Two originals with signed manifests, one clip, a ledger of 8 entries of which the
-    package carries 6, a signed tree head (stamped when tsa is given)."""
+    package carries 6, a signed tree head (stamped when tsa is given). old_key: the manifests
+    are signed by this (retired) key and the head by a new one, as after a key rotation;
+    windows: {key_id: (valid_from, valid_to)} for keys.json."""
     key = generate_key()
+    manifest_key = old_key or key
     originals, manifests = [], {}
     for n, name in enumerate(["cam1.mp4", "cam2.mp4"], 1):
         path = media_dir / name
@@ -86,7 +90,7 @@ def build_package(out_dir: Path, media_dir: Path, tsa=None) -> Built:  # type: i
         )
         m1 = ItemManifest(item_id, 1, None, info, (), NOW)
         m2 = m1.next_version(created_at=NOW)
-        versions = [ManifestVersion(sign_manifest(m, key), m.version) for m in (m1, m2)]
+        versions = [ManifestVersion(sign_manifest(m, manifest_key), m.version) for m in (m1, m2)]
         if tsa is not None:
             v = versions[-1]
             versions[-1] = ManifestVersion(
@@ -169,7 +173,8 @@ def build_package(out_dir: Path, media_dir: Path, tsa=None) -> Built:  # type: i
         ledger=tuple(ledger_records(chosen, leaves)),
         tree_head=head,
         tree_head_token=head_token,
-        public_keys=[key.public_key()],
+        public_keys=[k.public_key() for k in ((old_key, key) if old_key else (key,))],
+        key_windows=windows or {},
         report_pdf=b"%PDF-1.4 stand-in\n",
         report_json=canonical_json({"case": "2024-001"}),
         created_at=NOW,

@@ -72,3 +72,89 @@ def test_player_html_lists_and_plays_clips(browser, sealed: Built) -> None:  # t
         assert duration > 1.0
     finally:
         page.close()
+
+
+def _pick(browser, bag: Path, query: str = "", fingerprint: str = "") -> tuple[str, str, object]:  # type: ignore[no-untyped-def]
+    page = browser.new_page()
+    page.goto((bag / "verify.html").as_uri() + query)
+    if fingerprint:
+        page.fill("#fingerprint", fingerprint)
+    page.set_input_files("#pick", str(bag))
+    page.wait_for_function(
+        "['valid','invalid'].includes(document.getElementById('verdict').dataset.status)",
+        timeout=180_000,
+    )
+    verdict = page.locator("#verdict")
+    return verdict.get_attribute("data-status") or "", verdict.inner_text(), page
+
+
+def test_verify_html_says_what_it_proves(browser, sealed: Built) -> None:  # type: ignore[no-untyped-def]
+    status, text, page = _pick(browser, sealed.folder)
+    try:
+        limits = page.locator("#limits").inner_text()
+        assert "本页面只能发现损坏，不能证明来源" in limits
+        assert "This page detects damage; it cannot prove origin" in limits
+        assert "verify.py --trusted-key" in limits
+        assert status == "valid" and "origin is not proven here" in text
+    finally:
+        page.close()
+
+
+def test_verify_html_checks_the_signature_against_a_typed_fingerprint(  # type: ignore[no-untyped-def]
+    browser, sealed: Built
+) -> None:
+    for fingerprint, expected in ((sealed.fingerprint, "verified"), ("ab" * 32, "failed")):
+        _, _, page = _pick(browser, sealed.folder, fingerprint=fingerprint)
+        try:
+            page.wait_for_function(
+                "['verified','failed','unsupported'].includes("
+                "document.getElementById('origin').dataset.status)", timeout=30_000)
+            origin = page.locator("#origin")
+            assert origin.get_attribute("data-status") == expected, origin.inner_text()
+        finally:
+            page.close()
+
+
+def _big_bag(folder: Path, size: int) -> tuple[Path, str]:
+    """A folder with one file of `size` bytes (sparse, a marker at the end) and a verify.html
+    that expects its SHA-256."""
+    import hashlib
+
+    from integrity.package import render_verify_html
+
+    folder.mkdir()
+    big = folder / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(size - 5)
+        f.seek(size - 5)
+        f.write(b"tail!")
+    h = hashlib.sha256()
+    with open(big, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    (folder / "verify.html").write_bytes(render_verify_html("big", {"big.bin": h.hexdigest()}, ()))
+    return big, h.hexdigest()
+
+
+def test_streaming_sha256_above_the_webcrypto_threshold(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A file above WEBCRYPTO_MAX (256 MiB) goes through the page's streaming SHA-256."""
+    big, _ = _big_bag(tmp_path / "bag", 256 * 1024 * 1024 + 4099)
+    status, text, page = _pick(browser, big.parent)
+    page.close()
+    assert status == "valid", text
+    data = bytearray(b"tail?")
+    with open(big, "r+b") as f:
+        f.seek(big.stat().st_size - 5)
+        f.write(bytes(data))
+    status, text, page = _pick(browser, big.parent)
+    page.close()
+    assert status == "invalid" and "big.bin: 已被修改 changed" in text
+
+
+def test_streaming_sha256_across_slice_boundaries(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The streaming path (threshold lowered) on sizes around the 8 MiB slice and 64-byte block."""
+    for n, size in enumerate((8 * 1024 * 1024 + 63, 8 * 1024 * 1024 * 2 + 55, 64 * 3 + 1)):
+        big, _ = _big_bag(tmp_path / f"bag{n}", size)
+        status, text, page = _pick(browser, big.parent, query="?webcrypto_max=16")
+        page.close()
+        assert status == "valid", (size, text)

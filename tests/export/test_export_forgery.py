@@ -228,3 +228,64 @@ def test_verify_package_cli_same_exit_codes(sealed: Built, forged: Built) -> Non
             argv += ["--trusted-key", key]
         r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert r.returncode == code, (target, r.stdout, r.stderr)
+
+
+def test_trusted_tsa_establishes_origin(sealed: Built, local_tsa, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The package's tree-head token from a TSA the clerk trusts establishes origin; a root
+    the clerk does not trust (or the package's own tsa-roots.pem copied by a forger) does not."""
+    script = sealed.folder / "verify.py"
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(script), str(sealed.folder), *extra],
+                              capture_output=True, text=True, timeout=120)
+
+    r = run("--trusted-tsa", str(local_tsa.root_pem))
+    assert r.returncode == 0, r.stdout[-1500:] + r.stderr
+    assert "RFC 3161 token of a TSA you trust" in r.stdout
+    other = tmp_path / "other-root.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp_path / "k.pem"),
+                    "-out", str(other), "-subj", "/CN=Other TSA root", "-days", "2"],
+                   check=True, capture_output=True)
+    r = run("--trusted-tsa", str(other))
+    assert r.returncode == 3 and "--trusted-tsa" in r.stdout, r.stdout[-1500:]
+    # A trusted key that does not match still wins over the TSA: exit 3.
+    r = run("--trusted-tsa", str(local_tsa.root_pem), "--trusted-key", "0" * 64)
+    assert r.returncode == 3, r.stdout[-1500:]
+    bad = run("--trusted-tsa", str(tmp_path / "k.pem"))
+    assert bad.returncode == 2 and "not a PEM certificate" in bad.stderr
+
+
+def test_package_after_rotation_verifies_with_the_keys_file(  # type: ignore[no-untyped-def]
+    tmp_path: Path, media_dir: Path
+) -> None:
+    """Manifests signed by the old key, the head by the new one (issue 13 point 7): the agency's
+    keys file (both keys, with windows) makes it VALID; the new fingerprint alone leaves the old
+    key's signatures untrusted (exit 3); a head outside the new key's window is INVALID."""
+    from integrity.signing import fingerprint, generate_key, key_id, public_key_hex
+
+    old = generate_key()
+    rotated = "2024-04-01T00:00:00Z"
+    out = tmp_path / "p"
+    out.mkdir()
+    # build_package signs the head at 2024-05-01T08:30:00Z with a fresh key.
+    built = build_package(out, media_dir, old_key=old,
+                          windows={key_id(old): (None, rotated)})
+    keys = json.loads((built.folder / "data/ledger/keys.json").read_text())["keys"]
+    assert {k["key_id"] for k in keys} == {key_id(old), built.key_id}
+    agency = tmp_path / "agency-keys.json"
+    agency.write_text(json.dumps({"keys": [
+        {"public_key_hex": public_key_hex(old), "valid_from": None, "valid_to": rotated},
+        {"fingerprint": built.fingerprint, "public_key_hex":
+            next(k["public_key_hex"] for k in keys if k["key_id"] == built.key_id),
+         "valid_from": rotated, "valid_to": None},
+    ]}))
+    r = run_verify(built.folder, trusted=agency)
+    assert r.returncode == 0, r.stdout[-2000:]
+    r = run_verify(built.folder, trusted=built.fingerprint)
+    assert r.returncode == 3 and key_id(old) in r.stdout, r.stdout[-1500:]
+    late = tmp_path / "late-keys.json"
+    late.write_text(agency.read_text().replace(rotated, "2024-06-01T00:00:00Z"))
+    r = run_verify(built.folder, trusted=late)
+    assert r.returncode == 1 and "[key_window]" in r.stdout, r.stdout[-1500:]
+    assert fingerprint(old) != built.fingerprint

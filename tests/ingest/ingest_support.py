@@ -86,7 +86,7 @@ def random_bytes(n: int) -> bytes:
 
 
 def make_users(db: Any) -> None:
-    """Agencies A1/A2 and a station, officer and reviewer in A1 (for live servers)."""
+    """Agencies A1/A2 and a station, officer, reviewer and supervisor in A1 (for live servers)."""
     from server.accounts import add_agency, add_user
 
     def setup(s: Any) -> None:
@@ -94,6 +94,7 @@ def make_users(db: Any) -> None:
         add_user(s, "station", PASSWORD, "station", "A1")
         add_user(s, "officer", PASSWORD, "officer", "A1")
         add_user(s, "reviewer", PASSWORD, "reviewer", "A1")
+        add_user(s, "supervisor", PASSWORD, "supervisor", "A1")  # reads, never uploads
 
     db.call(setup)
 

@@ -243,7 +243,8 @@ async def test_wrong_credentials_and_forbidden_role(live, agent_config, tmp_path
     fill_dock(dock, {"a.mp4": random_bytes(1000)})
     rc, _ = await run_once(agent_config(server.url, [dock], password="wrong password!"))
     assert rc == EXIT_FATAL
-    rc, agent = await run_once(agent_config(server.url, [dock], username="reviewer"))
+    # Reviewers may upload one file from the page now; a supervisor never uploads.
+    rc, agent = await run_once(agent_config(server.url, [dock], username="supervisor"))
     assert rc == EXIT_PROBLEMS and "403" in agent.outcomes[str(dock / "a.mp4")].detail
     assert (dock / "a.mp4").exists()
 

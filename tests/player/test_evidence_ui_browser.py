@@ -41,7 +41,7 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     assert page.inner_text("#nav a[href='#/evidence']") == "音像记录"
     # Every filter input carries the API field as its name; the filter runs on the server.
     names = page.eval_on_selector_all("#evidence-filters [name]", "els => els.map(e => e.name)")
-    assert {"officer_id", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status",
+    assert {"officer_id", "unit", "device_id", "station_id", "recorded_from", "recorded_to", "kind", "status",
             "unlinked"} <= set(names)
     page.fill("input[name=device_id]", "CCTV07")
     page.click("[data-action='evidence-filter']")
@@ -71,6 +71,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
     page.goto(f"{site.url}/#/evidence")
     page.wait_for_selector(f"#evidence-table tr.evidence-row[data-id='{site.cam1}']")
+    # Which case an item is in shows on its row and leads to the case.
+    assert "丽综执罚" in page.inner_text(f"tr.evidence-row[data-id='{site.cam1}'] td.ev-cases")
+    assert page.inner_text(f"tr.evidence-row[data-id='{site.broken}'] td.ev-cases").strip() == ""
     page.screenshot(path=str(site.shots / "20-evidence-list.png"))
 
     # Download the original: the very bytes, and the server ledgers the act where it does so.
@@ -79,6 +82,9 @@ def test_evidence_list_filters_download_and_custody(page, site) -> None:  # type
     path = dl.value.path()
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == site.details[site.cam1]["sha256"]
     assert dl.value.suggested_filename == site.details[site.cam1]["original_filename"]
+    status, hist = site.server.request("GET", f"/api/v1/evidence/{site.cam1}/custody", site.tokens["reviewer"])
+    reads = [e for e in hist["items"] if e["type"] == "view" and e["details"].get("what") == "original"]
+    assert reads and reads[-1]["actor_username"] == "reviewer" and reads[-1]["summary"] == "获取原始文件"
 
     # Custody history from the list row.
     page.click(f"tr.evidence-row[data-id='{site.cam1}'] [data-action='custody-open']")
@@ -235,14 +241,15 @@ def _visible_text(page: Any) -> str:
     }""")
 
 
-def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page, site, ascii_case) -> None:  # type: ignore[no-untyped-def]
+def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page, site, ascii_case, tmp_path) -> None:  # type: ignore[no-untyped-def]
     login_page(page, site.url)
     page.click("#lang-switch")
     page.wait_for_function("() => document.documentElement.lang === 'en'")
     pages = [
         ("case", f"#/cases/{ascii_case}", "#stage-timeline li.stage-col", "26-case-en.png"),
         ("player", f"#/evidence/{site.cam2}", "#item-toolbar [data-action='custody-open']", "27-player-en.png"),
-        ("evidence", "#/evidence", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
+        # (the other rows name the Chinese case: data, not interface text)
+        ("evidence", "#/evidence?device_id=DSJ002", "#evidence-table tr.evidence-row", "28-evidence-en.png"),
         ("upload", "#/upload", "#upload-file", None),
         ("cases", "#/cases", "tr.case-row", None),
     ]
@@ -282,3 +289,12 @@ def test_language_english_has_no_cjk_and_chinese_has_no_english_server_text(page
         english = [w for w in ENGLISH_WORD.findall(re.sub(r"“[^”]*”", "", main)) if w not in ("SHA",)]
         assert not english, f"{hash_}: English in the Chinese UI: {english} in {main!r}"
         assert "no evidence item" not in main.lower() and "query parameter" not in main
+    # An upload the server refuses (an empty file) is explained in Chinese too.
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    page.goto(f"{site.url}/#/upload")
+    page.set_input_files("#upload-file", str(empty))
+    page.click("#upload-start")
+    page.wait_for_function("() => document.querySelector('#upload-status').textContent.startsWith('上传失败')")
+    status = page.inner_text("#upload-status")
+    assert CJK.search(status.split("：", 1)[-1]) and not ENGLISH_WORD.search(re.sub(r"\(HTTP \d+\)", "", status)), status

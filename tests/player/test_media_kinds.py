@@ -122,6 +122,7 @@ def test_video_with_gps_text_track(kpage: Any, corpus_site: CorpusSite, shots: P
     assert "N30.27439 E120.15533" in cue and "42 km/h" in cue
     gps = kpage.inner_text("#gps-now")
     assert "N30.27439 E120.15533" in gps and "42" in gps
+    assert kpage.inner_text("#rendition-path") == "直接封装 ✗ → 重建时间戳后封装 ✓"
     kpage.screenshot(path=str(shots / "kind-video-gps.png"))
     kpage.click("[data-action='subtitles-toggle']")
     assert kpage.is_hidden("#subtitle-cue") and kpage.inner_text("#gps-now") == ""

@@ -72,12 +72,12 @@ def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         missing = case("丽综执检〔2026〕1号", 0)
         call("POST", f"/api/v1/cases/{missing['id']}/stage", {"stage": "decision"})
         good = case("丽综执检〔2026〕2号", 60)
-        call(
+        # an approval is requested, then decided by each named person at server time
+        req = call(
             "POST",
             f"/api/v1/cases/{good['id']}/approvals",
             {
                 "kind": "initiation",
-                "handler_id": uid["officer"],
                 "reviewer_id": uid["reviewer"],
                 "approver_id": uid["legal"],
                 "reason": "巡查发现",
@@ -85,9 +85,10 @@ def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                 "handler_opinion": "建议立案",
                 "unit_opinion": "同意",
                 "legal_basis": "《条例》第十条",
-                "approved_at": _at(90),
             },
         )
+        for who in ("reviewer", "legal"):
+            call("POST", f"/api/v1/approvals/{req['id']}/decision", {"decision": "approve"}, who)
         # April: a disputed simple-procedure penalty with no recording (Art. 17) and a
         # 排除妨碍 with no recording (Art. 21)
         case(
@@ -175,6 +176,21 @@ def test_supervision_numbers_drill_down_to_the_case(spage, sv_site, shots_dir: P
     assert "未制定本机关记录制度" in page.locator("#packs-not-filed").inner_text()
     page.screenshot(path=str(shots_dir / "sv-01-supervision.png"))
     page.screenshot(path=str(shots_dir / "sv-02-supervision-full.png"), full_page=True)
+
+    # the exports download from the page (bearer token, no inline script)
+    with page.expect_download() as dl:
+        page.click("[data-action=supervision-export-xlsx]")
+    import io
+
+    import openpyxl
+
+    assert dl.value.suggested_filename == "supervision.xlsx"
+    book = openpyxl.load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert book.sheetnames[0] == "汇总" and book["汇总"]["A1"].value == "机关代码"
+    with page.expect_download() as dl:
+        page.click("[data-action=supervision-export-articles]")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    assert text.startswith("机关代码,条款") and sv_site["missing"]["number"] in text
 
     # a number in the per-article table: Art. 8 -> the case behind it -> its case page
     page.click("[data-drill='A1-art-8']")

@@ -60,6 +60,16 @@ ROUTE_MATRIX: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     # `{case}`, `{old_item}` an A1 item past its retention, `{dreq}` a pending disposal request
     # (asked by the officer); `{uid:NAME}` in a body is that user's id.
     ("GET", "/api/v1/rules", None, READ_CASE_ROLES),
+    # Approvals as acts of the approver: `{approval-for-ROLE}` is a fresh request of an A1 case
+    # waiting for that role's user (named as reviewer); `{record}` a fresh record of a fresh A1
+# case `{recase}`.
+    ("GET", "/api/v1/approvals?pending=me", None, READ_CASE_ROLES),
+    ("POST", "/api/v1/approvals/{approval-for-{role}}/decision",
+     {"decision": "approve", "opinion": "{role}"}, WRITE_CASE_ROLES),
+    ("GET", "/api/v1/cases/{case}/people", None, READ_CASE_ROLES),
+    ("PATCH", "/api/v1/cases/{case}", {"title": "{role}"}, WRITE_CASE_ROLES),
+    ("POST", "/api/v1/cases/{recase}/records/{record}/attachments", {"evidence_id": "{item}"},
+     WRITE_CASE_ROLES),
     ("GET", "/api/v1/cases", None, READ_CASE_ROLES),
     ("POST", "/api/v1/cases", {"number": "M-{role}", "title": "t", "enforcement_type": "inspection",
                                "procedure": "general", "agency": "A1"}, WRITE_CASE_ROLES),
@@ -327,6 +337,45 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             out = out.replace("{dreq}", req.id)
         return out
 
+    import re
+
+    wanted = re.search(r"\{approval-for-(\{role\}|\w+)\}", url)
+    if wanted or "{record}" in url:
+        from server.models import Case, CaseApproval, CaseRecord
+
+        def approval_or_record(s):  # type: ignore[no-untyped-def]
+            out = url
+            if "{record}" in out:
+                a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+                case = Case(agency_id=a1.id, number=f"R-{datetime.now(UTC).timestamp()}",
+                            title="record matrix", enforcement_type="penalty", procedure="general")
+                s.add(case)
+                s.flush()
+                rec = CaseRecord(case_id=case.id, stage="initiation", doc_type="acceptance_notice",
+                                 at=datetime.now(UTC))
+                s.add(rec)
+                s.flush()
+                out = out.replace("{record}", rec.id).replace("{recase}", case.id)
+            if wanted:
+                role = "officer" if wanted.group(1) == "{role}" else wanted.group(1)
+                uid = {n: i for n, i in s.execute(select(User.username, User.id))}
+                a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
+                case = Case(agency_id=a1.id, number=f"AP-{role}-{datetime.now(UTC).timestamp()}",
+                            title="approval matrix", enforcement_type="penalty", procedure="general")
+                s.add(case)
+                s.flush()
+                others = [u for u in ("officer", "reviewer", "legal") if u != role][:2]
+                a = CaseApproval(case_id=case.id, kind="initiation", stage="initiation",
+                                 handler_id=uid[others[0]], reviewer_id=uid[role],
+                                 approver_id=uid[others[1]], fields={}, status="pending",
+                                 decisions=[{"role": "handler", "user_id": uid[others[0]],
+                                             "decision": "request"}])
+                s.add(a)
+                s.flush()
+                out = out.replace(wanted.group(0), a.id)
+            return out
+
+        url = str(await app_db(client).run(approval_or_record))
     if not any(p in url for p in ("{link}", "{old_item}", "{dreq}", "{xcase}", "{export}",
                                   "{officer}", "{device}", "{station}",
                                   "{archived}", "{spot}", "{order}", "{cledger}")):
@@ -341,6 +390,8 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
                .replace("{old_item}", "{id}").replace("{dreq}", "{id}").replace("{link}", "{link_id}")
                .replace("{xcase}", "{id}").replace("{export}", "{id}")
+               .replace("{approval-for-{role}}", "{id}").replace("{record}", "{record_id}")
+               .replace("{recase}", "{id}")
                .replace("{officer}", "{id}").replace("{device}", "{id}").replace("{station}", "{id}")
                .replace("{spot}", "{id}").replace("{spotcase}", "{case}").replace("{order}", "{id}")
                .replace("{xcase}", "{id}").replace("{export}", "{id}").replace("{user}", "{id}").replace("{cledger}", "{id}").replace("{cseq}", "{seq}")
@@ -367,7 +418,7 @@ async def test_every_role_on_every_route(client, users, item, method, path, body
     assert r.status == 401, f"{method} {url} without a token"
     assert (await r.json())["code"] == "unauthorized"
     for role in ALL_ROLES:
-        url = await _fresh(client, template)
+        url = await _fresh(client, template.replace("{role}", role))
         payload = {k: v.replace("{role}", role) if isinstance(v, str) else v for k, v in (body or {}).items()}
         r = await client.request(method, url, json=payload if body else None, headers=bearer(users[role]))
         if role in allowed:

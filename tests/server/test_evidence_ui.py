@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from helpers import app_db, bearer
+from helpers import PASSWORD, app_db, bearer
 from ingest.naming import from_name, load_naming
 from integrity import merkle
 from server.messages import MESSAGES, negotiate, render
@@ -142,12 +142,21 @@ async def test_case_custody_has_its_entries_and_its_links(client, users) -> None
     r = await client.delete(f"/api/v1/cases/{case}/links/{link['id']}", headers=bearer(users["reviewer"]),
                             json={"reason": "wrong case"})
     assert r.status in (200, 204), await r.text()
+    await post(client, users["reviewer"], f"/api/v1/cases/{other_case}/records", {
+        "doc_type": "acceptance_notice", "title": "受理", "time": "2026-03-02T01:00:00Z"})
     body = await get(client, users["legal"], f"/api/v1/cases/{case}/custody")
     types = [e["type"] for e in body["items"]]
     assert types[0] == "case_change" and types[1:] == ["link", "unlink"], types
+    # A record is named by the rule pack's label of its document type, in the caller's language.
+    rec = [e for e in (await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody"))["items"]
+           if e["type"] == "record"]
+    assert rec and rec[0]["summary"].startswith("受理通知书"), rec
+    rec_en = [e for e in (await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody", lang="en"))["items"]
+              if e["type"] == "record"]
+    assert rec_en[0]["summary"].startswith("Acceptance notice") and rec_en[0]["type_label"] == "Record"
     assert all(e["details"].get("case", case) == case for e in body["items"])
     other = await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody")
-    assert [e["type"] for e in other["items"]] == ["case_change", "link"]
+    assert [e["type"] for e in other["items"]] == ["case_change", "link", "record"]
     # By case number too; another agency cannot.
     by_number = await get(client, users["legal"], "/api/v1/cases/CUST-2/custody")
     assert [e["seq"] for e in by_number["items"]] == [e["seq"] for e in body["items"]]
@@ -221,10 +230,13 @@ async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type:
 
     # Seen from case B's page, the item linked to case A is not offered as unlinked.
     assert await unlinked() == {free}
+    rows = {i["id"]: i for i in (await get(client, tok, "/api/v1/evidence"))["items"]}
+    assert [c["number"] for c in rows[taken]["cases"]] == ["UL-A"] and rows[free]["cases"] == []
     r = await client.delete(f"/api/v1/cases/{case_a}/links/{link['id']}", headers=bearer(tok),
                             json={"reason": "wrong"})
     assert r.status in (200, 204)
     assert await unlinked() == {free, taken}
+    assert (await get(client, tok, f"/api/v1/evidence?ids={taken}"))["items"][0]["cases"] == []
     assert {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=0"))["items"]} == {free, taken}
 
 
@@ -359,7 +371,7 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
         add_agency(s, "A2", "Agency two")
-        rev = add_user(s, "rev", "x" * 12, "reviewer", "A1", display_name="审核员")
+        rev = add_user(s, "rev", PASSWORD, "reviewer", "A1", display_name="审核员")
         items = []
         for n, item_id in enumerate(("item_1", "item%1", "itemA1")):  # "_" and "%" are LIKE wildcards
             key = hashlib.sha256(item_id.encode()).hexdigest()
@@ -462,3 +474,12 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
     assert page["items"][0]["job"]["state"] == "running" and page["items"][0]["job"]["progress"] == 0.25
     with pytest.raises(BadRequest):
         ItemFilters.from_query({"ids": ",".join(["x"] * 201)})
+
+
+def test_every_ledger_type_has_a_label_in_both_languages() -> None:
+    from integrity.ledger import ACTIONS
+    from server.custody import TYPE_LABELS
+
+    assert not ACTIONS - set(TYPE_LABELS), "give new ledger actions a custody label (server/custody.py)"
+    for zh, en in TYPE_LABELS.values():
+        assert CJK.search(zh) and not CJK.search(en)

@@ -359,3 +359,51 @@ async def test_media_job_dying_before_recording_leaves_no_unknown_object(
     assert not [p for p in report.problems if p.where.startswith("object")], report.problems
     roles = await db.run(lambda s: {r for (r,) in s.execute(text("SELECT role FROM stored_objects"))})
     assert "pending" not in roles
+
+
+async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_settings, tmp_path):
+    """Point 5: `custodian export` holds its export as a leased job; when its process dies
+    (the lease runs out), a worker pool marks the job and the export failed and removes the
+    `.NAME.partial` it left beside --out. Nothing stays "running" for ever."""
+    from server.accounts import add_agency
+    from server.models import Case, Export
+
+    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", job_lease_seconds=30,
+                             job_poll_seconds=0.2)
+    db = Database(settings)
+    upgrade(db.engine)
+    target = tmp_path / "out" / "court.zip"
+    target.parent.mkdir()
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(b"half a package")
+
+    def as_left_by_a_killed_cli(s):  # type: ignore[no-untyped-def]
+        agency = add_agency(s, "A1", "One")
+        case = Case(agency_id=agency.id, number="K-1", title="t", enforcement_type="penalty",
+                    procedure="general")
+        s.add(case)
+        s.flush()
+        e = Export(case_id=case.id, agency_id=agency.id, recipient="court", purpose="p",
+                   state="running")
+        s.add(e)
+        s.flush()
+        job_id = jobs.start_held(s, "export", e.id, "cli:host:99999", -1.0, str(target))
+        return e.id, job_id
+
+    export_id, job_id = await db.run(as_left_by_a_killed_cli)
+    pool = WorkerPool(settings, db, store=None, concurrency=1)  # type: ignore[arg-type]
+    ran: list[str] = []
+    pool.handlers = {"export": lambda *_a: ran.append("ran") or {}}
+    task = asyncio.create_task(pool.run())
+    try:
+        def state():  # type: ignore[no-untyped-def]
+            return db.call(lambda s: (s.get(Export, export_id).state, s.get(Job, job_id).state))
+
+        await _until(lambda: state() == ("failed", "failed"), timeout=40)
+        assert not partial.exists()
+        assert ran == []  # a held job is never run by someone else
+        assert "gone" in db.call(lambda s: s.get(Export, export_id).error)
+    finally:
+        pool.stop()
+        await asyncio.wait_for(task, 10)
+        db.close()

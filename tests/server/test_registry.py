@@ -143,6 +143,14 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     assert n["officer_id"] == "010002" and n["attribution"]["flag"] == "matched"
     flagged = await call(client, rev, "GET", "/api/v1/devices/flagged")
     assert [i["id"] for i in flagged["items"]] == [afternoon]
+    # Before anyone signed the camera out (07:00): accepted, flagged, the file's claim kept.
+    early = await upload(client, station, b"before the shift", device_id="DSJ1",
+                         officer_id="010001", recorded_at=local("07:00"))
+    e = await call(client, rev, "GET", f"/api/v1/evidence/{early}")
+    assert e["attribution"]["flag"] == "unassigned" and e["officer_id"] == "010001"
+    assert e["attribution"]["officer_code"] is None
+    flagged = await call(client, rev, "GET", "/api/v1/devices/flagged?flag=unassigned")
+    assert [i["id"] for i in flagged["items"]] == [early]
     entries = {e["subject"]: e for e in ledger(client, "attribute")}
     assert entries[f"evidence:{afternoon}"]["officer"] == "010002"
     assert entries[f"evidence:{afternoon}"]["claimed_officer"] == "010001"
@@ -151,12 +159,24 @@ async def _reassignment_mid_day(client, users) -> None:  # type: ignore[no-untyp
     fa = await call(client, rev, "GET", f"/api/v1/officers/010001/footage?from={DAY}&to={DAY}")
     fb = await call(client, rev, "GET", "/api/v1/officers/010002/footage")
     assert [d["date"] for d in fa["days"]] == [DAY]
-    assert [i["id"] for i in fa["days"][0]["items"]] == [morning]
+    # 010001's day: the morning clip, and the unassigned early one by its file name's claim.
+    assert [i["id"] for i in fa["days"][0]["items"]] == [morning, early]
     assert {i["id"] for d in fb["days"] for i in d["items"]} == {afternoon, no_code}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=一中队")
-    assert [i["id"] for i in page["items"]] == [morning]
+    assert {i["id"] for i in page["items"]} == {morning, early}
     page = await call(client, rev, "GET", "/api/v1/evidence?unit=二中队")
     assert {i["id"] for i in page["items"]} == {afternoon, no_code}
+
+    # A shared-pool camera signed out for one shift: attributed inside it, nobody holds it now.
+    await call(client, admin, "POST", "/api/v1/devices", {
+        "serial": "POOL1", "agency": "A1", "kind": "handheld", "officer": "010002",
+        "from": f"{DAY} 08:00", "to": f"{DAY} 12:00"})
+    pool = await call(client, admin, "GET", "/api/v1/devices/POOL1")
+    assert pool["officer_code"] is None and pool["assignments"][0]["to"] == local("12:00")
+    shift = await upload(client, station, b"pool camera", device_id="POOL1",
+                         recorded_at=local("09:30"))
+    s = await call(client, rev, "GET", f"/api/v1/evidence/{shift}")
+    assert s["officer_id"] == "010002" and s["attribution"]["flag"] == "matched"
 
     # Leaving ends the open assignment and keeps the history; a left officer gets no camera.
     await call(client, admin, "PATCH", "/api/v1/officers/010002", {"status": "left"})
@@ -455,9 +475,10 @@ def test_cli_officer_device_station(make_settings, tmp_path, capsys) -> None:  #
         attrs = db.call(lambda s: s.scalar(select(func.count()).select_from(ItemAttribution)))
     finally:
         db.close()
-    assert [a for _, a in rows] == ["officer_add", "officer_add", "device_add", "device_assign",
+    mine = [(actor, a) for actor, a in rows if a != "agency_change"]  # agency add is ledgered too
+    assert [a for _, a in mine] == ["officer_add", "officer_add", "device_add", "device_assign",
                                     "device_assign", "officer_leave", "device_retire"]
-    assert all(actor.startswith("cli:custodian ") for actor, _ in rows)
+    assert all(actor.startswith("cli:custodian ") for actor, _ in mine)
     assert held == 0 and items == 0 and attrs == 0
 
 
@@ -488,3 +509,30 @@ def test_readme_newcomer_path_registers_officers_and_a_camera_before_docking(tmp
     listed = subprocess.run([str(bin_dir / "custodian"), "device", "list", "--data",
                              str(tmp_path / "var")], capture_output=True, text=True, timeout=120)
     assert "DSJ001" in listed.stdout and "010001" in listed.stdout
+
+
+async def test_bad_input_is_a_clear_400_in_the_callers_language(client, users) -> None:  # type: ignore[no-untyped-def]
+    admin = users["admin"]
+    cases = [
+        ("POST", "/api/v1/officers", {"code": "a b", "name": "x", "agency": "A1"}, "bad_field", "code"),
+        ("POST", "/api/v1/officers", {"code": "010001", "agency": "A1"}, "bad_field", "name"),
+        ("POST", "/api/v1/officers", {"code": "010001", "name": "x", "agency": "ZZ"}, "bad_agency", None),
+        ("POST", "/api/v1/devices", {"serial": "D1", "agency": "A1", "kind": "toaster"}, "bad_kind", None),
+        ("POST", "/api/v1/stations/heartbeat", {"station_id": "S1", "files_waiting": "many",
+                                                "bytes_waiting": 0}, "bad_field", "files_waiting"),
+    ]
+    for method, url, body, code, field in cases:
+        r = await client.request(method, url, json=body,
+                                 headers={**bearer(admin), "Accept-Language": "zh-CN"})
+        got = await r.json()
+        assert r.status == 400 and got["code"] == code, (url, got)
+        assert not any(c.isascii() and c.isalpha() for c in got["message"].replace("SHA", "")), got
+        if field:
+            assert field in got["error"]
+    await call(client, admin, "POST", "/api/v1/devices", {"serial": "D1", "agency": "A1"})
+    r = await client.post("/api/v1/devices/D1/assignments", headers=bearer(admin),
+                          json={"officer": "nobody", "from": "yesterday"})
+    assert r.status == 400 and (await r.json())["code"] == "bad_time"
+    r = await client.post("/api/v1/devices/D1/assignments", headers=bearer(admin),
+                          json={"officer": "nobody", "from": "2026-11-30 08:00"})
+    assert r.status == 404 and (await r.json())["message"] == "没有该执法人员"

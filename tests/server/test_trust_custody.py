@@ -271,6 +271,21 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
     assert ledger.suppressed[_uid(env, "officer2")] == 3
     metrics = await (await env.get("/metrics", "admin")).text()
     assert "custodian_access_denials_suppressed_total 20.0" in metrics
+    # When the server stops, the counts not yet ledgered become one last entry per user.
+    from server import keys
+    from server.db import Database
+
+    settings = env.client.server.app[keys.SETTINGS]
+    await env.client.close()
+    db = Database(settings)
+    try:
+        last = db.call(lambda s: s.scalars(select(LedgerRow).where(LedgerRow.subject == me)
+                                           .order_by(LedgerRow.seq.desc())).first())
+        assert last.action == "access_denied"
+        assert json.loads(last.details)["suppressed_before"] == 3
+        assert json.loads(last.details)["flush"] is True
+    finally:
+        db.close()
 
 
 def _uid(env: Env, name: str) -> int:
@@ -386,6 +401,13 @@ async def test_other_agencies_objects_are_404_everywhere(env: Env) -> None:
                       (f"/api/v1/cases/{case}/exports", {"recipient": "x"})):
         r = await env.client.post(url, json=body, headers=env.h("reviewer2"))
         assert r.status == 404, (url, r.status)
+    # Each of those probes is a ledgered denial (a case number of another agency too); a
+    # missing object is not.
+    paths = {json.loads(e.details)["path"] for e in env.ledger("access_denied")}
+    assert {f"/api/v1/evidence/{item}/original", "/api/v1/cases/C-1"} <= paths
+    assert (await env.get("/api/v1/cases/NO-SUCH", "officer2")).status == 404
+    assert "/api/v1/cases/NO-SUCH" not in {json.loads(e.details)["path"]
+                                           for e in env.ledger("access_denied")}
     # The same role in the owning agency still gets 403 where its role may not act.
     assert (await env.client.post(f"/api/v1/evidence/{item}/process",
                                   headers=env.h("officer"))).status == 403

@@ -183,3 +183,19 @@ def test_missing_rendition_reports_not_raises(tmp_path) -> None:  # type: ignore
 
 def test_corpus_files_are_small(corpus) -> None:  # type: ignore[no-untyped-def]
     assert all(Path(f.path).stat().st_size < 2_000_000 for f in corpus.values())
+
+
+@pytest.mark.slow
+def test_one_keyframe_for_long_footage_reencodes_the_video_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # 34 s with a single keyframe: one segment a browser cannot buffer whole. Generated
+    # timestamps do not help; the video is re-encoded (keyframe every 2 s), the AAC is kept.
+    src = tmp_path / "dash-long.mp4"
+    media_corpus.ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=34",
+                        *media_corpus._tone(34), *media_corpus._x264(100000, "ultrafast"),
+                        "-c:a", "aac", "-b:a", "32k", "-shortest", str(src))  # fmt: skip
+    r = package_hls(src, tmp_path / "hls", probe(src))
+    assert [a.step for a in r.attempts] == [Step.COPY, Step.REENCODE_VIDEO]
+    assert "segment_too_long" in " ".join(r.attempts[0].problems)
+    assert r.parameters["preset"] == "hls-h264-audio-copy"
+    assert max(s.duration_s for s in r.segments) <= 4.5
+    assert r.check is not None and r.check.passed and r.check.audio_duration_s
