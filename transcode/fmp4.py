@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
 CONTAINERS = frozenset({b"moov", b"trak", b"mdia", b"minf", b"stbl", b"mvex", b"moof", b"traf"})
@@ -48,10 +48,21 @@ class Sample:
 
 @dataclass
 class Fragment:
-    """The samples of one track in one segment file."""
+    """One track's samples in one segment file: the first and last sample, and what the
+    check needs of all of them (kept as aggregates: a long rendition has ~70 samples/s)."""
 
     track_id: int
-    samples: list[Sample] = field(default_factory=list)
+    count: int = 0
+    first: Sample | None = None
+    last: Sample | None = None
+    min_pts: int | None = None  # dts + composition offset, track units
+    max_end: int | None = None  # pts + duration
+    first_dts: int = 0
+    end_dts: int = 0  # dts after the last sample
+    zero_durations: int = 0  # samples with no duration (the next one would repeat its dts)
+    max_byte_end: int = 0  # furthest byte any sample reaches
+    min_pos: int = 0
+    empty_samples: int = 0
 
 
 def _boxes(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[bytes, int, int, int]]:
@@ -178,6 +189,10 @@ def _read_traf(
             runs.append((body, stop))
     frag.track_id = tid
     t = dts or 0
+    frag.first_dts = t
+    min_pts: int | None = None
+    max_end: int | None = None
+    min_pos: int | None = None
     for body, _stop in runs:
         fh.seek(body)
         vf, count = struct.unpack(">II", fh.read(8))
@@ -186,22 +201,45 @@ def _read_traf(
             raise BoxError(f"trun declares {count} samples")
         data_offset = struct.unpack(">i", fh.read(4))[0] if rf & 0x01 else 0
         first_flags = struct.unpack(">I", fh.read(4))[0] if rf & 0x04 else None
-        fields = [(rf & 0x100, "dur"), (rf & 0x200, "size"), (rf & 0x400, "flags"),
-                  (rf & 0x800, "cts")]  # fmt: skip
-        present = [name for bit, name in fields if bit]
-        raw = fh.read(4 * len(present) * count)
-        if len(raw) < 4 * len(present) * count:
+        names = [n for bit, n in ((0x100, "dur"), (0x200, "size"), (0x400, "flags"), (0x800, "cts"))
+                 if rf & bit]  # fmt: skip
+        raw = fh.read(4 * len(names) * count)
+        if len(raw) < 4 * len(names) * count:
             raise BoxError("trun runs past its box")
-        fmt = ">" + "".join("i" if (n == "cts" and version == 1) else "I" for n in present)
+        fmt = ">" + "".join("i" if (n == "cts" and version == 1) else "I" for n in names)
+        i_dur = names.index("dur") if "dur" in names else -1
+        i_size = names.index("size") if "size" in names else -1
+        i_flags = names.index("flags") if "flags" in names else -1
+        i_cts = names.index("cts") if "cts" in names else -1
         pos = base + data_offset
-        for i, values in enumerate(struct.iter_unpack(fmt, raw) if present else [()] * count):
-            v = dict(zip(present, values, strict=True))
-            s_dur = v.get("dur", dur)
-            s_size = v.get("size", size)
-            s_flags = v.get("flags", first_flags if i == 0 and first_flags is not None else flags)
-            frag.samples.append(
-                Sample(t, s_dur, v.get("cts", 0), s_size, pos, not (s_flags & NON_SYNC))
-            )
+        rows = struct.iter_unpack(fmt, raw) if names else iter([()] * count)
+        for i, v in enumerate(rows):
+            s_dur = v[i_dur] if i_dur >= 0 else dur
+            s_size = v[i_size] if i_size >= 0 else size
+            cts = v[i_cts] if i_cts >= 0 else 0
+            pts = t + cts
+            if min_pts is None or pts < min_pts:
+                min_pts = pts
+            if max_end is None or pts + s_dur > max_end:
+                max_end = pts + s_dur
+            if s_dur <= 0:
+                frag.zero_durations += 1
+            if s_size <= 0:
+                frag.empty_samples += 1
+            if min_pos is None or pos < min_pos:
+                min_pos = pos
+            if i == 0 or i == count - 1:
+                s_flags = v[i_flags] if i_flags >= 0 else (
+                    first_flags if i == 0 and first_flags is not None else flags)
+                sample = Sample(t, s_dur, cts, s_size, pos, not (s_flags & NON_SYNC))
+                if frag.first is None:
+                    frag.first = sample
+                frag.last = sample
             t += s_dur
             pos += s_size
+            if pos > frag.max_byte_end:
+                frag.max_byte_end = pos
+        frag.count += count
+    frag.end_dts = t
+    frag.min_pts, frag.max_end, frag.min_pos = min_pts, max_end, min_pos or 0
     return frag

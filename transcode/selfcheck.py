@@ -483,7 +483,7 @@ def _check_boxes(
             with open(path, "rb") as fh:
                 for frag in fmp4.read_segment(path, tracks):
                     track_info = tracks.get(frag.track_id)
-                    if track_info is None or not track_info.timescale or not frag.samples:
+                    if track_info is None or not track_info.timescale or not frag.count:
                         continue
                     is_video = vid is not None and frag.track_id == vid.track_id
                     if not is_video and (aid is None or frag.track_id != aid.track_id):
@@ -491,22 +491,27 @@ def _check_boxes(
                     kind: StreamKind = "video" if is_video else "audio"
                     track = video if is_video else audio
                     scale = 1.0 / track_info.timescale
-                    for smp in frag.samples:
-                        dts = smp.dts * scale
-                        if track.last_dts is not None and dts <= track.last_dts:
-                            out.add("timestamps_not_increasing", kind,
-                                    f"{name}: {kind} dts {dts:.3f} s after {track.last_dts:.3f} s")
-                        track.see((smp.dts + smp.cts_offset) * scale, dts, smp.duration * scale)
-                        if smp.pos < 0 or smp.pos + smp.size > size or smp.size == 0:
-                            out.add("sample_truncated", kind,
-                                    f"{name}: a {kind} sample lies outside the segment")
+                    first, last = frag.first, frag.last
+                    assert first is not None and last is not None
+                    dts0 = frag.first_dts * scale
+                    if (track.last_dts is not None and dts0 <= track.last_dts) or frag.zero_durations:
+                        out.add("timestamps_not_increasing", kind,
+                                f"{name}: {kind} timestamps do not increase at {dts0:.3f} s")
+                    track.first = (frag.min_pts or 0) * scale if track.first is None else min(
+                        track.first, (frag.min_pts or 0) * scale)
+                    end = (frag.max_end or 0) * scale
+                    track.end = end if track.end is None else max(track.end, end)
+                    track.last_dts = last.dts * scale
+                    track.packets += frag.count
+                    if frag.min_pos < 0 or frag.max_byte_end > size or frag.empty_samples:
+                        out.add("sample_truncated", kind,
+                                f"{name}: a {kind} sample lies outside the segment")
                     if is_video:
-                        seg_video += len(frag.samples)
-                        first, last = frag.samples[0], frag.samples[-1]
-                        if seg_video == len(frag.samples) and not first.sync:
+                        seg_video += frag.count
+                        if seg_video == frag.count and not first.sync:
                             out.add("segment_starts_without_keyframe", "video",
                                     f"{name} (segment {index}) does not start with a keyframe")
-                        if vcc is not None and seg_video == len(frag.samples):
+                        if vcc is not None and seg_video == frag.count:
                             data = _read_at(fh, first.pos, first.size)
                             decoded += _decode_alone(vcc, data, name, "video", out)
                             if length_size is not None:
@@ -516,8 +521,7 @@ def _check_boxes(
                                                 f"{name}: a video sample is cut short or overruns")
                     elif acc is not None:
                         # The first and the last sample: a cut at the end of a file shows there.
-                        ends = {0: frag.samples[0], 1: frag.samples[-1]}
-                        for smp in ends.values():
+                        for smp in (first, last):
                             try:
                                 acc.flush_buffers()
                                 acc.decode(av.Packet(_read_at(fh, smp.pos, smp.size)))
