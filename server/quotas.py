@@ -3,13 +3,17 @@ tus upload is created (in its transaction), so one station cannot reserve the wh
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from server.access import Principal
 from server.errors import CustodianError
 from server.models import Upload
 from server.settings import Settings
+
+# PostgreSQL advisory lock serialising upload creations, so two at once cannot both fit a
+# quota that has room for one (SQLite: our sessions BEGIN IMMEDIATE, already serialised).
+QUOTA_LOCK = 7_236_372_912
 
 
 class QuotaExceeded(CustodianError):
@@ -29,6 +33,8 @@ def check_upload_quota(s: Session, who: Principal, length: int, settings: Settin
     caller or their agency over its share of unfinished uploads."""
     from server.uploads import ACTIVE
 
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": QUOTA_LOCK})
     scopes = [("user", Upload.user_id, who.user_id, settings.quota_user_open_uploads,
                settings.quota_user_reserved_bytes)]
     if who.agency_id is not None:

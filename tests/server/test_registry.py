@@ -466,8 +466,9 @@ def test_cli_officer_device_station(make_settings, tmp_path, capsys) -> None:  #
     args.data = str(tmp_path / "var")  # type: ignore[attr-defined]
     db = open_db(settings_from(args))  # type: ignore[arg-type]
     try:
-        rows = db.call(lambda s: [(r.actor, r.action) for r in s.scalars(
-            select(LedgerRow).order_by(LedgerRow.seq))])
+        rows = db.call(lambda s: [(r.actor, r.action) for r in s.scalars(  # registry acts only
+            select(LedgerRow).where(LedgerRow.action.not_in(("agency_change", "user_change")))
+            .order_by(LedgerRow.seq))])
         held = db.call(lambda s: s.scalar(select(func.count()).select_from(DeviceAssignment)
                                           .where(DeviceAssignment.valid_to.is_(None))))
         items = db.call(lambda s: s.scalar(select(func.count()).select_from(EvidenceItem)))
