@@ -31,7 +31,7 @@ def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
 
 def open_db(settings: Settings):  # type: ignore[no-untyped-def]
     from server.db import Database
-    from server.hygiene import secure_data_dir
+    from server.filemodes import secure_data_dir
     from server.migrate import upgrade
 
     secure_data_dir(settings)
