@@ -476,7 +476,7 @@ def _labels(lang: str) -> dict[str, str]:
         "article": "条款" if zh else "Article",
         "art": "第{n}条不符合" if zh else "Art. {n} non-compliant",
         "case_numbers": "案号" if zh else "Case numbers",
-        "error_cases": "违规案件数" if zh else "Cases with errors",
+        "error_cases": "须整改案件数" if zh else "Cases with errors",
         "findings": "问题数" if zh else "Findings",
         "month": "月份" if zh else "Month",
         "officer": "执法人员" if zh else "Officer",
