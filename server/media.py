@@ -118,7 +118,12 @@ def _record(s: Session, item_id: str, source_sha: str, result: dict[str, Any],
                                                                          "application/octet-stream")))
     probe = (result.get("assessment") or {}).get("probe")
     item.status = result["status"]
-    item.kind = KIND_MAP.get(result.get("kind", ""), "other")
+    kind = KIND_MAP.get(result.get("kind", ""), "other")
+    # A media file too damaged to probe keeps the kind it arrived as (a cut .mp4 stays a video,
+    # shown as unplayable), instead of becoming a "document" because nothing could be read.
+    if not (result["status"] == "unplayable" and kind in ("document", "other")
+            and item.kind in ("video", "audio", "photo")):
+        item.kind = kind
     item.status_reason = "" if result["status"] == "ready" else result.get("reason", "")
     photo = result.get("photo") or None
     text = result.get("text_track") or None

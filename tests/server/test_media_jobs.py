@@ -195,3 +195,23 @@ async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, user
     # No recording time from the file name: the EXIF time with its offset fills it, in UTC.
     recorded = await app_db(client).run(lambda s: s.get(EvidenceItem, pid).recorded_at)
     assert recorded.replace(tzinfo=None).isoformat() == "2026-03-01T09:05:09"
+
+
+async def test_unprobeable_cut_video_stays_a_video(make_client, make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A camera file cut in half before its index (power cut) cannot be probed: it is shown as
+    an unplayable video, not re-classified as a document."""
+    from server.accounts import add_agency
+    from server.media import process_item
+    from server.models import EvidenceItem
+
+    settings = make_settings(worker_in_server=False)
+    client = await make_client(settings)
+    db, store = app_db(client), app_store(client)
+    await db.run(lambda s: add_agency(s, "A1", "One"))
+    whole = make_clip(tmp_path / "whole.mp4", seconds=3)
+    cut = tmp_path / "DSJ002_cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    item_id = await asyncio.to_thread(add_evidence, db, store, cut)
+    await asyncio.to_thread(process_item, settings, db, store, item_id)
+    item = await db.run(lambda s: s.get(EvidenceItem, item_id))
+    assert (item.kind, item.status) == ("video", "unplayable"), (item.kind, item.status)
