@@ -407,3 +407,63 @@ async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_s
         pool.stop()
         await asyncio.wait_for(task, 10)
         db.close()
+
+
+@pytest.mark.slow
+async def test_full_store_then_grown_media_job_heals(make_settings, tmp_path):
+    """Point 4 with a real full store: the local store lives on a tmpfs that holds the original
+    but not its renditions. The media job fails for lack of space, is re-queued without
+    spending its attempts, leaves nothing unknown in the store, and once the tmpfs is grown
+    it runs again and the item becomes ready."""
+    if os.geteuid() != 0:
+        pytest.fail("this test mounts a tmpfs: run it as root (CI does)")
+    from helpers import add_evidence, make_clip
+    from server.media import MEDIA_JOB
+    from server.models import EvidenceItem
+    from server.signing import load_or_create_key
+    from server.store import open_store
+    from server.verification import verify_all
+
+    mnt = tmp_path / "store"
+    mnt.mkdir()
+    clip = make_clip(tmp_path / "DSJ9_20260301090000.mp4", seconds=4)
+    size = clip.stat().st_size
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(mnt)],
+                   check=True)
+    db = None
+    try:
+        settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}",
+                                 store_path=str(mnt), job_poll_seconds=0.2)
+        db = Database(settings)
+        upgrade(db.engine)
+        store = open_store(settings)
+        from server.accounts import add_agency
+
+        await db.run(lambda s: add_agency(s, "A1", "One"))
+        item_id = await asyncio.to_thread(add_evidence, db, store, clip)
+        job_id = (await db.run(jobs.enqueue, MEDIA_JOB, item_id, max_attempts=1)).id
+        pool = WorkerPool(settings, db, store, concurrency=1)
+        task = asyncio.create_task(pool.run())
+        try:
+            def job():  # type: ignore[no-untyped-def]
+                return db.call(lambda s: s.get(Job, job_id))
+
+            await _until(lambda: "waiting" in (job().error or ""), timeout=120)
+            j = job()
+            assert j.state == "queued" and j.attempts == 0, (j.state, j.attempts, j.error)
+            key = load_or_create_key(settings)
+            report = await asyncio.to_thread(verify_all, db, store, key.public_keys())
+            assert not [p for p in report.problems if p.kind == "unexpected"], report.problems
+
+            subprocess.run(["mount", "-o", "remount,size=64m", str(mnt)], check=True)  # grown
+            await db.run(lambda s: s.execute(text("UPDATE jobs SET run_after = CURRENT_TIMESTAMP")))
+            await _until(lambda: job().state == "done", timeout=180)
+            item = await db.run(lambda s: s.get(EvidenceItem, item_id))
+            assert item.status == "ready", (item.status, item.status_reason)
+        finally:
+            pool.stop()
+            await asyncio.wait_for(task, 30)
+    finally:
+        if db is not None:
+            db.close()
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
