@@ -15,6 +15,7 @@ from integrity.ledger import ANNOTATION
 from server.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
 from server.errors import BadRequest
 from server.evidence import get_item
+from server.fields import text_field
 from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import BasketClip, Bookmark, EvidenceItem
@@ -37,20 +38,6 @@ def _time(data: dict[str, Any], key: str) -> float:
             f"field {key!r} must be between 0 and {TIME_MAX_S:.0f} seconds", code="bad_field"
         )
     return round(value, 3)
-
-
-def _text(data: dict[str, Any], key: str, max_chars: int, *, required: bool = False) -> str:
-    value = data.get(key, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise BadRequest(f"field {key!r} must be a string", code="bad_field")
-    value = value.strip()
-    if required and not value:
-        raise BadRequest(f"field {key!r} is required", code="bad_field")
-    if len(value) > max_chars:
-        raise BadRequest(f"field {key!r} is longer than {max_chars} characters", code="bad_field")
-    return value
 
 
 def _duration(item: EvidenceItem) -> float | None:
@@ -77,7 +64,7 @@ def add_bookmark(s: Session, item_id: str, who: Principal, data: dict[str, Any])
     item = get_item(s, item_id, who)
     require(who, WRITE_CASES, item.agency_id)
     time_s = _time(data, "time_s")
-    note = _text(data, "note", NOTE_MAX_CHARS)
+    note = text_field(data, "note", NOTE_MAX_CHARS)
     duration = _duration(item)
     if duration is not None and time_s > duration + 1.0:
         raise BadRequest(
@@ -159,7 +146,7 @@ def add_clip(s: Session, case_id: str, who: Principal, data: dict[str, Any]) -> 
         raise BadRequest(
             f"out_s {out_s} is past the end of the recording ({duration:.3f} s)", code="bad_field"
         )
-    name = _text(data, "name", CLIP_NAME_MAX_CHARS, required=True)
+    name = text_field(data, "name", CLIP_NAME_MAX_CHARS, required=True)
     c = BasketClip(
         case_id=case_key,
         item_id=item.id,

@@ -20,6 +20,7 @@ from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
 from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import case_facts, pack_for, parse_time
 from server.errors import BadRequest, Conflict, NotFound
+from server.fields import text_field
 from server.isotime import iso
 from server.ledger import actor_of, append
 from server.models import Agency, Case, RectificationOrder, SpotCheck, SpotCheckCase, utcnow
@@ -122,20 +123,6 @@ def _agency(s: Session, code: Any) -> Agency:
     if a is None:
         raise BadRequest(f"no agency {code!r}", code="bad_agency")
     return a
-
-
-def _text(data: dict[str, Any], key: str, limit: int, required: bool = False) -> str:
-    value = data.get(key, "")
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise BadRequest(f"field {key!r} must be a string", code="bad_field")
-    value = value.strip()
-    if required and not value:
-        raise BadRequest(f"field {key!r} is required", code="bad_field")
-    if len(value) > limit:
-        raise BadRequest(f"field {key!r} is longer than {limit} characters", code="bad_field")
-    return value
 
 
 def _visible(who: Principal, agency_id: int) -> bool:
@@ -253,7 +240,7 @@ def draw(s: Session, who: Principal, settings: Settings, data: dict[str, Any]) -
     size = data.get("size", 5)
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SAMPLE:
         raise BadRequest(f"field 'size' must be a whole number 1-{MAX_SAMPLE}", code="bad_field")
-    seed = _text(data, "seed", 64) or secrets.token_hex(8)
+    seed = text_field(data, "seed", 64) or secrets.token_hex(8)
     pop = population(s, agency.id, start, end)
     if not pop:
         raise Conflict("no archived case of the agency in that period to sample", code="empty")
@@ -270,7 +257,7 @@ def draw(s: Session, who: Principal, settings: Settings, data: dict[str, Any]) -
         population_sha256=pop_hash,
         pack=pack.id,
         checklist=checklist(pack),
-        note=_text(data, "note", MAX_NOTE),
+        note=text_field(data, "note", MAX_NOTE),
         created_by=who.user_id,
         created_at=utcnow(),
     )
@@ -387,7 +374,7 @@ def score(
         item = p.get("item")
         if item is not None and item not in items:
             raise BadRequest(f"problems[{i}].item: no checklist item {item!r}", code="bad_field")
-        note = _text(p, "note", MAX_NOTE, required=True)
+        note = text_field(p, "note", MAX_NOTE, required=True)
         art = next((c["article"] for c in sc.checklist if c["id"] == item), None)
         problems.append({"item": item, "article": art, "note": note})
     for k, v in results.items():  # every failed item is a problem, noted or not
@@ -426,7 +413,7 @@ def issue_order(
     now = utcnow()
     if deadline <= now:
         raise BadRequest("the deadline must be in the future", code="bad_time")
-    requirement = _text(data, "requirement", MAX_NOTE, required=True)
+    requirement = text_field(data, "requirement", MAX_NOTE, required=True)
     rows = list(s.scalars(select(SpotCheckCase).where(SpotCheckCase.spot_check_id == sc.id)))
     wanted = data.get("case_ids")
     if wanted is not None:
@@ -485,7 +472,7 @@ def respond(s: Session, who: Principal, order_id: str, data: dict[str, Any]) -> 
     if order.status != "open":
         raise Conflict("this order has already been answered", code="already_answered")
     now = utcnow()
-    order.response = _text(data, "response", 10000, required=True)
+    order.response = text_field(data, "response", 10000, required=True)
     order.response_by, order.response_at, order.status = who.user_id, now, "answered"
     s.flush()
     append(
