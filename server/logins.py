@@ -23,7 +23,7 @@ from server.access import Principal
 from server.errors import CustodianError, TooManyRequests
 from server.ledger import append
 from server.models import LoginFailure, User, utcnow
-from server.passwords import DUMMY_HASH, hash_password, verify_password
+from server.passwords import dummy_hash, hash_password, verify_password
 from server.settings import Settings
 from server.throttle import admit
 
@@ -83,7 +83,7 @@ def prepare(s: Session, username: str, address: str, limits: LoginLimits,
             f"{int(limits.window.total_seconds())} s", code="login_locked")
     user = s.scalar(select(User).where(User.username == username))
     return Attempt(user_id=user.id if user else None,
-                   password_hash=user.password_hash if user else DUMMY_HASH,
+                   password_hash=user.password_hash if user else dummy_hash(),
                    active=bool(user and user.active),
                    address_failures=_count(s, addr_key, since),
                    user_failures=_count(s, user_key, since), pair_failures=pair)
@@ -187,6 +187,8 @@ async def hash_pool_ctx(app: web.Application) -> AsyncIterator[None]:
 
     settings = app[keys.SETTINGS]
     app[HASH_POOL] = HashPool(settings.login_hash_threads, settings.login_hash_queue)
+    # The dummy hash is made now, so the first login of an unknown name costs what any other does.
+    await asyncio.get_running_loop().run_in_executor(None, dummy_hash)
     yield
     app[HASH_POOL].close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -36,4 +37,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 # A hash to check against when the user does not exist, so timing does not reveal usernames.
-DUMMY_HASH = hash_password(base64.b64encode(os.urandom(12)).decode())
+# Made on first use, not at import: every command that imports accounts would pay a scrypt.
+@functools.cache
+def dummy_hash() -> str:
+    return hash_password(base64.b64encode(os.urandom(12)).decode())
