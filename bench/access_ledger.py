@@ -30,10 +30,10 @@ async def main(requests: int, kib: int) -> None:
     from sqlalchemy import func, select
 
     from helpers import PASSWORD
-    from server import keys
-    from server.accounts import add_agency, add_user
-    from server.app import create_app
-    from server.models import EvidenceItem, LedgerRow, Rendition, StoredObject
+    from server.catalogue.models import EvidenceItem, LedgerRow, Rendition, StoredObject
+    from server.http import appkeys as keys
+    from server.http.app import create_app
+    from server.people.accounts import add_agency, add_user
     from server.settings import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-access-"))

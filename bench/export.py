@@ -5,7 +5,7 @@
 A real catalogue (SQLite) and local store are filled with FILES random originals of MB/FILES
 MiB each, linked to one case. Each round, in the same run and from the same page cache:
   - `cp` copies the stored originals into a fresh folder (the baseline);
-  - a child process runs the whole export (`server.export.run_export`: EXPORT ledger entry,
+  - a child process runs the whole export (`server.exports.job.run_export`: EXPORT ledger entry,
     signed tree head, proofs, manifests, PDF report, streamed BagIt ZIP with SHA-256 + SHA-512
     of every byte) and reports its wall time and peak RSS (resource.getrusage).
 Goals (issue 8): throughput >= 0.7x cp, peak memory < 200 MB.
@@ -42,10 +42,10 @@ def setup(data: Path, mb: int, files: int) -> str:
     from sqlalchemy import select
 
     from helpers import add_evidence
-    from server.accounts import add_agency
-    from server.db import Database
-    from server.migrate import upgrade
-    from server.models import Agency, Case, CaseLink
+    from server.catalogue.db import Database
+    from server.catalogue.migrate import upgrade
+    from server.catalogue.models import Agency, Case, CaseLink
+    from server.people.accounts import add_agency
     from server.store import open_store
 
     settings = _settings(data)
@@ -80,8 +80,8 @@ def setup(data: Path, mb: int, files: int) -> str:
 
 def child(data: Path, case_id: str, out: Path) -> None:
     """Run one export in this (child) process; print wall time and peak RSS as JSON."""
-    from server.db import Database
-    from server.export import create_export, run_export
+    from server.catalogue.db import Database
+    from server.exports.job import create_export, run_export
     from server.store import open_store
 
     settings = _settings(data)

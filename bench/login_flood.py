@@ -15,8 +15,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT)]
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from helpers import PASSWORD, app_db  # noqa: E402
-from server.accounts import add_user  # noqa: E402
-from server.app import create_app  # noqa: E402
+from server.http.app import create_app  # noqa: E402
+from server.people.accounts import add_user  # noqa: E402
 from server.settings import load_settings  # noqa: E402
 
 

@@ -43,15 +43,15 @@ def raw_sha256_all(paths: list[Path]) -> float:
 def populate(data_dir: Path, total_mb: int):  # type: ignore[no-untyped-def]
     """A catalogue + store holding total_mb MiB: 64 MiB originals and some small derived files."""
     from integrity.ledger import INGEST
-    from server.db import Database
-    from server.ledger import append
-    from server.manifests import write_manifest
-    from server.migrate import upgrade
-    from server.models import EvidenceItem, StoredObject
+    from server.catalogue.db import Database
+    from server.catalogue.migrate import upgrade
+    from server.catalogue.models import EvidenceItem, StoredObject
+    from server.custody.ledger import append
+    from server.custody.manifests import write_manifest
+    from server.custody.signing import load_or_create_key
+    from server.custody.treeheads import issue_tree_head
     from server.settings import load_settings
-    from server.signing import load_or_create_key
     from server.store.local import LocalStore
-    from server.treeheads import issue_tree_head
 
     settings = load_settings(
         None, env={}, overrides={"data_dir": str(data_dir), "store_min_free_bytes": 0}
@@ -125,7 +125,7 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from server.verification import verify_all
+    from server.custody.verification import verify_all
 
     logging.getLogger("server").setLevel(logging.ERROR)  # no "created a new signing key" line
 

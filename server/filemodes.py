@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("server.hygiene")
+logger = logging.getLogger("server.intake.hygiene")
 
 
 def _private_dir(path: Path) -> None:

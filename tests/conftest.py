@@ -67,8 +67,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def db(make_settings, database_url):  # type: ignore[no-untyped-def]
     """A migrated catalogue (both backends)."""
-    from server.db import Database
-    from server.migrate import upgrade
+    from server.catalogue.db import Database
+    from server.catalogue.migrate import upgrade
 
     database = Database(make_settings(database_url=database_url))
     upgrade(database.engine)
@@ -109,7 +109,7 @@ def s3_settings(make_settings, moto_endpoint) -> Callable[..., Settings]:  # typ
 @pytest.fixture
 def make_client(aiohttp_client, make_settings):  # type: ignore[no-untyped-def]
     """Start a real app (real catalogue, real store) and return a test client for it."""
-    from server.app import create_app
+    from server.http.app import create_app
 
     async def make(settings: Settings | None = None, **overrides: Any):  # type: ignore[no-untyped-def]
         return await aiohttp_client(create_app(settings or make_settings(**overrides)))
@@ -132,7 +132,7 @@ ROLE_USERS = {
 async def users(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """One user per role (agency A1 where the role belongs to one), plus an officer of A2.
     Returns role -> bearer token."""
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     db = app_db(client)
 
@@ -149,8 +149,8 @@ async def users(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     # ledger entries should not count nine logins. Login itself is tested in tests/server.
     from sqlalchemy import select
 
-    from server import keys
-    from server.models import User
+    from server.catalogue.models import User
+    from server.http import appkeys as keys
 
     issuer = client.server.app[keys.TOKENS]
     tokens = {}

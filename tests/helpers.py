@@ -21,13 +21,13 @@ def bearer(token: str) -> dict[str, str]:
 
 def app_db(client: Any) -> Any:
     """The Database of a running test app."""
-    from server import keys
+    from server.http import appkeys as keys
 
     return client.server.app[keys.DB]
 
 
 def app_store(client: Any) -> Any:
-    from server import keys
+    from server.http import appkeys as keys
 
     return client.server.app[keys.STORE]
 
@@ -59,7 +59,7 @@ def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
     from sqlalchemy import select
 
     from integrity.hashing import sha256_file
-    from server.models import Agency, EvidenceItem, StoredObject
+    from server.catalogue.models import Agency, EvidenceItem, StoredObject
 
     path = Path(path)
     key = sha256_file(path)

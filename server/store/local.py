@@ -15,7 +15,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
+from server.http.errors import (
+    ObjectMismatch,
+    ObjectNotFound,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from server.store.base import (
     SHA256_RE,
     ObjectStore,

@@ -16,7 +16,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from integrity.hashing import sha256_file
-from server.errors import ObjectMismatch, ObjectNotFound, StoreError, StoreFull, StoreUnavailable
+from server.http.errors import (
+    ObjectMismatch,
+    ObjectNotFound,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+)
 from server.store.base import COPY_BLOCK, SHA256_RE, ObjectStore, PutResult, check_key
 
 logger = logging.getLogger(__name__)

@@ -86,7 +86,7 @@ class World:
 
 @pytest.fixture
 async def world(client, users) -> World:  # type: ignore[no-untyped-def]
-    from server.models import Agency, Device, Officer, User
+    from server.catalogue.models import Agency, Device, Officer, User
 
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))

@@ -11,7 +11,7 @@ from helpers import app_db, app_store, bearer
 async def _item(world, tmp_path, name: str = "clip.mp4", agency: str = "A1", **fields) -> str:  # type: ignore[no-untyped-def]
     """A small evidence item (not real media) with catalogue fields set."""
     from helpers import add_evidence
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
 
     path = tmp_path / name
     path.write_bytes(f"bytes of {name} {agency} {sorted(fields.items())}".encode())
@@ -30,7 +30,7 @@ async def _item(world, tmp_path, name: str = "clip.mp4", agency: str = "A1", **f
 def _ledger(world, action: str) -> list[dict]:  # type: ignore[no-untyped-def]
     import json
 
-    from server.models import LedgerRow
+    from server.catalogue.models import LedgerRow
 
     rows = app_db(world.client).call(
         lambda s: list(s.scalars(select(LedgerRow).where(LedgerRow.action == action)))
@@ -427,14 +427,21 @@ async def test_proposals_and_auto_link(make_client, tmp_path) -> None:  # type: 
 
     from cases.conftest import T0, World
 
-    from server.models import Agency, Device, DeviceAssignment, EvidenceItem, Officer, User
+    from server.catalogue.models import (
+        Agency,
+        Device,
+        DeviceAssignment,
+        EvidenceItem,
+        Officer,
+        User,
+    )
 
     for auto in (False, True):
         client = await make_client(
             auto_link_agencies="A1" if auto else "", data_dir=str(tmp_path / f"d{auto}")
         )
         from helpers import PASSWORD, add_evidence
-        from server.accounts import add_agency, add_user
+        from server.people.accounts import add_agency, add_user
 
         db, store = app_db(client), app_store(client)
 
@@ -644,7 +651,7 @@ async def test_case_search_covers_parties_and_officers_and_edits_are_ledgered(wo
     assert entries and entries[0]["after"]["parties"][1]["name"] == "某公司"
     assert entries[0]["before"]["parties"] == [{"name": "张三"}]
     # Archived: the file is closed, parties included.
-    from server.models import Case
+    from server.catalogue.models import Case
 
     def archive(s):  # type: ignore[no-untyped-def]
         s.get(Case, c["id"]).status = "archived"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from server.access import Principal
-from server.errors import BadRequest, Conflict
-from server.models import Agency, Case
+from server.catalogue.models import Agency, Case
+from server.http.access import Principal
+from server.http.errors import BadRequest, Conflict
 
 TABLES = (
     "cases",
@@ -28,7 +28,7 @@ def test_migration_matches_models(db) -> None:  # type: ignore[no-untyped-def]
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from server.models import Base
+    from server.catalogue.models import Base
 
     with db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
@@ -37,7 +37,7 @@ def test_migration_matches_models(db) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_case_numbers_unique_per_agency(db) -> None:  # type: ignore[no-untyped-def]
-    from server.accounts import add_agency
+    from server.people.accounts import add_agency
 
     def setup(s):  # type: ignore[no-untyped-def]
         a, b = add_agency(s, "A1", "a"), add_agency(s, "A2", "b")
@@ -76,9 +76,9 @@ def test_case_numbers_unique_per_agency(db) -> None:  # type: ignore[no-untyped-
 
 
 def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-def]
-    from server import cases
-    from server.accounts import add_agency, add_user
-    from server.models import LedgerRow
+    from server.cases import core as cases
+    from server.catalogue.models import LedgerRow
+    from server.people.accounts import add_agency, add_user
 
     settings = db.settings
 
@@ -156,8 +156,8 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
 def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type: ignore[no-untyped-def]
     """Parties and officers are JSON: the search finds them on SQLite and PostgreSQL alike, and
     pending=me lists what waits for each named person in turn."""
-    from server import cases
-    from server.accounts import add_agency, add_user
+    from server.cases import core as cases
+    from server.people.accounts import add_agency, add_user
 
     settings = db.settings
 

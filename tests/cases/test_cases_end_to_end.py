@@ -18,9 +18,9 @@ from helpers import add_evidence, app_db, app_store, bearer, make_clip
 async def _footage(world, tmp_path, name: str, officer: str, device: str, minutes: float) -> str:  # type: ignore[no-untyped-def]
     """A real H.264 clip, stored and catalogued as a camera's recording, then processed by the
     media job (probe, HLS, thumbnails) as the worker would."""
-    from server import keys
-    from server.media import process_item
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
+    from server.http import appkeys as keys
+    from server.media.job import process_item
 
     path = make_clip(tmp_path / name, seconds=4, extra=("-metadata", f"comment={device} {minutes}"))
     db, store = app_db(world.client), app_store(world.client)
@@ -40,7 +40,7 @@ async def _footage(world, tmp_path, name: str, officer: str, device: str, minute
 @pytest.mark.slow
 async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from integrity.ledger import check_chain
-    from server.ledger import iter_rows, row_entry
+    from server.custody.ledger import iter_rows, row_entry
 
     u = world.uid
     officers = [world.officer("JZ001"), world.officer("JZ002")]
@@ -333,7 +333,7 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
     )
     linked_items = app_db(world.client).call(
         lambda s: s.scalars(
-            select(__import__("server.models", fromlist=["x"]).CaseLink.item_id)
+            select(__import__("server.catalogue.models", fromlist=["x"]).CaseLink.item_id)
         ).all()
     )
     assert set(linked_items) == {refusal_clip, service_clip}

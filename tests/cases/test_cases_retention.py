@@ -13,7 +13,7 @@ from helpers import add_evidence, app_db, app_store, bearer
 
 def _old(world, tmp_path, name: str, days: int = 400) -> str:  # type: ignore[no-untyped-def]
     """An A1 item received `days` ago (as ingest sets it: ordinary class, received + 183 days)."""
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
 
     p = tmp_path / name
     p.write_bytes(name.encode() * 10)
@@ -30,7 +30,7 @@ def _old(world, tmp_path, name: str, days: int = 400) -> str:  # type: ignore[no
 
 
 def _actions(world, item_id: str) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
-    from server.models import LedgerRow
+    from server.catalogue.models import LedgerRow
 
     rows = app_db(world.client).call(
         lambda s: list(
@@ -82,17 +82,17 @@ async def test_class_follows_links_and_holds(world, tmp_path) -> None:  # type: 
 
 
 async def test_case_retention_days_setting(make_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from server.models import Agency, Case, CaseLink, EvidenceItem
-    from server.retention import apply_class
+    from server.catalogue.models import Agency, Case, CaseLink, EvidenceItem
+    from server.custody.retention import apply_class
 
     client = await make_client(retention_case_days=3650)
     db, settings = (
         app_db(client),
-        client.server.app[__import__("server.keys", fromlist=["x"]).SETTINGS],
+        client.server.app[__import__("server.http.appkeys", fromlist=["x"]).SETTINGS],
     )
     p = tmp_path / "x.mp4"
     p.write_bytes(b"x" * 100)
-    from server.accounts import add_agency
+    from server.people.accounts import add_agency
 
     db.call(lambda s: add_agency(s, "A1", "a"))
     item_id = add_evidence(db, app_store(client), p)
@@ -173,7 +173,7 @@ async def test_disposal_needs_expiry_and_a_second_person(world, tmp_path) -> Non
 @pytest.mark.s3
 async def test_s3_object_lock_follows_the_class(make_client, s3_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from helpers import PASSWORD
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     client = await make_client(s3_settings())
     db, store = app_db(client), app_store(client)
@@ -182,7 +182,7 @@ async def test_s3_object_lock_follows_the_class(make_client, s3_settings, tmp_pa
     p.write_bytes(b"s3 footage" * 100)
     item = add_evidence(db, store, p)
     sha = db.call(
-        lambda s: s.get(__import__("server.models", fromlist=["x"]).EvidenceItem, item).sha256
+        lambda s: s.get(__import__("server.catalogue.models", fromlist=["x"]).EvidenceItem, item).sha256
     )
     token = (
         await (

@@ -87,7 +87,7 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
     assert art8_row["案号"] == "SV-2" and art8_row["案件数"] == "1"
     await world.call("GET", "/api/v1/supervision?format=csv&table=nope", "supervisor", status=400)
 
-    from server.supervision import read_xlsx
+    from server.cases.supervision import read_xlsx
 
     r = await world.client.get(
         f"/api/v1/supervision?{period}&format=xlsx", headers=bearer(world.tokens["supervisor"])
@@ -133,7 +133,7 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
 
     # opened and entered 30 h ago (so the clock trusts opened_at), approved now: 6 h late.
     # Approval times are the server's, so the case's own times are moved back instead.
-    from server.models import Case
+    from server.catalogue.models import Case
 
     opened = datetime.now(UTC) - timedelta(hours=30)
     emergency = await world.case(number="EM-1", opened_at=at(0, opened), emergency_start=True)
@@ -182,7 +182,7 @@ async def test_supervision_overdue_approvals_missing_av_and_execution_coverage(w
 
 async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: ignore[no-untyped-def]
     """A case counts for the unit (科室/中队) of its first officer in the registry."""
-    from server.models import Officer
+    from server.catalogue.models import Officer
 
     def units(s):  # type: ignore[no-untyped-def]
         for o in s.scalars(select(Officer)):
@@ -212,8 +212,8 @@ async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: i
 
 
 async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
-    from server.models import Agency
-    from server.supervision import safe_cell
+    from server.cases.supervision import safe_cell
+    from server.catalogue.models import Agency
 
     def rename(s):  # type: ignore[no-untyped-def]
         s.scalar(select(Agency).where(Agency.code == "A1")).name = '=HYPERLINK("http://x")'
@@ -237,9 +237,9 @@ async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: i
     from datetime import UTC, datetime, timedelta
 
     from helpers import add_evidence, app_store
-    from server.cases import case_facts
-    from server.models import Case, EvidenceItem
-    from server.supervision import facts_of
+    from server.cases.core import case_facts
+    from server.cases.supervision import facts_of
+    from server.catalogue.models import Case, EvidenceItem
 
     a = await world.case(number="F-1", emergency_start=True)
     b = await world.case(number="F-2", procedure="simple", disputed=True)

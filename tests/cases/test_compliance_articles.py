@@ -19,15 +19,15 @@ from cases.test_compliance_rules import (
     video,
 )
 
-from server.compliance import (
+from server.cases.compliance import (
     ApprovalFact,
     CaseFacts,
     archiving_blockers,
     evaluate,
     localize,
 )
-from server.finding_texts import TEXTS, lang_of, render
-from server.rulepack import load_rulebook
+from server.cases.finding_texts import TEXTS, lang_of, render
+from server.cases.rulepack import load_rulebook
 
 # rules whose compliant and non-compliant cases live in this file
 ARTICLE_RULES = frozenset(
@@ -564,7 +564,7 @@ def test_art25_agency_pack_records_its_filing(tmp_path) -> None:  # type: ignore
     — an agency pack records when and under which number it was filed; one without is not filed."""
     import shutil
 
-    from server.rulepack import SHIPPED_RULES_DIR, PackError
+    from server.cases.rulepack import SHIPPED_RULES_DIR, PackError
 
     shutil.copy(SHIPPED_RULES_DIR / "lishui.toml", tmp_path / "lishui.toml")
     (tmp_path / "a1.toml").write_text(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.errors import SettingsError
-from server.rulepack import SHIPPED_RULES_DIR, load_rulebook
+from server.cases.rulepack import SHIPPED_RULES_DIR, load_rulebook
+from server.http.errors import SettingsError
 from server.settings import load_settings
 
 AGENCY_PACK = """
@@ -120,7 +120,7 @@ def test_agency_pack_extends_without_code(tmp_path) -> None:  # type: ignore[no-
 async def test_agency_pack_applies_to_its_agency_cases(make_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Through the API: an A1 inspection case gets the agency's rule and requirement; A2 does not."""
     from helpers import PASSWORD, app_db, bearer
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     client = await make_client(rules_dir=str(_folder(tmp_path, AGENCY_PACK)))
     app_db(client).call(
@@ -164,7 +164,7 @@ async def test_supervision_lists_packs_not_filed(make_client, tmp_path) -> None:
     — A1's pack records its filing (date and number), A2's pack is not filed, A3 has none of its
     own; the supervision report and the rules API say so."""
     from helpers import PASSWORD, app_db, bearer
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     folder = _folder(
         tmp_path,

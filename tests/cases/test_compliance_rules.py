@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from server.compliance import (
+from server.cases.compliance import (
     ApprovalFact,
     CaseFacts,
     ComplaintFact,
@@ -17,7 +17,7 @@ from server.compliance import (
     archiving_blockers,
     evaluate,
 )
-from server.rulepack import load_rulebook
+from server.cases.rulepack import load_rulebook
 
 PACK = load_rulebook("", "lishui").base
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -32,7 +32,7 @@ async def _archived_simple_case(world, number: str, signed: bool = True) -> dict
 
 
 async def test_spot_check_from_sample_to_rectification(world) -> None:  # type: ignore[no-untyped-def]
-    from server.models import LedgerRow, RectificationOrder
+    from server.catalogue.models import LedgerRow, RectificationOrder
 
     cases = [await _archived_simple_case(world, f"SC-{i}", signed=i != 2) for i in range(5)]
     await world.case(number="SC-OPEN")  # not archived: never sampled

@@ -9,7 +9,7 @@ from helpers import app_db
 
 
 async def test_pending_approval_requests_older_than_n_days(world) -> None:  # type: ignore[no-untyped-def]
-    from server.models import CaseApproval
+    from server.catalogue.models import CaseApproval
 
     old = await world.case(number="P-1")
     fresh = await world.case(number="P-2")

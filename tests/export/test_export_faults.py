@@ -12,7 +12,7 @@ from test_export_server import _case_with_items, _users
 
 from helpers import app_db, app_store, bearer
 from integrity.ledger import EXPORT as EXPORT_ACTION
-from server.models import Export, LedgerRow
+from server.catalogue.models import Export, LedgerRow
 
 
 class Killed(Exception):
@@ -31,8 +31,8 @@ async def test_rerun_of_a_killed_export_ledgers_once(make_client, make_settings,
     export_id = (await r.json())["id"]
     db, store = app_db(client), app_store(client)
 
-    import server.treeheads as treeheads
-    from server.export import export_job
+    import server.custody.treeheads as treeheads
+    from server.exports.job import export_job
 
     real = treeheads.issue_tree_head
 

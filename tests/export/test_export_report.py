@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.report import choose_font, find_font, local_time, render_pdf
+from server.exports.report import choose_font, find_font, local_time, render_pdf
 
 REPORT = {
     "case": {

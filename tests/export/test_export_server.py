@@ -127,7 +127,7 @@ async def test_export_over_the_api(make_client, make_settings, local_tsa, tmp_pa
 
 async def _users(client):  # type: ignore[no-untyped-def]
     from helpers import PASSWORD
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     def setup(s):  # type: ignore[no-untyped-def]
         add_agency(s, "A1", "丽水市综合行政执法局")

@@ -64,7 +64,7 @@ async def live(make_settings: Callable[..., Any]) -> AsyncIterator[Callable[...,
     async def start(**overrides: Any) -> LiveServer:
         server = LiveServer(make_settings(**overrides), free_port())
         await server.start()
-        from server import keys
+        from server.http import appkeys as keys
 
         make_users(server.app[keys.DB])
         servers.append(server)

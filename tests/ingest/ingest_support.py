@@ -87,7 +87,7 @@ def random_bytes(n: int) -> bytes:
 
 def make_users(db: Any) -> None:
     """Agencies A1/A2 and a station, officer, reviewer and supervisor in A1 (for live servers)."""
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     def setup(s: Any) -> None:
         add_agency(s, "A1", "Agency one")
@@ -117,7 +117,7 @@ class LiveServer:
         return self.runner.app
 
     async def start(self) -> LiveServer:
-        from server.app import create_app
+        from server.http.app import create_app
 
         self.runner = web.AppRunner(
             create_app(self.settings), handle_signals=False, shutdown_timeout=1.0

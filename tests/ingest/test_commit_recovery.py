@@ -21,10 +21,10 @@ from sqlalchemy import select
 from helpers import bearer, free_port
 from ingest.agent import EXIT_OK, Agent
 from ingest.journal import Journal
-from server import keys
-from server.db import Database
-from server.models import EvidenceItem, Upload
-from server.uploads import UPLOADS
+from server.catalogue.db import Database
+from server.catalogue.models import EvidenceItem, Upload
+from server.http import appkeys as keys
+from server.intake.tus import UPLOADS
 
 
 class Remote:

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from ingest.agent import EXIT_FATAL, EXIT_OK, EXIT_PROBLEMS, Agent
 from ingest.journal import Journal
-from server import keys
-from server.models import EvidenceItem, LedgerRow, Upload
-from server.uploads import intake_for
+from server.catalogue.models import EvidenceItem, LedgerRow, Upload
+from server.http import appkeys as keys
+from server.intake.tus import intake_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

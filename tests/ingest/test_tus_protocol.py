@@ -20,8 +20,8 @@ from ingest_support import (
 from sqlalchemy import select
 
 from helpers import app_db, app_store, bearer
-from server.models import EvidenceItem, LedgerRow, StoredObject, Upload
-from server.uploads import UPLOADS, safe_filename
+from server.catalogue.models import EvidenceItem, LedgerRow, StoredObject, Upload
+from server.intake.tus import UPLOADS, safe_filename
 
 
 def ledger(client) -> list[LedgerRow]:  # type: ignore[no-untyped-def]
@@ -397,11 +397,11 @@ async def test_committed_upload_is_signed_and_becomes_playable(
     import asyncio
 
     from helpers import PASSWORD, app_db, make_clip
-    from server.manifests import manifest_versions
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
+    from server.custody.manifests import manifest_versions
 
     client = await make_client(job_poll_seconds=0.2)
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     await app_db(client).run(
         lambda s: (add_agency(s, "A9", "a"), add_user(s, "st9", PASSWORD, "station", "A9"))
@@ -419,8 +419,8 @@ async def test_committed_upload_is_signed_and_becomes_playable(
     assert item.status == "ready"
     versions = await app_db(client).run(manifest_versions, item_id)
     assert [v.version for v in versions] == [1, 2]
-    from server import keys
-    from server.verification import verify_all
+    from server.custody.verification import verify_all
+    from server.http import appkeys as keys
 
     app = client.server.app
     report = await asyncio.get_running_loop().run_in_executor(
@@ -433,7 +433,7 @@ async def test_committed_upload_is_signed_and_becomes_playable(
 async def test_station_case_and_stage_link_the_item(client, users) -> None:  # type: ignore[no-untyped-def]
     """Upload metadata `case` and `stage` link the new item to that case stage (ledgered);
     an unknown case never loses the delivery, it is noted on the item."""
-    from server.models import Agency, Case, CaseLink
+    from server.catalogue.models import Agency, Case, CaseLink
 
     def add_case(s):  # type: ignore[no-untyped-def]
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))

@@ -18,14 +18,14 @@ from sqlalchemy import text
 
 from integrity.ledger import INGEST, LINK, VIEW
 from integrity.manifest import DerivedFile
-from server.db import Database
-from server.ledger import append
-from server.manifests import write_manifest
-from server.models import EvidenceItem, StoredObject
+from server.catalogue.db import Database
+from server.catalogue.models import EvidenceItem, StoredObject
+from server.custody.ledger import append
+from server.custody.manifests import write_manifest
+from server.custody.signing import ServerKey, load_or_create_key
+from server.custody.treeheads import issue_tree_head
 from server.settings import Settings
-from server.signing import ServerKey, load_or_create_key
 from server.store.local import LocalStore
-from server.treeheads import issue_tree_head
 
 # Reuse the real TSA fixture (openssl ts -reply behind http.server) without moving it: the
 # `integrity` name on sys.path is the package, so load that conftest by its path.

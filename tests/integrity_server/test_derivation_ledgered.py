@@ -9,12 +9,12 @@ import json
 from sqlalchemy import select
 
 from helpers import add_evidence, app_db, app_store, bearer, make_clip
-from server.models import Job, LedgerRow, ManifestRow
-from server.worker import WorkerPool
+from server.catalogue.models import Job, LedgerRow, ManifestRow
+from server.media.worker import WorkerPool
 
 
 async def _drain(client, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    from server import keys
+    from server.http import appkeys as keys
 
     app = client.server.app
     pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE], concurrency=1)

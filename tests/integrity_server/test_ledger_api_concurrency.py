@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from integrity.ledger import check_chain
-from server.ledger import iter_rows, row_entry
-from server.models import LedgerRow
+from server.catalogue.models import LedgerRow
+from server.custody.ledger import iter_rows, row_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 PER_PROCESS = 60
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from server.db import Database
-    from server.ledger import append
+    from server.catalogue.db import Database
+    from server.custody.ledger import append
     from server.settings import load_settings
 
     url, name, n, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
@@ -38,8 +38,8 @@ WRITER = textwrap.dedent("""
     "backend", [pytest.param("postgres", marks=pytest.mark.postgres), "sqlite"]
 )
 def test_two_processes_append_one_chain(backend, tmp_path, request) -> None:  # type: ignore[no-untyped-def]
-    from server.db import Database
-    from server.migrate import upgrade
+    from server.catalogue.db import Database
+    from server.catalogue.migrate import upgrade
     from server.settings import load_settings
 
     url = (

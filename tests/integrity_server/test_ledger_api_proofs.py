@@ -10,7 +10,7 @@ import json
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from helpers import app_db, bearer
-from server.ledger import append
+from server.custody.ledger import append
 
 
 # -- an independent verifier, from the RFC text ------------------------------------------------

@@ -15,13 +15,19 @@ from sqlalchemy import func, select
 from helpers import app_db
 from integrity.ledger import INGEST, KEY_ROTATION, sign_tree_head
 from integrity.signing import fingerprint, key_id
-from server.keyring import keyring, rotate
-from server.ledger import append
-from server.manifests import write_manifest
-from server.models import EvidenceItem, LedgerRow, SigningKeyRow, StoredObject, TreeHeadRow
-from server.signing import load_existing_key
-from server.treeheads import issue_tree_head
-from server.verification import LEDGER_MISSING, verify_all
+from server.catalogue.models import (
+    EvidenceItem,
+    LedgerRow,
+    SigningKeyRow,
+    StoredObject,
+    TreeHeadRow,
+)
+from server.custody.keyring import keyring, rotate
+from server.custody.ledger import append
+from server.custody.manifests import write_manifest
+from server.custody.signing import load_existing_key
+from server.custody.treeheads import issue_tree_head
+from server.custody.verification import LEDGER_MISSING, verify_all
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,7 +105,7 @@ async def test_head_follows_writes_within_the_interval_and_on_shutdown(make_clie
     # A write just before shutdown is covered by the head signed on shutdown.
     await db.run(lambda s: append(s, actor="system", action="view", subject="y", details={}))
     await client.close()
-    from server.db import Database
+    from server.catalogue.db import Database
 
     db2 = Database(db.settings)
     try:
@@ -134,7 +140,7 @@ def test_rotation_keeps_old_keys_and_windows(make_installation) -> None:  # type
         select(LedgerRow).where(LedgerRow.action == KEY_ROTATION)))
     d = json.loads(row.details)
     from integrity import signing
-    from server.keyring import rotation_statement
+    from server.custody.keyring import rotation_statement
 
     statement = rotation_statement(by_id[old_id].public, new.private, d["time"])
     assert signing.verify(by_id[old_id].public, statement, d["old_key_signature"])
@@ -154,8 +160,8 @@ def test_old_key_signing_after_rotation_is_detected(make_installation, tmp_path:
 
     def forge(s):  # type: ignore[no-untyped-def]
         from integrity import merkle
-        from server.models import utcnow
-        from server.treeheads import ledger_leaves
+        from server.catalogue.models import utcnow
+        from server.custody.treeheads import ledger_leaves
 
         leaves = ledger_leaves(s)
         head = sign_tree_head(len(leaves), merkle.root(leaves), utcnow(), stolen)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from server.models import LedgerRow
+from server.catalogue.models import LedgerRow
 
 ROOT = Path(__file__).resolve().parents[2]
 

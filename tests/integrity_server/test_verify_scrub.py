@@ -13,12 +13,12 @@ from sqlalchemy import select
 
 from helpers import app_db, app_store, bearer
 from integrity.ledger import FIXITY
-from server import keys
-from server.ledger import append
-from server.manifests import latest_manifest, manifest_versions, write_manifest
-from server.models import LedgerRow, TreeHeadRow
-from server.treeheads import stamp_manifests
-from server.verification import FIXITY_METRICS, Throttle, run_scrub, verify_all
+from server.catalogue.models import LedgerRow, TreeHeadRow
+from server.custody.ledger import append
+from server.custody.manifests import latest_manifest, manifest_versions, write_manifest
+from server.custody.treeheads import stamp_manifests
+from server.custody.verification import FIXITY_METRICS, Throttle, run_scrub, verify_all
+from server.http import appkeys as keys
 
 
 def test_throttle_keeps_to_the_rate() -> None:
@@ -108,7 +108,7 @@ async def test_tsa_tokens_on_tree_heads_and_manifests(
     assert stamp_manifests(db, settings) == 0
     client = await make_client(settings)
     from helpers import PASSWORD
-    from server.accounts import add_user
+    from server.people.accounts import add_user
 
     await app_db(client).run(add_user, "aud", PASSWORD, "auditor", None)
     r = await client.post("/api/v1/auth/login", json={"username": "aud", "password": PASSWORD})

@@ -23,8 +23,8 @@ from integrity.errors import (
     TREE_HEAD_MISMATCH,
     UNEXPECTED,
 )
-from server.models import LedgerRow, ManifestRow
-from server.verification import Report, verify_all
+from server.catalogue.models import LedgerRow, ManifestRow
+from server.custody.verification import Report, verify_all
 
 
 def run(inst, roots: bytes | None = None) -> Report:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from helpers import PASSWORD, add_evidence, free_port
-from server import keys
+from server.http import appkeys as keys
 from server.settings import Settings, load_settings
 
 BROWSER_ARGS = [
@@ -40,7 +40,7 @@ class LiveServer:
     """create_app served by an AppRunner on its own event loop in a thread."""
 
     def __init__(self, settings: Settings) -> None:
-        from server.app import create_app
+        from server.http.app import create_app
 
         self.settings = settings
         self.app = create_app(settings)
@@ -120,7 +120,7 @@ class LiveServer:
 
     # -- seeding ---------------------------------------------------------------------------
     def add_users(self) -> None:
-        from server.accounts import add_agency, add_user
+        from server.people.accounts import add_agency, add_user
 
         def setup(s: Any) -> None:
             add_agency(s, "A1", "丽水市综合行政执法局")
@@ -140,7 +140,7 @@ class LiveServer:
         device_id: str | None = None,
         officer_id: str | None = None,
     ) -> str:
-        from server.models import EvidenceItem
+        from server.catalogue.models import EvidenceItem
 
         item_id = add_evidence(self.db, self.store, path)
 

@@ -21,7 +21,7 @@ from livesite import LiveServer, live_settings, login_page
 from sqlalchemy import select
 
 from helpers import make_clip
-from server.models import CaseApproval, LedgerRow
+from server.catalogue.models import CaseApproval, LedgerRow
 
 REC = datetime(2026, 3, 1, 9, 0, 0, tzinfo=UTC)  # 17:00 in Lishui
 NUMBER = "丽综执检〔2026〕88号"
@@ -377,7 +377,7 @@ def test_case_list_search_and_english(browser, work) -> None:  # type: ignore[no
 def test_officers_come_from_the_registry_when_it_has_entries(browser, work) -> None:  # type: ignore[no-untyped-def]
     """With officers in the registry, the case form offers them (name and certificate number)
     and the case keeps their registry ids; the 文书 form then lists the case's officers."""
-    from server.models import Agency, Officer
+    from server.catalogue.models import Agency, Officer
 
     def seed(s: Any) -> None:
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))

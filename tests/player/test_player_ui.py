@@ -11,7 +11,7 @@ from livesite import login_page
 from sqlalchemy import select
 
 from helpers import make_clip
-from server.models import LedgerRow
+from server.catalogue.models import LedgerRow
 
 REC1_MS = 1772355600000  # 2026-03-01T09:00:00Z, the body camera's recording start
 

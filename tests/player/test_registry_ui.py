@@ -22,9 +22,9 @@ DAY = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
 def reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from sqlalchemy import select
 
-    from server.accounts import add_agency, add_user
-    from server.models import EvidenceItem, Station
-    from server.registry import on_catalogued
+    from server.catalogue.models import EvidenceItem, Station
+    from server.people.accounts import add_agency, add_user
+    from server.people.registry import on_catalogued
 
     root = tmp_path_factory.mktemp("registry-site")
     server = LiveServer(live_settings(root / "data", station_offline_seconds=300)).start()

@@ -24,8 +24,8 @@ def _at(minutes: float, base: datetime = T0) -> str:
 
 @pytest.fixture(scope="module")
 def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from server.accounts import add_user
-    from server.models import Agency, Officer
+    from server.catalogue.models import Agency, Officer
+    from server.people.accounts import add_user
 
     root = tmp_path_factory.mktemp("supervision-site")
     server = LiveServer(live_settings(root / "data")).start()
@@ -44,7 +44,7 @@ def sv_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
                     Officer(agency_id=a1.id, code="JZ002", name="李华", certificate_no="33110002"),
                 ]
             )
-            from server.models import User
+            from server.catalogue.models import User
 
             return {u.username: u.id for u in s.scalars(select(User))}
 

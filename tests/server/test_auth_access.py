@@ -10,8 +10,8 @@ import jwt
 import pytest
 
 from helpers import PASSWORD, app_db, app_store, bearer
-from server.ledger import append
-from server.models import EvidenceItem, Rendition, StoredObject
+from server.catalogue.models import EvidenceItem, Rendition, StoredObject
+from server.custody.ledger import append
 
 ALL_ROLES = ["station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin"]
 READ_CASE_ROLES = {"officer", "reviewer", "legal", "supervisor", "admin"}
@@ -172,7 +172,7 @@ async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
     def add(s):  # type: ignore[no-untyped-def]
         from sqlalchemy import select
 
-        from server.models import Agency
+        from server.catalogue.models import Agency
 
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
         s.add(StoredObject(sha256=key, size=len(data), role="original"))
@@ -198,7 +198,7 @@ async def _case_of_a1(client) -> str:  # type: ignore[no-untyped-def]
     def add(s):  # type: ignore[no-untyped-def]
         from sqlalchemy import select
 
-        from server.models import Agency, Case
+        from server.catalogue.models import Agency, Case
 
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
         case = Case(agency_id=a1.id, number="A1-2026-001", title="matrix case",
@@ -214,7 +214,7 @@ async def _user_ids(client, body: dict[str, Any]) -> dict[str, Any]:  # type: ig
     """Replace "{uid:NAME}" values by that user's id."""
     from sqlalchemy import select
 
-    from server.models import User
+    from server.catalogue.models import User
 
     ids = dict(await app_db(client).run(lambda s: list(s.execute(select(User.username, User.id)))))
     return {k: ids[v[5:-1]] if isinstance(v, str) and v.startswith("{uid:") else v
@@ -227,7 +227,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
 
     from sqlalchemy import select
 
-    from server.models import Agency, CaseLink, DisposalRequest, User
+    from server.catalogue.models import Agency, CaseLink, DisposalRequest, User
 
     def old_item(s):  # type: ignore[no-untyped-def]
         data = f"old footage {datetime.now(UTC).isoformat()} {id(s)}".encode()
@@ -257,7 +257,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
             import tempfile
             import uuid
 
-            from server.models import Case, Export
+            from server.catalogue.models import Case, Export
 
             a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
             case = Case(agency_id=a1.id, number=f"X-{uuid.uuid4().hex[:8]}", title="export matrix",
@@ -278,7 +278,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
         if any(p in out for p in ("{officer}", "{device}", "{station}")):
             import uuid
 
-            from server.models import Device, Officer, Station
+            from server.catalogue.models import Device, Officer, Station
 
             a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
             if s.scalar(select(Officer).where(Officer.code == "MATRIX-OFF")) is None:
@@ -294,7 +294,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
         if any(p in out for p in ("{archived}", "{spot}", "{order}")):
             import uuid
 
-            from server.models import Case, RectificationOrder, SpotCheck, SpotCheckCase
+            from server.catalogue.models import Case, RectificationOrder, SpotCheck, SpotCheckCase
 
             a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
             case = Case(agency_id=a1.id, number=f"SP-{uuid.uuid4().hex[:8]}", title="spot matrix",
@@ -319,7 +319,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
                     s.flush()
                     out = out.replace("{order}", order.id)
         if "{cledger}" in out:
-            from server.models import Case
+            from server.catalogue.models import Case
 
             a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
             case = Case(agency_id=a1.id, number=f"L-{datetime.now(UTC).timestamp()}", title="custody",
@@ -341,7 +341,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
 
     wanted = re.search(r"\{approval-for-(\{role\}|\w+)\}", url)
     if wanted or "{record}" in url:
-        from server.models import Case, CaseApproval, CaseRecord
+        from server.catalogue.models import Case, CaseApproval, CaseRecord
 
         def approval_or_record(s):  # type: ignore[no-untyped-def]
             out = url
@@ -384,7 +384,7 @@ async def _fresh(client, url: str) -> str:  # type: ignore[no-untyped-def]
 
 
 def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-def]
-    from server.openapi import api_routes
+    from server.http.openapi import api_routes
 
     listed = {(m, p) for m, p, _, _ in ROUTE_MATRIX} | PUBLIC | TUS_ROUTES
     listed = {(m, p.split("?")[0].replace("{item}", "{id}").replace("{case}", "{id}")
@@ -515,7 +515,7 @@ async def test_login_success_and_wrong_password(client, users) -> None:  # type:
 
 async def test_failed_logins_are_rate_limited(make_client) -> None:  # type: ignore[no-untyped-def]
     client = await make_client(login_max_failures=3)
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     await app_db(client).run(lambda s: (add_agency(s, "A1", "a"), add_user(s, "u1", PASSWORD, "reviewer", "A1")))
     for _ in range(3):
@@ -526,7 +526,7 @@ async def test_failed_logins_are_rate_limited(make_client) -> None:  # type: ign
 
 
 def _forge(client, **changes: Any) -> str:  # type: ignore[no-untyped-def]
-    settings = client.server.app[__import__("server.keys", fromlist=["SETTINGS"]).SETTINGS]
+    settings = client.server.app[__import__("server.http.appkeys", fromlist=["SETTINGS"]).SETTINGS]
     now = int(time.time())
     claims = {"sub": "1", "name": "admin", "role": "admin", "agency": None, "ver": 0, "iss": settings.jwt_issuer,
               "aud": settings.jwt_audience, "iat": now, "exp": now + 600}

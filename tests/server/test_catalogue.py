@@ -10,11 +10,11 @@ from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from integrity.ledger import INGEST, VIEW, check_chain
-from server.accounts import add_agency, add_user, count_users
-from server.errors import BadRequest, Conflict, NotFound, TooManyRequests
-from server.ledger import append, iter_rows, row_entry
-from server.logins import LoginLimits, delay_for, fail, prepare
-from server.models import Agency, Device, EvidenceItem, Officer, StoredObject, User
+from server.catalogue.models import Agency, Device, EvidenceItem, Officer, StoredObject, User
+from server.custody.ledger import append, iter_rows, row_entry
+from server.http.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from server.people.accounts import add_agency, add_user, count_users
+from server.people.logins import LoginLimits, delay_for, fail, prepare
 
 H = "a" * 64
 
@@ -26,7 +26,7 @@ def test_migrations_create_every_table(db) -> None:  # type: ignore[no-untyped-d
 
 
 def test_sqlite_pragmas(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from server.db import Database
+    from server.catalogue.db import Database
 
     database = Database(make_settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
     with database.engine.connect() as c:

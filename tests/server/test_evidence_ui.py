@@ -17,8 +17,8 @@ from sqlalchemy import select
 from helpers import PASSWORD, app_db, bearer
 from ingest.naming import from_name, load_naming
 from integrity import merkle
-from server.messages import MESSAGES, negotiate, render
-from server.models import EvidenceItem, LedgerRow
+from server.catalogue.models import EvidenceItem, LedgerRow
+from server.http.messages import MESSAGES, negotiate, render
 
 TUS = {"Tus-Resumable": "1.0.0"}
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -362,11 +362,11 @@ async def test_name_parsing_agrees_with_the_station_agent(client, users) -> None
 def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-untyped-def]
     """Items and cases with ids that are LIKE wildcards, exports that carried an item, links
     seen from the case: the same answers on both databases."""
-    from server.access import Principal
-    from server.accounts import add_agency, add_user
-    from server.custody import case_custody, item_custody
-    from server.ledger import append
-    from server.models import Case, CaseLink, StoredObject
+    from server.catalogue.models import Case, CaseLink, StoredObject
+    from server.custody.history import case_custody, item_custody
+    from server.custody.ledger import append
+    from server.http.access import Principal
+    from server.people.accounts import add_agency, add_user
 
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
@@ -417,7 +417,7 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
     assert [e["type_label"] for e in en["items"]] == ["Ingest", "Link to case", "Export", "Fixity check"]
     assert en["items"][3]["actor_name"] == "System"
     # Types added later (trust-custody's, for instance) are shown generically, never untranslated.
-    from server.custody import type_label
+    from server.custody.history import type_label
 
     assert type_label("package_download", "zh-CN") == "其他操作"
     assert type_label("package_download", "en") == "Package download"
@@ -431,11 +431,11 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
 
 
 def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-untyped-def]
-    from server.access import Principal
-    from server.accounts import add_agency
-    from server.errors import BadRequest
-    from server.evidence import ItemFilters, list_items
-    from server.models import Case, CaseLink, Job, StoredObject
+    from server.catalogue.models import Case, CaseLink, Job, StoredObject
+    from server.http.access import Principal
+    from server.http.errors import BadRequest
+    from server.intake.evidence import ItemFilters, list_items
+    from server.people.accounts import add_agency
 
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
@@ -478,7 +478,7 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
 
 def test_every_ledger_type_has_a_label_in_both_languages() -> None:
     from integrity.ledger import ACTIONS
-    from server.custody import TYPE_LABELS
+    from server.custody.history import TYPE_LABELS
 
     assert not ACTIONS - set(TYPE_LABELS), "give new ledger actions a custody label (server/custody.py)"
     for zh, en in TYPE_LABELS.values():

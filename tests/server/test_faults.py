@@ -21,12 +21,12 @@ import pytest
 from sqlalchemy import text
 
 from helpers import PASSWORD, app_db, bearer, free_port
-from server import jobs
-from server.db import Database
-from server.errors import StoreFull
-from server.migrate import upgrade
-from server.models import Job
-from server.worker import WorkerPool
+from server.catalogue.db import Database
+from server.catalogue.migrate import upgrade
+from server.catalogue.models import Job
+from server.http.errors import StoreFull
+from server.media import jobs
+from server.media.worker import WorkerPool
 
 PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path(
     "/usr/lib/postgresql").is_dir() else "none") / "bin"
@@ -90,7 +90,7 @@ async def test_catalogue_outage_answers_503_and_heals(cluster, make_client, make
     catalogue_unavailable (not 500), /healthz stays a liveness probe, /readyz says what is
     down, the log gets one line per outage, and everything answers again once it is back."""
     client = await make_client(make_settings(database_url=cluster.url, worker_in_server=False))
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     await app_db(client).run(lambda s: (add_agency(s, "A1", "One"),
                                         add_user(s, "rev", PASSWORD, "reviewer", "A1")))
@@ -208,7 +208,7 @@ async def test_sqlite_readers_do_not_wait_for_writers(make_settings, tmp_path, m
     settings = make_settings(database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=300,
                              worker_in_server=False)
     client = await make_client(settings)
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     db = app_db(client)
     await db.run(lambda s: (add_agency(s, "A1", "One"), add_user(s, "adm", PASSWORD, "admin", None)))
@@ -259,7 +259,7 @@ async def test_work_folders_of_killed_jobs_are_swept(make_settings, tmp_path):
     def jobs_as_left(s):  # type: ignore[no-untyped-def]
         from datetime import timedelta
 
-        from server.models import utcnow
+        from server.catalogue.models import utcnow
 
         for kind, subject, lease in (("media", "ITEMDEAD", -60), ("media", "ITEMLIVE", 600),
                                      ("export", "EXP1", -60)):
@@ -282,8 +282,8 @@ async def test_work_folders_of_killed_jobs_are_swept(make_settings, tmp_path):
 def test_same_stored_object_recorded_at_once_by_two_processes(db):
     """Point 9: two transactions record the same derived object at the same moment; neither
     fails with a unique violation (both backends; on SQLite the second waits for the lock)."""
-    from server.models import StoredObject
-    from server.objects import ensure_stored_object
+    from server.catalogue.models import StoredObject
+    from server.catalogue.objects import ensure_stored_object
 
     sha = "ab" * 32
     first_in = threading.Event()
@@ -328,15 +328,15 @@ async def test_media_job_dying_before_recording_leaves_no_unknown_object(
     """Point 4: derived files are catalogued (as pending) before they reach the store, so a job
     that dies after storing them and before recording its renditions leaves nothing that
     `custodian verify` reports as planted; the re-run records them."""
-    import server.media as media
+    import server.media.job as media
     from helpers import add_evidence, app_store, make_clip
-    from server.signing import load_or_create_key
-    from server.verification import verify_all
+    from server.custody.signing import load_or_create_key
+    from server.custody.verification import verify_all
 
     settings = make_settings(worker_in_server=False)
     client = await make_client(settings)
     db, store = app_db(client), app_store(client)
-    from server.accounts import add_agency
+    from server.people.accounts import add_agency
 
     await db.run(lambda s: add_agency(s, "A1", "One"))
     item_id = await asyncio.to_thread(add_evidence, db, store, make_clip(tmp_path / "c.mp4"))
@@ -365,8 +365,8 @@ async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_s
     """Point 5: `custodian export` holds its export as a leased job; when its process dies
     (the lease runs out), a worker pool marks the job and the export failed and removes the
     `.NAME.partial` it left beside --out. Nothing stays "running" for ever."""
-    from server.accounts import add_agency
-    from server.models import Case, Export
+    from server.catalogue.models import Case, Export
+    from server.people.accounts import add_agency
 
     settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", job_lease_seconds=30,
                              job_poll_seconds=0.2)
@@ -418,11 +418,11 @@ async def test_full_store_then_grown_media_job_heals(make_settings, tmp_path):
     if os.geteuid() != 0:
         pytest.fail("this test mounts a tmpfs: run it as root (CI does)")
     from helpers import add_evidence, make_clip
-    from server.media import MEDIA_JOB
-    from server.models import EvidenceItem
-    from server.signing import load_or_create_key
+    from server.catalogue.models import EvidenceItem
+    from server.custody.signing import load_or_create_key
+    from server.custody.verification import verify_all
+    from server.media.job import MEDIA_JOB
     from server.store import open_store
-    from server.verification import verify_all
 
     mnt = tmp_path / "store"
     mnt.mkdir()
@@ -437,7 +437,7 @@ async def test_full_store_then_grown_media_job_heals(make_settings, tmp_path):
         db = Database(settings)
         upgrade(db.engine)
         store = open_store(settings)
-        from server.accounts import add_agency
+        from server.people.accounts import add_agency
 
         await db.run(lambda s: add_agency(s, "A1", "One"))
         item_id = await asyncio.to_thread(add_evidence, db, store, clip)

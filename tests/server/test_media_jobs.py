@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from helpers import add_evidence, app_db, app_store, bearer, make_clip
-from server import jobs
-from server.media import MEDIA_JOB
-from server.models import Job, LedgerRow
-from server.worker import WorkerPool
+from server.catalogue.models import Job, LedgerRow
+from server.media import jobs
+from server.media.job import MEDIA_JOB
+from server.media.worker import WorkerPool
 
 
 async def drain(client, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
     """Run a worker pool on the app's catalogue and store until no job is left."""
     app = client.server.app
-    from server import keys
+    from server.http import appkeys as keys
 
     pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE], concurrency=1)
     task = asyncio.create_task(pool.run())
@@ -138,7 +138,7 @@ async def test_station_and_auditor_cannot_queue(media_client, users, tmp_path) -
 def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 
-    from server.models import utcnow
+    from server.catalogue.models import utcnow
 
     db.call(jobs.enqueue, MEDIA_JOB, "item-1")
     assert db.call(jobs.enqueue, MEDIA_JOB, "item-1").id == 1  # no duplicate while queued
@@ -159,7 +159,7 @@ def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]
 async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import media_corpus
 
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
 
     client = media_client
     h = bearer(users["reviewer"])
@@ -200,9 +200,9 @@ async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, user
 async def test_unprobeable_cut_video_stays_a_video(make_client, make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A camera file cut in half before its index (power cut) cannot be probed: it is shown as
     an unplayable video, not re-classified as a document."""
-    from server.accounts import add_agency
-    from server.media import process_item
-    from server.models import EvidenceItem
+    from server.catalogue.models import EvidenceItem
+    from server.media.job import process_item
+    from server.people.accounts import add_agency
 
     settings = make_settings(worker_in_server=False)
     client = await make_client(settings)

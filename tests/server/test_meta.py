@@ -11,7 +11,7 @@ async def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
 
 
 async def test_openapi_describes_every_api_route(client) -> None:  # type: ignore[no-untyped-def]
-    from server.openapi import api_routes
+    from server.http.openapi import api_routes
 
     doc = await (await client.get("/api/v1/openapi.json")).json()
     assert doc["openapi"].startswith("3.")

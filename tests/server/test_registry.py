@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from helpers import PASSWORD, app_db, bearer
-from server.models import (
+from server.catalogue.models import (
     DeviceAssignment,
     EvidenceItem,
     ItemAttribution,
@@ -88,7 +88,7 @@ async def test_reassignment_mid_day_attributes_morning_and_afternoon(client, use
 @pytest.mark.postgres
 async def test_reassignment_and_proposals_on_postgresql(pg_url, make_client) -> None:  # type: ignore[no-untyped-def]
     """The same, on PostgreSQL (the partial unique index, the correlated assignment query)."""
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     roles = {"station": "A1", "officer": "A1", "reviewer": "A1", "legal": "A1", "admin": None}
 
@@ -253,7 +253,7 @@ async def test_unknown_device_is_flagged_then_reattributed(client, users) -> Non
     assert entry["after"] == {"officer": "020002", "flag": "officer_mismatch"}
 
     def manifests(s):  # type: ignore[no-untyped-def]
-        from server.manifests import manifest_versions
+        from server.custody.manifests import manifest_versions
 
         return [json.loads(r.manifest)["original"]["officer_id"] for r in manifest_versions(s, item)]
 
@@ -358,7 +358,7 @@ async def test_station_heartbeat_backlog_and_offline(make_client, tmp_path) -> N
     after station_offline_seconds."""
     from ingest.agent import Agent, AgentConfig
     from ingest.client import CustodianClient
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     client = await make_client(station_offline_seconds=120)
     db = app_db(client)

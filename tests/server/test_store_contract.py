@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port
-from server.errors import BadRequest, ObjectMismatch, ObjectNotFound, StoreFull, StoreUnavailable
+from server.http.errors import (
+    BadRequest,
+    ObjectMismatch,
+    ObjectNotFound,
+    StoreFull,
+    StoreUnavailable,
+)
 from server.store import open_store
 from server.store.base import ObjectStore
 

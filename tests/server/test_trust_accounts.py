@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import PASSWORD, app_db, bearer
-from server.models import Agency, EvidenceItem, LedgerRow, StoredObject, User, utcnow
+from server.catalogue.models import Agency, EvidenceItem, LedgerRow, StoredObject, User, utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -50,7 +50,7 @@ def entries(client, *actions: str) -> list[dict[str, Any]]:  # type: ignore[no-u
 
 
 async def setup_users(client, *extra: tuple[str, str, str | None]) -> None:  # type: ignore[no-untyped-def]
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     def add(s):  # type: ignore[no-untyped-def]
         add_agency(s, "A1", "Agency one")
@@ -86,7 +86,7 @@ async def test_disable_revokes_tokens_at_once_and_is_ledgered(client, users) -> 
 async def test_role_and_agency_come_from_the_catalogue(client, users) -> None:  # type: ignore[no-untyped-def]
     """A forged-but-signed token claiming admin for an officer gets the officer's rights, and a
     demoted admin's token stops working."""
-    from server import keys
+    from server.http import appkeys as keys
 
     settings = client.server.app[keys.SETTINGS]
     now = int(time.time())
@@ -169,7 +169,7 @@ async def test_agency_admin_is_ledgered(client, users) -> None:  # type: ignore[
 async def test_changes_from_elsewhere_apply_within_the_cache_time(make_client) -> None:  # type: ignore[no-untyped-def]
     """A change made by another process (the CLI) reaches this server's cache within
     account_cache_seconds; a user removed from the catalogue is refused too."""
-    from server.accounts import get_user_by_name, update_user
+    from server.people.accounts import get_user_by_name, update_user
 
     client = await make_client(account_cache_seconds=0.3)
     await setup_users(client, ("wu", "officer", "A1"), ("zheng", "officer", "A1"))
@@ -197,7 +197,7 @@ def _cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_user_commands_bump_versions_and_ledger(tmp_path: Path) -> None:
-    from server.db import Database
+    from server.catalogue.db import Database
     from server.settings import load_settings
 
     data = str(tmp_path / "d")
@@ -277,7 +277,7 @@ async def test_forwarded_for_ignored_from_untrusted_peers(make_client) -> None: 
 
 
 def test_client_address_walks_trusted_hops_only() -> None:
-    from server.netaddr import client_address
+    from server.http.netaddr import client_address
 
     assert client_address("10.0.0.1", "1.2.3.4", "") == "10.0.0.1"
     assert client_address("10.0.0.1", "1.2.3.4", "10.0.0.0/8") == "1.2.3.4"
@@ -299,7 +299,7 @@ async def test_failed_logins_are_ledgered_rate_limited_with_a_count(make_client)
     failed = entries(client, "login_failed")
     assert len(failed) == 3
     assert failed[1]["subject"] == "user:unknown" and failed[1]["username"] is None
-    from server.models import LedgerThrottle
+    from server.catalogue.models import LedgerThrottle
 
     throttle = app_db(client).call(lambda s: s.get(LedgerThrottle, "login_failed:*"))
     assert throttle.suppressed == 10  # counted, and carried by the next entry written
@@ -420,7 +420,7 @@ async def test_hostile_numbers_dates_and_nesting_are_400(client, users) -> None:
 
 # -- hole 10: files, secrets, CSV, exports, the agent ----------------------------------------
 def test_short_jwt_secret_is_refused(make_settings) -> None:  # type: ignore[no-untyped-def]
-    from server.errors import SettingsError
+    from server.http.errors import SettingsError
 
     with pytest.raises(SettingsError, match="jwt_secret.*32 bytes"):
         make_settings(jwt_secret="x")
@@ -430,7 +430,7 @@ def test_short_jwt_secret_is_refused(make_settings) -> None:  # type: ignore[no-
 
 
 async def test_data_dir_and_catalogue_are_private(client) -> None:  # type: ignore[no-untyped-def]
-    from server import keys
+    from server.http import appkeys as keys
 
     settings = client.server.app[keys.SETTINGS]
     assert stat.S_IMODE(settings.data_path.stat().st_mode) == 0o700
@@ -442,7 +442,7 @@ async def test_data_dir_and_catalogue_are_private(client) -> None:  # type: igno
 
 
 def test_existing_exports_are_made_private(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from server.hygiene import private_export, secure_data_dir
+    from server.intake.hygiene import private_export, secure_data_dir
 
     settings = make_settings()
     exports = settings.resolved_export_path
@@ -462,7 +462,7 @@ def test_existing_exports_are_made_private(make_settings, tmp_path) -> None:  # 
 
 
 async def test_supervision_csv_cells_cannot_be_formulas(client, users) -> None:  # type: ignore[no-untyped-def]
-    from server.accounts import add_agency
+    from server.people.accounts import add_agency
 
     await app_db(client).run(add_agency, "=1+1", '=HYPERLINK("http://evil","x")')
     r = await client.get("/api/v1/supervision?format=csv", headers=bearer(users["admin"]))
@@ -472,16 +472,16 @@ async def test_supervision_csv_cells_cannot_be_formulas(client, users) -> None: 
     assert not any(cell.startswith(("=", "+", "@")) for line in text.splitlines()
                    for cell in line.split(","))
 
-    from server.supervision import safe_cell
+    from server.cases.supervision import safe_cell
 
     assert [safe_cell(v) for v in ("-2", "+x", "@a", "\tb", "\rc", "ok", 5, -5)] == \
         ["'-2", "'+x", "'@a", "'\tb", "'\rc", "ok", 5, -5]
 
 
 async def test_exports_are_rate_limited_and_expire(make_client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from server import keys
-    from server.hygiene import expire_exports
-    from server.models import Case, CaseLink, Export
+    from server.catalogue.models import Case, CaseLink, Export
+    from server.http import appkeys as keys
+    from server.intake.hygiene import expire_exports
 
     client = await make_client(export_max_per_hour=1, worker_in_server=False)
     await setup_users(client, ("rev", "reviewer", "A1"))

@@ -19,8 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from helpers import PASSWORD, app_db, app_store, bearer
-from server.access_ledger import ACCESS_LEDGER
-from server.models import (
+from server.catalogue.models import (
     Agency,
     Case,
     CaseLink,
@@ -31,6 +30,7 @@ from server.models import (
     StoredObject,
     ViewSession,
 )
+from server.custody.access_ledger import ACCESS_LEDGER
 
 TUS = {"Tus-Resumable": "1.0.0"}
 RENDITIONS = ("hls/index.m3u8", "hls/seg-00000.m4s", "hls/seg-00001.m4s",
@@ -70,7 +70,7 @@ class Env:
 
 
 async def _env(make_client, **settings: Any) -> Env:  # type: ignore[no-untyped-def]
-    from server.accounts import add_agency, add_user
+    from server.people.accounts import add_agency, add_user
 
     settings.setdefault("worker_in_server", False)  # no media jobs on these random bytes
     client = await make_client(**settings)
@@ -272,8 +272,8 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
     metrics = await (await env.get("/metrics", "admin")).text()
     assert "custodian_access_denials_suppressed_total 20.0" in metrics
     # When the server stops, the counts not yet ledgered become one last entry per user.
-    from server import keys
-    from server.db import Database
+    from server.catalogue.db import Database
+    from server.http import appkeys as keys
 
     settings = env.client.server.app[keys.SETTINGS]
     await env.client.close()
@@ -289,7 +289,7 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
 
 
 def _uid(env: Env, name: str) -> int:
-    from server.models import User
+    from server.catalogue.models import User
 
     return int(env.db().call(lambda s: s.scalar(select(User.id).where(User.username == name))))
 
@@ -492,8 +492,8 @@ def test_migration_keeps_items_and_backfills_deliveries(make_settings, database_
     from sqlalchemy import text
     from sqlalchemy.exc import IntegrityError
 
-    from server.db import Database
-    from server.migrate import alembic_config, upgrade
+    from server.catalogue.db import Database
+    from server.catalogue.migrate import alembic_config, upgrade
 
     db = Database(make_settings(database_url=database_url))
     try:

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from helpers import add_evidence, make_clip
-from server import jobs
-from server.accounts import add_agency
-from server.db import Database
-from server.media import MEDIA_JOB
-from server.migrate import upgrade
-from server.models import Job, Rendition
+from server.catalogue.db import Database
+from server.catalogue.migrate import upgrade
+from server.catalogue.models import Job, Rendition
+from server.media import jobs
+from server.media.job import MEDIA_JOB
+from server.people.accounts import add_agency
 from server.settings import load_settings
 from server.store import open_store
 

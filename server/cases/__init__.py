@@ -1,0 +1,1 @@
+"""Cases: stages, records, approvals, the rule pack, compliance, supervision."""

@@ -1,0 +1,1 @@
+"""The catalogue: engine and sessions, typed models, migrations."""

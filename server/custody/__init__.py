@@ -1,0 +1,1 @@
+"""Custody: the ledger, manifests, signing, tree heads, verification, retention."""

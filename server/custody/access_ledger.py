@@ -1,0 +1,243 @@
+"""The access ledger: who looked at what.
+
+Every access that reveals footage or case content leaves a `view` entry in the custody ledger
+before the first byte is sent:
+
+- the original (`GET /evidence/{id}/original`): one entry per request; ranged reads (a video
+  element seeking in the original) are grouped into one entry per *range session* of that
+  user on that item (`view_session_seconds`); a `HEAD` is one entry per request;
+- HLS playback: one entry per *playback session*: fetching the playlist starts a session; a
+  segment, sprite sheet, thumbnail track, waveform or preview fetched outside a live session
+  (the playlist skipped) starts one too; fetches inside a live session ride on its entry;
+- a case opened (`GET /cases/{id}`), a package downloaded (server/export.py).
+
+Sessions live in the catalogue (`view_sessions`), so every server process of a deployment
+shares them; a short in-process cache saves the catalogue lookup for the segments of a session
+this process already knows. A view entry is its own short transaction: the access check before
+it is a read that does not hold SQLite's write lock, and nothing is streamed inside it.
+
+Permission denials (403, and the 404 that answers for another agency's object) leave an
+`access_denied` entry, at most `denial_ledger_limit` per user per `denial_ledger_window_seconds`
+(counted in the catalogue, so across processes); the ones over the limit are counted and the
+count travels in the user's next denial entry (and in a last entry when the server stops), and
+in the metric `custodian_access_denials_suppressed_total`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from integrity.ledger import ACCESS_DENIED, VIEW
+from integrity.timefmt import rfc3339
+from server.catalogue.db import Database
+from server.catalogue.models import LedgerRow, ViewSession, utcnow
+from server.custody.ledger import _lock, actor_of, append
+from server.http import appkeys as keys
+from server.http.access import Principal, Sealed
+from server.http.errors import Forbidden
+from server.http.web import PRINCIPAL, iso
+from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+PLAYBACK = "playback"
+ORIGINAL_RANGE = "original_range"
+CACHE_MAX = 50_000  # sessions remembered in-process (each a few hundred bytes)
+PRUNE_EVERY_S = 3600.0  # how often finished sessions older than a day are removed
+Key = tuple[int, str, str]
+
+
+def _address(request: web.Request) -> str:
+    return request.remote or ""
+
+
+# -- transactions -----------------------------------------------------------------------------
+def _append_view(s: Session, who: Principal, subject: str, details: dict[str, Any]) -> int:
+    return append(s, actor=actor_of(who), action=VIEW, subject=subject, details=details).seq
+
+
+def _start_session(s: Session, who: Principal, item_id: str, kind: str, details: dict[str, Any],
+                   window: timedelta, force: bool, prune: bool) -> datetime:
+    """A live session of (user, item, kind) or, when none (or force), a new one with its entry.
+    The ledger lock is taken first, so two processes cannot both start the same session."""
+    _lock(s)
+    now = utcnow()
+    if not force:
+        live = s.scalar(
+            select(ViewSession.expires_at)
+            .where(ViewSession.user_id == who.user_id, ViewSession.item_id == item_id,
+                   ViewSession.kind == kind, ViewSession.expires_at > now)
+            .order_by(ViewSession.expires_at.desc())
+            .limit(1)
+        )
+        if live is not None:
+            return live
+    until = now + window
+    entry = append(s, actor=actor_of(who), action=VIEW, subject=f"evidence:{item_id}",
+                   details={**details, "session": kind, "session_until": iso(until)}, now=now)
+    s.add(ViewSession(user_id=who.user_id, item_id=item_id, kind=kind, started_at=now,
+                      expires_at=until, ledger_seq=entry.seq))
+    if prune:
+        s.execute(delete(ViewSession).where(ViewSession.expires_at < now - timedelta(days=1)))
+    return until
+
+
+def _append_denial(s: Session, who: Principal, details: dict[str, Any], limit: int,
+                   window: timedelta, force: bool = False) -> bool:
+    """Ledger one denial unless the user already has `limit` of them in the window."""
+    _lock(s)
+    subject = f"user:{who.user_id}"
+    if not force:
+        since = rfc3339(utcnow() - window)
+        count = s.scalar(
+            select(func.count()).select_from(LedgerRow)
+            .where(LedgerRow.action == ACCESS_DENIED, LedgerRow.subject == subject,
+                   LedgerRow.time >= since)
+        )
+        if (count or 0) >= limit:
+            return False
+    append(s, actor=actor_of(who), action=ACCESS_DENIED, subject=subject, details=details)
+    return True
+
+
+# -- the recorder -------------------------------------------------------------------------------
+class AccessLedger:
+    """Writes view and denial entries for one server process."""
+
+    def __init__(self, settings: Settings, db: Database, suppressed_metric: Counter | None = None):
+        self.db = db
+        self.window = timedelta(seconds=settings.view_session_seconds)
+        self.denial_limit = settings.denial_ledger_limit
+        self.denial_window = timedelta(seconds=settings.denial_ledger_window_seconds)
+        self._sessions: dict[Key, datetime] = {}
+        self._locks: dict[Key, asyncio.Lock] = {}
+        self._denials: dict[int, deque[float]] = {}
+        self._users: dict[int, Principal] = {}
+        self.suppressed: dict[int, int] = {}
+        self._metric = suppressed_metric
+        self._last_prune = 0.0
+
+    async def view(self, who: Principal, subject: str, details: dict[str, Any]) -> int:
+        """One `view` entry now (per request); returns its seq."""
+        return await self.db.run(_append_view, who, subject, details)
+
+    async def session(self, who: Principal, item_id: str, kind: str, details: dict[str, Any],
+                      *, force: bool = False) -> None:
+        """Make sure a live (user, item, kind) session covers this fetch; `force` starts a new
+        one (a playlist fetch is the start of a playback)."""
+        key = (who.user_id, item_id, kind)
+        if not force and self._live(key):
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            if not force and self._live(key):
+                return
+            prune = time.monotonic() - self._last_prune > PRUNE_EVERY_S
+            if prune:
+                self._last_prune = time.monotonic()
+            until = await self.db.run(_start_session, who, item_id, kind, details, self.window,
+                                      force, prune)
+            self._remember(key, until)
+        if not lock.locked():
+            self._locks.pop(key, None)
+
+    def _live(self, key: Key) -> bool:
+        until = self._sessions.get(key)
+        return until is not None and until > utcnow()
+
+    def _remember(self, key: Key, until: datetime) -> None:
+        if len(self._sessions) >= CACHE_MAX:
+            now = utcnow()
+            for k in [k for k, u in self._sessions.items() if u <= now]:
+                del self._sessions[k]
+            if len(self._sessions) >= CACHE_MAX:
+                self._sessions.clear()  # the catalogue still has them
+        self._sessions[key] = until
+
+    async def denied(self, request: web.Request, who: Principal, status: int, code: str) -> None:
+        """Ledger a permission denial, rate-limited per user; never fails the request."""
+        now = time.monotonic()
+        recent = self._denials.setdefault(who.user_id, deque())
+        while recent and recent[0] <= now - self.denial_window.total_seconds():
+            recent.popleft()
+        if len(recent) >= self.denial_limit:
+            self._suppress(who, 1)
+            return
+        recent.append(now)
+        carried = self.suppressed.pop(who.user_id, 0)
+        details = {"method": request.method, "path": request.path[:300], "status": status,
+                   "code": code, "role": who.role, "agency_id": who.agency_id,
+                   "address": _address(request), "suppressed_before": carried}
+        try:
+            written = await self.db.run(_append_denial, who, details, self.denial_limit,
+                                        self.denial_window)
+        except Exception:  # a busy catalogue must not turn a 403 into a 500
+            logger.exception("could not ledger a denial for user %s", who.user_id)
+            written = False
+        if not written:
+            self.suppressed[who.user_id] = self.suppressed.get(who.user_id, 0) + carried
+            self._suppress(who, 1)
+
+    def _suppress(self, who: Principal, n: int) -> None:
+        self.suppressed[who.user_id] = self.suppressed.get(who.user_id, 0) + n
+        self._users[who.user_id] = who
+        if self._metric is not None:
+            self._metric.inc(n)
+
+    def flush(self) -> None:
+        """Ledger the counts of denials not ledgered one by one (when the server stops)."""
+        for user_id, n in list(self.suppressed.items()):
+            who = self._users.get(user_id)
+            if not n or who is None:
+                continue
+            details = {"suppressed_before": n, "flush": True, "role": who.role,
+                       "agency_id": who.agency_id}
+            try:
+                self.db.call(_append_denial, who, details, self.denial_limit, self.denial_window,
+                             True)
+                self.suppressed.pop(user_id, None)
+            except Exception:
+                logger.exception("could not ledger %d suppressed denials of user %s", n, user_id)
+
+
+ACCESS_LEDGER = web.AppKey("access_ledger", AccessLedger)
+
+
+def access_ledger(request: web.Request) -> AccessLedger:
+    return request.app[ACCESS_LEDGER]
+
+
+async def access_ledger_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The process's access ledger (after the database context)."""
+    metric = Counter("custodian_access_denials_suppressed", "Permission denials counted but not "
+                     "ledgered one by one (over denial_ledger_limit)", registry=app[keys.METRICS])
+    ledger = AccessLedger(app[keys.SETTINGS], app[keys.DB], metric)
+    app[ACCESS_LEDGER] = ledger
+    yield
+    ledger.flush()
+
+
+@web.middleware
+async def denial_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Permission denials of an authenticated caller go to the access ledger (rate-limited)."""
+    try:
+        return await handler(request)
+    except (Forbidden, Sealed) as exc:
+        who = request.get(PRINCIPAL)
+        ledger = request.app.get(ACCESS_LEDGER)
+        if who is not None and ledger is not None:
+            await ledger.denied(request, who, exc.status, exc.code)
+        raise

@@ -1,0 +1,1 @@
+"""Sealed court exports and their custody report."""

@@ -1,0 +1,1 @@
+"""The HTTP face: the aiohttp app factory, routes, auth, errors and OpenAPI."""

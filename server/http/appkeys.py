@@ -1,0 +1,21 @@
+"""Typed application keys, declared once."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from server.catalogue.db import Database
+from server.custody.signing import ServerKey
+from server.http.tokens import TokenIssuer
+from server.media.worker import WorkerPool
+from server.settings import Settings
+from server.store.base import ObjectStore
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+STORE = web.AppKey("store", ObjectStore)
+TOKENS = web.AppKey("tokens", TokenIssuer)
+METRICS = web.AppKey("metrics", CollectorRegistry)
+WORKERS = web.AppKey("workers", WorkerPool)
+SIGNING_KEY = web.AppKey("signing_key", ServerKey)

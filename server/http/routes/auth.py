@@ -1,0 +1,98 @@
+"""Login and the caller's own account."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from server.http import appkeys as keys
+from server.http.errors import Unauthorized
+from server.http.netaddr import client_address
+from server.http.web import endpoint, iso, json_response, principal, read_json, require_str
+from server.people.accounts import get_user
+from server.people.logins import (
+    HASH_POOL,
+    LOGIN_SERIALIZER,
+    LoginLimits,
+    delay_for,
+    fail,
+    prepare,
+    succeed,
+)
+
+routes = web.RouteTableDef()
+
+LOGIN_BODY = {"type": "object", "required": ["username", "password"],
+              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
+
+
+def request_address(request: web.Request) -> str:
+    """The client's address: X-Forwarded-For is believed from trusted_proxies only."""
+    return client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                          request.app[keys.SETTINGS].trusted_proxies)
+
+
+@routes.post("/api/v1/auth/login")
+@endpoint("Exchange a username and password for a short-lived JWT", public=True, tags=("auth",),
+          body=LOGIN_BODY, responses={200: "token and expires_at", 401: "wrong credentials",
+                                      429: "too many failed logins for this user from this "
+                                           "address", 503: "too many logins at once"})
+async def login_route(request: web.Request) -> web.Response:
+    data = await read_json(request)
+    username = require_str(data, "username", 100)
+    password = require_str(data, "password", 1000)
+    app = request.app
+    db = app[keys.DB]
+    limits = LoginLimits.of(app[keys.SETTINGS])
+    address = request_address(request)
+    pool = app[HASH_POOL]
+    async with pool.turn():
+        attempt = await db.run(prepare, username, address, limits)
+    held: list[str] = []
+    serializer = app[LOGIN_SERIALIZER]
+    try:
+        delay = delay_for(attempt, limits)
+        if delay:
+            # Over the limit: answer after a delay that doubles per failure (a correct
+            # password still gets in), one attempt at a time for a failing address.
+            queue = []
+            if attempt.address_failures >= limits.max_failures:
+                queue.append(f"addr:{address}")
+            if attempt.user_failures >= limits.max_failures and attempt.address_failures:
+                queue.append(f"user:{username}")
+            held = await serializer.hold(queue)
+            if held:
+                async with pool.turn():
+                    attempt = await db.run(prepare, username, address, limits)
+                delay = delay_for(attempt, limits)
+            await asyncio.sleep(delay)
+        async with pool.turn():
+            ok = await pool.verify(password, attempt.password_hash)
+            result = None
+            if ok and attempt.user_id is not None and attempt.active:
+                result = await db.run(succeed, attempt.user_id, username, address,
+                                      attempt.password_hash)
+            if result is None:
+                reason = ("unknown_user" if attempt.user_id is None else
+                          "wrong_password" if not ok else "account_disabled")
+                await db.run(fail, username, address, attempt.user_id, reason, limits)
+        if result is None:
+            raise Unauthorized("wrong username or password", code="bad_credentials")
+    finally:
+        serializer.release(held)
+    who, version = result
+    token, expires = app[keys.TOKENS].issue(who.user_id, who.username, who.role, who.agency_id,
+                                            version=version)
+    return json_response({"token": token, "expires_at": iso(expires), "role": who.role})
+
+
+@routes.get("/api/v1/auth/me")
+@endpoint("The authenticated user", tags=("auth",))
+async def me(request: web.Request) -> web.Response:
+    who = principal(request)
+    user = await request.app[keys.DB].run(get_user, who.user_id)
+    if not user.active:
+        raise Unauthorized("account disabled", code="account_disabled")
+    return json_response({"id": user.id, "username": user.username, "role": user.role,
+                          "agency_id": user.agency_id, "display_name": user.display_name})

@@ -1,0 +1,575 @@
+"""Cases, stages, records, links, approvals, complaints, compliance; retention of evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from server.cases import compliance
+from server.cases import core as cases
+from server.cases.finding_texts import request_lang
+from server.cases.rulepack import rulebook
+from server.catalogue.models import (
+    CASE_STAGES,
+    ENFORCEMENT_TYPES,
+    PROCEDURES,
+    SIGNATURE_STATUSES,
+    Agency,
+)
+from server.custody import retention
+from server.custody.access_ledger import access_ledger
+from server.http import appkeys as keys
+from server.http.access import READ_CASES, require
+from server.http.errors import BadRequest
+from server.http.web import endpoint, json_response, principal, read_json
+from server.intake.evidence import get_item
+
+routes = web.RouteTableDef()
+TAGS = ("cases",)
+
+CASE_BODY = {
+    "type": "object",
+    "required": ["number", "title", "enforcement_type", "procedure"],
+    "properties": {
+        "number": {"type": "string", "description": "case number, unique in the agency"},
+        "title": {"type": "string"},
+        "enforcement_type": {"type": "string", "enum": list(ENFORCEMENT_TYPES)},
+        "procedure": {"type": "string", "enum": list(PROCEDURES)},
+        "agency": {"type": "string", "description": "agency code (cross-agency roles only)"},
+        "parties": {"type": "array", "items": {}},
+        "officers": {
+            "type": "array",
+            "description": "officer ids, codes or certificate numbers",
+            "items": {},
+        },
+        "emergency_start": {"type": "boolean"},
+        "major": {"type": "boolean"},
+        "disputed": {"type": "boolean"},
+        "opened_at": {"type": "string", "format": "date-time"},
+        "description": {"type": "string"},
+    },
+}
+RECORD_BODY = {
+    "type": "object",
+    "required": ["doc_type", "time"],
+    "properties": {
+        "doc_type": {
+            "type": "string",
+            "description": "a document type of the rule pack (GET /api/v1/rules)",
+        },
+        "stage": {"type": "string", "enum": list(CASE_STAGES)},
+        "time": {"type": "string", "format": "date-time"},
+        "end_time": {"type": "string", "format": "date-time"},
+        "title": {"type": "string"},
+        "officers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "officer": {},
+                    "name": {"type": "string"},
+                    "certificate_no": {"type": "string"},
+                    "shown": {"type": "boolean"},
+                },
+            },
+        },
+        "signature_status": {"type": "string", "enum": list(SIGNATURE_STATUSES)},
+        "service_method": {"type": "string"},
+        "execution_type": {"type": "string"},
+        "witness": {"type": "string"},
+        "evidence_ids": {"type": "array", "items": {"type": "string"}},
+        "fields": {"type": "object"},
+        "supersedes": {"type": "string"},
+    },
+}
+APPROVAL_BODY = {
+    "type": "object",
+    "required": ["kind", "reviewer_id", "approver_id"],
+    "description": "A request: nobody's decision yet (except the caller's own request as "
+    "handler). Times are the server's; approved_at and any other client time is refused (400).",
+    "properties": {
+        "kind": {
+            "type": "string",
+            "description": "initiation, legal_review, decision, execution, ...",
+        },
+        "handler_id": {"type": "integer", "description": "default: the caller"},
+        "reviewer_id": {"type": "integer"},
+        "approver_id": {"type": "integer"},
+        "reason": {"type": "string"},
+        "party": {"type": "string"},
+        "handler_opinion": {"type": "string"},
+        "unit_opinion": {"type": "string"},
+        "legal_basis": {"type": "string"},
+        "legal_review_opinion": {"type": "string"},
+        "fields": {"type": "object"},
+    },
+}
+DECISION_BODY = {
+    "type": "object",
+    "required": ["decision"],
+    "properties": {
+        "decision": {"type": "string", "enum": list(cases.DECISIONS)},
+        "opinion": {"type": "string"},
+    },
+}
+CASE_EDIT_BODY = {
+    "type": "object",
+    "properties": {k: CASE_BODY["properties"][k] for k in cases.EDITABLE},
+}
+COMPLAINT_BODY = {
+    "type": "object",
+    "properties": {
+        "received_at": {"type": "string", "format": "date-time"},
+        "channel": {"type": "string"},
+        "complainant": {"type": "string"},
+        "named": {"type": "boolean"},
+        "contact": {"type": "string"},
+        "content": {"type": "string"},
+        "decision": {"type": "string", "enum": list(cases.COMPLAINT_DECISIONS)},
+        "decision_reason": {"type": "string"},
+    },
+}
+
+
+def _db(request: web.Request):  # type: ignore[no-untyped-def]
+    return request.app[keys.DB]
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        return int(request.query.get("limit", "50"))
+    except ValueError:
+        raise BadRequest("limit must be an integer") from None
+
+
+@routes.get("/api/v1/rules")
+@endpoint(
+    "The rule pack in force for an agency: stages, document types, methods, rules",
+    tags=TAGS,
+    params={"agency": "agency code (default: the caller's)"},
+)
+async def get_rules(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, READ_CASES)
+    settings = request.app[keys.SETTINGS]
+    code = request.query.get("agency")
+
+    def find(s: Session) -> str | None:
+        if code:
+            return code
+        a = s.get(Agency, who.agency_id) if who.agency_id is not None else None
+        return a.code if a else None
+
+    agency = await _db(request).run(find)
+    pack = rulebook(settings.rules_dir, settings.rule_pack).for_agency(agency)
+    return json_response({**pack.to_json(), "agency": agency})
+
+
+@routes.get("/api/v1/cases")
+@endpoint(
+    "List cases visible to the caller",
+    tags=TAGS,
+    params={
+        "q": "text in the case number, title, parties or officers",
+        "enforcement_type": "one of the seven types",
+        "status": "open or archived",
+        "stage": "current stage",
+        "agency": "agency code",
+        "from": "opened at or after (RFC 3339)",
+        "to": "opened before (RFC 3339)",
+        "cursor": "from the previous page's next",
+        "limit": "page size, at most 200",
+    },
+)
+async def list_cases(request: web.Request) -> web.Response:
+    q = request.query
+    page = await _db(request).read(
+        cases.list_cases,
+        principal(request),
+        q=q.get("q"),
+        enforcement_type=q.get("enforcement_type"),
+        status=q.get("status"),
+        stage=q.get("stage"),
+        agency=q.get("agency"),
+        start=q.get("from"),
+        end=q.get("to"),
+        cursor=q.get("cursor"),
+        limit=_limit(request),
+    )
+    return json_response(page)
+
+
+@routes.post("/api/v1/cases")
+@endpoint(
+    "Open a case",
+    tags=TAGS,
+    body=CASE_BODY,
+    responses={201: "the case", 400: "bad field", 409: "number already used"},
+)
+async def create_case(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    body = await _db(request).run(cases.create_case, who, data, request.app[keys.SETTINGS])
+    return json_response(body, status=201)
+
+
+@routes.get("/api/v1/cases/{id}")
+@endpoint(
+    "One case (id or case number) with its stages, records, items and findings",
+    tags=TAGS,
+    responses={200: "the case", 404: "no such case"},
+)
+async def get_case(request: web.Request) -> web.Response:
+    who = principal(request)
+    body = await _db(request).read(
+        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+    )
+    # Opening a case reveals its content: one view entry per request (its own short write).
+    await access_ledger(request).view(
+        who,
+        f"case:{body['id']}",
+        {"what": "case", "number": body.get("number"), "address": request.remote or ""},
+    )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
+
+
+@routes.post("/api/v1/cases/{id}/links")
+@endpoint(
+    "Link an evidence item to a case stage",
+    tags=TAGS,
+    body={
+        "type": "object",
+        "required": ["evidence_id"],
+        "properties": {
+            "evidence_id": {"type": "string"},
+            "stage": {"type": "string", "enum": list(CASE_STAGES)},
+            "record_id": {"type": "string"},
+        },
+    },
+    responses={201: "linked", 200: "already linked (the existing link)", 409: "case archived"},
+)
+async def add_link(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    link, created = await _db(request).run(
+        cases.add_link,
+        request.match_info["id"],
+        who,
+        data,
+        request.app[keys.SETTINGS],
+        request.app[keys.STORE],
+    )
+    return json_response(link, status=201 if created else 200)
+
+
+@routes.delete("/api/v1/cases/{id}/links/{link_id}")
+@endpoint(
+    "Unlink an item (the link stays as history, ledgered)",
+    tags=TAGS,
+    params={"reason": "why the link is removed"},
+    responses={200: "the link, now with unlinked_at", 404: "no such link", 409: "already unlinked"},
+)
+async def remove_link(request: web.Request) -> web.Response:
+    reason = request.query.get("reason", "")[:2000]
+    return json_response(
+        await _db(request).run(
+            cases.remove_link,
+            request.match_info["id"],
+            request.match_info["link_id"],
+            principal(request),
+            reason,
+            request.app[keys.SETTINGS],
+            request.app[keys.STORE],
+        )
+    )
+
+
+@routes.post("/api/v1/cases/{id}/records")
+@endpoint(
+    "Add a typed text record to a stage",
+    tags=TAGS,
+    body=RECORD_BODY,
+    responses={201: "the record", 400: "bad field", 409: "case archived"},
+)
+async def add_record(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(
+            cases.add_record,
+            request.match_info["id"],
+            who,
+            data,
+            request.app[keys.SETTINGS],
+            request.app[keys.STORE],
+        ),
+        status=201,
+    )
+
+
+@routes.patch("/api/v1/cases/{id}")
+@endpoint(
+    "Edit an open case's parties, officers, title, description or flags (ledgered)",
+    tags=TAGS,
+    body=CASE_EDIT_BODY,
+    responses={200: "the case", 400: "bad or non-editable field", 409: "case archived"},
+)
+async def patch_case(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(cases.update_case, request.match_info["id"], who, data)
+    )
+
+
+@routes.post("/api/v1/cases/{id}/records/{record_id}/attachments")
+@endpoint(
+    "Attach an item (a scan of the paper record, its recording) to a record",
+    tags=TAGS,
+    body={
+        "type": "object",
+        "required": ["evidence_id"],
+        "properties": {"evidence_id": {"type": "string"}},
+    },
+    responses={201: "the link naming the record", 200: "already attached", 404: "no record"},
+)
+async def attach_to_record(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    link, created = await _db(request).run(
+        cases.attach_to_record,
+        request.match_info["id"],
+        request.match_info["record_id"],
+        who,
+        data,
+        request.app[keys.SETTINGS],
+        request.app[keys.STORE],
+    )
+    return json_response(link, status=201 if created else 200)
+
+
+@routes.get("/api/v1/cases/{id}/people")
+@endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
+async def case_people(request: web.Request) -> web.Response:
+    return json_response(
+        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
+    )
+
+
+@routes.get("/api/v1/approvals")
+@endpoint(
+    "Approvals naming the caller; pending=me: those waiting for the caller's decision",
+    tags=TAGS,
+    params={"pending": "me", "case": "a case id or number (all its approvals)"},
+)
+async def list_approvals(request: web.Request) -> web.Response:
+    return json_response(
+        await _db(request).read(
+            cases.list_approvals,
+            principal(request),
+            pending=request.query.get("pending"),
+            case=request.query.get("case"),
+        )
+    )
+
+
+@routes.post("/api/v1/approvals/{id}/decision")
+@endpoint(
+    "Decide on an approval as the named handler, reviewer or approver, in that order, at "
+    "server time (a client-supplied time is refused)",
+    tags=TAGS,
+    body=DECISION_BODY,
+    responses={
+        200: "the approval",
+        400: "bad field or a client time",
+        403: "not named",
+        409: "not your turn, or already decided",
+    },
+)
+async def decide_approval(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(cases.decide_approval, request.match_info["id"], who, data)
+    )
+
+
+@routes.post("/api/v1/cases/{id}/approvals")
+@endpoint(
+    "Request an internal approval naming handler, reviewer and approver (three people); "
+    "each decides in their own session",
+    tags=TAGS,
+    body=APPROVAL_BODY,
+    responses={201: "the request", 400: "bad field", 409: "same person in two roles (Art. 24)"},
+)
+async def add_approval(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(
+            cases.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+        ),
+        status=201,
+    )
+
+
+@routes.post("/api/v1/cases/{id}/complaints")
+@endpoint(
+    "Record a complaint or report and its decision (Art. 9)",
+    tags=TAGS,
+    body=COMPLAINT_BODY,
+    responses={201: "the complaint"},
+)
+async def add_complaint(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    return json_response(
+        await _db(request).run(cases.add_complaint, request.match_info["id"], who, data), status=201
+    )
+
+
+@routes.post("/api/v1/cases/{id}/stage")
+@endpoint(
+    "Move the case forward to a stage; archiving is refused while records are missing",
+    tags=TAGS,
+    body={
+        "type": "object",
+        "required": ["stage"],
+        "properties": {"stage": {"type": "string", "enum": list(CASE_STAGES)}},
+    },
+    responses={200: "the case", 409: "backwards, archived, or archiving refused with {missing}"},
+)
+async def move_stage(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    try:
+        body = await _db(request).run(
+            cases.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+        )
+    except cases.ArchivingRefused as exc:
+        return json_response(
+            {
+                "error": exc.message,
+                "code": exc.code,
+                "missing": compliance.localize(exc.missing, request_lang(request)),
+            },
+            status=exc.status,
+        )
+    return json_response(body)
+
+
+@routes.get("/api/v1/cases/{id}/compliance")
+@endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
+async def get_compliance(request: web.Request) -> web.Response:
+    body = await _db(request).run(
+        cases.compliance_report,
+        request.match_info["id"],
+        principal(request),
+        request.app[keys.SETTINGS],
+    )
+    compliance.localize(body["findings"], request_lang(request))
+    return json_response(body)
+
+
+@routes.get("/api/v1/cases/{id}/proposals")
+@endpoint(
+    "Footage from the record officers' cameras overlapping a record's time, not yet linked",
+    tags=TAGS,
+)
+async def get_proposals(request: web.Request) -> web.Response:
+    return json_response(
+        await _db(request).run(
+            cases.proposals,
+            request.match_info["id"],
+            principal(request),
+            request.app[keys.SETTINGS],
+        )
+    )
+
+
+# -- retention ---------------------------------------------------------------------------------
+@routes.get("/api/v1/evidence/{id}/retention")
+@endpoint("An item's retention class, date, holds and case links", tags=("retention",))
+async def get_retention(request: web.Request) -> web.Response:
+    who, settings = principal(request), request.app[keys.SETTINGS]
+
+    def read(s: Session) -> dict[str, Any]:
+        item = get_item(s, request.match_info["id"], who)
+        return {
+            **retention.retention_json(s, item, settings),
+            "links": cases.item_links(s, item.id, who),
+        }
+
+    return json_response(await _db(request).run(read))
+
+
+@routes.post("/api/v1/evidence/{id}/legal-hold")
+@endpoint(
+    "Place (hold=true) or release (hold=false) a legal hold",
+    tags=("retention",),
+    body={
+        "type": "object",
+        "properties": {"hold": {"type": "boolean"}, "reason": {"type": "string"}},
+    },
+)
+async def legal_hold(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    hold = data.get("hold", True)
+    if not isinstance(hold, bool):
+        raise BadRequest("field 'hold' must be true or false", code="bad_field")
+    reason = str(data.get("reason") or "")[:2000]
+    settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
+
+    def act(s: Session) -> dict[str, Any]:
+        item = get_item(s, request.match_info["id"], who)
+        return retention.set_legal_hold(s, item, who, hold, reason, settings, store)
+
+    return json_response(await _db(request).run(act))
+
+
+@routes.post("/api/v1/evidence/{id}/disposal-requests")
+@endpoint(
+    "Ask to dispose of an item after its retention (a second person approves)",
+    tags=("retention",),
+    body={"type": "object", "properties": {"reason": {"type": "string"}}},
+    responses={201: "the request", 409: "inside retention, on hold, linked, or pending"},
+)
+async def request_disposal(request: web.Request) -> web.Response:
+    who, data = principal(request), await read_json(request)
+    reason = str(data.get("reason") or "")[:2000]
+    settings = request.app[keys.SETTINGS]
+
+    def act(s: Session) -> dict[str, Any]:
+        item = get_item(s, request.match_info["id"], who)
+        return retention.request_disposal(s, item, who, reason, settings)
+
+    return json_response(await _db(request).run(act), status=201)
+
+
+@routes.get("/api/v1/disposal-requests")
+@endpoint(
+    "Disposal requests of the caller's agency",
+    tags=("retention",),
+    params={"state": "pending or approved"},
+)
+async def list_disposals(request: web.Request) -> web.Response:
+    items = await _db(request).run(
+        retention.list_requests, principal(request), request.query.get("state")
+    )
+    return json_response({"items": items, "next": None})
+
+
+@routes.post("/api/v1/disposal-requests/{id}/approve")
+@endpoint(
+    "Approve a disposal request (not by its requester)",
+    tags=("retention",),
+    body={"type": "object", "properties": {"note": {"type": "string"}}},
+    responses={200: "approved", 409: "requester cannot approve, or back inside retention"},
+)
+async def approve_disposal(request: web.Request) -> web.Response:
+    who = principal(request)
+    data = await read_json(request) if request.can_read_body else {}
+    note = str(data.get("note") or "")[:2000]
+    return json_response(
+        await _db(request).run(
+            retention.approve_disposal,
+            request.match_info["id"],
+            who,
+            note,
+            request.app[keys.SETTINGS],
+        )
+    )

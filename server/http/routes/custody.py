@@ -1,0 +1,98 @@
+"""Custody history (留痕记录) of an item or a case, and the inclusion proof of each of its
+entries, for everyone who may read that item or case."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from server.custody.history import (
+    PAGE_DEFAULT,
+    case_custody,
+    entry_of_case,
+    entry_of_item,
+    item_custody,
+    pack_labels,
+)
+from server.custody.treeheads import inclusion, issue_tree_head
+from server.http import appkeys as keys
+from server.http.errors import BadRequest
+from server.http.messages import negotiate
+from server.http.web import endpoint, json_response, principal
+
+routes = web.RouteTableDef()
+
+PARAMS = {"after": "entries after this seq (a page's `next`)", "limit": "page size, at most 1000"}
+
+
+def _int(request: web.Request, name: str, default: int) -> int:
+    raw = request.query.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
+                         params={"field": name}) from None
+    if value < 0 or value > 2**62:
+        raise BadRequest(f"query parameter {name!r} is out of range", code="bad_query",
+                         params={"field": name})
+    return value
+
+
+def _seq(request: web.Request) -> int:
+    raw = request.match_info["seq"]
+    if len(raw) > 18:
+        raise BadRequest("seq is out of range", code="bad_seq")
+    return int(raw)
+
+
+async def _proof(request: web.Request, seq: int) -> dict[str, Any]:
+    app = request.app
+    result = await app[keys.DB].run(inclusion, seq, None)
+    if result is None:  # newer than every signed head: sign one over the ledger as it is now
+        await asyncio.to_thread(issue_tree_head, app[keys.DB], app[keys.SIGNING_KEY], app[keys.SETTINGS])
+        result = await app[keys.DB].run(inclusion, seq, None)
+    return result  # type: ignore[no-any-return]
+
+
+@routes.get("/api/v1/evidence/{id}/custody")
+@endpoint("Custody history of an item: its ledger entries in order (who, when, what), for every "
+          "role that may read the item", tags=("ledger",), params=PARAMS)
+async def evidence_custody(request: web.Request) -> web.Response:
+    who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
+    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
+    return json_response(await request.app[keys.DB].run(
+        item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
+        labels=pack_labels(request.app[keys.SETTINGS])))
+
+
+@routes.get("/api/v1/cases/{id}/custody")
+@endpoint("Custody history of a case: its ledger entries and the links of items to it, in order",
+          tags=("ledger",), params=PARAMS)
+async def case_custody_route(request: web.Request) -> web.Response:
+    who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
+    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
+    return json_response(await request.app[keys.DB].run(
+        case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
+        labels=pack_labels(request.app[keys.SETTINGS])))
+
+
+@routes.get(r"/api/v1/evidence/{id}/custody/{seq:\d+}/proof")
+@endpoint("Inclusion proof of one entry of the item's custody history (RFC 9162)", tags=("ledger",),
+          responses={200: "entry, audit path and the signed head", 404: "not an entry of this item"})
+async def evidence_custody_proof(request: web.Request) -> web.Response:
+    seq = await request.app[keys.DB].run(entry_of_item, request.match_info["id"], _seq(request),
+                                         principal(request))
+    return json_response(await _proof(request, seq))
+
+
+@routes.get(r"/api/v1/cases/{id}/custody/{seq:\d+}/proof")
+@endpoint("Inclusion proof of one entry of the case's custody history (RFC 9162)", tags=("ledger",),
+          responses={200: "entry, audit path and the signed head", 404: "not an entry of this case"})
+async def case_custody_proof(request: web.Request) -> web.Response:
+    seq = await request.app[keys.DB].run(entry_of_case, request.match_info["id"], _seq(request),
+                                         principal(request))
+    return json_response(await _proof(request, seq))

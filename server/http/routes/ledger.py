@@ -1,0 +1,163 @@
+"""The custody ledger over HTTP: entries, signed tree heads, inclusion and consistency proofs,
+and the server's public signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from sqlalchemy import select
+
+from server.catalogue.models import LedgerRow
+from server.custody.ledger import row_json
+from server.custody.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
+from server.http import appkeys as keys
+from server.http.access import READ_LEDGER, VERIFY, Principal, require, sees_all
+from server.http.errors import BadRequest, Forbidden
+from server.http.web import endpoint, json_response, principal
+
+routes = web.RouteTableDef()
+
+PAGE_DEFAULT = 100
+PAGE_MAX = 1000
+
+
+def _require_whole_ledger(who: Principal) -> None:
+    """The whole ledger spans every agency: readers bound to one agency may not read it."""
+    require(who, READ_LEDGER)
+    if not sees_all(who):
+        raise Forbidden("the whole ledger spans every agency; a supervisor bound to one agency "
+                        "may not read it", code="forbidden")
+
+
+def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
+                         params={"field": name}) from None
+    if value < 0:
+        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query",
+                         params={"field": name})
+    return value
+
+
+@routes.get("/api/v1/ledger")
+@endpoint(
+    "Custody ledger entries seq from..to (inclusive), oldest first",
+    tags=("ledger",),
+    params={
+        "from": "first seq (default 1; a page's `next`)",
+        "to": "last seq",
+        "limit": f"page size, at most {PAGE_MAX}",
+    },
+)
+async def list_ledger(request: web.Request) -> web.Response:
+    _require_whole_ledger(principal(request))
+    first = _int(request, "from", 1) or 1
+    last = _int(request, "to")
+    limit = max(1, min(_int(request, "limit", PAGE_DEFAULT) or PAGE_DEFAULT, PAGE_MAX))
+
+    def page(s):  # type: ignore[no-untyped-def]
+        q = select(LedgerRow).where(LedgerRow.seq >= first)
+        if last is not None:
+            q = q.where(LedgerRow.seq <= last)
+        rows = list(s.scalars(q.order_by(LedgerRow.seq).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return {
+            "items": [row_json(r) for r in rows],
+            "next": str(rows[-1].seq + 1) if more else None,
+        }
+
+    return json_response(await request.app[keys.DB].run(page))
+
+
+@routes.get(r"/api/v1/ledger/{seq:\d+}/proof")
+@endpoint(
+    "Inclusion proof of one entry against a signed tree head (RFC 9162); when the newest "
+    "head does not cover the entry yet, a new head is signed first",
+    tags=("ledger",),
+    params={"tree_size": "prove against the signed head of this size instead"},
+    responses={200: "entry, audit path and the signed head", 404: "no such entry or head"},
+)
+async def ledger_proof(request: web.Request) -> web.Response:
+    _require_whole_ledger(principal(request))
+    app = request.app
+    seq = int(request.match_info["seq"])
+    tree_size = _int(request, "tree_size")
+    result = await app[keys.DB].run(inclusion, seq, tree_size)
+    if result is None:
+        # The entry is newer than every signed head: sign one over the ledger as it is now.
+        await asyncio.to_thread(
+            issue_tree_head, app[keys.DB], app[keys.SIGNING_KEY], app[keys.SETTINGS]
+        )
+        result = await app[keys.DB].run(inclusion, seq, tree_size)
+    return json_response(result)
+
+
+@routes.get("/api/v1/ledger/consistency")
+@endpoint(
+    "Consistency proof between tree sizes first <= second (RFC 9162), with the signed "
+    "heads of those sizes where they exist",
+    tags=("ledger",),
+    params={
+        "first": "the older tree size (default 0)",
+        "second": "the newer tree size (default: the newest signed head)",
+    },
+)
+async def ledger_consistency(request: web.Request) -> web.Response:
+    _require_whole_ledger(principal(request))
+    first = _int(request, "first", 0) or 0
+    second = _int(request, "second")
+    return json_response(await request.app[keys.DB].run(consistency, first, second))
+
+
+@routes.get("/api/v1/ledger/tree-heads")
+@endpoint(
+    "Signed tree heads, newest first",
+    tags=("ledger",),
+    params={"cursor": "from the previous page's next", "limit": "page size, at most 500"},
+)
+async def list_tree_heads(request: web.Request) -> web.Response:
+    _require_whole_ledger(principal(request))
+    before = _int(request, "cursor")
+    limit = _int(request, "limit", 100) or 100
+    return json_response(await request.app[keys.DB].run(list_heads, before=before, limit=limit))
+
+
+@routes.post("/api/v1/ledger/tree-heads")
+@endpoint(
+    "Sign a tree head over the whole ledger now (with an RFC 3161 token when a TSA is configured)",
+    tags=("ledger",),
+    responses={201: "the new signed head", 409: "the ledger no longer matches a signed head"},
+)
+async def post_tree_head(request: web.Request) -> web.Response:
+    require(principal(request), VERIFY)
+    app = request.app
+    row = await asyncio.to_thread(
+        issue_tree_head, app[keys.DB], app[keys.SIGNING_KEY], app[keys.SETTINGS]
+    )
+    assert row is not None  # only_if_grown is off: a head is always issued
+    return json_response(head_json(row), status=201)
+
+
+@routes.get("/api/v1/keys")
+@endpoint(
+    "The server's public signing keys with their key ids (public: anyone checking a "
+    "signature needs them)",
+    public=True,
+    tags=("ledger",),
+)
+async def public_keys(request: web.Request) -> web.Response:
+    from server.custody.keyring import keyring
+
+    key = request.app[keys.SIGNING_KEY]
+    records = await asyncio.to_thread(request.app[keys.DB].call, keyring, key)
+    # Current key first; each with its fingerprint and validity window. The body is also a keys
+    # file verify.py accepts: save it and pass it as --trusted-key.
+    items = sorted((r.to_json() for r in records), key=lambda r: not r["current"])
+    return json_response({"items": items, "next": None})

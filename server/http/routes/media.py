@@ -1,0 +1,130 @@
+"""Playback renditions of an item: HLS, trickplay, waveform, preview; and its media jobs."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.catalogue.models import Job
+from server.custody.access_ledger import PLAYBACK, access_ledger
+from server.custody.derivation import record_reprocess
+from server.http import appkeys as keys
+from server.http.access import REVIEW, Principal, require
+from server.http.web import endpoint, json_response, principal
+from server.intake.evidence import get_item, servable_item
+from server.media.job import MEDIA_JOB, rendition
+from server.media.jobs import enqueue, job_json
+from server.media.streaming import send_object
+
+routes = web.RouteTableDef()
+IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes
+
+
+async def _serve(request: web.Request, name: str, *, starts_playback: bool = False) -> web.StreamResponse:
+    item_id = request.match_info["id"]
+    who = principal(request)
+
+    def lookup(s: Session):  # type: ignore[no-untyped-def]
+        item = servable_item(s, item_id, who)
+        return item, rendition(s, item_id, name)
+
+    item, r = await request.app[keys.DB].read(lookup)
+    # One "view" entry per playback session: fetching the playlist starts one; any other
+    # rendition fetched outside a live session (the playlist skipped) starts one too.
+    await access_ledger(request).session(
+        who, item.id, PLAYBACK,
+        {"what": "playback", "rendition": name, "sha256": item.sha256,
+         "address": request.remote or ""},
+        force=starts_playback)
+    return await send_object(request, request.app[keys.STORE], r.sha256, r.size,
+                             content_type=r.content_type,
+                             cache="private, no-cache" if starts_playback else IMMUTABLE)
+
+
+@routes.get("/api/v1/evidence/{id}/hls/index.m3u8")
+@endpoint("The playback playlist (HLS, fMP4); fetching it starts a playback session: one "
+          "view entry", tags=("media",),
+          responses={200: "m3u8", 404: "not processed or not media"})
+async def hls_playlist(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "hls/index.m3u8", starts_playback=True)
+
+
+@routes.get(r"/api/v1/evidence/{id}/hls/{name:[A-Za-z0-9_.-]{1,64}}")
+@endpoint("An HLS init or media segment (content-addressed, cached long)", tags=("media",))
+async def hls_file(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, f"hls/{request.match_info['name']}")
+
+
+@routes.get("/api/v1/evidence/{id}/thumbnails.vtt")
+@endpoint("WebVTT trickplay track pointing into sprite sheets (#xywh=)", tags=("media",))
+async def thumbnails_vtt(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "trickplay/thumbnails.vtt")
+
+
+@routes.get(r"/api/v1/evidence/{id}/{sheet:sprite-\d{3}\.jpg}")
+@endpoint("A trickplay sprite sheet", tags=("media",))
+async def sprite(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, f"trickplay/{request.match_info['sheet']}")
+
+
+@routes.get("/api/v1/evidence/{id}/waveform.json")
+@endpoint("Audio peaks for the timeline", tags=("media",))
+async def waveform(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "waveform.json")
+
+
+@routes.get("/api/v1/evidence/{id}/preview.jpg")
+@endpoint("JPEG preview of a photo", tags=("media",))
+async def preview(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "preview.jpg")
+
+
+@routes.get("/api/v1/evidence/{id}/thumb.jpg")
+@endpoint("Thumbnail of a photo: upright (EXIF applied), scaled to fit 320x240", tags=("media",))
+async def thumb(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "thumb.jpg")
+
+
+@routes.get("/api/v1/evidence/{id}/subtitles.vtt")
+@endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
+          tags=("media",))
+async def subtitles(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "subtitles.vtt")
+
+
+@routes.get("/api/v1/evidence/{id}/gps.json")
+@endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
+          tags=("media",))
+async def gps_track(request: web.Request) -> web.StreamResponse:
+    return await _serve(request, "gps.json")
+
+
+@routes.get("/api/v1/evidence/{id}/jobs")
+@endpoint("Processing jobs of an item with their progress", tags=("media",))
+async def item_jobs(request: web.Request) -> web.Response:
+    item_id = request.match_info["id"]
+    who: Principal = principal(request)
+
+    def load(s: Session):  # type: ignore[no-untyped-def]
+        get_item(s, item_id, who)
+        return [job_json(j) for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))]
+
+    return json_response({"items": await request.app[keys.DB].run(load), "next": None})
+
+
+@routes.post("/api/v1/evidence/{id}/process")
+@endpoint("Queue (re)processing of an item's renditions; outputs are content-addressed, so a "
+          "re-run yields the same files", tags=("media",), responses={202: "queued job"})
+async def reprocess(request: web.Request) -> web.Response:
+    item_id = request.match_info["id"]
+    who = principal(request)
+
+    def queue(s: Session):  # type: ignore[no-untyped-def]
+        item = get_item(s, item_id, who)
+        require(who, REVIEW, item.agency_id)
+        job = enqueue(s, MEDIA_JOB, item_id)
+        record_reprocess(s, item_id, job.id, who)  # the request is a person's act (issue 13)
+        return job_json(job)
+
+    return json_response(await request.app[keys.DB].run(queue), status=202)

@@ -1,0 +1,307 @@
+"""The officer, device and station registry: lists, changes, assignments, import, heartbeat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from server.http import appkeys as keys
+from server.http.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
+from server.http.errors import BadRequest, Forbidden, PayloadTooLarge
+from server.http.web import endpoint, json_response, principal, read_json
+from server.people import registry
+from server.people.registry_import import import_rows, read_table, rows_from_json
+
+routes = web.RouteTableDef()
+IMPORT_MAX_BYTES = 16 * 1024 * 1024
+
+
+def _zone(request: web.Request) -> str:
+    return request.app[keys.SETTINGS].camera_timezone
+
+
+def _offline(request: web.Request) -> int:
+    return request.app[keys.SETTINGS].station_offline_seconds
+
+
+def _limit(request: web.Request) -> int:
+    try:
+        return int(request.query.get("limit", str(registry.LIST_MAX)))
+    except ValueError:
+        raise BadRequest("limit must be an integer", code="bad_limit") from None
+
+
+async def _run(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return await request.app[keys.DB].run(fn, *args, **kwargs)
+
+
+async def _read(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Reads never take SQLite's write lock."""
+    return await request.app[keys.DB].read(fn, *args, **kwargs)
+
+
+# -- officers ----------------------------------------------------------------------------------
+@routes.get("/api/v1/officers")
+@endpoint("Officers of the registry (also the case form's officer picker)", tags=("registry",),
+          params={"q": "code, name, certificate number or unit contains", "agency": "agency code",
+                  "status": "active or left", "unit": "exact unit", "limit": "at most 500"})
+async def list_officers(request: web.Request) -> web.Response:
+    who = principal(request)
+    if not (can(who, READ_REGISTRY) or can(who, WRITE_CASES)):
+        require(who, READ_REGISTRY)
+    q = request.query
+    items = await _read(request, registry.list_officers, who, q=q.get("q", ""),
+                       agency=q.get("agency", ""), status=q.get("status", ""),
+                       unit=q.get("unit", ""), limit=_limit(request))
+    return json_response({"items": items, "next": None})
+
+
+@routes.post("/api/v1/officers")
+@endpoint("Register an officer", tags=("registry",), body={
+    "type": "object", "required": ["code", "name"],
+    "properties": {"code": {"type": "string"}, "name": {"type": "string"},
+                   "agency": {"type": "string"}, "certificate": {"type": "string"},
+                   "unit": {"type": "string"}, "user": {"type": "string"}}},
+    responses={201: "created", 400: "bad field", 409: "code or certificate taken"})
+async def create_officer(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+
+    def create(s: Session) -> dict[str, Any]:
+        o = registry.add_officer(s, who, code=data.get("code"), name=data.get("name"),
+                                 agency=data.get("agency"),
+                                 certificate=data.get("certificate", data.get("certificate_no", "")),
+                                 unit=data.get("unit", ""), user=data.get("user"))
+        return registry.officer_detail(s, o)
+
+    return json_response(await _run(request, create), status=201)
+
+
+@routes.get("/api/v1/officers/{id}")
+@endpoint("One officer with the devices they held", tags=("registry",))
+async def get_officer(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, READ_REGISTRY)
+    return json_response(await _read(request, lambda s: registry.officer_detail(
+        s, registry.get_officer(s, request.match_info["id"], who))))
+
+
+@routes.patch("/api/v1/officers/{id}")
+@endpoint("Change an officer (name, certificate, unit, user; status left = leave)",
+          tags=("registry",))
+async def patch_officer(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+    return json_response(await _run(request, lambda s: registry.officer_detail(
+        s, registry.update_officer(s, who, request.match_info["id"], data))))
+
+
+@routes.get("/api/v1/officers/{id}/footage")
+@endpoint("An officer's footage by day (attributed through device assignments)",
+          tags=("registry",), params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"})
+async def officer_footage(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, READ_REGISTRY)
+    q = request.query
+    return json_response(await _read(request, registry.officer_footage, who,
+                                    request.match_info["id"], _zone(request),
+                                    date_from=q.get("from", ""), date_to=q.get("to", "")))
+
+
+# -- devices -----------------------------------------------------------------------------------
+@routes.get("/api/v1/devices")
+@endpoint("Devices of the registry with their current holder", tags=("registry",),
+          params={"q": "serial, model or holder contains", "agency": "agency code",
+                  "status": "in_service, repair, retired", "kind": "device kind"})
+async def list_devices(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, READ_REGISTRY)
+    q = request.query
+    items = await _read(request, registry.list_devices, who, q=q.get("q", ""),
+                       agency=q.get("agency", ""), status=q.get("status", ""),
+                       kind=q.get("kind", ""), limit=_limit(request))
+    return json_response({"items": items, "next": None})
+
+
+@routes.post("/api/v1/devices")
+@endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body={
+    "type": "object", "required": ["serial"],
+    "properties": {"serial": {"type": "string"}, "agency": {"type": "string"},
+                   "model": {"type": "string"}, "kind": {"type": "string"},
+                   "officer": {"type": "string"}, "from": {"type": "string"}}},
+    responses={201: "created", 400: "bad field", 409: "exists"})
+async def create_device(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+    zone = _zone(request)
+
+    def create(s: Session) -> dict[str, Any]:
+        d = registry.add_device(s, who, serial=data.get("serial"), agency=data.get("agency"),
+                                model=data.get("model", ""), kind=data.get("kind") or "body_camera")
+        if data.get("officer"):
+            registry.assign_device(s, who, d.serial, data["officer"],
+                                   registry.parse_time(data.get("from"), "from", zone),
+                                   registry.parse_time(data["to"], "to", zone)
+                                   if data.get("to") else None)
+        return registry.device_detail(s, d)
+
+    return json_response(await _run(request, create), status=201)
+
+
+@routes.get("/api/v1/devices/unknown")
+@endpoint("Device serials seen on footage but not registered (for an admin to register)",
+          tags=("registry",))
+async def unknown_devices(request: web.Request) -> web.Response:
+    who = principal(request)
+    items = await _read(request, registry.unknown_devices, who)
+    return json_response({"items": items, "next": None})
+
+
+@routes.get("/api/v1/devices/flagged")
+@endpoint("Items whose file name names another officer than the registry (officer_mismatch) or "
+          "whose device had no holder (unassigned)", tags=("registry",),
+          params={"flag": "officer_mismatch (default), unassigned, no_time, unknown_device"})
+async def flagged(request: web.Request) -> web.Response:
+    who = principal(request)
+    flag = request.query.get("flag", "officer_mismatch")
+    items = await _read(request, registry.flagged_items, who, flag)
+    return json_response({"items": items, "next": None})
+
+
+@routes.get("/api/v1/devices/{id}")
+@endpoint("One device with its assignment history", tags=("registry",))
+async def get_device(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, READ_REGISTRY)
+    return json_response(await _read(request, lambda s: registry.device_detail(
+        s, registry.get_device(s, request.match_info["id"], who))))
+
+
+@routes.patch("/api/v1/devices/{id}")
+@endpoint("Change a device: model, kind, status (in_service, repair, retired)",
+          tags=("registry",))
+async def patch_device(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+
+    def change(s: Session) -> dict[str, Any]:
+        d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
+        d = registry.set_device_status(s, who, d.serial, str(data.get("status") or d.status), data)
+        return registry.device_detail(s, d)
+
+    return json_response(await _run(request, change))
+
+
+@routes.post("/api/v1/devices/{id}/assignments")
+@endpoint("Hand a device to an officer from a time (to a time)", tags=("registry",), body={
+    "type": "object", "required": ["officer", "from"],
+    "properties": {"officer": {"type": "string"}, "from": {"type": "string"},
+                   "to": {"type": "string"}}},
+    responses={201: "assigned", 409: "overlaps another assignment"})
+async def assign(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+    zone = _zone(request)
+
+    def run(s: Session) -> dict[str, Any]:
+        d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
+        registry.assign_device(s, who, d.serial, data.get("officer"),
+                               registry.parse_time(data.get("from"), "from", zone),
+                               registry.parse_time(data["to"], "to", zone) if data.get("to") else None)
+        return registry.device_detail(s, d)
+
+    return json_response(await _run(request, run), status=201)
+
+
+@routes.post("/api/v1/devices/{id}/reattribute")
+@endpoint("Attribute the device's past items again from its assignments (each change ledgered)",
+          tags=("registry",))
+async def reattribute(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"],
+                                    request.app[keys.SIGNING_KEY]))
+
+
+# -- import ------------------------------------------------------------------------------------
+@routes.post("/api/v1/registry/import")
+@endpoint("Import officers or devices from a CSV or XLSX body, or JSON {\"rows\": [...]} "
+          "(dry_run=1 checks only and lists every bad row)", tags=("registry",),
+          params={"kind": "officers or devices", "dry_run": "1 = check only",
+                  "agency": "agency code for rows without one"})
+async def import_table(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    q = request.query
+    kind = q.get("kind", "")
+    dry = q.get("dry_run", "0").lower() in ("1", "true", "yes")
+    if request.content_type == "application/json":
+        rows = rows_from_json(await read_json(request))
+    else:
+        data = await request.content.read(IMPORT_MAX_BYTES + 1)
+        if len(data) > IMPORT_MAX_BYTES:
+            raise PayloadTooLarge(f"import file over {IMPORT_MAX_BYTES} bytes; split it",
+                                  code="too_large")
+        rows = read_table(data)
+    zone = _zone(request)
+    fn = _read if dry else _run  # a dry run writes nothing
+    return json_response(await fn(request, import_rows, who, kind, rows, dry_run=dry,
+                                  agency=q.get("agency", ""), zone=zone))
+
+
+# -- stations ----------------------------------------------------------------------------------
+@routes.get("/api/v1/stations")
+@endpoint("Docking stations: last contact, backlog, free disk, online/offline", tags=("registry",))
+async def list_stations(request: web.Request) -> web.Response:
+    who = principal(request)
+    items = await _read(request, registry.list_stations, who, _offline(request))
+    return json_response({"items": items, "next": None, "offline_after_seconds": _offline(request)})
+
+
+@routes.post("/api/v1/stations")
+@endpoint("Register a station (id, agency, location, its account)", tags=("registry",), body={
+    "type": "object", "required": ["code"],
+    "properties": {"code": {"type": "string"}, "agency": {"type": "string"},
+                   "location": {"type": "string"}, "user": {"type": "string"}}},
+    responses={201: "created", 409: "exists"})
+async def create_station(request: web.Request) -> web.Response:
+    who = principal(request)
+    require(who, WRITE_REGISTRY)
+    data = await read_json(request)
+    offline = _offline(request)
+
+    def create(s: Session) -> dict[str, Any]:
+        st = registry.add_station(s, who, code=data.get("code"), agency=data.get("agency"),
+                                  location=data.get("location", ""), user=data.get("user"))
+        return registry.station_json(st, offline)
+
+    return json_response(await _run(request, create), status=201)
+
+
+@routes.post("/api/v1/stations/heartbeat")
+@endpoint("A station agent's minute report", tags=("registry",), body={
+    "type": "object", "required": ["station_id", "files_waiting", "bytes_waiting"],
+    "properties": {"station_id": {"type": "string"}, "files_waiting": {"type": "integer"},
+                   "bytes_waiting": {"type": "integer"}, "disk_free": {"type": "integer"},
+                   "last_error": {"type": "string"}, "version": {"type": "string"}}})
+async def station_heartbeat(request: web.Request) -> web.Response:
+    who = principal(request)
+    if not can(who, registry.HEARTBEAT):
+        raise Forbidden(f"role {who.role!r} may not report a station heartbeat", code="forbidden")
+    data = await read_json(request)
+    return json_response(await _run(request, registry.heartbeat, who, data, _offline(request)))
+
+
+@routes.get("/api/v1/stations/{id}")
+@endpoint("One station with its recent deliveries", tags=("registry",))
+async def get_station(request: web.Request) -> web.Response:
+    who = principal(request)
+    return json_response(await _read(request, registry.station_detail, who,
+                                    request.match_info["id"], _offline(request)))

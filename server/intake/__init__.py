@@ -1,0 +1,1 @@
+"""Intake: tus uploads and the transaction in which evidence is born."""

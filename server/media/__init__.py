@@ -1,0 +1,1 @@
+"""Media: the job queue, workers and the media job; streaming stored objects."""
