@@ -62,14 +62,25 @@ def make_engine(settings: Settings) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+# Threads that run catalogue work. Reads and writes have their own pools: a write waits for
+# SQLite's write lock (up to the busy timeout) while an ingest or a media job commits, and
+# writers waiting for the lock must not take the threads readers need (thread-pool starvation:
+# listing evidence would queue behind a view entry waiting for the lock). Few threads each:
+# the queries are Python (the GIL runs one at a time), and every extra thread contending for
+# the GIL delays the event loop (aiohttp answering /healthz and sending bytes).
+READ_THREADS = 4
+WRITE_THREADS = 4
+
+
 class Database:
-    """Owns the engine, a session factory and the thread pool that runs queries."""
+    """Owns the engine, a session factory and the thread pools that run queries."""
 
     def __init__(self, settings: Settings, engine: Engine | None = None):
         self.settings = settings
         self.engine = engine or make_engine(settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="db")
+        self._pool = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="db")
+        self._read_pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="db-read")
         self.outage = OutageLog("catalogue")
 
     @property
@@ -129,8 +140,10 @@ class Database:
         """Run a read-only fn(session, *args) on the DB thread pool without taking SQLite's
         write lock. fn must not write: its session is rolled back."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: self.call_read(fn, *args, **kwargs))
+        return await loop.run_in_executor(self._read_pool,
+                                          lambda: self.call_read(fn, *args, **kwargs))
 
     def close(self) -> None:
+        self._read_pool.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self.engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cases import compliance
@@ -144,6 +145,23 @@ def _limit(request: web.Request) -> int:
         raise BadRequest("limit must be an integer") from None
 
 
+def _with_agencies(s: Session) -> list[Agency]:
+    """Load the agencies into the session and keep them referenced: the session's identity map
+    holds objects weakly, so without a reference every case_json() of a page would query its
+    agency again (one query per case: 50 for a page). There are tens of agencies, not more."""
+    return list(s.scalars(select(Agency)))
+
+
+def _list_cases(s: Session, who: Any, **query: Any) -> dict[str, Any]:
+    held = _with_agencies(s)  # noqa: F841 (referenced while the page is built)
+    return cases.list_cases(s, who, **query)
+
+
+def _case_detail(s: Session, ref: str, who: Any, settings: Any) -> dict[str, Any]:
+    held = _with_agencies(s)  # noqa: F841 (case_json and pack_for look the agency up)
+    return cases.case_detail(s, ref, who, settings)
+
+
 @routes.get("/api/v1/rules")
 @endpoint(
     "The rule pack in force for an agency: stages, document types, methods, rules",
@@ -186,7 +204,7 @@ async def get_rules(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     q = request.query
     page = await _db(request).read(
-        cases.list_cases,
+        _list_cases,
         principal(request),
         q=q.get("q"),
         enforcement_type=q.get("enforcement_type"),
@@ -223,7 +241,7 @@ async def create_case(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     who = principal(request)
     body = await _db(request).read(
-        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+        _case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
     )
     # Opening a case reveals its content: one view entry per request (its own short write).
     await access_ledger(request).view(
