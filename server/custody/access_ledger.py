@@ -42,7 +42,7 @@ from server.catalogue.db import Database
 from server.catalogue.models import LedgerRow, ViewSession, utcnow
 from server.custody.ledger import _lock, actor_of, append
 from server.http.access import Principal
-from server.http.web import iso
+from server.isotime import iso
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
