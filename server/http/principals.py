@@ -85,14 +85,14 @@ class AccountCache:
             return await read(user_id)
         task = self._loading.get(user_id)
         if task is None:
-            task = asyncio.ensure_future(self._fetch(user_id, read))
+            stamp, started = self._stamp(user_id), time.monotonic()
+            task = asyncio.ensure_future(self._fetch(user_id, read, stamp, started))
             self._loading[user_id] = task
             task.add_done_callback(lambda t: self._done(user_id, t))
         return await asyncio.shield(task)
 
-    async def _fetch(self, user_id: int,
-                     read: Callable[[int], Awaitable[Account | None]]) -> Account | None:
-        stamp, started = self._stamp(user_id), time.monotonic()
+    async def _fetch(self, user_id: int, read: Callable[[int], Awaitable[Account | None]],
+                     stamp: tuple[int, int], started: float) -> Account | None:
         account = await read(user_id)
         if self._stamp(user_id) == stamp:  # no change in this process since the read began
             self.put(user_id, account, started)
