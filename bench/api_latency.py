@@ -12,6 +12,11 @@ client asks /healthz every 50 ms. The figures: requests/s of the three API calls
 their latency, /healthz p99. "busy" adds, for the whole window, an ingest (`custodian ingest`
 docking footage and filler files again and again) and a media job (each docked clip is one).
 
+`--think S` makes each client pause S seconds on average between requests (a person reading
+the page), for sizing: how many such clients a server answers within the goal. The server's
+CPU time per request (all its threads, from /proc) is printed too: on a machine shared with
+other work it is steadier than latency.
+
 Baseline in the same run: a trivial aiohttp server (one handler answering the bytes of a real
 evidence page, no database) under the same clients, so the machine's noise and the load
 client's own ceiling are visible. The goal is p99 < 200 ms for the API calls at 50 clients.
@@ -239,7 +244,7 @@ class Result:
 
 
 async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients: int,
-                seconds: float, warmup: float, pids: list[int]) -> Result:
+                seconds: float, warmup: float, pids: list[int], think: float) -> Result:
     import aiohttp
 
     rng = random.Random(7)
@@ -277,6 +282,8 @@ async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients
                     res.api[kind].append(ms)
                 else:
                     res.errors += 1
+            if think:  # a person reading the page before the next click
+                await asyncio.sleep(rng.uniform(0, 2 * think))
 
     async def health(session: aiohttp.ClientSession) -> None:
         while time.monotonic() < stop_at[0]:
@@ -305,9 +312,11 @@ async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients
 
 
 def run_load(urls: list[str], tokens: list[str], case_ids: list[str], clients: int,
-             seconds: float, warmup: float = 3.0, pids: list[int] | None = None) -> Result:
-    """CLIENTS clients for SECONDS (after WARMUP); PIDS: the server processes (CPU time)."""
-    return asyncio.run(_load(urls, tokens, case_ids, clients, seconds, warmup, pids or []))
+             seconds: float, warmup: float = 3.0, pids: list[int] | None = None,
+             think: float = 0.0) -> Result:
+    """CLIENTS clients for SECONDS (after WARMUP), each waiting THINK s on average between
+    requests (0: back to back); PIDS: the server processes (their CPU time is reported)."""
+    return asyncio.run(_load(urls, tokens, case_ids, clients, seconds, warmup, pids or [], think))
 
 
 # -- ingest + media job in the background ---------------------------------------------------------
@@ -433,19 +442,20 @@ def one_round(backend: str, args: argparse.Namespace, work: Path, clip: Path) ->
                 try:
                     out["trivial"] = run_load([f"http://127.0.0.1:{tport}"], tokens, case_ids,
                                               args.clients, args.seconds,
-                                              pids=[trivial.pid]).summary()
+                                              pids=[trivial.pid], think=args.think).summary()
                 finally:
                     stop(trivial)
                 print(line("trivial aiohttp", out["trivial"]), flush=True)
             if args.busy in ("both", "idle"):
                 out["idle"] = run_load([url], tokens, case_ids, args.clients, args.seconds,
-                                       pids=[server.pid]).summary()
+                                       pids=[server.pid], think=args.think).summary()
                 print(line(f"custodian {backend}", out["idle"]), flush=True)
             if args.busy in ("both", "busy"):
                 with Busy(url, work / "busy", clip, args.filler_mb) as busy:
                     running = wait_media_running(url, tokens[0])
                     out["busy"] = run_load([url], tokens, case_ids, args.clients,
-                                           args.seconds, pids=[server.pid]).summary()
+                                           args.seconds, pids=[server.pid],
+                                           think=args.think).summary()
                     still = wait_media_running(url, tokens[0], timeout=0.5)
                 print(line(f"custodian {backend} + ingest", out["busy"])
                       + f"  [media job running at start: {running}, at end: {still}; "
@@ -473,6 +483,8 @@ def main() -> int:
     ap.add_argument("--filler-mb", type=int, default=64, help="filler file docked with each clip")
     ap.add_argument("--cache", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--no-baseline", action="store_true", help="skip the trivial aiohttp run")
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean pause of each client between requests, s (default 0: back to back)")
     args = ap.parse_args()
     clip = make_clip(Path(args.cache) / f"api-clip-{args.clip_seconds}s-640x360.mp4",
                      args.clip_seconds, "640x360")
