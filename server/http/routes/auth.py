@@ -84,7 +84,7 @@ async def login_route(request: web.Request) -> web.Response:
 @endpoint("The authenticated user", tags=("auth",))
 async def me(request: web.Request) -> web.Response:
     who = principal(request)
-    user = await request.app[keys.DB].run(get_user, who.user_id)
+    user = await request.app[keys.DB].read(get_user, who.user_id)
     if not user.active:
         raise Unauthorized("account disabled", code="account_disabled")
     return json_response({"id": user.id, "username": user.username, "role": user.role,

@@ -34,7 +34,7 @@ CLIP_BODY = {
 @endpoint("Bookmarks of an item, in time order", tags=("annotations",))
 async def get_bookmarks(request: web.Request) -> web.Response:
     return json_response(
-        await request.app[keys.DB].run(list_bookmarks, request.match_info["id"], principal(request))
+        await request.app[keys.DB].read(list_bookmarks, request.match_info["id"], principal(request))
     )
 
 
@@ -59,7 +59,7 @@ async def post_bookmark(request: web.Request) -> web.Response:
 @endpoint("The export basket of a case: named clips (item, in, out)", tags=("annotations",))
 async def get_basket(request: web.Request) -> web.Response:
     return json_response(
-        await request.app[keys.DB].run(list_clips, request.match_info["id"], principal(request))
+        await request.app[keys.DB].read(list_clips, request.match_info["id"], principal(request))
     )
 
 

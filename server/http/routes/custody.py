@@ -64,7 +64,7 @@ async def _proof(request: web.Request, seq: int) -> dict[str, Any]:
 async def evidence_custody(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
     after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
-    return json_response(await request.app[keys.DB].run(
+    return json_response(await request.app[keys.DB].read(
         item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
 
@@ -75,7 +75,7 @@ async def evidence_custody(request: web.Request) -> web.Response:
 async def case_custody_route(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
     after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
-    return json_response(await request.app[keys.DB].run(
+    return json_response(await request.app[keys.DB].read(
         case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
 
@@ -84,7 +84,7 @@ async def case_custody_route(request: web.Request) -> web.Response:
 @endpoint("Inclusion proof of one entry of the item's custody history (RFC 9162)", tags=("ledger",),
           responses={200: "entry, audit path and the signed head", 404: "not an entry of this item"})
 async def evidence_custody_proof(request: web.Request) -> web.Response:
-    seq = await request.app[keys.DB].run(entry_of_item, request.match_info["id"], _seq(request),
+    seq = await request.app[keys.DB].read(entry_of_item, request.match_info["id"], _seq(request),
                                          principal(request))
     return json_response(await _proof(request, seq))
 
@@ -93,6 +93,6 @@ async def evidence_custody_proof(request: web.Request) -> web.Response:
 @endpoint("Inclusion proof of one entry of the case's custody history (RFC 9162)", tags=("ledger",),
           responses={200: "entry, audit path and the signed head", 404: "not an entry of this case"})
 async def case_custody_proof(request: web.Request) -> web.Response:
-    seq = await request.app[keys.DB].run(entry_of_case, request.match_info["id"], _seq(request),
+    seq = await request.app[keys.DB].read(entry_of_case, request.match_info["id"], _seq(request),
                                          principal(request))
     return json_response(await _proof(request, seq))

@@ -73,7 +73,7 @@ async def list_ledger(request: web.Request) -> web.Response:
             "next": str(rows[-1].seq + 1) if more else None,
         }
 
-    return json_response(await request.app[keys.DB].run(page))
+    return json_response(await request.app[keys.DB].read(page))
 
 
 @routes.get(r"/api/v1/ledger/{seq:\d+}/proof")
@@ -126,7 +126,7 @@ async def list_tree_heads(request: web.Request) -> web.Response:
     _require_whole_ledger(principal(request))
     before = _int(request, "cursor")
     limit = _int(request, "limit", 100) or 100
-    return json_response(await request.app[keys.DB].run(list_heads, before=before, limit=limit))
+    return json_response(await request.app[keys.DB].read(list_heads, before=before, limit=limit))
 
 
 @routes.post("/api/v1/ledger/tree-heads")

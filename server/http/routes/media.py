@@ -111,7 +111,7 @@ async def item_jobs(request: web.Request) -> web.Response:
         get_item(s, item_id, who)
         return [job_json(j) for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))]
 
-    return json_response({"items": await request.app[keys.DB].run(load), "next": None})
+    return json_response({"items": await request.app[keys.DB].read(load), "next": None})
 
 
 @routes.post("/api/v1/evidence/{id}/process")

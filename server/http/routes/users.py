@@ -57,7 +57,7 @@ def _user_id(request: web.Request) -> int:
 @endpoint("List users", tags=("users",))
 async def list_users(request: web.Request) -> web.Response:
     require(principal(request), MANAGE_USERS)
-    return json_response({"items": await request.app[keys.DB].run(_list), "next": None})
+    return json_response({"items": await request.app[keys.DB].read(_list), "next": None})
 
 
 @routes.post("/api/v1/users")
@@ -157,7 +157,7 @@ async def list_agencies(request: web.Request) -> web.Response:
     def rows(s: Session) -> list[dict[str, Any]]:
         return [agency_json(a) for a in s.scalars(select(Agency).order_by(Agency.code))]
 
-    return json_response({"items": await request.app[keys.DB].run(rows), "next": None})
+    return json_response({"items": await request.app[keys.DB].read(rows), "next": None})
 
 
 @routes.post("/api/v1/agencies")
