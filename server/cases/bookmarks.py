@@ -41,9 +41,7 @@ def _time(data: dict[str, Any], key: str) -> float:
 
 
 def _duration(item: EvidenceItem) -> float | None:
-    probe = (item.media_info or {}).get("probe") or {}
-    d = probe.get("duration_s") if isinstance(probe, dict) else None
-    return float(d) if isinstance(d, int | float) else None
+    return item.duration_s  # a typed column since migration 0109 (was media_info.probe)
 
 
 def bookmark_json(b: Bookmark) -> dict[str, Any]:

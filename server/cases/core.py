@@ -372,9 +372,7 @@ def link_json(link: CaseLink) -> dict[str, Any]:
 
 
 def _duration(item: EvidenceItem) -> float | None:
-    probe = (item.media_info or {}).get("probe") or {}
-    value = probe.get("duration_s") if isinstance(probe, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
+    return item.duration_s  # a typed column since migration 0109 (was media_info.probe)
 
 
 def _item_summary(item: EvidenceItem, link: CaseLink, rendition_names: set[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -164,6 +165,9 @@ class EvidenceItem(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retention_class: Mapped[str] = mapped_column(String(40), default="default")
     retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Seconds of audio/video as probed (migration 0109: typed, since it is queried); the rest
+    # of what the media job learned stays in media_info.
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (

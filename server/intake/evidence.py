@@ -151,6 +151,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     """One item with its renditions, probe results, jobs, playback links, deliveries and the
     cases (of agencies the caller sees) it is linked to."""
     from server.catalogue.models import Job
+    from server.custody.derivation import derived_files
     from server.media.job import renditions
     from server.media.jobs import job_json
 
@@ -177,7 +178,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
                        for r in rends],
         "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
-        "derivation": info.get("derivation", []),
+        "derivation": [d.to_dict() for d in derived_files(s, item.id)],
         **media_details(info),
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,

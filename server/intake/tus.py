@@ -17,8 +17,6 @@ import binascii
 import errno
 import hashlib
 import logging
-import mimetypes
-import os
 import re
 import unicodedata
 from collections.abc import AsyncIterator
@@ -64,6 +62,7 @@ from server.media.job import MEDIA_JOB
 from server.media.jobs import enqueue
 from server.settings import Settings
 from server.store.base import SHA256_RE, ObjectStore
+from transcode.kinds import kind_from_name
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +90,6 @@ READ_BUFFER = 8 * 1024 * 1024
 DEFAULT_FILENAME = "upload.bin"
 ACTIVE = ("receiving", "committing")
 
-_KIND_BY_MIME = {"video": "video", "audio": "audio", "image": "photo"}
-_DOCUMENT_EXT = {".pdf", ".doc", ".docx", ".odt", ".txt", ".xls", ".xlsx"}
 
 
 class ChecksumMismatch(CustodianError):
@@ -223,17 +220,8 @@ def parse_upload_checksum(header: str | None) -> tuple[str, bytes] | None:
 
 
 def kind_of(filename: str) -> str:
-    mime, _ = mimetypes.guess_type(filename)
-    if mime:
-        major = mime.split("/")[0]
-        if major in _KIND_BY_MIME:
-            return _KIND_BY_MIME[major]
-    ext = os.path.splitext(filename)[1].lower()
-    if ext in (".dav", ".h264", ".h265", ".264", ".265", ".ts", ".mts", ".avi", ".mkv"):
-        return "video"
-    if ext in _DOCUMENT_EXT:
-        return "document"
-    return "other"
+    """The kind an upload's file name suggests (the media job then reads the content)."""
+    return kind_from_name(filename)
 
 
 # -- catalogue queries (session first) ------------------------------------------------------
