@@ -53,6 +53,8 @@ from server.isotime import iso
 from server.people import registry
 from server.settings import Settings
 from server.store.base import ObjectStore
+from transcode.renditions import HLS_PLAYLIST, TRICKPLAY_VTT
+from transcode.renditions import links as rendition_links
 
 logger = logging.getLogger(__name__)
 
@@ -378,10 +380,7 @@ def _duration(item: EvidenceItem) -> float | None:
 def _item_summary(item: EvidenceItem, link: CaseLink, rendition_names: set[str]) -> dict[str, Any]:
     base = f"/api/v1/evidence/{item.id}"
     links = {"self": base, "original": f"{base}/original"}
-    if "trickplay/thumbnails.vtt" in rendition_names:
-        links["thumbnails"] = f"{base}/thumbnails.vtt"
-    if "hls/index.m3u8" in rendition_names:
-        links["hls"] = f"{base}/hls/index.m3u8"
+    links.update(rendition_links(base, rendition_names & {TRICKPLAY_VTT, HLS_PLAYLIST}))
     return {
         "id": item.id,
         "evidence_id": item.id,
@@ -551,7 +550,7 @@ def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dic
         for item_id, name in s.execute(
             select(Rendition.item_id, Rendition.name).where(
                 Rendition.item_id.in_([i.id for _, i in linked]),
-                Rendition.name.in_(["trickplay/thumbnails.vtt", "hls/index.m3u8"]),
+                Rendition.name.in_([TRICKPLAY_VTT, HLS_PLAYLIST]),
             )
         ):
             names.setdefault(item_id, set()).add(name)

@@ -154,6 +154,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     from server.custody.derivation import derived_files
     from server.media.job import renditions
     from server.media.jobs import job_json
+    from transcode.renditions import links as rendition_links
 
     base = f"/api/v1/evidence/{item.id}"
     rends = renditions(s, item.id)
@@ -161,15 +162,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     links = {"original": f"{base}/original"}
     if item.retention_class == DISPOSED:
         names, links = set(), {}  # no longer served
-    if "hls/index.m3u8" in names:
-        links["hls"] = f"{base}/hls/index.m3u8"
-    if "trickplay/thumbnails.vtt" in names:
-        links["thumbnails"] = f"{base}/thumbnails.vtt"
-    if "waveform.json" in names:
-        links["waveform"] = f"{base}/waveform.json"
-    if "preview.jpg" in names:
-        links["preview"] = f"{base}/preview.jpg"
-    links.update(media_links(base, names))
+    links.update(rendition_links(base, names))
     info = item.media_info or {}
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
@@ -202,15 +195,6 @@ def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     from server.people.registry import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
-def media_links(base: str, names: set[str]) -> dict[str, str]:
-    """Links of the renditions the media branch adds (thumbnail, subtitles, GPS track)."""
-    out = {}
-    for name, key in (("thumb.jpg", "thumbnail"), ("subtitles.vtt", "subtitles"), ("gps.json", "gps")):
-        if name in names:
-            out[key] = f"{base}/{name}"
-    return out
-
-
 def media_details(info: dict[str, Any]) -> dict[str, Any]:
     """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
     return {"photo": info.get("photo"), "text_track": info.get("text_track"),
