@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL, CASE_CHANGE, COMPLAINT, LINK, RECORD, UNLINK
+from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.cases import compliance
 from server.cases.rulepack import Pack, rulebook
 from server.catalogue.models import (
@@ -136,16 +137,15 @@ def parse_time(value: Any, key: str) -> datetime:
     if not isinstance(value, str):
         raise BadRequest(f"field {key!r} must be an RFC 3339 time", code="bad_time")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_rfc3339(value)
+    except MissingOffset:
+        raise BadRequest(
+            f"field {key!r} needs a UTC offset (e.g. Z or +08:00)", code="bad_time"
+        ) from None
     except ValueError:
         raise BadRequest(
             f"field {key!r} is not an RFC 3339 time: {value!r}", code="bad_time"
         ) from None
-    if moment.tzinfo is None:
-        raise BadRequest(f"field {key!r} needs a UTC offset (e.g. Z or +08:00)", code="bad_time")
-    from datetime import UTC
-
-    return moment.astimezone(UTC)
 
 
 def _opt_time(data: dict[str, Any], key: str) -> datetime | None:

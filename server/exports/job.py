@@ -60,7 +60,6 @@ from server.exports.api import (  # noqa: F401
 )
 from server.exports.report import FontChoice, choose_font, render_pdf
 from server.http.errors import NotFound
-from server.isotime import iso
 from server.settings import Settings
 from server.store.base import ObjectStore
 from transcode._tools import ffmpeg_version
@@ -110,7 +109,9 @@ def _plan(s: Session, export_id: str) -> _Plan:
               "agency_code": agency.code if agency else "",
               "enforcement_type": case.enforcement_type, "procedure": case.procedure},
         items=[{"id": i.id, "sha256": i.sha256, "size": i.size, "name": i.original_filename,
-                "recorded_at": iso(i.recorded_at), "received_at": iso(i.received_at),
+                # Sealed in the report: the textual form of the manifests and the ledger.
+                "recorded_at": rfc3339(i.recorded_at) if i.recorded_at else None,
+                "received_at": rfc3339(i.received_at),
                 "device_id": i.device_id, "officer_id": i.officer_id, "kind": i.kind}
                for i in chosen],
         clips=clips,

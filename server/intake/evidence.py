@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
 from server.custody.retention import (
     DISPOSED,  # the class of an item disposed of after its retention
@@ -43,12 +44,11 @@ def _query_time(field: str, raw: str, end_of_day: bool) -> datetime:
         if len(raw) == 10:
             day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
             return day + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else day
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_rfc3339(raw)
+    except MissingOffset:
+        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)") from None
     except ValueError:
         raise _filter_error(field, "not_time", "must be an RFC 3339 time or a date") from None
-    if value.tzinfo is None:
-        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)")
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
+from integrity.timefmt import parse_rfc3339, rfc3339
 from server.cases.core import link_from_intake
 from server.catalogue.db import Database
 from server.catalogue.models import (
@@ -184,14 +185,11 @@ def parse_recorded_at(value: str | None, zone: str) -> datetime | None:
     if not value:
         return None
     try:
-        dt = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_rfc3339(value.strip(), naive_zone=ZoneInfo(zone))
     except ValueError:
         raise BadRequest(
             f"metadata recorded_at {value[:40]!r} is not an RFC 3339 time", code="bad_metadata"
         ) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo(zone))
-    return dt.astimezone(ZoneInfo("UTC"))
 
 
 def parse_upload_checksum(header: str | None) -> tuple[str, bytes] | None:
@@ -944,7 +942,8 @@ def _catalogue(
         "station_id": u.station_id,
         "device_id": u.device_id,
         "officer_id": u.officer_id,
-        "recorded_at": u.recorded_at.isoformat().replace("+00:00", "Z") if u.recorded_at else None,
+        # The manifest's textual form: one moment is signed as one text.
+        "recorded_at": rfc3339(u.recorded_at) if u.recorded_at else None,
         "case": u.case_ref,
         "stage": u.stage,
     }
