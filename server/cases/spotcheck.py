@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
 from server.cases import compliance
-from server.cases.core import case_facts, pack_for, parse_time
+from server.cases.facts import case_facts
+from server.cases.inputs import parse_time
+from server.cases.lookups import pack_for
 from server.cases.rulepack import CHECKS, Pack
 from server.catalogue.models import (
     Agency,

@@ -22,8 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cases import compliance
-from server.cases.core import pack_for
 from server.cases.finding_texts import CST
+from server.cases.lookups import pack_for
 from server.cases.rulepack import rulebook
 from server.catalogue.models import (
     CASE_STAGES,
@@ -152,7 +152,7 @@ CHUNK = 500
 
 def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
     """case_facts for many cases in a few queries (the same facts; a test holds them equal)."""
-    from server.cases.core import facts_from_rows
+    from server.cases.facts import facts_from_rows
 
     ids = [c.id for c in cases]
     records: dict[str, list[CaseRecord]] = {i: [] for i in ids}

@@ -310,7 +310,7 @@ def _read_item(s: Session, item_id: str, who: Principal) -> str:
 
 
 def _read_case(s: Session, ref: str, who: Principal) -> Case:
-    from server.cases.core import get_case
+    from server.cases.lookups import get_case
 
     if can(who, READ_LEDGER) and who.role == "auditor":
         case = s.get(Case, ref) if isinstance(ref, str) and len(ref) <= 100 else None

@@ -218,7 +218,7 @@ def media_details(info: dict[str, Any]) -> dict[str, Any]:
 
 def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
     """The case stages the item is (or was) linked to."""
-    from server.cases.core import item_links
+    from server.cases.queries import item_links
 
     return item_links(s, item_id, who)
 
@@ -291,7 +291,7 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     if sha256:
         q = q.where(EvidenceItem.sha256 == sha256.lower())
     if case:  # a case id or case number: the items linked to it now
-        from server.cases.core import case_item_filter
+        from server.cases.queries import case_item_filter
 
         q = q.where(case_item_filter(s, case, who))
     if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
-from server.cases.core import link_from_intake
+from server.cases.links import link_from_intake
 from server.catalogue.db import Database
 from server.catalogue.models import (
     Agency,

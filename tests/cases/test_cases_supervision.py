@@ -237,7 +237,7 @@ async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: i
     from datetime import UTC, datetime, timedelta
 
     from helpers import add_evidence, app_store
-    from server.cases.core import case_facts
+    from server.cases.facts import case_facts
     from server.cases.supervision import facts_of
     from server.catalogue.models import Case, EvidenceItem
 
