@@ -10,6 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cases import compliance
+from server.cases.compliance_facts import (
+    ApprovalFact,
+    CaseFacts,
+    ComplaintFact,
+    ItemFact,
+    RecordFact,
+)
 from server.cases.lookups import get_case, pack_for
 from server.cases.views import (
     duration_of,
@@ -51,7 +58,7 @@ def active_links(s: Session, case_id: str) -> list[tuple[CaseLink, EvidenceItem]
     return [(link, item) for link, item in rows]
 
 
-def case_facts(s: Session, case: Case) -> compliance.CaseFacts:
+def case_facts(s: Session, case: Case) -> CaseFacts:
     """What the compliance engine needs to know about one case."""
     return facts_from_rows(
         case,
@@ -68,10 +75,10 @@ def facts_from_rows(
     approvals: Iterable[CaseApproval],
     complaints: Iterable[CaseComplaint],
     linked: Iterable[tuple[CaseLink, EvidenceItem]],
-) -> compliance.CaseFacts:
+) -> CaseFacts:
     """The facts of one case from its rows (live records only, active links only): one shape
     for the case page and for the supervision view, which loads many cases at once."""
-    return compliance.CaseFacts(
+    return CaseFacts(
         id=case.id,
         enforcement_type=case.enforcement_type,
         procedure=case.procedure,
@@ -81,7 +88,7 @@ def facts_from_rows(
         major=case.major,
         disputed=case.disputed,
         records=tuple(
-            compliance.RecordFact(
+            RecordFact(
                 id=r.id,
                 stage=r.stage,
                 doc_type=r.doc_type,
@@ -99,7 +106,7 @@ def facts_from_rows(
             for r in records
         ),
         approvals=tuple(
-            compliance.ApprovalFact(
+            ApprovalFact(
                 id=a.id,
                 kind=a.kind,
                 stage=a.stage,
@@ -114,13 +121,13 @@ def facts_from_rows(
         ),
         created_at=case.created_at,
         complaints=tuple(
-            compliance.ComplaintFact(
+            ComplaintFact(
                 id=c.id, received_at=c.received_at, named=c.named, decision=c.decision
             )
             for c in complaints
         ),
         items=tuple(
-            compliance.ItemFact(
+            ItemFact(
                 id=i.id,
                 kind=i.kind,
                 stage=link.stage,

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from server.cases import compliance
+from server.cases.av_coverage import covers
+from server.cases.compliance_facts import ItemFact, RecordFact
 from server.cases.facts import live_records
 from server.cases.lookups import get_case
 from server.cases.views import (
@@ -72,20 +73,20 @@ def proposals_for(
                 EvidenceItem.recorded_at >= start - longest,
             )
         )
-        fact = compliance.RecordFact(
+        fact = RecordFact(
             id=rec.id, stage=rec.stage, doc_type=rec.doc_type, at=rec.at, end_at=rec.end_at
         )
         for item in candidates:
             if item.id in linked or item.retention_class == "disposed":
                 continue
-            ifact = compliance.ItemFact(
+            ifact = ItemFact(
                 id=item.id,
                 kind=item.kind,
                 stage=rec.stage,
                 recorded_at=item.recorded_at,
                 duration_s=duration_of(item),
             )
-            if compliance.covers(ifact, fact, margin):
+            if covers(ifact, fact, margin):
                 out.setdefault(
                     (item.id, rec.stage),
                     {

@@ -18,6 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cases import compliance
+from server.cases.av_coverage import av_share
+from server.cases.compliance_facts import CaseFacts
+from server.cases.compliance_reading import record_matches
 from server.cases.finding_texts import CST
 from server.cases.lookups import pack_for
 from server.cases.rulepack import rulebook
@@ -129,7 +132,7 @@ class _Tally:
 CHUNK = 500
 
 
-def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
+def facts_of(s: Session, cases: list[Case]) -> dict[str, CaseFacts]:
     """case_facts for many cases in a few queries (the same facts; a test holds them equal)."""
     from server.cases.facts import facts_from_rows
 
@@ -290,9 +293,9 @@ def supervision_report(
                 kinds = set(rule.params["kinds"])
                 photo_s = float(rule.params.get("photo_seconds", 30))
                 for rec in facts.records:
-                    if not compliance.record_matches(rule.match, rec, pack):
+                    if not record_matches(rule.match, rec, pack):
                         continue
-                    share = compliance.av_share(facts, rec, kinds, photo_s)
+                    share = av_share(facts, rec, kinds, photo_s)
                     span = (rec.end_at - rec.at).total_seconds() if rec.end_at else None
                     executions.append(
                         {

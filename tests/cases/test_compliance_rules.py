@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 
-from server.cases.compliance import (
+from server.cases.compliance import archiving_blockers, evaluate
+from server.cases.compliance_facts import (
     ApprovalFact,
     CaseFacts,
     ComplaintFact,
     ItemFact,
     RecordFact,
-    archiving_blockers,
-    evaluate,
 )
 from server.cases.rulepack import load_rulebook
 
