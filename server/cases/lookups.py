@@ -12,7 +12,8 @@ from server.cases.inputs import (
     field_flag,
     field_text,
 )
-from server.cases.rulepack import Pack, rulebook
+from server.cases.rulebook import rulebook
+from server.cases.rulepack import Pack
 from server.catalogue.models import (
     Agency,
     Case,

@@ -23,7 +23,7 @@ from server.cases.compliance_facts import CaseFacts
 from server.cases.compliance_reading import record_matches
 from server.cases.finding_texts import CST
 from server.cases.lookups import pack_for
-from server.cases.rulepack import rulebook
+from server.cases.rulebook import rulebook
 from server.catalogue.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,

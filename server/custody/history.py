@@ -115,7 +115,7 @@ SIGNATURE: dict[str, tuple[str, str]] = {
 def pack_labels(settings: Any) -> PackLabels:
     """Document-type and approval-kind labels of the base rule pack (empty if it cannot be read)."""
     try:
-        from server.cases.rulepack import rulebook
+        from server.cases.rulebook import rulebook
 
         packs = rulebook(settings.rules_dir, settings.rule_pack).packs()
     except Exception:  # labels only: the history is still shown with identifiers named generically

@@ -16,7 +16,7 @@ from server.cases.compliance_facts import (
     ItemFact,
     RecordFact,
 )
-from server.cases.rulepack import load_rulebook
+from server.cases.rulebook import load_rulebook
 
 PACK = load_rulebook("", "lishui").base
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from server.cases import (
     records,
 )
 from server.cases.finding_texts import request_lang
-from server.cases.rulepack import rulebook
+from server.cases.rulebook import rulebook
 from server.catalogue.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
