@@ -28,7 +28,7 @@ from server.http.access import (
     Principal,
 )
 from server.isotime import iso
-from server.people import registry
+from server.people import registry_attribution
 from server.settings import Settings
 
 
@@ -62,7 +62,7 @@ def proposals_for(
         # The registry says whose camera it was at recorded_at (device assignments, issue 16).
         cond = [
             EvidenceItem.officer_id.in_(names),
-            registry.officer_item_clause([o.id for o in officers]),
+            registry_attribution.officer_item_clause([o.id for o in officers]),
         ]
         candidates = s.scalars(
             select(EvidenceItem).where(

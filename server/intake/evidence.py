@@ -198,7 +198,7 @@ def _public_probe(probe: Any) -> Any:
 def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     """Whose camera it was at recorded_at, as the registry says (issue 16)."""
     from server.catalogue.models import ItemAttribution
-    from server.people.registry import attribution_json
+    from server.people.registry_attribution import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
 def media_links(base: str, names: set[str]) -> dict[str, str]:
@@ -295,7 +295,7 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
 
         q = q.where(case_item_filter(s, case, who))
     if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it
-        from server.people.registry import unit_item_clause
+        from server.people.registry_attribution import unit_item_clause
 
         q = q.where(unit_item_clause(unit))
     if filters is not None:

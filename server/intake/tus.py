@@ -1002,7 +1002,7 @@ def _catalogue(
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
-        from server.people.registry import (
+        from server.people.registry_attribution import (
             on_catalogued,  # device -> officer at recorded_at (issue 16)
         )
 
