@@ -11,12 +11,7 @@ from sqlalchemy.orm import Session
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL
 from server.cases.commands import add_ledgered
-from server.cases.inputs import (
-    PAGE_MAX,
-    field_choice,
-    field_json,
-    field_text,
-)
+from server.cases.inputs import PAGE_MAX, field_choice, field_json, field_text
 from server.cases.lookups import ensure_writable, get_case, pack_for
 from server.cases.views import (
     APPROVAL_ORDER,
@@ -26,12 +21,7 @@ from server.cases.views import (
     person_json,
     waiting_for,
 )
-from server.catalogue.models import (
-    Case,
-    CaseApproval,
-    User,
-    utcnow,
-)
+from server.catalogue.models import Case, CaseApproval, User, utcnow
 from server.custody.ledger import actor_of, append
 from server.http.access import (
     CROSS_AGENCY,

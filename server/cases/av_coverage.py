@@ -7,18 +7,8 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from server.cases.compliance_facts import (
-    CaseFacts,
-    Ctx,
-    ItemFact,
-    RecordFact,
-)
-from server.cases.compliance_reading import (
-    finding,
-    parse_moment,
-    record_matches,
-    ref_record,
-)
+from server.cases.compliance_facts import CaseFacts, Ctx, ItemFact, RecordFact
+from server.cases.compliance_reading import finding, parse_moment, record_matches, ref_record
 from server.cases.rulepack import Rule
 
 

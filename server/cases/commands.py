@@ -14,18 +14,9 @@ from integrity.canonical import canonical_hash
 from integrity.ledger import CASE_CHANGE, COMPLAINT
 from server.cases import compliance
 from server.cases.facts import case_facts
-from server.cases.inputs import (
-    field_choice,
-    field_flag,
-    field_list,
-    field_text,
-    field_time,
-)
+from server.cases.inputs import field_choice, field_flag, field_list, field_text, field_time
 from server.cases.lookups import ensure_writable, get_case, officer_entry, pack_for
-from server.cases.views import (
-    case_json,
-    complaint_json,
-)
+from server.cases.views import case_json, complaint_json
 from server.catalogue.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
@@ -36,12 +27,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append
-from server.http.access import (
-    CROSS_AGENCY,
-    WRITE_CASES,
-    Principal,
-    require,
-)
+from server.http.access import CROSS_AGENCY, WRITE_CASES, Principal, require
 from server.http.errors import BadRequest, Conflict, Forbidden
 from server.isotime import iso
 from server.settings import Settings

@@ -14,11 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from server.cases import finding_texts
-from server.cases.av_coverage import (
-    case_av,
-    record_av_coverage,
-    record_av_span,
-)
+from server.cases.av_coverage import case_av, record_av_coverage, record_av_span
 from server.cases.compliance_checks import (
     approval_deadline,
     approval_fields,
@@ -32,16 +28,8 @@ from server.cases.compliance_checks import (
     record_present,
     rectification_check,
 )
-from server.cases.compliance_facts import (
-    CaseFacts,
-    Ctx,
-)
-from server.cases.compliance_reading import (
-    case_matches,
-    finding,
-    missing_records,
-    stages_left,
-)
+from server.cases.compliance_facts import CaseFacts, Ctx
+from server.cases.compliance_reading import case_matches, finding, missing_records, stages_left
 from server.cases.rulepack import Pack, Rule
 
 

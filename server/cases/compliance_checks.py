@@ -8,10 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from server.cases.compliance_facts import (
-    ApprovalFact,
-    Ctx,
-)
+from server.cases.compliance_facts import ApprovalFact, Ctx
 from server.cases.compliance_reading import (
     alternatives,
     approved_of,

@@ -9,13 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from server.cases import finding_texts
-from server.cases.compliance_facts import (
-    ApprovalFact,
-    CaseFacts,
-    ComplaintFact,
-    Ctx,
-    RecordFact,
-)
+from server.cases.compliance_facts import ApprovalFact, CaseFacts, ComplaintFact, Ctx, RecordFact
 from server.cases.rulepack import STAGES, Pack, Requirement, Rule
 
 

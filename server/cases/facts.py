@@ -18,9 +18,7 @@ from server.cases.compliance_facts import (
     RecordFact,
 )
 from server.cases.lookups import get_case, pack_for
-from server.cases.views import (
-    duration_of,
-)
+from server.cases.views import duration_of
 from server.catalogue.models import (
     Case,
     CaseApproval,
@@ -30,9 +28,7 @@ from server.catalogue.models import (
     EvidenceItem,
     utcnow,
 )
-from server.http.access import (
-    Principal,
-)
+from server.http.access import Principal
 from server.settings import Settings
 
 
@@ -121,9 +117,7 @@ def facts_from_rows(
         ),
         created_at=case.created_at,
         complaints=tuple(
-            ComplaintFact(
-                id=c.id, received_at=c.received_at, named=c.named, decision=c.decision
-            )
+            ComplaintFact(id=c.id, received_at=c.received_at, named=c.named, decision=c.decision)
             for c in complaints
         ),
         items=tuple(

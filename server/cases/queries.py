@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session
 
 from server.cases import compliance
 from server.cases.facts import active_links, case_facts, live_records
-from server.cases.inputs import (
-    PAGE_MAX,
-    parse_time,
-)
+from server.cases.inputs import PAGE_MAX, parse_time
 from server.cases.lookups import get_case, pack_for
 from server.cases.views import (
     approval_json,
@@ -39,13 +36,7 @@ from server.catalogue.models import (
     Rendition,
     utcnow,
 )
-from server.http.access import (
-    READ_CASES,
-    Principal,
-    require,
-    sees,
-    sees_all,
-)
+from server.http.access import READ_CASES, Principal, require, sees, sees_all
 from server.http.errors import BadRequest
 from server.isotime import iso
 from server.settings import Settings

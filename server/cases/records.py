@@ -21,9 +21,7 @@ from server.cases.inputs import (
 from server.cases.links import case_item, link_item
 from server.cases.lookups import ensure_writable, get_case, officer_entry, pack_for
 from server.cases.proposals import auto_link_enabled, proposals_for
-from server.cases.views import (
-    record_json,
-)
+from server.cases.views import record_json
 from server.catalogue.models import (
     CASE_STAGES,
     SIGNATURE_STATUSES,
@@ -31,10 +29,7 @@ from server.catalogue.models import (
     EvidenceItem,
     utcnow,
 )
-from server.http.access import (
-    WRITE_CASES,
-    Principal,
-)
+from server.http.access import WRITE_CASES, Principal
 from server.http.errors import BadRequest
 from server.isotime import iso
 from server.settings import Settings

@@ -9,13 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from server.cases.rulepack import (
-    SHIPPED_RULES_DIR,
-    STAGES,
-    Entry,
-    Pack,
-    PackError,
-)
+from server.cases.rulepack import SHIPPED_RULES_DIR, STAGES, Entry, Pack, PackError
 from server.cases.rulepack_reader import read_pack
 
 

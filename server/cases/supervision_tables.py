@@ -7,9 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.cases.spreadsheet import to_csv, to_xlsx
-from server.catalogue.models import (
-    ENFORCEMENT_TYPES,
-)
+from server.catalogue.models import ENFORCEMENT_TYPES
 
 TYPE_ZH = {
     "penalty": "行政处罚",

@@ -31,13 +31,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import append
-from server.http.access import (
-    READ_REGISTRY,
-    WRITE_REGISTRY,
-    Principal,
-    require,
-    sees_all,
-)
+from server.http.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require, sees_all
 from server.http.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.people.registry_common import (

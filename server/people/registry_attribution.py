@@ -13,10 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from integrity.ledger import (
-    ATTRIBUTE,
-    REATTRIBUTE,
-)
+from integrity.ledger import ATTRIBUTE, REATTRIBUTE
 from server.catalogue.models import (
     Device,
     DeviceAssignment,
@@ -26,26 +23,10 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import append
-from server.http.access import (
-    READ_REGISTRY,
-    WRITE_REGISTRY,
-    Principal,
-    require,
-)
+from server.http.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require
 from server.isotime import iso
-from server.people.registry import (
-    get_device,
-    get_officer,
-    holder_at,
-    officer_json,
-)
-from server.people.registry_common import (
-    LIST_MAX,
-    actor,
-    agency_codes,
-    parse_time,
-    visible,
-)
+from server.people.registry import get_device, get_officer, holder_at, officer_json
+from server.people.registry_common import LIST_MAX, actor, agency_codes, parse_time, visible
 from server.people.registry_stations import touch_station
 
 logger = logging.getLogger(__name__)

@@ -11,9 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.catalogue.models import (
-    Agency,
-)
+from server.catalogue.models import Agency
 from server.custody.ledger import actor_of
 from server.http import messages
 from server.http.access import (

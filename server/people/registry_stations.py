@@ -9,27 +9,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrity.ledger import (
-    STATION_ADD,
-)
-from server.catalogue.models import (
-    EvidenceItem,
-    Station,
-    utcnow,
-)
+from integrity.ledger import STATION_ADD
+from server.catalogue.models import EvidenceItem, Station, utcnow
 from server.custody.ledger import append
-from server.http.access import (
-    HEARTBEAT,
-    READ_REGISTRY,
-    Principal,
-    can,
-    require,
-)
+from server.http.access import HEARTBEAT, READ_REGISTRY, Principal, can, require
 from server.http.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
-from server.people.registry import (
-    resolve_user,
-)
+from server.people.registry import resolve_user
 from server.people.registry_common import (
     actor,
     agency_codes,
