@@ -114,7 +114,7 @@ def process(
     outdir = os.path.abspath(os.fspath(outdir))
     assessment = assess(src, limits)
     result = assessment.probe
-    base = {
+    base: dict[str, Any] = {
         "source": src,
         "reason": assessment.reason,
         "reason_zh": assessment.reason_zh,

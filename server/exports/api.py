@@ -72,10 +72,9 @@ def _find_case(s: Session, ref: str, who: Principal | None) -> Case:
     if who is not None:
         from server.cases.lookups import get_case
 
-        case = get_case(s, ref, who, EXPORT)
-        return case
+        return get_case(s, ref, who, EXPORT)
     # The command line acts with the operator's own access to the catalogue.
-    case = s.get(Case, ref) if isinstance(ref, str) and len(ref) <= 64 else None
+    case: Case | None = s.get(Case, ref) if isinstance(ref, str) and len(ref) <= 64 else None
     if case is None:
         found = list(s.scalars(select(Case).where(Case.number == ref)))
         if len(found) > 1:
