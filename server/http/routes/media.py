@@ -17,6 +17,7 @@ from server.http.web import endpoint, json_response, principal
 from server.intake.evidence import get_item, servable_item
 from server.media.job import MEDIA_JOB, rendition
 from server.media.jobs import enqueue, job_json
+from transcode import renditions as R
 
 routes = web.RouteTableDef()
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes
@@ -48,57 +49,57 @@ async def _serve(request: web.Request, name: str, *, starts_playback: bool = Fal
           "view entry", tags=("media",),
           responses={200: "m3u8", 404: "not processed or not media"})
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "hls/index.m3u8", starts_playback=True)
+    return await _serve(request, R.HLS_PLAYLIST, starts_playback=True)
 
 
 @routes.get(r"/api/v1/evidence/{id}/hls/{name:[A-Za-z0-9_.-]{1,64}}")
 @endpoint("An HLS init or media segment (content-addressed, cached long)", tags=("media",))
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, f"hls/{request.match_info['name']}")
+    return await _serve(request, f"{R.HLS_DIR}/{request.match_info['name']}")
 
 
 @routes.get("/api/v1/evidence/{id}/thumbnails.vtt")
 @endpoint("WebVTT trickplay track pointing into sprite sheets (#xywh=)", tags=("media",))
 async def thumbnails_vtt(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "trickplay/thumbnails.vtt")
+    return await _serve(request, R.TRICKPLAY_VTT)
 
 
 @routes.get(r"/api/v1/evidence/{id}/{sheet:sprite-\d{3}\.jpg}")
 @endpoint("A trickplay sprite sheet", tags=("media",))
 async def sprite(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, f"trickplay/{request.match_info['sheet']}")
+    return await _serve(request, f"{R.TRICKPLAY_DIR}/{request.match_info['sheet']}")
 
 
 @routes.get("/api/v1/evidence/{id}/waveform.json")
 @endpoint("Audio peaks for the timeline", tags=("media",))
 async def waveform(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "waveform.json")
+    return await _serve(request, R.WAVEFORM)
 
 
 @routes.get("/api/v1/evidence/{id}/preview.jpg")
 @endpoint("JPEG preview of a photo", tags=("media",))
 async def preview(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "preview.jpg")
+    return await _serve(request, R.PREVIEW)
 
 
 @routes.get("/api/v1/evidence/{id}/thumb.jpg")
 @endpoint("Thumbnail of a photo: upright (EXIF applied), scaled to fit 320x240", tags=("media",))
 async def thumb(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "thumb.jpg")
+    return await _serve(request, R.THUMBNAIL)
 
 
 @routes.get("/api/v1/evidence/{id}/subtitles.vtt")
 @endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
           tags=("media",))
 async def subtitles(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "subtitles.vtt")
+    return await _serve(request, R.SUBTITLES)
 
 
 @routes.get("/api/v1/evidence/{id}/gps.json")
 @endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
           tags=("media",))
 async def gps_track(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "gps.json")
+    return await _serve(request, R.GPS_TRACK)
 
 
 @routes.get("/api/v1/evidence/{id}/jobs")
