@@ -168,8 +168,14 @@ def _recorded(argv: list[str], *paths: str | os.PathLike[str]) -> tuple[str, ...
     return tuple(ours.get(a, a) for a in argv[1:])
 
 
-def _run(argv: list[str], out: Path, what: str, duration_s: float | None,
-         progress: Progress | None, timeout: float) -> None:
+def _run(
+    argv: list[str],
+    out: Path,
+    what: str,
+    duration_s: float | None,
+    progress: Progress | None,
+    timeout: float,
+) -> None:
     try:
         run_ffmpeg(argv, duration_s=duration_s, progress=progress, timeout=timeout)
     except TranscodeError as exc:
@@ -199,18 +205,24 @@ def cut_clip(
     if watermark is not None:
         text_file = out.with_suffix(".watermark.txt")
         text_file.write_text(watermark, encoding="utf-8")
-    argv = clip_argv(source, out, start=start, end=out_s, reencode=reencode,
-                     watermark_file=text_file, font=font)
+    argv = clip_argv(
+        source, out, start=start, end=out_s, reencode=reencode, watermark_file=text_file, font=font
+    )
     try:
-        _run(argv, out, f"cut {Path(source).name} [{in_s}, {out_s})", out_s - start, progress,
-             timeout)
+        _run(
+            argv,
+            out,
+            f"cut {Path(source).name} [{in_s}, {out_s})",
+            out_s - start,
+            progress,
+            timeout,
+        )
     finally:
         if text_file is not None:
             text_file.unlink(missing_ok=True)
     digest, size = sha256_file(out)
     method = ClipMethod.REENCODE if reencode else ClipMethod.STREAM_COPY
-    return CutClip(out, digest, size, method, round(start, 6), out_s,
-                   _recorded(argv, source, out))
+    return CutClip(out, digest, size, method, round(start, 6), out_s, _recorded(argv, source, out))
 
 
 def needs_playable_copy(path: str | os.PathLike[str], name: str) -> float | None:

@@ -82,12 +82,14 @@ class Collector:
             self.problems.append(Problem(code, stream, "(further occurrences not listed)"))
 
 
-
 # Plain words for each check, for the reason shown to people (English, zh-CN).
 CODE_TEXT: dict[str, tuple[str, str]] = {
     "playlist_missing": ("the playlist is missing", "播放列表缺失"),
     "no_segments": ("the playlist lists no segment", "播放列表没有分段"),
-    "target_duration_zero": ("the playlist declares zero-length segments", "播放列表的分段时长为零"),
+    "target_duration_zero": (
+        "the playlist declares zero-length segments",
+        "播放列表的分段时长为零",
+    ),
     "segment_zero_duration": ("a segment has zero duration", "存在时长为零的分段"),
     "duration_mismatch": ("the length differs from the source", "时长与原始文件不符"),
     "segment_missing": ("a segment file is missing", "分段文件缺失"),
@@ -97,7 +99,10 @@ CODE_TEXT: dict[str, tuple[str, str]] = {
     "video_size_unknown": ("the video has no frame size", "视频缺少画面尺寸"),
     "timestamps_missing": ("samples have no timestamps", "样本缺少时间戳"),
     "timestamps_not_increasing": ("timestamps do not increase", "时间戳未递增"),
-    "segment_starts_without_keyframe": ("a segment does not start with a keyframe", "分段不以关键帧开始"),
+    "segment_starts_without_keyframe": (
+        "a segment does not start with a keyframe",
+        "分段不以关键帧开始",
+    ),
     "sample_truncated": ("video samples are cut short", "视频样本不完整"),
     "decode_failed": ("frames do not decode", "画面或声音无法解码"),
     "rotation_lost": ("the picture rotation was lost", "画面旋转信息丢失"),
@@ -106,8 +111,14 @@ CODE_TEXT: dict[str, tuple[str, str]] = {
     "no_video": ("the video is missing", "视频缺失"),
     "no_audio": ("the audio is missing", "音频缺失"),
     "frame_count_mismatch": ("frames are missing", "画面帧数与原始文件不符"),
-    "video_duration_mismatch": ("the video length differs from the source", "视频时长与原始文件不符"),
-    "audio_duration_mismatch": ("the audio length differs from the source", "音频时长与原始文件不符"),
+    "video_duration_mismatch": (
+        "the video length differs from the source",
+        "视频时长与原始文件不符",
+    ),
+    "audio_duration_mismatch": (
+        "the audio length differs from the source",
+        "音频时长与原始文件不符",
+    ),
     "segment_too_long": ("a segment is too long to buffer", "分段过长，无法缓冲"),
 }
 

@@ -60,8 +60,10 @@ def _clip_request(raw: Any, n: int) -> dict[str, Any]:
         raise BadRequest(f"clips[{n}]: out_s must be after in_s", code="bad_clip")
     name = raw.get("name") or f"clip-{n + 1:02d}"
     if not isinstance(name, str) or len(name) > CLIP_NAME_MAX:
-        raise BadRequest(f"clips[{n}].name must be a string of at most {CLIP_NAME_MAX} "
-                         "characters", code="bad_clip")
+        raise BadRequest(
+            f"clips[{n}].name must be a string of at most {CLIP_NAME_MAX} characters",
+            code="bad_clip",
+        )
     precise = raw.get("precise")
     if precise is not None and not isinstance(precise, bool):
         raise BadRequest(f"clips[{n}].precise must be true or false", code="bad_clip")
@@ -78,8 +80,10 @@ def _find_case(s: Session, ref: str, who: Principal | None) -> Case:
     if case is None:
         found = list(s.scalars(select(Case).where(Case.number == ref)))
         if len(found) > 1:
-            raise Conflict(f"case number {ref!r} is used by several agencies; use the case id",
-                           code="ambiguous_case")
+            raise Conflict(
+                f"case number {ref!r} is used by several agencies; use the case id",
+                code="ambiguous_case",
+            )
         case = found[0] if found else None
     if case is None:
         raise NotFound(f"no case {ref!r}")
@@ -90,8 +94,11 @@ def _linked_items(s: Session, case_id: str) -> list[EvidenceItem]:
     rows = s.execute(
         select(EvidenceItem)
         .join(CaseLink, CaseLink.item_id == EvidenceItem.id)
-        .where(CaseLink.case_id == case_id, CaseLink.unlinked_at.is_(None),
-               EvidenceItem.retention_class != "disposed")  # disposed: never packaged again
+        .where(
+            CaseLink.case_id == case_id,
+            CaseLink.unlinked_at.is_(None),
+            EvidenceItem.retention_class != "disposed",
+        )  # disposed: never packaged again
         .order_by(EvidenceItem.recorded_at, EvidenceItem.received_at, EvidenceItem.id)
     )
     seen: dict[str, EvidenceItem] = {}
@@ -118,32 +125,42 @@ def create_export(
         raise BadRequest("field 'watermark' must be true or false", code="bad_field")
     linked = {i.id for i in _linked_items(s, case.id)}
     if not linked:
-        raise BadRequest(f"case {case.number} has no linked evidence to export", code="empty_export")
+        raise BadRequest(
+            f"case {case.number} has no linked evidence to export", code="empty_export"
+        )
     items = data.get("items")
     if items is not None:
         if not isinstance(items, list) or not all(isinstance(i, str) for i in items) or not items:
-            raise BadRequest("field 'items' must be a non-empty list of evidence ids",
-                             code="bad_field")
+            raise BadRequest(
+                "field 'items' must be a non-empty list of evidence ids", code="bad_field"
+            )
         unknown = sorted(set(items) - linked)
         if unknown:
-            raise BadRequest(f"not linked to case {case.number}: {', '.join(unknown[:5])}",
-                             code="not_linked")
+            raise BadRequest(
+                f"not linked to case {case.number}: {', '.join(unknown[:5])}", code="not_linked"
+            )
         if len(set(items)) > settings.export_max_items:
             raise BadRequest(f"more than {settings.export_max_items} items", code="too_many")
         items = sorted(set(items), key=items.index)
     elif len(linked) > settings.export_max_items:
-        raise BadRequest(f"the case links more than {settings.export_max_items} items; choose "
-                         "them with 'items'", code="too_many")
+        raise BadRequest(
+            f"the case links more than {settings.export_max_items} items; choose them with 'items'",
+            code="too_many",
+        )
     clips = data.get("clips")
     if clips is not None:
         if not isinstance(clips, list) or len(clips) > settings.export_max_clips:
-            raise BadRequest(f"field 'clips' must be a list of at most "
-                             f"{settings.export_max_clips} clips", code="bad_clip")
+            raise BadRequest(
+                f"field 'clips' must be a list of at most {settings.export_max_clips} clips",
+                code="bad_clip",
+            )
         clips = [_clip_request(c, n) for n, c in enumerate(clips)]
         for c in clips:
             if c["evidence_id"] not in linked:
-                raise BadRequest(f"clip of {c['evidence_id']}: not linked to case {case.number}",
-                                 code="not_linked")
+                raise BadRequest(
+                    f"clip of {c['evidence_id']}: not linked to case {case.number}",
+                    code="not_linked",
+                )
     export = Export(
         case_id=case.id,
         agency_id=case.agency_id,
@@ -194,7 +211,9 @@ def export_json(e: Export) -> dict[str, Any]:
             "sha256": e.package_sha256,
             "size": e.package_size,
             "verifier_sha256": e.verifier_sha256,
-        } if done else None,
+        }
+        if done
+        else None,
         "summary": e.summary,
         "error": e.error or None,
         "created_at": iso(e.created_at),
@@ -214,8 +233,12 @@ def get_export(s: Session, export_id: str, who: Principal) -> Export:
 def list_exports(s: Session, case_ref: str, who: Principal) -> dict[str, Any]:
     """The exports of a case, newest first."""
     case = _find_case(s, case_ref, who)
-    rows = s.scalars(select(Export).where(Export.case_id == case.id)
-                     .order_by(Export.created_at.desc()).limit(200))
+    rows = s.scalars(
+        select(Export)
+        .where(Export.case_id == case.id)
+        .order_by(Export.created_at.desc())
+        .limit(200)
+    )
     return {"items": [export_json(e) for e in rows], "next": None}
 
 
@@ -223,12 +246,14 @@ def package_file(s: Session, export_id: str, who: Principal) -> tuple[Path, Expo
     """The package of a finished export, for download."""
     e = get_export(s, export_id, who)
     if e.state != "done" or not e.package_path:
-        raise Conflict(f"export {export_id} is {e.state}; the package is not ready",
-                       code="not_ready")
+        raise Conflict(
+            f"export {export_id} is {e.state}; the package is not ready", code="not_ready"
+        )
     path = Path(e.package_path)
     if not path.is_file():
-        raise NotFound(f"the package of export {export_id} is no longer on this server",
-                       code="package_gone")
+        raise NotFound(
+            f"the package of export {export_id} is no longer on this server", code="package_gone"
+        )
     return path, e
 
 
@@ -237,6 +262,14 @@ def log_download(s: Session, export_id: str, who: Principal) -> None:
     from integrity.ledger import VIEW
 
     e = s.get(Export, export_id)
-    append(s, actor=actor_of(who), action=VIEW, subject=f"case:{e.case_id}" if e else "export",
-           details={"what": "export_package", "export_id": export_id,
-                    "package_sha256": e.package_sha256 if e else None})
+    append(
+        s,
+        actor=actor_of(who),
+        action=VIEW,
+        subject=f"case:{e.case_id}" if e else "export",
+        details={
+            "what": "export_package",
+            "export_id": export_id,
+            "package_sha256": e.package_sha256 if e else None,
+        },
+    )

@@ -115,14 +115,29 @@ def child_main(argv: list[str]) -> int:
     return 0
 
 
-def run_media(src: str, outdir: str, limits: dict[str, Any], timeout: float,
-              progress: Callable[[float], None] | None = None, *,
-              source_sha256: str) -> MediaOutcome:
+def run_media(
+    src: str,
+    outdir: str,
+    limits: dict[str, Any],
+    timeout: float,
+    progress: Callable[[float], None] | None = None,
+    *,
+    source_sha256: str,
+) -> MediaOutcome:
     """Process one file in a child process; raise MediaJobFailed on crash or time limit."""
-    argv = [sys.executable, "-m", "server.media.child", src, outdir, json.dumps(limits),
-            str(timeout), source_sha256]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # its own group, so ffmpeg dies with it
+    argv = [
+        sys.executable,
+        "-m",
+        "server.media.child",
+        src,
+        outdir,
+        json.dumps(limits),
+        str(timeout),
+        source_sha256,
+    ]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )  # its own group, so ffmpeg dies with it
     deadline = time.monotonic() + timeout
     result: MediaOutcome | None = None
     assert proc.stdout is not None
@@ -134,8 +149,10 @@ def run_media(src: str, outdir: str, limits: dict[str, Any], timeout: float,
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise MediaJobFailed(f"media processing of {os.path.basename(src)} exceeded its "
-                                     f"time limit of {timeout:.0f} s")
+                raise MediaJobFailed(
+                    f"media processing of {os.path.basename(src)} exceeded its "
+                    f"time limit of {timeout:.0f} s"
+                )
             if not sel.select(timeout=min(remaining, 1.0)):
                 if proc.poll() is not None:
                     break

@@ -19,10 +19,26 @@ SRC = "a" * 64
 
 
 def _outcome(**over) -> MediaOutcome:  # type: ignore[no-untyped-def]
-    derived = DerivedFile("hls/index.m3u8", "b" * 64, 10, "hls_playlist", SRC, "ffmpeg", "n9",
-                          {"attempts": [{"step": "copy", "passed": True}], "argv": ["-c", "copy"]})
-    return MediaOutcome(status="ready", kind="video", reason="", reason_zh="", outputs=(derived,),
-                        probe={"duration_s": 4.0}, attempts=({"step": "copy"},), **over)
+    derived = DerivedFile(
+        "hls/index.m3u8",
+        "b" * 64,
+        10,
+        "hls_playlist",
+        SRC,
+        "ffmpeg",
+        "n9",
+        {"attempts": [{"step": "copy", "passed": True}], "argv": ["-c", "copy"]},
+    )
+    return MediaOutcome(
+        status="ready",
+        kind="video",
+        reason="",
+        reason_zh="",
+        outputs=(derived,),
+        probe={"duration_s": 4.0},
+        attempts=({"step": "copy"},),
+        **over,
+    )
 
 
 def test_outcome_round_trips_with_derived_files() -> None:
@@ -66,16 +82,23 @@ def test_migration_backfills_duration_from_media_info(tmp_path) -> None:  # type
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0104")
-        conn.execute(sa.text("INSERT INTO stored_objects (sha256, size, role, created_at) "
-                             "VALUES (:h, 1, 'original', '2026-01-01 00:00:00')"), {"h": SRC})
+        conn.execute(
+            sa.text(
+                "INSERT INTO stored_objects (sha256, size, role, created_at) "
+                "VALUES (:h, 1, 'original', '2026-01-01 00:00:00')"
+            ),
+            {"h": SRC},
+        )
         for n, info in enumerate(({"probe": {"duration_s": 12.5}}, {"probe": None}, None)):
             conn.execute(
-                sa.text("INSERT INTO evidence_items (id, sha256, size, kind, status, "
-                        "status_reason, original_filename, agency_id, received_at, "
-                        "retention_class, media_info) VALUES (:id, :h, 1, 'video', 'ready', '', "
-                        "'x.mp4', NULL, '2026-01-01 00:00:00', 'default', :info)"),
-                {"id": f"i{n}", "h": SRC,
-                 "info": None if info is None else json.dumps(info)})
+                sa.text(
+                    "INSERT INTO evidence_items (id, sha256, size, kind, status, "
+                    "status_reason, original_filename, agency_id, received_at, "
+                    "retention_class, media_info) VALUES (:id, :h, 1, 'video', 'ready', '', "
+                    "'x.mp4', NULL, '2026-01-01 00:00:00', 'default', :info)"
+                ),
+                {"id": f"i{n}", "h": SRC, "info": None if info is None else json.dumps(info)},
+            )
         command.upgrade(cfg, "head")
         got = dict(conn.execute(sa.text("SELECT id, duration_s FROM evidence_items")).all())
     assert got == {"i0": 12.5, "i1": None, "i2": None}

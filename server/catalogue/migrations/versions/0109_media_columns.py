@@ -29,14 +29,16 @@ def upgrade() -> None:
         sa.column("duration_s", sa.Float),
     )
     bind = op.get_bind()
-    rows = bind.execute(sa.select(items.c.id, items.c.media_info).where(
-        items.c.media_info.is_not(None))).all()
+    rows = bind.execute(
+        sa.select(items.c.id, items.c.media_info).where(items.c.media_info.is_not(None))
+    ).all()
     for item_id, info in rows:
         probe = (info or {}).get("probe") if isinstance(info, dict) else None
         value = probe.get("duration_s") if isinstance(probe, dict) else None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            bind.execute(items.update().where(items.c.id == item_id)
-                         .values(duration_s=float(value)))
+            bind.execute(
+                items.update().where(items.c.id == item_id).values(duration_s=float(value))
+            )
 
 
 def downgrade() -> None:
