@@ -259,7 +259,7 @@ def _encode_cursor(item: EvidenceItem) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at.replace("Z", "+00:00")), item_id
+        return parse_rfc3339(at), item_id
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("bad cursor", code="bad_cursor") from None
 
