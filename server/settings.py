@@ -85,6 +85,15 @@ class Settings:
     upload_cleanup_interval_seconds: int = _s(
         300, "How often the server looks for expired uploads to clean up."
     )
+    upload_staging_path: str = _s(
+        "", "Folder where unfinished uploads wait (local store); empty means STORE/.tmp. With "
+        "several servers it must be one shared folder (each server checks at start that it "
+        "sees the same folder as the others). With the S3 store, uploads wait in the bucket."
+    )
+    upload_staging_part_bytes: int = _s(
+        8 * 1024 * 1024, "S3 store: PATCH bytes gathered into one multipart part (at least "
+        "5 MiB); smaller PATCHes wait as small piece objects until a part is full."
+    )
     signing_key_path: str = _s(
         "", "Ed25519 key (PEM) that signs manifests and tree heads; empty means "
         "DATA_DIR/signing_key.pem, created on first start. Share it between servers."
@@ -346,6 +355,9 @@ def _validate(s: Settings) -> None:
                  "quota_agency_open_uploads", "export_retention_days", "export_max_per_hour"):
         if getattr(s, name) < 0:
             raise SettingsError(f"setting {name!r} must be 0 or more")
+    if s.upload_staging_part_bytes < 5 * 1024 * 1024:
+        raise SettingsError("setting 'upload_staging_part_bytes' must be at least 5 MiB "
+                            "(5242880): S3 refuses smaller parts")
     from server.http.netaddr import parse_networks
 
     parse_networks(s.trusted_proxies)
