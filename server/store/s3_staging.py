@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MIN_PART = 5 * 1024 * 1024
-COPY_MAX = 5 * 1024**3  # CopyObject's limit; larger objects are copied in parts
 COPY_PART = 512 * 1024 * 1024
 
 
@@ -221,35 +220,38 @@ class S3Staging(UploadStaging):
         return int(self.s3.head_object(Bucket=self.bucket, Key=key)["ContentLength"])
 
     def _copy_in(self, src: str, dst: str, size: int, until: datetime | None, sha: str) -> None:
-        """Server-side copy of the completed staging object to its content address, locked."""
+        """Server-side copy of the completed staging object to its content address, created
+        with its Object Lock (a multipart copy: any size, the lock set at creation)."""
         lock = self.store._lock_args(until)
         source = {"Bucket": self.bucket, "Key": src}
         what = f"storing upload as {sha}"
         try:
-            if size <= COPY_MAX:
-                r = self.s3.copy_object(
-                    Bucket=self.bucket, Key=dst, CopySource=source, ChecksumAlgorithm="SHA256",
-                    **lock,
-                )
-                got = r.get("CopyObjectResult", {}).get("ChecksumSHA256")
-                if got and "-" not in got and base64.b64decode(got).hex() != sha:
-                    raise ObjectMismatch(f"{what}: S3 reports the copied bytes hash to "
-                                         f"{base64.b64decode(got).hex()}")
-                return
             mpu = self.s3.create_multipart_upload(Bucket=self.bucket, Key=dst, **lock)["UploadId"]
-            parts = []
-            for n, start in enumerate(range(0, size, COPY_PART), 1):
-                end = min(size, start + COPY_PART) - 1
-                r = self.s3.upload_part_copy(
-                    Bucket=self.bucket, Key=dst, UploadId=mpu, PartNumber=n, CopySource=source,
-                    CopySourceRange=f"bytes={start}-{end}",
+            try:
+                parts = []
+                for n, start in enumerate(range(0, size, COPY_PART), 1):
+                    end = min(size, start + COPY_PART) - 1
+                    r = self.s3.upload_part_copy(
+                        Bucket=self.bucket, Key=dst, UploadId=mpu, PartNumber=n,
+                        CopySource=source, CopySourceRange=f"bytes={start}-{end}",
+                    )
+                    parts.append({"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"]})
+                self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=dst, UploadId=mpu, MultipartUpload={"Parts": parts}
                 )
-                parts.append({"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"]})
-            self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=dst, UploadId=mpu, MultipartUpload={"Parts": parts}
-            )
+            except BaseException:
+                try:
+                    self.s3.abort_multipart_upload(Bucket=self.bucket, Key=dst, UploadId=mpu)
+                except Exception:  # best effort; the original error matters
+                    logger.warning("could not abort the copy of %s", src)
+                raise
         except Exception as exc:
             raise self._wrap(exc, what) from exc
+        if self.store.size(sha) != size:
+            raise ObjectMismatch(f"{what}: the stored copy does not hold {size} bytes")
+        # Confirm the lock (some S3 implementations drop a multipart upload's lock headers);
+        # a no-op where the date is already set.
+        self.store.set_retention(sha, lock["ObjectLockRetainUntilDate"])
         logger.info("upload staged at %s stored as %s (%d bytes)", src, sha, size)
 
     # -- clean-up -------------------------------------------------------------------------

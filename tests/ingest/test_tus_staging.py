@@ -1,0 +1,162 @@
+"""Staging every server reaches: PATCHes of one upload alternate between two app instances on
+one catalogue and store (S3 multipart staging on PostgreSQL; a shared local folder), locks
+across processes, and the check that every server sees the same staging folder."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from ingest_support import chunk_checksum, make_users, random_bytes, sha256, tus_create
+from ingest_support import TUS, OFFSET_TYPE  # noqa: I001
+
+from helpers import PASSWORD, app_db, app_store, bearer
+from server.catalogue.models import EvidenceItem, Job, Upload
+from server.http.errors import CustodianError
+from server.intake.locks import Busy, UploadLocks
+from server.intake.tus import UPLOADS, UploadManager
+from server.store import open_store
+
+
+async def _login(client: Any) -> str:
+    r = await client.post("/api/v1/auth/login", json={"username": "station", "password": PASSWORD})
+    assert r.status == 200, await r.text()
+    return str((await r.json())["token"])
+
+
+async def _alternate(clients: list[Any], data: bytes, chunk: int, checksum_every: int = 2) -> Any:
+    """Create on the first server, then send PATCH n to server n % 2."""
+    tokens = [await _login(c) for c in clients]
+    r = await tus_create(clients[0], tokens[0], len(data), filename="clip.mp4",
+                         sha256=sha256(data))
+    assert r.status == 201, await r.text()
+    path = r.headers["Location"]
+    offset, n = 0, 0
+    while offset < len(data):
+        c, tok = clients[n % 2], tokens[n % 2]
+        part = data[offset: offset + chunk]
+        headers = {**TUS, **bearer(tok), "Upload-Offset": str(offset),
+                   "Content-Type": OFFSET_TYPE}
+        if n % checksum_every == 0:
+            headers["Upload-Checksum"] = chunk_checksum(part)
+        r = await c.patch(path, data=part, headers=headers)
+        assert r.status == 204, await r.text()
+        offset = int(r.headers["Upload-Offset"])
+        n += 1
+    return r
+
+
+def _rows(client: Any, model: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    return app_db(client).call(lambda s: list(s.scalars(select(model))))
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+async def test_s3_staging_patches_alternate_between_servers(
+    pg_url, make_client, s3_settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings = s3_settings(database_url=pg_url, upload_staging_part_bytes=5 * 1024 * 1024,
+                           worker_in_server=False)
+    a = await make_client(settings)
+    b = await make_client(settings)
+    make_users(app_db(a))
+    data = random_bytes(12 * 1024 * 1024 + 12345)
+    # 700 KiB PATCHes: pieces wait in the bucket until a 5 MiB part is full.
+    r = await _alternate([a, b], data, 700 * 1024)
+    assert r.headers["Custodian-Sha256"] == sha256(data)
+    (item,) = _rows(a, EvidenceItem)
+    assert item.sha256 == sha256(data) and item.size == len(data)
+    assert app_store(b).read_all(item.sha256) == data
+    jobs = _rows(a, Job)
+    assert [j.subject for j in jobs] == [item.id]
+    (u,) = _rows(a, Upload)
+    assert u.state == "committed" and u.received == len(data)
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    versions = s3.list_object_versions(Bucket=settings.s3_bucket, Prefix="staging/")
+    assert not versions.get("Versions") and not versions.get("DeleteMarkers")
+    assert not s3.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads")
+    lock = app_store(a).retention(item.sha256)
+    assert lock["mode"] == "COMPLIANCE" and lock["until"] is not None
+    assert list(app_store(a).stray_files()) == []
+    for c in (a, b):
+        assert c.server.app[UPLOADS].locks.held == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+async def test_s3_staging_refuses_a_wrong_hash_and_leaves_nothing(
+    pg_url, make_client, s3_settings
+) -> None:  # type: ignore[no-untyped-def]
+    settings = s3_settings(database_url=pg_url, worker_in_server=False)
+    a = await make_client(settings)
+    make_users(app_db(a))
+    tok = await _login(a)
+    data = random_bytes(300_000)
+    r = await tus_create(a, tok, len(data), filename="x.mp4", sha256="0" * 64)
+    path = r.headers["Location"]
+    headers = {**TUS, **bearer(tok), "Upload-Offset": "0", "Content-Type": OFFSET_TYPE}
+    r = await a.patch(path, data=data[:100_000], headers=headers)
+    assert r.status == 204
+    headers["Upload-Offset"] = "100000"
+    r = await a.patch(path, data=data[100_000:], headers=headers)
+    assert r.status == 460 and (await r.json())["code"] == "sha256_mismatch"
+    s3 = app_store(a).client
+    versions = s3.list_object_versions(Bucket=settings.s3_bucket)
+    assert not versions.get("Versions")
+    assert not s3.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads")
+
+
+async def test_shared_local_staging_alternates_and_is_checked(
+    make_client, make_settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    shared = tmp_path / "shared-staging"
+    settings = make_settings(upload_staging_path=str(shared), worker_in_server=False)
+    a = await make_client(settings)
+    b = await make_client(settings)
+    make_users(app_db(a))
+    data = random_bytes(3 * 1024 * 1024 + 7)
+    await _alternate([a, b], data, 256 * 1024)
+    (item,) = _rows(a, EvidenceItem)
+    assert item.sha256 == sha256(data)
+    assert not list(shared.glob("upload-*.part"))
+    # A server given another (unshared) folder refuses to start instead of losing PATCHes.
+    other = make_settings(upload_staging_path=str(tmp_path / "elsewhere"),
+                          database_url=settings.database_url, data_dir=settings.data_dir)
+    with pytest.raises(CustodianError) as err:
+        UploadManager(other, app_db(a), open_store(other))
+    assert err.value.code == "staging_not_shared"
+
+
+@pytest.mark.postgres
+async def test_upload_locks_hold_across_processes_and_do_not_accumulate(
+    make_settings, pg_url
+) -> None:  # type: ignore[no-untyped-def]
+    from server.catalogue.db import Database
+
+    settings = make_settings(database_url=pg_url)
+    one, two = Database(settings), Database(settings)  # two engines: two "processes"
+    try:
+        first, second = UploadLocks(one), UploadLocks(two)
+        uid = uuid.uuid4().hex
+        async with first.hold(uid, "busy"):
+            with pytest.raises(Busy):
+                async with second.hold(uid, "busy"):
+                    pass
+            with pytest.raises(Busy):  # the same process, too
+                async with first.hold(uid, "busy"):
+                    pass
+        async with second.hold(uid, "busy"):
+            pass
+        for i in range(50):
+            async with first.hold(f"{uid}{i}", "busy"):
+                await asyncio.sleep(0)
+        assert first.held == 0 and second.held == 0
+    finally:
+        one.close()
+        two.close()
