@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -32,7 +31,6 @@ from sqlalchemy.orm import Session
 from server.catalogue.db import Database
 from server.catalogue.models import DeploymentMark, Upload, new_id, utcnow
 from server.custody.signing import ServerKey, load_or_create_key
-from server.http import appkeys as keys
 from server.http.access import UPLOAD, UPLOAD_MANY, Principal, can, require
 from server.http.errors import (
     BadRequest,
@@ -62,12 +60,15 @@ from server.intake.upload_rows import (
     Gone,
     active_ids,
     advance,
+    book_of,
     check_receiving,
     expire_due,
+    get_mark,
     get_upload,
     interrupted,
     reserved_bytes,
     rewind,
+    set_book,
     set_committing,
     set_state,
     upload_agency,
@@ -117,11 +118,6 @@ def _os_error(exc: OSError, where: str) -> CustodianError:
     )
 
 
-def _get_mark(s: Session) -> str | None:
-    row = s.get(DeploymentMark, MARK_NAME)
-    return None if row is None else row.value
-
-
 class UploadManager:
     """Creates, receives, commits, terminates and expires tus uploads."""
 
@@ -147,7 +143,7 @@ class UploadManager:
                 "(libcrypto) to carry the hash between servers, and they are missing",
                 code="bad_setting",
             )
-        self.staging.check_shared(lambda: db.call(_get_mark), self._set_mark)
+        self.staging.check_shared(lambda: db.call(get_mark, MARK_NAME), self._set_mark)
         self.locks = UploadLocks(db)
         # Writes and hashes run here so the event loop keeps receiving meanwhile.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
@@ -160,7 +156,7 @@ class UploadManager:
             self.db.call(put)
         except IntegrityError:
             pass  # another server marked first: its id is the one to see
-        return self.db.call(_get_mark) or value
+        return self.db.call(get_mark, MARK_NAME) or value
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -265,7 +261,7 @@ class UploadManager:
                 raise _os_error(exc, self.staging.location) from exc
             raise
         if book is not None:
-            await self.db.run(_set_book, created["id"], book)
+            await self.db.run(set_book, created["id"], book)
         logger.info(
             "upload %s created: %s, %d bytes, by %s", created["id"], filename, length, who.username
         )
@@ -583,7 +579,7 @@ class UploadManager:
         for upload_id in ids:
             try:
                 async with self.locks.hold(upload_id, "busy"):
-                    book = await self.db.run(_book_of, upload_id)
+                    book = await self.db.run(book_of, upload_id)
                     await self._off_loop(self.staging.discard, upload_id, book)
             except Busy:
                 continue  # receiving right now; the next PATCH end renews it anyway
@@ -592,48 +588,3 @@ class UploadManager:
         known = await self.db.run(active_ids)
         await self._off_loop(self.staging.discard_unknown, known, utcnow() - STRAY_GRACE)
         return len(ids)
-
-
-def _set_book(s: Session, upload_id: str, book: str) -> None:
-    u = s.get(Upload, upload_id)
-    if u is not None:
-        u.staging = book
-
-
-def _book_of(s: Session, upload_id: str) -> str | None:
-    u = s.get(Upload, upload_id)
-    return None if u is None else u.staging
-
-
-# -- lifetime -------------------------------------------------------------------------------
-UPLOADS = web.AppKey("uploads", UploadManager)
-
-
-async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The upload manager and its expiry task (runs after the database and store contexts)."""
-    settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY])
-    app[UPLOADS] = manager
-
-    async def sweep() -> None:
-        grace = timedelta(seconds=0)  # at start nothing of ours is committing: finish all
-        while True:
-            try:
-                await manager.finish_interrupted(grace)
-                grace = timedelta(seconds=max(60, settings.upload_cleanup_interval_seconds))
-            except Exception:  # keep sweeping; the next round may succeed
-                logger.exception("finishing interrupted commits failed")
-            try:
-                await manager.expire()
-            except Exception:  # keep sweeping; the next round may succeed
-                logger.exception("expiring uploads failed")
-            await asyncio.sleep(settings.upload_cleanup_interval_seconds)
-
-    task = asyncio.create_task(sweep(), name="upload-expiry")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    manager.close()

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from server.catalogue.models import Agency, Upload, User, utcnow
+from server.catalogue.models import Agency, DeploymentMark, Upload, User, utcnow
 from server.http.access import UPLOAD, Principal, Sealed, require
 from server.http.errors import BadRequest, Conflict, CustodianError, NotFound
 
@@ -197,3 +197,20 @@ def interrupted(s: Session, idle_since: datetime) -> list[tuple[str, Principal]]
 
 def active_ids(s: Session) -> set[str]:
     return set(s.scalars(select(Upload.id).where(Upload.state.in_(ACTIVE))))
+
+
+def set_book(s: Session, upload_id: str, book: str) -> None:
+    u = s.get(Upload, upload_id)
+    if u is not None:
+        u.staging = book
+
+
+def book_of(s: Session, upload_id: str) -> str | None:
+    u = s.get(Upload, upload_id)
+    return None if u is None else u.staging
+
+
+def get_mark(s: Session, name: str) -> str | None:
+    """A deployment mark (server.catalogue.models.DeploymentMark), None if unset."""
+    row = s.get(DeploymentMark, name)
+    return None if row is None else row.value

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from helpers import app_db, app_store, bearer
 from server.catalogue.models import EvidenceItem, LedgerRow, StoredObject, Upload
-from server.intake.tus import UPLOADS
+from server.http.appkeys import UPLOADS
 from server.intake.tus_headers import safe_filename
 
 

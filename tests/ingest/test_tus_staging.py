@@ -10,14 +10,22 @@ from typing import Any
 
 import boto3
 import pytest
-from ingest_support import chunk_checksum, make_users, random_bytes, sha256, tus_create
-from ingest_support import TUS, OFFSET_TYPE  # noqa: I001
+from ingest_support import (  # noqa: I001
+    OFFSET_TYPE,
+    TUS,
+    chunk_checksum,
+    make_users,
+    random_bytes,
+    sha256,
+    tus_create,
+)
 
 from helpers import PASSWORD, app_db, app_store, bearer
 from server.catalogue.models import EvidenceItem, Job, Upload
+from server.http.appkeys import UPLOADS
 from server.http.errors import CustodianError
 from server.intake.locks import Busy, UploadLocks
-from server.intake.tus import UPLOADS, UploadManager
+from server.intake.tus import UploadManager
 from server.store import open_store
 
 

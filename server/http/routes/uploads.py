@@ -12,11 +12,12 @@ from aiohttp import web
 
 from server.http import appkeys as keys
 from server.http.access import UPLOAD, require
+from server.http.appkeys import UPLOADS
 from server.http.errors import CustodianError
 from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
 from server.intake.hygiene import public_message
-from server.intake.tus import READ_BUFFER, UPLOADS
+from server.intake.tus import READ_BUFFER
 from server.intake.tus_headers import CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION
 from server.intake.upload_rows import get_upload, list_uploads, upload_json
 
