@@ -168,3 +168,28 @@ async def test_upload_locks_hold_across_processes_and_do_not_accumulate(
     finally:
         one.close()
         two.close()
+
+
+def test_hash_state_continues_in_another_process() -> None:
+    """The saved SHA-256 state is plain data: another interpreter continues it exactly."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from server.intake.sha256state import ResumableSha256, available
+
+    assert available(), "libcrypto's SHA256_* functions are missing"
+    data = random_bytes(3 * 1024 * 1024 + 77)
+    h = ResumableSha256()
+    h.update(data[:1_000_003])
+    state = h.state()
+    code = (
+        "import sys; from server.intake.sha256state import ResumableSha256 as R; "
+        "h = R.from_state(bytes.fromhex(sys.argv[1])); h.update(sys.stdin.buffer.read()); "
+        "print(h.hexdigest(), h.length)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, state.hex()], input=data[1_000_003:],
+                         capture_output=True, check=True).stdout.decode().split()
+    assert out == [hashlib.sha256(data).hexdigest(), str(len(data))]
+    with pytest.raises(ValueError):
+        ResumableSha256.from_state(state[:-1])
