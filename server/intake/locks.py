@@ -1,13 +1,14 @@
 """One PATCH (or commit, or termination) of an upload at a time, across every server process.
 
-On PostgreSQL a session advisory lock, keyed by the upload id, held on a connection of its own
-for as long as the request runs: a second server asking for it is refused at once (the client
-hears 423 and retries), and a server killed mid-PATCH loses its connection and so its locks,
-letting the station resume through another server straight away. On SQLite (one server
-process by design) a set of the ids held in this process, emptied as each request ends, so it
-never grows with the number of uploads. Either way the offset is also advanced by
-compare-and-set (server.intake.upload_rows.advance), so a lock lost in the middle of a request
-cannot make two writers both succeed.
+On PostgreSQL a session advisory lock keyed by the upload id, taken and released on one
+connection this process keeps for its upload locks (one connection however many uploads run,
+so stations docking at once do not drain the pool): a second server asking for the lock is
+refused at once (the client hears 423 and retries), and a server killed mid-PATCH loses that
+connection and so its locks, letting the station resume through another server straight away.
+Inside one process (and on SQLite, one server process by design) a set of the ids held here,
+emptied as each request ends, so it never grows with the number of uploads. Either way the
+offset is also advanced by compare-and-set (server.intake.upload_rows.advance), so a lock
+lost with a broken connection cannot make two writers both succeed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,6 +45,8 @@ class UploadLocks:
     def __init__(self, db: Database):
         self.db = db
         self._held: set[str] = set()  # ids held by this process (both backends)
+        self._conn: Any = None  # PostgreSQL: the session holding this process's locks
+        self._mutex = threading.Lock()
 
     @property
     def held(self) -> int:
@@ -57,39 +61,50 @@ class UploadLocks:
         if upload_id in self._held:
             raise Busy(busy_message)
         self._held.add(upload_id)
-        conn: Any = None
+        taken = False
         try:
             if self.db.is_postgres:
-                conn = await asyncio.to_thread(self._pg_acquire, upload_id)
-                if conn is None:
+                taken = await asyncio.to_thread(self._pg, "pg_try_advisory_lock", upload_id)
+                if not taken:
                     raise Busy(busy_message)
             yield
         finally:
             self._held.discard(upload_id)
-            if conn is not None:
-                await asyncio.shield(asyncio.to_thread(self._pg_release, conn, upload_id))
+            if taken:
+                await asyncio.shield(
+                    asyncio.to_thread(self._pg, "pg_advisory_unlock", upload_id)
+                )
 
-    def _pg_acquire(self, upload_id: str) -> Any:
-        conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                               {"k": lock_key(upload_id)}).scalar()
-        except Exception:
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return None
-        return conn
+    def _pg(self, fn: str, upload_id: str) -> bool:
+        with self._mutex:
+            for attempt in (1, 2):
+                try:
+                    if self._conn is None:
+                        self._conn = self.db.engine.connect().execution_options(
+                            isolation_level="AUTOCOMMIT"
+                        )
+                    return bool(self._conn.execute(text(f"SELECT {fn}(:k)"),
+                                                   {"k": lock_key(upload_id)}).scalar())
+                except Exception:
+                    # The session is gone (and its locks with it): start a new one once.
+                    self._drop()
+                    if attempt == 2 or fn == "pg_advisory_unlock":
+                        if fn == "pg_advisory_unlock":
+                            logger.warning("upload %s: lock session lost before release",
+                                           upload_id)
+                            return False
+                        raise
+            raise AssertionError("unreachable")
 
-    def _pg_release(self, conn: Any, upload_id: str) -> None:
-        try:
-            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key(upload_id)})
-        except Exception:
-            # The connection is broken: it must not go back to the pool still holding the
-            # lock (if the server still does); dropping it ends the session and the lock.
-            logger.warning("upload %s: could not release its lock; dropping the connection",
-                           upload_id)
-            conn.invalidate()
-        finally:
-            conn.close()
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()
+                conn.close()
+            except Exception:  # already broken
+                pass
+
+    def close(self) -> None:
+        with self._mutex:
+            self._drop()

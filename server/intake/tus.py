@@ -160,6 +160,7 @@ class UploadManager:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self.locks.close()
 
     @property
     def dir(self) -> Any:

@@ -165,6 +165,22 @@ async def test_upload_locks_hold_across_processes_and_do_not_accumulate(
             async with first.hold(f"{uid}{i}", "busy"):
                 await asyncio.sleep(0)
         assert first.held == 0 and second.held == 0
+        # A holder whose session dies (a server killed with -9) lets go of its locks.
+        from sqlalchemy import text
+
+        async with first.hold(uid, "busy"):
+            pid = await asyncio.to_thread(
+                lambda: first._conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            )
+            with two.engine.connect() as c:
+                c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+            await asyncio.sleep(0.2)
+            async with second.hold(uid, "busy"):
+                pass
+        async with first.hold(uid, "busy"):  # a new session after the lost one
+            pass
+        first.close()
+        second.close()
     finally:
         one.close()
         two.close()
