@@ -159,8 +159,8 @@ class Nginx:
         out = []
         for line in self.access_log.read_text().splitlines():
             parts = line.split()
-            if len(parts) >= 4:
-                out.append((parts[0], parts[1], parts[2], parts[3]))
+            if len(parts) >= 4:  # upstream: the last server tried ("a, b" after a failover)
+                out.append((parts[0], parts[1], parts[2], parts[-1]))
         return out
 
 
