@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
-from server.cases.core import link_from_intake
+from server.cases.links import link_from_intake
 from server.catalogue.models import EvidenceDelivery, EvidenceItem, StoredObject, Upload, utcnow
 from server.custody.ledger import actor_of, append
 from server.custody.manifests import write_manifest
@@ -179,7 +179,7 @@ def commit_upload(s: Session, req: CommitRequest) -> Committed:
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
-        from server.people.registry import (
+        from server.people.registry_attribution import (
             on_catalogued,  # device -> officer at recorded_at (issue 16)
         )
 
