@@ -179,31 +179,36 @@ class S3Staging(UploadStaging):
         self, upload_id: str, book: str | None, sha256: str, retention_until: datetime | None
     ) -> None:
         b = _Book(book)
+        expected = sum(p[1] for p in b.parts) + sum(end - start for start, end in b.pieces)
         target = self.store.key(sha256)
         if self.store.exists(sha256):
             self.discard(upload_id, book)  # the same bytes are already held
             return
         data_key = self._key(upload_id)
-        try:
-            if b.pieces:
-                data = self.read_pieces(upload_id, b.pieces)
-                number = (b.parts[-1][0] + 1) if b.parts else 1
-                etag, crc = self.upload_part(upload_id, b.mpu, number, data)
-                b.parts.append([number, len(data), etag, crc])
-                b.pieces = []
-            parts = [{"PartNumber": n, "ETag": etag, "ChecksumCRC32": crc}
-                     for n, _size, etag, crc in b.parts]
-            self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=data_key, UploadId=b.mpu,
-                MultipartUpload={"Parts": parts},
-            )
-        except StagingLost:
-            if not self._has(data_key):  # not completed by an earlier, interrupted commit
-                raise
-        except ClientError as exc:
-            if _code(exc) != "NoSuchUpload" or not self._has(data_key):
-                raise self._wrap(exc, f"completing staging of upload {upload_id}") from exc
-        size = sum(p[1] for p in b.parts) if b.parts else self._size(data_key)
+        if not self._has(data_key):  # else an interrupted commit completed it already
+            try:
+                if b.pieces:
+                    data = self.read_pieces(upload_id, b.pieces)
+                    number = (b.parts[-1][0] + 1) if b.parts else 1
+                    etag, crc = self.upload_part(upload_id, b.mpu, number, data)
+                    b.parts.append([number, len(data), etag, crc])
+                    b.pieces = []
+                parts = [{"PartNumber": n, "ETag": etag, "ChecksumCRC32": crc}
+                         for n, _size, etag, crc in b.parts]
+                self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=data_key, UploadId=b.mpu,
+                    MultipartUpload={"Parts": parts},
+                )
+            except StagingLost:
+                if not self._has(data_key):  # completed meanwhile by another process?
+                    raise
+            except ClientError as exc:
+                if _code(exc) != "NoSuchUpload" or not self._has(data_key):
+                    raise self._wrap(exc, f"completing staging of upload {upload_id}") from exc
+        size = self._size(data_key)  # also when an interrupted commit completed it before
+        if size != expected:
+            raise StagingLost(f"upload {upload_id}: the staged object holds {size} bytes, "
+                              f"{expected} were received; start a new upload")
         self._copy_in(data_key, target, size, retention_until, sha256)
         self.discard(upload_id, None)
 

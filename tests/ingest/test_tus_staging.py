@@ -209,3 +209,45 @@ def test_hash_state_continues_in_another_process() -> None:
     assert out == [hashlib.sha256(data).hexdigest(), str(len(data))]
     with pytest.raises(ValueError):
         ResumableSha256.from_state(state[:-1])
+
+
+@pytest.mark.s3
+def test_s3_commit_interrupted_after_completing_is_finished_exactly(s3_settings) -> None:  # type: ignore[no-untyped-def]
+    """A server died after completing the staging's multipart upload but before the copy:
+    finishing the commit stores exactly the received bytes (size checked), once."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    settings = s3_settings(upload_staging_part_bytes=5 * 1024 * 1024)
+    store = open_store(settings)
+    staging = store.staging(settings)
+    uid = uuid.uuid4().hex
+    data = random_bytes(6 * 1024 * 1024 + 5)
+    cut = 5 * 1024 * 1024 + 512 * 1024
+    book = staging.create(uid)
+    w = staging.writer(uid, 0, book)
+    w.write([data[:cut]])  # fills part 1
+    book = w.keep()
+    w = staging.writer(uid, cut, book)
+    w.write([data[cut:]])  # waits as a piece
+    book = w.keep()
+    b = json.loads(book)
+    assert len(b["parts"]) == 1 and b["pieces"] == [[cut, len(data)]]
+    # The crash state: the piece sent as the last part, the upload completed, not yet copied.
+    etag, crc = staging.upload_part(uid, b["mpu"], 2, data[cut:])  # type: ignore[attr-defined]
+    parts = [*b["parts"], [2, len(data) - cut, etag, crc]]
+    store.client.complete_multipart_upload(  # type: ignore[attr-defined]
+        Bucket=settings.s3_bucket, Key=f"staging/{uid}/data", UploadId=b["mpu"],
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e, "ChecksumCRC32": c}
+                                   for n, _size, e, c in parts]},
+    )
+    until = datetime.now(UTC) + timedelta(days=200)
+    digest = sha256(data)
+    staging.commit(uid, book, digest, until)
+    assert store.read_all(digest) == data
+    staging.commit(uid, book, digest, until)  # again: already stored, nothing changes
+    assert list(store.iter_keys()) == [digest]
+    assert list(store.stray_files()) == []
+    versions = store.client.list_object_versions(  # type: ignore[attr-defined]
+        Bucket=settings.s3_bucket, Prefix="staging/")
+    assert not versions.get("Versions")
