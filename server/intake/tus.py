@@ -459,6 +459,7 @@ class UploadManager:
                     )
                     u.received, u.hash_state = offset + written, state
                     u.staging = book if book is not None else u.staging
+                    await asyncio.shield(self._off_loop(writer.recorded))
                 if not complete:
                     logger.info("upload %s interrupted at %d bytes", u.id, offset + written)
             else:

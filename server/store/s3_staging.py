@@ -4,9 +4,9 @@ Each tus upload has a multipart upload at `staging/<id>/data`. PATCH bytes are g
 parts of `part_bytes` (at least S3's 5 MiB minimum); what a PATCH leaves over (less than a
 part) is written as a small immutable piece object `staging/<id>/piece-<start>-<end>`. Once
 the pieces and the next PATCH's bytes fill a part, the pieces are read back and sent as that
-part. So a station that sends small PATCHes costs at most one extra write and read of each
-byte, and a large PATCH goes straight into parts. The book (in the catalogue's uploads row,
-written with the offset) names the multipart upload, the parts (number, size, ETag, CRC32)
+part (and deleted once the catalogue records that part). So a station that sends small
+PATCHes costs at most one extra write and read of each byte, and a large PATCH goes straight
+into parts. The book (in the catalogue's uploads row, written with the offset) names the multipart upload, the parts (number, size, ETag, CRC32)
 and the pieces; parts or pieces a failed PATCH left behind are not in the book and are
 overwritten or deleted. On the last byte the pieces become the last part, the multipart
 upload is completed, and the result is copied inside S3 (no bytes through the server) to
@@ -50,7 +50,7 @@ class _Book:
         d: dict[str, Any] = json.loads(text) if text else {}
         self.mpu: str = d.get("mpu", "")
         self.parts: list[list[Any]] = d.get("parts", [])  # [number, size, etag, crc32]
-        self.pieces: list[list[int]] = d.get("pieces", [])  # [start, end]
+        self.pieces: list[list[Any]] = d.get("pieces", [])  # [start, end, version id]
 
     def dumps(self) -> str:
         return json.dumps({"mpu": self.mpu, "parts": self.parts, "pieces": self.pieces},
@@ -60,7 +60,7 @@ class _Book:
 class S3Writer(StagingWriter):
     def __init__(self, staging: S3Staging, upload_id: str, offset: int, book: _Book):
         self.st, self.id, self.book = staging, upload_id, book
-        pending = sum(end - start for start, end in book.pieces)
+        pending = sum(p[1] - p[0] for p in book.pieces)
         parted = sum(p[1] for p in book.parts)
         if parted + pending != offset:
             raise StagingLost(
@@ -70,6 +70,7 @@ class S3Writer(StagingWriter):
         self.pending = pending
         self.buf = bytearray()
         self.buf_start = offset
+        self.consumed: list[list[Any]] = []  # pieces now inside a part
 
     def write(self, parts: list[bytes]) -> None:
         for data in parts:
@@ -79,6 +80,7 @@ class S3Writer(StagingWriter):
 
     def _flush_part(self) -> None:
         data = self.st.read_pieces(self.id, self.book.pieces) + bytes(self.buf)
+        self.consumed += self.book.pieces
         number = (self.book.parts[-1][0] + 1) if self.book.parts else 1
         etag, crc = self.st.upload_part(self.id, self.book.mpu, number, data)
         self.book.parts.append([number, len(data), etag, crc])
@@ -90,14 +92,20 @@ class S3Writer(StagingWriter):
     def keep(self) -> str | None:
         if self.buf:
             end = self.buf_start + len(self.buf)
-            self.st.put_piece(self.id, self.buf_start, end, bytes(self.buf))
-            self.book.pieces.append([self.buf_start, end])
+            vid = self.st.put_piece(self.id, self.buf_start, end, bytes(self.buf))
+            self.book.pieces.append([self.buf_start, end, vid])
             self.pending += len(self.buf)
             self.buf_start, self.buf = end, bytearray()
         return self.book.dumps()
 
     def drop(self) -> None:
         self.buf = bytearray()
+
+    def recorded(self) -> None:
+        """The new book is in the catalogue: the pieces now inside a part can go."""
+        if self.consumed:
+            self.st.delete_pieces(self.id, self.consumed)
+            self.consumed = []
 
 
 class S3Staging(UploadStaging):
@@ -148,18 +156,19 @@ class S3Staging(UploadStaging):
             raise self._wrap(exc, f"staging part {number} of upload {upload_id}") from exc
         return str(r["ETag"]), crc
 
-    def put_piece(self, upload_id: str, start: int, end: int, data: bytes) -> None:
+    def put_piece(self, upload_id: str, start: int, end: int, data: bytes) -> str | None:
         try:
-            self.s3.put_object(
+            r = self.s3.put_object(
                 Bucket=self.bucket, Key=self._key(upload_id, f"piece-{start}-{end}"), Body=data,
                 ChecksumCRC32=_crc32(data),
             )
         except Exception as exc:
             raise self._wrap(exc, f"staging bytes {start}-{end} of upload {upload_id}") from exc
+        return r.get("VersionId")
 
-    def read_pieces(self, upload_id: str, pieces: list[list[int]]) -> bytes:
+    def read_pieces(self, upload_id: str, pieces: list[list[Any]]) -> bytes:
         out = bytearray()
-        for start, end in pieces:
+        for start, end, *_ in pieces:
             key = self._key(upload_id, f"piece-{start}-{end}")
             try:
                 data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -174,12 +183,21 @@ class S3Staging(UploadStaging):
             out += data
         return bytes(out)
 
+    def delete_pieces(self, upload_id: str, pieces: list[list[Any]]) -> None:
+        doomed = [{"Key": self._key(upload_id, f"piece-{p[0]}-{p[1]}"),
+                   **({"VersionId": p[2]} if len(p) > 2 and p[2] else {})} for p in pieces]
+        try:
+            for i in range(0, len(doomed), 1000):
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed[i:i + 1000]})
+        except Exception as exc:  # best effort: discard() removes the rest at the end
+            logger.warning("could not delete staged pieces of upload %s: %s", upload_id, exc)
+
     # -- commit ---------------------------------------------------------------------------
     def commit(
         self, upload_id: str, book: str | None, sha256: str, retention_until: datetime | None
     ) -> None:
         b = _Book(book)
-        expected = sum(p[1] for p in b.parts) + sum(end - start for start, end in b.pieces)
+        expected = sum(p[1] for p in b.parts) + sum(p[1] - p[0] for p in b.pieces)
         target = self.store.key(sha256)
         if self.store.exists(sha256):
             self.discard(upload_id, book)  # the same bytes are already held

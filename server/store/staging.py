@@ -49,6 +49,10 @@ class StagingWriter(ABC):
     @abstractmethod
     def drop(self) -> None: ...
 
+    def recorded(self) -> None:
+        """Called once the book `keep` returned is in the catalogue (tidy-up may follow)."""
+        return None
+
 
 class UploadStaging(ABC):
     """The staging area of one store."""

@@ -226,13 +226,20 @@ def test_s3_commit_interrupted_after_completing_is_finished_exactly(s3_settings)
     cut = 5 * 1024 * 1024 + 512 * 1024
     book = staging.create(uid)
     w = staging.writer(uid, 0, book)
-    w.write([data[:cut]])  # fills part 1
+    w.write([data[:1000]])  # a small PATCH waits as a piece
     book = w.keep()
+    w = staging.writer(uid, 1000, book)
+    w.write([data[1000:cut]])  # the piece and these bytes fill part 1
+    book = w.keep()
+    w.recorded()  # the catalogue holds the new book: the piece goes
+    left = store.client.list_object_versions(  # type: ignore[attr-defined]
+        Bucket=settings.s3_bucket, Prefix=f"staging/{uid}/piece-")
+    assert not left.get("Versions") and not left.get("DeleteMarkers")
     w = staging.writer(uid, cut, book)
     w.write([data[cut:]])  # waits as a piece
     book = w.keep()
     b = json.loads(book)
-    assert len(b["parts"]) == 1 and b["pieces"] == [[cut, len(data)]]
+    assert len(b["parts"]) == 1 and [p[:2] for p in b["pieces"]] == [[cut, len(data)]]
     # The crash state: the piece sent as the last part, the upload completed, not yet copied.
     etag, crc = staging.upload_part(uid, b["mpu"], 2, data[cut:])  # type: ignore[attr-defined]
     parts = [*b["parts"], [2, len(data) - cut, etag, crc]]
