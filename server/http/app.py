@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -18,6 +19,7 @@ from server.custody.treeheads import tree_head_ctx
 from server.custody.verification import fixity_ctx
 from server.http import appkeys as keys
 from server.http.errors import CustodianError, Unauthorized
+from server.http.grants import MEDIA_GRANTS, GrantCache
 from server.http.messages import error_body, negotiate
 from server.http.outage import RETRY_AFTER_S, classify
 from server.http.principals import ACCOUNTS, AccountCache, resolve
@@ -130,11 +132,30 @@ def metrics_middleware(registry: CollectorRegistry) -> Callable[..., Awaitable[w
     return middleware
 
 
+async def executors_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One thread pool per kind of blocking work: streaming reads, upload writes and hashing,
+    in-process jobs (the catalogue and password hashing have their own). A busy job pool or a
+    burst of uploads then never queues playback behind it, and none of them shares asyncio's
+    default executor. Shut down after everything that uses them (contexts unwind in reverse)."""
+    settings = app[keys.SETTINGS]
+    pools = {
+        keys.STREAM_POOL: ThreadPoolExecutor(settings.stream_threads, "stream"),
+        keys.UPLOAD_POOL: ThreadPoolExecutor(settings.upload_threads, "upload"),
+        keys.JOB_POOL: ThreadPoolExecutor(settings.worker_concurrency + 1, "job"),
+    }
+    for key, pool in pools.items():
+        app[key] = pool
+    yield
+    for pool in pools.values():
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """In-process job workers (media processing) for the embedded single-machine setup."""
     from server.media.worker import WorkerPool
 
-    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE])
+    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE],
+                      executor=app[keys.JOB_POOL])
     app[keys.WORKERS] = pool
     task = asyncio.create_task(pool.run())
     yield
@@ -159,6 +180,7 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
     app[ACCOUNTS] = AccountCache(settings.account_cache_seconds)
     app[LOGIN_SERIALIZER] = Serializer()
+    app[MEDIA_GRANTS] = GrantCache(settings.media_access_cache_seconds)
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         from server.catalogue.migrate import upgrade
@@ -173,6 +195,7 @@ def create_app(settings: Settings) -> web.Application:
         app[keys.STORE] = open_store(settings)
         yield
 
+    app.cleanup_ctx.append(executors_ctx)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -19,3 +21,8 @@ TOKENS = web.AppKey("tokens", TokenIssuer)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 WORKERS = web.AppKey("workers", WorkerPool)
 SIGNING_KEY = web.AppKey("signing_key", ServerKey)
+# One thread pool per kind of blocking work (issue 18): a busy job or a burst of uploads does
+# not starve playback, and none of them takes asyncio's default executor.
+STREAM_POOL = web.AppKey("stream_pool", ThreadPoolExecutor)
+UPLOAD_POOL = web.AppKey("upload_pool", ThreadPoolExecutor)
+JOB_POOL = web.AppKey("job_pool", ThreadPoolExecutor)

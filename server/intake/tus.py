@@ -354,7 +354,8 @@ class UploadManager:
     """Creates, receives, commits, terminates and expires tus uploads."""
 
     def __init__(
-        self, settings: Settings, db: Database, store: ObjectStore, key: ServerKey | None = None
+        self, settings: Settings, db: Database, store: ObjectStore, key: ServerKey | None = None,
+        pool: ThreadPoolExecutor | None = None,
     ):
         for name in (
             "upload_max_bytes",
@@ -375,10 +376,13 @@ class UploadManager:
         self._live: dict[str, _Live] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Writes and hashes run here so the event loop keeps receiving meanwhile.
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
+        # The app's upload pool (server/http/app.py) when given, else one of our own.
+        self._own_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._own_pool:
+            self._pool.shutdown(wait=True)
 
     def part_path(self, upload_id: str) -> Path:
         return self.dir / f"upload-{upload_id}.part"
@@ -1067,7 +1071,8 @@ UPLOADS = web.AppKey("uploads", UploadManager)
 async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """The upload manager and its expiry task (runs after the database and store contexts)."""
     settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY])
+    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY],
+                            pool=app.get(keys.UPLOAD_POOL))
     app[UPLOADS] = manager
 
     async def sweep() -> None:
