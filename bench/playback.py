@@ -273,6 +273,31 @@ http {{
     wait_http(f"http://127.0.0.1:{nginx_port}/")
 
 
+def cpu_seconds(pids: list[int], which: tuple[int, ...] = (11, 12)) -> float:
+    """CPU seconds used so far by these processes: user + system (or `which` of the two)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(fields[i]) for i in which)  # utime, stime (fields 14, 15)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def nginx_pids(dep: Deployment) -> list[int]:
+    """nginx's master and its workers."""
+    master = int((dep.work / "nginx" / "nginx.pid").read_text())
+    pids = [master]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
 # -- load -----------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -282,6 +307,12 @@ class Result:
     bytes: int
     latencies: list[float]
     errors: int
+    cpu_s: float = 0.0  # the serving processes' CPU seconds (Custodian, nginx or both)
+    sys_s: float = 0.0  # of which in the kernel
+
+    @property
+    def cpu_per_gb(self) -> float:
+        return self.cpu_s / max(self.bytes / 1e9, 1e-9)
 
     @property
     def mbps(self) -> float:
@@ -381,8 +412,10 @@ def one_run(args: argparse.Namespace, media: list[Path], run_no: int) -> list[Re
     try:
         dep.tokens, _ = prepare_catalogue(env, max(args.viewers))
         log = open(work / "server.log", "w")  # noqa: SIM115 - closed below
-        dep.server = subprocess.Popen([str(BIN), "serve", "--port", str(dep.port)], cwd=ROOT,
-                                      env=env, stdout=log, stderr=log)
+        argv = [str(BIN), "serve", "--port", str(dep.port)]
+        if args.profile:  # the server under cProfile (written when it stops)
+            argv = [sys.executable, "-m", "cProfile", "-o", args.profile, *argv]
+        dep.server = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=log)
         wait_http(f"http://127.0.0.1:{dep.port}/healthz", dep.server)
         dock_and_process(dep, media)
         nginx_port, proxy_port = free_port(), free_port()
@@ -396,11 +429,18 @@ def one_run(args: argparse.Namespace, media: list[Path], run_no: int) -> list[Re
             for side in args.sides:
                 urls = side_urls(dep, side, nginx_port, proxy_port)
                 tokens = [] if side == "nginx" else dep.tokens
+                pids = {"nginx": nginx_pids(dep), "custodian": [dep.server.pid],
+                        "proxied": [dep.server.pid, *nginx_pids(dep)]}[side]
+                cpu0, sys0 = cpu_seconds(pids), cpu_seconds(pids, (12,))
                 res = asyncio.run(load(urls, tokens, n, args.seconds, side))
+                res.cpu_s = cpu_seconds(pids) - cpu0
+                res.sys_s = cpu_seconds(pids, (12,)) - sys0
                 results.append(res)
                 print(f"  run {run_no + 1} N={n:<4} {side:<10} {res.mbps:8.0f} MB/s  p50 "
                       f"{res.pct(0.5):7.1f} ms  p99 {res.pct(0.99):7.1f} ms  "
-                      f"{len(res.latencies)} segments  errors {res.errors}", flush=True)
+                      f"{len(res.latencies)} segments  errors {res.errors}  server CPU "
+                      f"{res.cpu_per_gb:.2f} s/GB ({res.sys_s / max(res.bytes / 1e9, 1e-9):.2f} "
+                      "in the kernel)", flush=True)
         log.close()
     finally:
         dep.stop()
@@ -431,6 +471,7 @@ def main() -> int:
     ap.add_argument("--tmp", default="/tmp", help="work folder (default /tmp)")
     ap.add_argument("--cache", default="/tmp/custodian-bench-cache", help="generated clips")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--profile", help="run the server under cProfile, writing this file")
     args = ap.parse_args()
     args.viewers = [int(v) for v in args.viewers.split(",")]
     args.sides = [s.strip() for s in args.sides.split(",")]
@@ -444,30 +485,25 @@ def main() -> int:
           f"{' (PostgreSQL)' if args.pg else ' (SQLite)'}; ratios against nginx in the same run")
     ok = True
     for n in args.viewers:
-        def med(side: str, f) -> float:  # type: ignore[no-untyped-def]
-            return statistics.median(f(r) for r in every if r.side == side and r.viewers == n)
-
-        base_mb, base_p99 = med("nginx", lambda r: r.mbps), med("nginx", lambda r: r.pct(0.99))
         for side in args.sides:
-            mb, p50, p99 = (med(side, lambda r: r.mbps), med(side, lambda r: r.pct(0.5)),
-                            med(side, lambda r: r.pct(0.99)))
-            line = f"N={n:<4} {side:<10} {mb:8.0f} MB/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+            mine = [r for r in every if r.side == side and r.viewers == n]
+            base = [r for r in every if r.side == "nginx" and r.viewers == n]
+            mb = statistics.median(r.mbps for r in mine)
+            p50 = statistics.median(r.pct(0.5) for r in mine)
+            p99 = statistics.median(r.pct(0.99) for r in mine)
+            cpu = statistics.median(r.cpu_per_gb for r in mine)
+            line = (f"N={n:<4} {side:<10} {mb:8.0f} MB/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
+                    f"CPU {cpu:5.2f} s/GB")
             if side != "nginx":
-                # ratios per run, then their median (both sides of a ratio share a run)
-                tr = statistics.median(
-                    a.mbps / max(b.mbps, 1e-9) for a, b in zip(
-                        (r for r in every if r.side == side and r.viewers == n),
-                        (r for r in every if r.side == "nginx" and r.viewers == n), strict=True))
-                pr = statistics.median(
-                    a.pct(0.99) / max(b.pct(0.99), 1e-9) for a, b in zip(
-                        (r for r in every if r.side == side and r.viewers == n),
-                        (r for r in every if r.side == "nginx" and r.viewers == n), strict=True))
+                # ratios within each run (both sides of a ratio share a run), then their median
+                tr = statistics.median(a.mbps / max(b.mbps, 1e-9) for a, b in zip(mine, base, strict=True))
+                pr = statistics.median(a.pct(0.99) / max(b.pct(0.99), 1e-9)
+                                       for a, b in zip(mine, base, strict=True))
                 met = tr >= GOALS["throughput"] and pr <= GOALS["p99"]
                 ok &= met
                 line += (f"   throughput {tr:.2f}x nginx, p99 {pr:.2f}x nginx "
                          f"({'meets' if met else 'misses'} the goal)")
             print(line)
-        del base_mb, base_p99
     return 0 if ok else 1
 
 

@@ -17,6 +17,7 @@ import ipaddress
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from functools import lru_cache
@@ -85,6 +86,30 @@ def _stream_pool(request: web.Request) -> Executor | None:
     return request.app.get(keys.STREAM_POOL)
 
 
+class _Warm:
+    """Objects opened in the last WARM_S seconds: their folder entries and first pages are in
+    the kernel's caches, so opening them again takes microseconds and is done on the event
+    loop; a cold open (a disk seek, perhaps) goes to the streaming pool instead."""
+
+    WARM_S = 30.0
+    MAX = 4096
+
+    def __init__(self) -> None:
+        self._seen: dict[str, float] = {}
+
+    def __contains__(self, path: str) -> bool:
+        seen = self._seen.get(path)
+        return seen is not None and time.monotonic() - seen < self.WARM_S
+
+    def add(self, path: str) -> None:
+        if len(self._seen) >= self.MAX:
+            self._seen.clear()
+        self._seen[path] = time.monotonic()
+
+
+_warm = _Warm()
+
+
 def _open_local(store: LocalStore, sha256: str, size: int) -> BinaryIO:
     """Open a local object for sendfile; its size must be the catalogue's (else it is damaged)."""
     try:
@@ -129,7 +154,12 @@ async def send_object(request: web.Request, store: ObjectStore, sha256: str, siz
     fobj: BinaryIO | None = None
     if local:
         # Opened before the headers go out, so a missing or damaged object is a clean error.
-        fobj = await loop.run_in_executor(pool, _open_local, store, sha256, size)
+        key = f"{store.root}/{sha256}"
+        if key in _warm:
+            fobj = _open_local(store, sha256, size)
+        else:
+            fobj = await loop.run_in_executor(pool, _open_local, store, sha256, size)
+            _warm.add(key)
     try:
         try:
             await resp.prepare(request)
