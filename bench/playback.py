@@ -309,6 +309,7 @@ class Result:
     errors: int
     cpu_s: float = 0.0  # the serving processes' CPU seconds (Custodian, nginx or both)
     sys_s: float = 0.0  # of which in the kernel
+    playlists: list[float] = field(default_factory=list)  # playlist latencies (a new playback)
 
     @property
     def cpu_per_gb(self) -> float:
@@ -331,6 +332,7 @@ async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: in
     import aiohttp
 
     latencies: list[float] = []
+    playlists: list[float] = []
     total = [0, 0]  # bytes, errors
     end = time.monotonic() + seconds
     conn = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False)
@@ -349,7 +351,7 @@ async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: in
                 n += len(chunk)
                 if url.endswith(".m3u8"):
                     body.append(chunk)
-        latencies.append(time.perf_counter() - t0) if not url.endswith(".m3u8") else None
+        (playlists if url.endswith(".m3u8") else latencies).append(time.perf_counter() - t0)
         total[0] += n
         return b"".join(body)
 
@@ -376,7 +378,9 @@ async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: in
         t0 = time.monotonic()
         await asyncio.gather(*(reviewer(session, i) for i in range(viewers)))
         elapsed = time.monotonic() - t0
-    return Result(side, viewers, elapsed, total[0], latencies, total[1])
+    res = Result(side, viewers, elapsed, total[0], latencies, total[1])
+    res.playlists = playlists
+    return res
 
 
 def side_urls(dep: Deployment, side: str, nginx_port: int, proxy_port: int) -> list[tuple[str, list[str]]]:
@@ -441,6 +445,10 @@ def one_run(args: argparse.Namespace, media: list[Path], run_no: int) -> list[Re
                       f"{len(res.latencies)} segments  errors {res.errors}  server CPU "
                       f"{res.cpu_per_gb:.2f} s/GB ({res.sys_s / max(res.bytes / 1e9, 1e-9):.2f} "
                       "in the kernel)", flush=True)
+                if args.verbose:
+                    pl = sorted(res.playlists) or [float("nan")]
+                    print(f"      playlists: {len(pl)}, p50 {pl[len(pl) // 2] * 1000:.1f} ms, "
+                          f"p99 {pl[int(0.99 * len(pl))] * 1000:.1f} ms", flush=True)
         log.close()
     finally:
         dep.stop()
@@ -471,6 +479,7 @@ def main() -> int:
     ap.add_argument("--tmp", default="/tmp", help="work folder (default /tmp)")
     ap.add_argument("--cache", default="/tmp/custodian-bench-cache", help="generated clips")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--verbose", action="store_true", help="also playlist latencies")
     ap.add_argument("--profile", help="run the server under cProfile, writing this file")
     args = ap.parse_args()
     args.viewers = [int(v) for v in args.viewers.split(",")]
