@@ -233,11 +233,9 @@ async def test_playback_is_not_queued_behind_busy_jobs(make_client) -> None:  # 
 
 
 async def test_uploads_and_jobs_run_on_the_apps_pools(make_client) -> None:  # type: ignore[no-untyped-def]
-    from server.intake.tus import UPLOADS
-
     client = await make_client(worker_in_server=True)
     app = client.server.app
-    assert app[UPLOADS]._pool is app[keys.UPLOAD_POOL]
+    assert app[keys.UPLOADS]._pool is app[keys.UPLOAD_POOL]
     assert app[keys.WORKERS].executor is app[keys.JOB_POOL]
     pools = [app[keys.STREAM_POOL], app[keys.UPLOAD_POOL], app[keys.JOB_POOL]]
     await client.close()
