@@ -48,9 +48,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int, which: tuple[int, ...] = (11, 12)) -> float:
+    """CPU seconds of a process so far: user + system (or `which` of /proc's two fields)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(fields[i]) for i in which) / os.sysconf("SC_CLK_TCK")
 
 
 def make_files(cache: Path, stations: int, files: int, mb: int) -> list[list[Path]]:
@@ -163,7 +164,7 @@ def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namesp
             docks.append((dock, creds))
         total = sum(p.stat().st_size for files in station_files for p in files)
         run(["sync"])
-        cpu0 = cpu_seconds(server.pid)
+        cpu0, sys0 = cpu_seconds(server.pid), cpu_seconds(server.pid, (12,))
         t0 = time.perf_counter()
         for st, (dock, creds) in enumerate(docks):
             agents.append(subprocess.Popen(
@@ -178,6 +179,7 @@ def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namesp
                 raise SystemExit(f"a station failed ({a.returncode}):\n{out}")
         wall = time.perf_counter() - t0
         cpu = cpu_seconds(server.pid) - cpu0
+        kernel = cpu_seconds(server.pid, (12,)) - sys0
         for dock, _ in docks:
             cleared = list((dock / "cleared").iterdir())
             files = [p for p in dock.iterdir() if p.is_file()]
@@ -198,7 +200,8 @@ def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namesp
             with create_engine(args.pg_url, isolation_level="AUTOCOMMIT").connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
     return {"gib": total / GIB, "wall_s": wall, "mibps": total / MIB / wall,
-            "server_cpu_s": cpu, "server_cpu_per_gib": cpu / (total / GIB)}
+            "server_cpu_s": cpu, "server_cpu_per_gib": cpu / (total / GIB),
+            "server_kernel_per_gib": kernel / (total / GIB)}
 
 
 def main() -> int:
@@ -230,7 +233,8 @@ def main() -> int:
         results.append(res)
         print(f"round {i + 1}: {args.stations} stations, {res['gib']:.2f} GiB in "
               f"{res['wall_s']:.1f} s = {res['mibps']:.0f} MiB/s; server CPU "
-              f"{res['server_cpu_per_gib']:.2f} s/GiB; one SHA-256 pass "
+              f"{res['server_cpu_per_gib']:.2f} s/GiB ({res['server_kernel_per_gib']:.2f} in the "
+              f"kernel); one SHA-256 pass "
               f"{res['sha256_per_gib']:.2f} s/GiB; ratio {res['ratio']:.2f}x", flush=True)
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
     print(f"median of {args.rounds} ({'PostgreSQL' if args.pg else 'SQLite'}): "
