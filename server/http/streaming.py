@@ -184,16 +184,21 @@ async def send_object(request: web.Request, store: ObjectStore, sha256: str, siz
 
 
 async def _sendfile(request: web.Request, fobj: BinaryIO, offset: int, count: int) -> bool:
-    """Zero-copy from the file to the socket; False when the transport cannot (TLS)."""
+    """Zero-copy from the file to the socket; False (before any byte) when this transport or
+    file cannot (TLS served by Python, another event loop), and the caller streams instead."""
     transport = request.transport
     if transport is None or transport.is_closing():
         raise ConnectionResetError("connection lost")
     try:
         await asyncio.get_running_loop().sendfile(transport, fobj, offset, count, fallback=False)
-    except NotImplementedError:
-        return False
     except (BrokenPipeError, ConnectionError) as exc:
         raise ConnectionResetError(str(exc)) from exc
+    except (NotImplementedError, RuntimeError):
+        # asyncio refuses before sending anything: SendfileNotAvailableError, "not supported
+        # for transport", "fallback is disabled" (all RuntimeError), or a closing transport.
+        if transport.is_closing():
+            raise ConnectionResetError("connection lost") from None
+        return False
     return True
 
 

@@ -268,3 +268,64 @@ def _sha(data: bytes) -> str:
 
 async def _item_sha(env: Env) -> str:
     return _sha(env.original)
+
+
+def _tls_context(tmp_path):  # type: ignore[no-untyped-def]
+    """A server TLS context with a throwaway self-signed certificate for 127.0.0.1."""
+    import datetime as dt
+    import ipaddress
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(
+                ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "tls.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "tls.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(tmp_path / "tls.pem", tmp_path / "tls.key")
+    return ctx
+
+
+async def test_tls_served_by_python_falls_back_to_streaming(aiohttp_client, make_settings,
+                                                             tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No sendfile through TLS: the same bytes come from the streaming pool instead."""
+    from server.http.app import create_app
+
+    ctx = _tls_context(tmp_path)
+
+    async def make_client(**overrides):  # type: ignore[no-untyped-def]
+        from aiohttp.test_utils import TestServer
+
+        server = TestServer(create_app(make_settings(**overrides)))
+        await server.start_server(ssl=ctx)  # started here: aiohttp_client would not pass ssl
+        import ssl
+
+        import aiohttp
+
+        trust = ssl.create_default_context(cafile=str(tmp_path / "tls.pem"))
+        return await aiohttp_client(server, connector=aiohttp.TCPConnector(ssl=trust))
+
+    env = await make_env(make_client)
+    assert env.client.server.scheme == "https"
+    url = f"/api/v1/evidence/{env.item}/original"
+    r = await env.client.get(url, headers=env.h("reviewer"))
+    assert r.status == 200 and await r.read() == env.original
+    r = await env.client.get(url, headers=env.h("reviewer", Range="bytes=1048570-2097160"))
+    assert r.status == 206 and await r.read() == env.original[1_048_570:2_097_161]
+    r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
+                             headers=env.h("reviewer"))
+    assert await r.read() == env.files["hls/seg-00000.m4s"]
