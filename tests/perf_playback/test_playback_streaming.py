@@ -329,3 +329,38 @@ async def test_tls_served_by_python_falls_back_to_streaming(aiohttp_client, make
     r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
                              headers=env.h("reviewer"))
     assert await r.read() == env.files["hls/seg-00000.m4s"]
+
+
+async def test_playbacks_starting_together_share_commits_and_keep_the_chain(make_client) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    env = await make_env(make_client)
+    commits = []  # transactions that wrote ledger entries, and how many each
+    engine = env.db().engine
+    wrote: dict[int, int] = {}
+
+    def statement(conn, cursor, sql, *args):  # type: ignore[no-untyped-def]
+        if sql.lstrip().upper().startswith("INSERT INTO LEDGER"):
+            wrote[id(conn)] = wrote.get(id(conn), 0) + 1
+
+    def commit(conn):  # type: ignore[no-untyped-def]
+        if id(conn) in wrote:
+            commits.append(wrote.pop(id(conn)))
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", commit)
+    try:
+        rs = await asyncio.gather(*(
+            env.client.get(f"/api/v1/evidence/{env.item}/hls/index.m3u8",
+                           headers=env.h("reviewer" if i % 2 else "admin"))
+            for i in range(30)))
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", commit)
+    assert [r.status for r in rs] == [200] * 30
+    views = env.views()
+    assert len(views) == 30  # every playback its own entry, each committed before its bytes
+    assert sum(commits) == 30 and len(commits) < 30, commits  # not one transaction each
+    rows = env.db().call(lambda s: list(s.scalars(select(LedgerRow).order_by(LedgerRow.seq))))
+    for before, after in zip(rows, rows[1:], strict=False):
+        assert after.seq == before.seq + 1 and after.prev_hash == before.entry_hash

@@ -36,9 +36,10 @@ async def _serve(request: web.Request, name: str, *, starts_playback: bool = Fal
     item_id = request.match_info["id"]
     who = principal(request)  # resolved from the catalogue (account cache) on every request
     grants = request.app[MEDIA_GRANTS]
-    grant = grants.get(who, item_id)
-    if grant is None or name not in grant.renditions:
-        grant = await request.app[keys.DB].read(_grant, item_id, who)
+    db = request.app[keys.DB]
+    grant = await grants.load(who, item_id, lambda: db.read(_grant, item_id, who))
+    if name not in grant.renditions:  # made since the grant was remembered?
+        grant = await db.read(_grant, item_id, who)
         grants.put(who, grant)
     r = grant.renditions.get(name)
     if r is None:
