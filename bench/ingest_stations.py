@@ -218,6 +218,8 @@ def main() -> int:
     ap.add_argument("--cache", default="/tmp/custodian-bench-cache", help="generated files")
     ap.add_argument("--profile", help="run the server under cProfile, writing this file")
     args = ap.parse_args()
+    # A stop (SIGTERM) unwinds like Ctrl-C, so the servers this run started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     station_files = make_files(Path(args.cache), args.stations, args.files, args.mb)
     every = [p for files in station_files for p in files]
     results = []

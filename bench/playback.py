@@ -482,6 +482,8 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true", help="also playlist latencies")
     ap.add_argument("--profile", help="run the server under cProfile, writing this file")
     args = ap.parse_args()
+    # A stop (SIGTERM) unwinds like Ctrl-C, so the servers this run started are stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     args.viewers = [int(v) for v in args.viewers.split(",")]
     args.sides = [s.strip() for s in args.sides.split(",")]
     if "nginx" not in args.sides:
