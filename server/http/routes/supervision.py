@@ -8,9 +8,10 @@ from typing import Any
 from aiohttp import web
 
 from server.cases import spotcheck
-from server.cases.core import parse_time
 from server.cases.finding_texts import request_lang
-from server.cases.supervision import TABLES, report_csv, report_xlsx, supervision_report
+from server.cases.inputs import parse_time
+from server.cases.supervision import supervision_report
+from server.cases.supervision_tables import TABLES, report_csv, report_xlsx
 from server.http import appkeys as keys
 from server.http.access import SUPERVISE, require
 from server.http.errors import BadRequest
