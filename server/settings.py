@@ -215,10 +215,10 @@ class Settings:
         "turn off only for a store on a filesystem where sendfile misbehaves."
     )
     media_access_cache_seconds: float = _s(
-        5.0, "How long a server process reuses its check that a user may fetch an item's "
-        "renditions (HLS segments, sprites, waveform) before asking the catalogue again; every "
-        "fetch is still checked against a valid account and covered by a view entry; 0 = ask "
-        "the catalogue on every fetch."
+        5.0, "How long a server process reuses its check that callers of a role and agency may "
+        "fetch an item's renditions (HLS segments, sprites, waveform) before asking the "
+        "catalogue again; every fetch is still checked against a valid account and covered by "
+        "a view entry; 0 = ask the catalogue on every fetch."
     )
     accel_redirect_location: str = _s(
         "", "Behind nginx: its internal location serving the local store folder (e.g. "
