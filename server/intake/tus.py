@@ -122,7 +122,8 @@ class UploadManager:
     """Creates, receives, commits, terminates and expires tus uploads."""
 
     def __init__(
-        self, settings: Settings, db: Database, store: ObjectStore, key: ServerKey | None = None
+        self, settings: Settings, db: Database, store: ObjectStore, key: ServerKey | None = None,
+        pool: ThreadPoolExecutor | None = None,
     ):
         for name in (
             "upload_max_bytes",
@@ -146,7 +147,9 @@ class UploadManager:
         self.staging.check_shared(lambda: db.call(get_mark, MARK_NAME), self._set_mark)
         self.locks = UploadLocks(db)
         # Writes and hashes run here so the event loop keeps receiving meanwhile.
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
+        # The app's upload pool (server/http/lifetimes.py) when given, else one of our own.
+        self._own_pool = pool is None
+        self._pool = pool or ThreadPoolExecutor(max_workers=8, thread_name_prefix="upload")
 
     def _set_mark(self, value: str) -> str:
         def put(s: Session) -> None:
@@ -159,7 +162,8 @@ class UploadManager:
         return self.db.call(get_mark, MARK_NAME) or value
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._own_pool:
+            self._pool.shutdown(wait=True)
         self.locks.close()
 
     @property
