@@ -41,8 +41,14 @@ for name in {HEAVY!r}:
 
 def _run(code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    return subprocess.run([sys.executable, "-c", BLOCK + code, *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", BLOCK + code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def test_the_block_really_hides_server_packages() -> None:
@@ -105,10 +111,23 @@ async def test_agent_only_install_docks_a_file(make_settings, tmp_path: Path) ->
         creds.write_text(f'username = "station"\npassword = "{PASSWORD}"\n')
         creds.chmod(0o600)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", BLOCK + "from ingest.cli import main; sys.exit(main(sys.argv[1:]))",
-            "--server", f"http://127.0.0.1:{port}", "--dock", str(dock), "--credentials",
-            str(creds), "--state", str(tmp_path / "state"), "--once", "--service",
-            "--quiet-seconds", "0", cwd=ROOT, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-c",
+            BLOCK + "from ingest.cli import main; sys.exit(main(sys.argv[1:]))",
+            "--server",
+            f"http://127.0.0.1:{port}",
+            "--dock",
+            str(dock),
+            "--credentials",
+            str(creds),
+            "--state",
+            str(tmp_path / "state"),
+            "--once",
+            "--service",
+            "--quiet-seconds",
+            "0",
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)

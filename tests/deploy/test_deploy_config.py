@@ -116,8 +116,11 @@ def test_compose_custodian_services_load_through_settings() -> None:
         s = load_settings(
             config,
             env=env,
-            overrides={"data_dir": args.data, "host": getattr(args, "host", None),
-                       "port": getattr(args, "port", None)},
+            overrides={
+                "data_dir": args.data,
+                "host": getattr(args, "host", None),
+                "port": getattr(args, "port", None),
+            },
         )
         assert s.s3_endpoint_url == "http://minio:9000", name
         assert "@postgres:5432/" in s.resolved_database_url, name
@@ -126,7 +129,9 @@ def test_compose_custodian_services_load_through_settings() -> None:
         if args.command == "serve":
             assert (s.host, s.port) == ("0.0.0.0", 8080)
     # The proxy uses the configuration H1 keeps for every deployment.
-    assert "./nginx/custodian.conf:/etc/nginx/conf.d/default.conf:ro" in services["nginx"]["volumes"]
+    assert (
+        "./nginx/custodian.conf:/etc/nginx/conf.d/default.conf:ro" in services["nginx"]["volumes"]
+    )
 
 
 def test_compose_bucket_is_made_with_object_lock() -> None:
@@ -157,8 +162,9 @@ def _exec_argv(unit: configparser.ConfigParser, instance: str = "8081") -> list[
     return shlex.split(line)
 
 
-@pytest.mark.parametrize("name", ["custodian-server@.service", "custodian-worker.service",
-                                  "custodian-agent.service"])
+@pytest.mark.parametrize(
+    "name", ["custodian-server@.service", "custodian-worker.service", "custodian-agent.service"]
+)
 def test_unit_is_hardened_and_its_command_parses(name: str) -> None:
     unit = _unit(UNITS / name)
     service = unit["Service"]
@@ -186,9 +192,15 @@ def test_unit_is_hardened_and_its_command_parses(name: str) -> None:
     args = build_parser().parse_args(argv[1:])
     assert args.config == "/etc/custodian/custodian.toml" and args.data == "/var/lib/custodian"
     # The settings that unit runs with: the example file, the secrets, its flags.
-    s = load_settings(DEPLOY / "custodian.example.toml", env=SECRETS,
-                      overrides={"data_dir": args.data, "host": getattr(args, "host", None),
-                                 "port": getattr(args, "port", None)})
+    s = load_settings(
+        DEPLOY / "custodian.example.toml",
+        env=SECRETS,
+        overrides={
+            "data_dir": args.data,
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+        },
+    )
     _scale_out_checks(s)
     if args.command == "serve":
         assert (s.host, s.port) == ("127.0.0.1", 8081)
@@ -210,8 +222,12 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     for name in names:
         exe = _exec_argv(_unit(Path(name)))[0]
         assert Path(exe).exists(), f"{exe} is not installed (pip install -e .)"
-    r = subprocess.run(["systemd-analyze", "verify", "--man=no", *names], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *names],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0 and r.stdout.strip() == "" and r.stderr.strip() == "", (
         r.stdout + r.stderr
     )
