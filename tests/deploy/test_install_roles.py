@@ -137,3 +137,43 @@ async def test_agent_only_install_docks_a_file(make_settings, tmp_path: Path) ->
         assert not (dock / "DSJ001_010001_20260301120000.mp4").exists()  # cleared after commit
     finally:
         await runner.cleanup()
+
+
+# `make run` installs `.[server]` only: the embedded default (SQLite, local store) must start
+# without the scale-out extras (boto3, psycopg) and without anything of the test extras.
+SERVER_ONLY = """
+import sys
+for name in ("boto3", "botocore", "psycopg", "psycopg_binary", "moto", "pytest", "playwright",
+             "hypothesis", "tusclient", "bagit", "yaml", "time_machine"):
+    sys.modules[name] = None
+"""
+
+
+def test_embedded_server_starts_without_scale_out_or_test_packages(tmp_path: Path) -> None:
+    code = (
+        SERVER_ONLY
+        + f"""
+import asyncio
+from aiohttp import web
+from server.cli import main
+assert main(["migrate", "--data", {str(tmp_path / "var")!r}]) == 0
+
+async def start_and_stop():
+    from server.http.app import create_app
+    from server.settings import load_settings
+
+    settings = load_settings(None, env={{}}, overrides={{"data_dir": {str(tmp_path / "var")!r},
+                                                        "store_min_free_bytes": 0}})
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()  # every cleanup context: catalogue, store, keys, workers, sweeps
+    await runner.cleanup()
+
+asyncio.run(start_and_stop())
+print("served")
+"""
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=180, cwd=ROOT, env=env
+    )
+    assert r.returncode == 0 and r.stdout.strip().endswith("served"), r.stdout + r.stderr
