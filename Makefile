@@ -56,8 +56,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 
-# Regenerate the lock files from pyproject.toml (needs uv: `.venv/bin/pip install uv`).
-lock:
+# Regenerate the lock files from pyproject.toml after changing a dependency there.
+lock: $(STAMP)
+	test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet uv
 	for r in agent server test; do \
 	  case $$r in server) x="--extra server --extra postgres --extra s3";; *) x="--extra $$r";; esac; \
 	  $(VENV)/bin/uv pip compile pyproject.toml $$x --python-version 3.11 --quiet \
