@@ -344,7 +344,9 @@ def load_settings(
 
 
 # Environment variables with our prefix that are not settings (read elsewhere, once).
-_ENV_NOT_SETTINGS = frozenset({"CUSTODIAN_ADMIN_PASSWORD", "CUSTODIAN_TEST_PG_URL"})
+_ENV_NOT_SETTINGS = frozenset(
+    {"CUSTODIAN_ADMIN_PASSWORD", "CUSTODIAN_TEST_PG_URL", "CUSTODIAN_TEST_DB_PREFIX"}
+)
 
 
 def _validate(s: Settings) -> None:
