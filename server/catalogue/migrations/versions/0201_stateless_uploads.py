@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0201"
-down_revision = "0104"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
