@@ -90,7 +90,8 @@ async def test_upload_commits_item_object_and_ledger(client, users) -> None:  # 
         and item["officer_id"] == "P123"
         and item["station_id"] == "ST1"
     )
-    assert item["recorded_at"] == "2024-03-05T06:30:00Z" and item["status"] == "received"
+    assert item["recorded_at"] == "2024-03-05T06:30:00Z"
+    assert item["status"] in ("received", "processing")  # the in-process worker may have begun
     assert item["retention_until"] > item["received_at"]
     assert app_store(client).read_all(sha256(data)) == data
     (entry,) = [e for e in ledger(client) if e.action == "ingest"]
