@@ -41,7 +41,7 @@ def _time(data: dict[str, Any], key: str) -> float:
 
 
 def _duration(item: EvidenceItem) -> float | None:
-    return item.duration_s  # a typed column since migration 0109 (was media_info.probe)
+    return item.duration_s  # a typed column since migration 0202 (was media_info.probe)
 
 
 def bookmark_json(b: Bookmark) -> dict[str, Any]:

@@ -131,7 +131,7 @@ def link_json(link: CaseLink) -> dict[str, Any]:
 
 
 def duration_of(item: EvidenceItem) -> float | None:
-    return item.duration_s  # a typed column since migration 0109 (was media_info.probe)
+    return item.duration_s  # a typed column since migration 0202 (was media_info.probe)
 
 
 def item_summary(item: EvidenceItem, link: CaseLink, rendition_names: set[str]) -> dict[str, Any]:

@@ -81,7 +81,7 @@ def test_migration_backfills_duration_from_media_info(tmp_path) -> None:  # type
     with engine.begin() as conn:
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0104")
+        command.upgrade(cfg, "0201")  # the head before 0202
         conn.execute(
             sa.text(
                 "INSERT INTO stored_objects (sha256, size, role, created_at) "

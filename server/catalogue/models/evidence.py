@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -59,7 +60,7 @@ class EvidenceItem(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     retention_class: Mapped[str] = mapped_column(String(40), default="default")
     retention_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    # Seconds of audio/video as probed (migration 0109: typed, since it is queried); the rest
+    # Seconds of audio/video as probed (migration 0202: typed, since it is queried); the rest
     # of what the media job learned stays in media_info.
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -103,6 +104,20 @@ class Upload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The whole-file SHA-256 state at `received` (server.intake.sha256state), so the next
+    # PATCH continues it on any server; and the staging area's own bookkeeping (JSON, e.g. the
+    # S3 multipart upload id, its parts and the small pieces not yet in a part).
+    hash_state: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    staging: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeploymentMark(Base):
+    """A value every server of one deployment must agree on (e.g. the id written into the
+    shared upload staging folder: a server that sees another id is not looking at it)."""
+
+    __tablename__ = "deployment_marks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 JOB_STATES = ("queued", "running", "done", "failed")

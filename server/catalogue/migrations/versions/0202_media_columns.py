@@ -1,7 +1,7 @@
 """media_info split: the duration of an item's recording becomes a typed column
 
-Revision ID: 0109
-Revises: 0104
+Revision ID: 0202
+Revises: 0201
 Create Date: 2026-12-02
 
 `evidence_items.duration_s` (seconds, null when unknown) is what case summaries, bookmarks and
@@ -13,8 +13,8 @@ that JSON.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0109"
-down_revision = "0104"
+revision = "0202"
+down_revision = "0201"
 branch_labels = None
 depends_on = None
 
