@@ -6,28 +6,10 @@ from aiohttp import web
 
 from server.cases.bookmarks import add_bookmark, add_clip, list_bookmarks, list_clips
 from server.http import appkeys as keys
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas.annotations import NewBookmark, NewClip
+from server.http.web import endpoint, json_response, principal, read_body
 
 routes = web.RouteTableDef()
-
-BOOKMARK_BODY = {
-    "type": "object",
-    "required": ["time_s"],
-    "properties": {
-        "time_s": {"type": "number", "description": "media time in seconds"},
-        "note": {"type": "string"},
-    },
-}
-CLIP_BODY = {
-    "type": "object",
-    "required": ["evidence_id", "in_s", "out_s", "name"],
-    "properties": {
-        "evidence_id": {"type": "string"},
-        "in_s": {"type": "number"},
-        "out_s": {"type": "number"},
-        "name": {"type": "string"},
-    },
-}
 
 
 @routes.get("/api/v1/evidence/{id}/bookmarks")
@@ -42,14 +24,14 @@ async def get_bookmarks(request: web.Request) -> web.Response:
 @endpoint(
     "Bookmark a time of an item with a note; ledgered as an annotation",
     tags=("annotations",),
-    body=BOOKMARK_BODY,
+    body=NewBookmark,
     responses={201: "the bookmark", 400: "bad time"},
 )
 async def post_bookmark(request: web.Request) -> web.Response:
-    data = await read_json(request)
+    new = await read_body(request, NewBookmark)
     return json_response(
         await request.app[keys.DB].run(
-            add_bookmark, request.match_info["id"], principal(request), data
+            add_bookmark, request.match_info["id"], principal(request), new
         ),
         status=201,
     )
@@ -67,14 +49,14 @@ async def get_basket(request: web.Request) -> web.Response:
 @endpoint(
     "Add a named clip of an item to the case's export basket; ledgered as an annotation",
     tags=("annotations",),
-    body=CLIP_BODY,
+    body=NewClip,
     responses={201: "the clip", 400: "bad clip"},
 )
 async def post_basket(request: web.Request) -> web.Response:
-    data = await read_json(request)
+    new = await read_body(request, NewClip)
     return json_response(
         await request.app[keys.DB].run(
-            add_clip, request.match_info["id"], principal(request), data
+            add_clip, request.match_info["id"], principal(request), new
         ),
         status=201,
     )

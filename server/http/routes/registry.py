@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from server.http import appkeys as keys
 from server.http.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
 from server.http.errors import BadRequest, Forbidden, PayloadTooLarge
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas import registry as schemas
+from server.http.web import endpoint, json_response, principal, read_checked, read_json
 from server.people import registry
 from server.people.registry_import import import_rows, read_table, rows_from_json
 
@@ -59,16 +60,12 @@ async def list_officers(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/officers")
-@endpoint("Register an officer", tags=("registry",), body={
-    "type": "object", "required": ["code", "name"],
-    "properties": {"code": {"type": "string"}, "name": {"type": "string"},
-                   "agency": {"type": "string"}, "certificate": {"type": "string"},
-                   "unit": {"type": "string"}, "user": {"type": "string"}}},
+@endpoint("Register an officer", tags=("registry",), body=schemas.NewOfficer,
     responses={201: "created", 400: "bad field", 409: "code or certificate taken"})
 async def create_officer(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewOfficer)
 
     def create(s: Session) -> dict[str, Any]:
         o = registry.add_officer(s, who, code=data.get("code"), name=data.get("name"),
@@ -91,11 +88,11 @@ async def get_officer(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/officers/{id}")
 @endpoint("Change an officer (name, certificate, unit, user; status left = leave)",
-          tags=("registry",))
+          tags=("registry",), body=schemas.OfficerChange)
 async def patch_officer(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.OfficerChange)
     return json_response(await _run(request, lambda s: registry.officer_detail(
         s, registry.update_officer(s, who, request.match_info["id"], data))))
 
@@ -128,16 +125,12 @@ async def list_devices(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devices")
-@endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body={
-    "type": "object", "required": ["serial"],
-    "properties": {"serial": {"type": "string"}, "agency": {"type": "string"},
-                   "model": {"type": "string"}, "kind": {"type": "string"},
-                   "officer": {"type": "string"}, "from": {"type": "string"}}},
+@endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body=schemas.NewDevice,
     responses={201: "created", 400: "bad field", 409: "exists"})
 async def create_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewDevice)
     zone = _zone(request)
 
     def create(s: Session) -> dict[str, Any]:
@@ -184,11 +177,12 @@ async def get_device(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/devices/{id}")
 @endpoint("Change a device: model, kind, status (in_service, repair, retired)",
-          tags=("registry",))
+          tags=("registry",), body=schemas.DeviceChange,
+          responses={200: "the device", 409: "already retired"})
 async def patch_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.DeviceChange)
 
     def change(s: Session) -> dict[str, Any]:
         d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
@@ -199,15 +193,12 @@ async def patch_device(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devices/{id}/assignments")
-@endpoint("Hand a device to an officer from a time (to a time)", tags=("registry",), body={
-    "type": "object", "required": ["officer", "from"],
-    "properties": {"officer": {"type": "string"}, "from": {"type": "string"},
-                   "to": {"type": "string"}}},
+@endpoint("Hand a device to an officer from a time (to a time)", tags=("registry",), body=schemas.Assignment,
     responses={201: "assigned", 409: "overlaps another assignment"})
 async def assign(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.Assignment)
     zone = _zone(request)
 
     def run(s: Session) -> dict[str, Any]:
@@ -266,15 +257,12 @@ async def list_stations(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stations")
-@endpoint("Register a station (id, agency, location, its account)", tags=("registry",), body={
-    "type": "object", "required": ["code"],
-    "properties": {"code": {"type": "string"}, "agency": {"type": "string"},
-                   "location": {"type": "string"}, "user": {"type": "string"}}},
+@endpoint("Register a station (id, agency, location, its account)", tags=("registry",), body=schemas.NewStation,
     responses={201: "created", 409: "exists"})
 async def create_station(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewStation)
     offline = _offline(request)
 
     def create(s: Session) -> dict[str, Any]:
@@ -286,16 +274,12 @@ async def create_station(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/stations/heartbeat")
-@endpoint("A station agent's minute report", tags=("registry",), body={
-    "type": "object", "required": ["station_id", "files_waiting", "bytes_waiting"],
-    "properties": {"station_id": {"type": "string"}, "files_waiting": {"type": "integer"},
-                   "bytes_waiting": {"type": "integer"}, "disk_free": {"type": "integer"},
-                   "last_error": {"type": "string"}, "version": {"type": "string"}}})
+@endpoint("A station agent's minute report", tags=("registry",), body=schemas.Heartbeat)
 async def station_heartbeat(request: web.Request) -> web.Response:
     who = principal(request)
     if not can(who, registry.HEARTBEAT):
         raise Forbidden(f"role {who.role!r} may not report a station heartbeat", code="forbidden")
-    data = await read_json(request)
+    data = await read_checked(request, schemas.Heartbeat)
     return json_response(await _run(request, registry.heartbeat, who, data, _offline(request)))
 
 

@@ -14,7 +14,8 @@ from server.cases.supervision import TABLES, report_csv, report_xlsx, supervisio
 from server.http import appkeys as keys
 from server.http.access import SUPERVISE, require
 from server.http.errors import BadRequest
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas import supervision as schemas
+from server.http.web import endpoint, json_response, principal, read_checked
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -96,22 +97,11 @@ def _settings(request: web.Request) -> Any:
 @endpoint(
     "Draw a seeded random sample of an agency's archived cases (抽查); the seed is ledgered",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["agency"],
-        "properties": {
-            "agency": {"type": "string"},
-            "from": {"type": "string", "format": "date-time"},
-            "to": {"type": "string", "format": "date-time"},
-            "size": {"type": "integer", "minimum": 1, "maximum": spotcheck.MAX_SAMPLE},
-            "seed": {"type": "string", "maxLength": 64},
-            "note": {"type": "string"},
-        },
-    },
+    body=schemas.SpotCheckDraw,
     responses={201: "the spot check with its sample", 409: "no archived case in the period"},
 )
 async def draw_spot_check(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.SpotCheckDraw)
     body = await request.app[keys.DB].run(spotcheck.draw, who, _settings(request), data)
     return json_response(body, status=201)
 
@@ -143,16 +133,10 @@ async def get_spot_check(request: web.Request) -> web.Response:
 @endpoint(
     "Score a sampled case against the checklist and record its problems",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "properties": {
-            "results": {"type": "object", "additionalProperties": {"enum": ["pass", "fail", "na"]}},
-            "problems": {"type": "array", "items": {"type": "object"}},
-        },
-    },
+    body=schemas.Score,
 )
 async def score_spot_check_case(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.Score)
     return json_response(
         await request.app[keys.DB].run(
             spotcheck.score,
@@ -169,19 +153,11 @@ async def score_spot_check_case(request: web.Request) -> web.Response:
 @endpoint(
     "Issue a 责令限期整改 for the problems found, with a deadline",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["deadline", "requirement"],
-        "properties": {
-            "deadline": {"type": "string", "format": "date-time"},
-            "requirement": {"type": "string"},
-            "case_ids": {"type": "array", "items": {"type": "string"}},
-        },
-    },
+    body=schemas.OrderRequest,
     responses={201: "the order", 409: "no problems to order rectified"},
 )
 async def issue_rectification_order(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.OrderRequest)
     body = await request.app[keys.DB].run(
         spotcheck.issue_order, who, _settings(request), request.match_info["id"], data
     )
@@ -207,15 +183,11 @@ async def list_rectification_orders(request: web.Request) -> web.Response:
 @endpoint(
     "The agency's rectification in answer to an order (its legal office)",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["response"],
-        "properties": {"response": {"type": "string"}},
-    },
+    body=schemas.OrderResponse,
     responses={200: "the order, answered", 409: "already answered"},
 )
 async def answer_rectification_order(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.OrderResponse)
     return json_response(
         await request.app[keys.DB].run(spotcheck.respond, who, request.match_info["id"], data)
     )
