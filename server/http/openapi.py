@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.http.schemas.base import Body, ErrorReply
+from server.http.schemas.base import Body, ErrorReply, Query
 
 API_PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"
@@ -74,7 +74,13 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             continue
         path_params = re.findall(r"{(\w+)}", path)
         declared: dict[int, Any] = dict(meta["responses"])
-        if meta["body"] is not None or path_params or meta["params"] or meta["query"]:
+        if (
+            meta["body"] is not None
+            or path_params
+            or meta["params"]
+            or meta["query"]
+            or meta["headers"]
+        ):
             declared.setdefault(400, BAD_INPUT)
         if meta["body"] is not None:
             declared.setdefault(413, TOO_LARGE)
@@ -94,19 +100,30 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         if not meta["public"]:
             op["security"] = [{"bearer": []}]
         params = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": meta["path"].get(name, {"type": "string"}),
+            }
             for name in path_params
+        ]
+        params += [
+            {"name": name, "in": "header", "required": True, "schema": schema}
+            for name, schema in meta["headers"].items()
         ]
         params += [
             {
                 "name": name,
                 "in": "query",
                 "required": False,
-                "schema": meta["query"].get(name, {"type": "string"}),
+                "schema": {"type": "string"},
                 "description": text,
             }
             for name, text in meta["params"].items()
         ]
+        if meta["query"] is not None:
+            params += _query_params(meta["query"])
         if params:
             op["parameters"] = params
         body = meta["body"]
@@ -130,6 +147,23 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         },
         "paths": dict(sorted(paths.items())),
     }
+
+
+def _query_params(model: type[Query]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(by_alias=True)
+    required = set(schema.get("required", ()))
+    out = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        prop.pop("default", None)
+        description = prop.pop("description", "")
+        if "anyOf" in prop:  # X | None: absent is None; the URL carries X
+            options = [o for o in prop.pop("anyOf") if o.get("type") != "null"]
+            prop.update(options[0] if len(options) == 1 else {"anyOf": options})
+        out.append({"name": name, "in": "query", "required": name in required,
+                    "schema": prop, "description": description})
+    return out
 
 
 def _rename_refs(node: Any, old: str, new: str) -> None:

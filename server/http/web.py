@@ -12,11 +12,12 @@ from pydantic import BaseModel
 
 from server.http.access import Principal
 from server.http.errors import BadRequest, PayloadTooLarge, Unauthorized
-from server.http.schemas.base import Body
+from server.http.schemas.base import Body, Query
 from server.isotime import iso  # noqa: F401 (re-exported for route modules)
 
 H = TypeVar("H", bound=Callable[..., Any])
 B = TypeVar("B", bound=Body)
+Q = TypeVar("Q", bound=Query)
 PRINCIPAL = web.RequestKey("principal", Principal)
 
 # A response: its description, or (description, schema of its JSON body).
@@ -31,7 +32,9 @@ def endpoint(
     body: type[Body] | dict[str, Any] | None = None,
     responses: dict[int, Response] | None = None,
     params: dict[str, str] | None = None,
-    query: dict[str, dict[str, Any]] | None = None,
+    query: type[Query] | None = None,
+    path: dict[str, dict[str, Any]] | None = None,
+    headers: dict[str, dict[str, Any]] | None = None,
     body_optional: bool = False,
 ) -> Callable[[H], H]:
     """Declare a route's OpenAPI description; authentication stays on unless public=True.
@@ -40,7 +43,9 @@ def endpoint(
     `responses` maps each status the route answers itself to its description (and the schema
     of its body); the statuses every route of its kind answers (400 for a bad body or URL
     value, 401/403, 404 for a path naming nothing, 413) are added by server/http/openapi.py.
-    `params` describes query parameters (strings); `query` gives a parameter a JSON Schema."""
+    `params` describes query parameters (strings); `query` is the schema of the query (the
+    handler reads it with `read_query`); `path` gives a path parameter a JSON Schema;
+    `headers` names required request headers with theirs."""
 
     def wrap(handler: H) -> H:
         handler.__custodian_public__ = public  # type: ignore[attr-defined]
@@ -51,7 +56,9 @@ def endpoint(
             "body_optional": body_optional,
             "responses": responses or {200: "OK"},
             "params": params or {},
-            "query": query or {},
+            "query": query,
+            "path": path or {},
+            "headers": headers or {},
             "public": public,
         }
         return handler
@@ -128,3 +135,8 @@ async def read_checked(
     data = {} if optional and not request.can_read_body else await read_json(request)
     schema.parse(data)
     return data
+
+
+def read_query(request: web.Request, schema: type[Q]) -> Q:
+    """The query parameters validated by their schema (400 naming the parameter)."""
+    return schema.parse(request.query)

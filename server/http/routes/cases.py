@@ -19,7 +19,7 @@ from server.http.access import READ_CASES, require
 from server.http.errors import BadRequest
 from server.http.messages import error_body, negotiate
 from server.http.schemas import cases as schemas
-from server.http.web import endpoint, json_response, principal, read_body, read_checked
+from server.http.web import endpoint, json_response, principal, read_body, read_checked, read_query
 from server.intake.evidence import get_item
 
 routes = web.RouteTableDef()
@@ -63,19 +63,11 @@ async def get_rules(request: web.Request) -> web.Response:
 @endpoint(
     "List cases visible to the caller",
     tags=TAGS,
-    params={
-        "q": "text in the case number, title, parties or officers",
-        "enforcement_type": "one of the seven types",
-        "status": "open or archived",
-        "stage": "current stage",
-        "agency": "agency code",
-        "from": "opened at or after (RFC 3339)",
-        "to": "opened before (RFC 3339)",
-        "cursor": "from the previous page's next",
-        "limit": "page size, at most 200",
-    },
+    query=schemas.CaseListQuery,
+    responses={200: "a page of cases", 400: "bad parameter, or a cursor not from a page"},
 )
 async def list_cases(request: web.Request) -> web.Response:
+    read_query(request, schemas.CaseListQuery)
     q = request.query
     page = await _db(request).read(
         cases.list_cases,
@@ -238,7 +230,8 @@ async def case_people(request: web.Request) -> web.Response:
 @endpoint(
     "Approvals naming the caller; pending=me: those waiting for the caller's decision",
     tags=TAGS,
-    params={"pending": "me", "case": "a case id or number (all its approvals)"},
+    query=schemas.ApprovalsQuery,
+    responses={200: "the approvals", 404: "no such case"},
 )
 async def list_approvals(request: web.Request) -> web.Response:
     return json_response(
@@ -414,7 +407,7 @@ async def request_disposal(request: web.Request) -> web.Response:
 @endpoint(
     "Disposal requests of the caller's agency",
     tags=("retention",),
-    params={"state": "pending or approved"},
+    query=schemas.DisposalsQuery,
 )
 async def list_disposals(request: web.Request) -> web.Response:
     items = await _db(request).run(

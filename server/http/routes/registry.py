@@ -9,9 +9,17 @@ from sqlalchemy.orm import Session
 
 from server.http import appkeys as keys
 from server.http.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
-from server.http.errors import BadRequest, Forbidden, PayloadTooLarge
+from server.http.errors import Forbidden, PayloadTooLarge
 from server.http.schemas import registry as schemas
-from server.http.web import endpoint, json_response, principal, read_checked, read_json
+from server.http.web import (
+    endpoint,
+    json_response,
+    principal,
+    read_body,
+    read_checked,
+    read_json,
+    read_query,
+)
 from server.people import registry
 from server.people.registry_import import import_rows, read_table, rows_from_json
 
@@ -27,13 +35,6 @@ def _offline(request: web.Request) -> int:
     return request.app[keys.SETTINGS].station_offline_seconds
 
 
-def _limit(request: web.Request) -> int:
-    try:
-        return int(request.query.get("limit", str(registry.LIST_MAX)))
-    except ValueError:
-        raise BadRequest("limit must be an integer", code="bad_limit") from None
-
-
 async def _run(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await request.app[keys.DB].run(fn, *args, **kwargs)
 
@@ -46,16 +47,14 @@ async def _read(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any
 # -- officers ----------------------------------------------------------------------------------
 @routes.get("/api/v1/officers")
 @endpoint("Officers of the registry (also the case form's officer picker)", tags=("registry",),
-          params={"q": "code, name, certificate number or unit contains", "agency": "agency code",
-                  "status": "active or left", "unit": "exact unit", "limit": "at most 500"})
+          query=schemas.OfficerListQuery)
 async def list_officers(request: web.Request) -> web.Response:
     who = principal(request)
     if not (can(who, READ_REGISTRY) or can(who, WRITE_CASES)):
         require(who, READ_REGISTRY)
-    q = request.query
-    items = await _read(request, registry.list_officers, who, q=q.get("q", ""),
-                       agency=q.get("agency", ""), status=q.get("status", ""),
-                       unit=q.get("unit", ""), limit=_limit(request))
+    q = read_query(request, schemas.OfficerListQuery)
+    items = await _read(request, registry.list_officers, who, q=q.q, agency=q.agency,
+                        status=q.status, unit=q.unit, limit=q.limit)
     return json_response({"items": items, "next": None})
 
 
@@ -99,28 +98,26 @@ async def patch_officer(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/officers/{id}/footage")
 @endpoint("An officer's footage by day (attributed through device assignments)",
-          tags=("registry",), params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"})
+          tags=("registry",), query=schemas.FootageQuery)
 async def officer_footage(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    q = request.query
+    q = read_query(request, schemas.FootageQuery)
     return json_response(await _read(request, registry.officer_footage, who,
                                     request.match_info["id"], _zone(request),
-                                    date_from=q.get("from", ""), date_to=q.get("to", "")))
+                                    date_from=q.from_ or "", date_to=q.to or ""))
 
 
 # -- devices -----------------------------------------------------------------------------------
 @routes.get("/api/v1/devices")
 @endpoint("Devices of the registry with their current holder", tags=("registry",),
-          params={"q": "serial, model or holder contains", "agency": "agency code",
-                  "status": "in_service, repair, retired", "kind": "device kind"})
+          query=schemas.DeviceListQuery)
 async def list_devices(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    q = request.query
-    items = await _read(request, registry.list_devices, who, q=q.get("q", ""),
-                       agency=q.get("agency", ""), status=q.get("status", ""),
-                       kind=q.get("kind", ""), limit=_limit(request))
+    q = read_query(request, schemas.DeviceListQuery)
+    items = await _read(request, registry.list_devices, who, q=q.q, agency=q.agency,
+                        status=q.status, kind=q.kind, limit=q.limit)
     return json_response({"items": items, "next": None})
 
 
@@ -225,14 +222,15 @@ async def reattribute(request: web.Request) -> web.Response:
 @routes.post("/api/v1/registry/import")
 @endpoint("Import officers or devices from a CSV or XLSX body, or JSON {\"rows\": [...]} "
           "(dry_run=1 checks only and lists every bad row)", tags=("registry",),
-          params={"kind": "officers or devices", "dry_run": "1 = check only",
-                  "agency": "agency code for rows without one"})
+          query=schemas.ImportQuery,
+          responses={200: "what was (or would be) imported, and every bad row",
+                     400: "not a table, or no rows (bad_import)", 413: "file too large"})
 async def import_table(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    q = request.query
-    kind = q.get("kind", "")
-    dry = q.get("dry_run", "0").lower() in ("1", "true", "yes")
+    q = read_query(request, schemas.ImportQuery)
+    kind = q.kind
+    dry = q.dry_run.lower() in ("1", "true", "yes")
     if request.content_type == "application/json":
         rows = rows_from_json(await read_json(request))
     else:
@@ -244,7 +242,7 @@ async def import_table(request: web.Request) -> web.Response:
     zone = _zone(request)
     fn = _read if dry else _run  # a dry run writes nothing
     return json_response(await fn(request, import_rows, who, kind, rows, dry_run=dry,
-                                  agency=q.get("agency", ""), zone=zone))
+                                  agency=q.agency, zone=zone))
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -279,8 +277,9 @@ async def station_heartbeat(request: web.Request) -> web.Response:
     who = principal(request)
     if not can(who, registry.HEARTBEAT):
         raise Forbidden(f"role {who.role!r} may not report a station heartbeat", code="forbidden")
-    data = await read_checked(request, schemas.Heartbeat)
-    return json_response(await _run(request, registry.heartbeat, who, data, _offline(request)))
+    report = await read_body(request, schemas.Heartbeat)
+    return json_response(await _run(request, registry.heartbeat, who, report.model_dump(),
+                                    _offline(request)))
 
 
 @routes.get("/api/v1/stations/{id}")

@@ -8,14 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from server.cases import spotcheck
-from server.cases.core import parse_time
 from server.cases.finding_texts import request_lang
-from server.cases.supervision import TABLES, report_csv, report_xlsx, supervision_report
+from server.cases.supervision import report_csv, report_xlsx, supervision_report
 from server.http import appkeys as keys
 from server.http.access import SUPERVISE, require
 from server.http.errors import BadRequest
 from server.http.schemas import supervision as schemas
-from server.http.web import endpoint, json_response, principal, read_checked
+from server.http.web import endpoint, json_response, principal, read_checked, read_query
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,42 +22,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 __all__ = ["report_csv", "routes", "supervision_report"]
 
 
-def _pending_days(q: Any) -> float:
-    raw = q.get("pending_days", "3")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest("pending_days must be a number of days", code="bad_field") from None
-    if not 0 <= value <= 3650:
-        raise BadRequest("pending_days must be between 0 and 3650", code="bad_field")
-    return value
-
-
 @routes.get("/api/v1/supervision")
 @endpoint(
     "Supervision report per agency, unit and period (JSON; CSV or XLSX with format=)",
     tags=("supervision",),
-    params={
-        "agency": "agency code (default: every agency the caller supervises)",
-        "from": "cases opened at or after (RFC 3339)",
-        "to": "cases opened before (RFC 3339)",
-        "pending_days": "an undecided approval request older than this is overdue (default 3)",
-        "format": "json (default), csv or xlsx",
-        "table": "for csv: summary (default), articles (with case numbers), overdue, officers, trend",
-        "lang": "zh-CN (default) or en; else Accept-Language",
+    query=schemas.ReportQuery,
+    responses={
+        200: "the report (JSON, or a CSV or XLSX file)",
+        400: "bad parameter, 'to' before 'from', or no such agency (bad_agency)",
     },
 )
 async def supervision(request: web.Request) -> web.StreamResponse:
-    who, q = principal(request), request.query
+    who, q = principal(request), read_query(request, schemas.ReportQuery)
     require(who, SUPERVISE)
-    fmt = q.get("format", "json")
-    if fmt not in ("json", "csv", "xlsx"):
-        raise BadRequest("format must be json, csv or xlsx", code="bad_format")
-    table = q.get("table", "summary")
-    if table not in TABLES:
-        raise BadRequest(f"table must be one of {', '.join(TABLES)}", code="bad_query")
-    start = parse_time(q["from"], "from") if q.get("from") else None
-    end = parse_time(q["to"], "to") if q.get("to") else None
+    fmt, table, start, end = q.format, q.table, q.from_, q.to
     if start and end and end <= start:
         raise BadRequest("'to' must be after 'from'", code="bad_time")
     lang = request_lang(request)
@@ -66,10 +43,10 @@ async def supervision(request: web.Request) -> web.StreamResponse:
         supervision_report,
         who,
         request.app[keys.SETTINGS],
-        q.get("agency"),
+        q.agency,
         start,
         end,
-        pending_days=_pending_days(q),
+        pending_days=q.pending_days,
         lang=lang,
     )
     if fmt == "csv":

@@ -29,6 +29,7 @@ from server.people.logins import HASH_POOL
 
 routes = web.RouteTableDef()
 MAX_USER_ID = 2**31 - 1
+USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
 
 
 def user_json(u: User, agencies: dict[int, str] | None = None) -> dict[str, Any]:
@@ -83,7 +84,7 @@ async def create_user(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/users/{id}")
 @endpoint("Change a user: active, role, agency, password reset, display name. Password, role, "
           "agency and active changes revoke the user's tokens at once (ledgered)",
-          tags=("users",), body=UserChange,
+          tags=("users",), body=UserChange, path={"id": USER_ID},
           responses={200: ("the user", UserReply), 400: "bad field", 404: "no such user",
                      409: "would leave no active administrator"})
 async def patch_user(request: web.Request) -> web.Response:

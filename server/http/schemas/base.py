@@ -42,7 +42,11 @@ class Body(BaseModel):
     "forbid"`), text is never coerced from numbers, and a refused value names its field.
     `error_codes` gives a field its own error code (e.g. role -> bad_role)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # The document lists every field the API reads (additionalProperties: false); a field it
+    # does not know is ignored, not refused, so older and newer clients keep working.
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, json_schema_extra={"additionalProperties": False}
+    )
     error_codes: ClassVar[dict[str, str]] = {}
 
     @classmethod
@@ -117,3 +121,34 @@ class ErrorReply(BaseModel):
     code: str
     message: str = Field(description="for people, per Accept-Language")
     params: dict[str, Any] | None = None
+
+
+class Query(BaseModel):
+    """The query parameters of a route (strings in the URL, read by their types); a refused
+    value is a 400 with `error_code` (bad_query) naming the parameter."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    error_code: ClassVar[str] = "bad_query"
+    error_codes: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def parse(cls: type[Q], query: Any) -> Q:
+        try:
+            # an empty parameter (limit=) reads as absent
+            return cls.model_validate({k: v for k, v in query.items() if v != ""})
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            name = _field(err["loc"]) or "query"
+            alias = cls.model_fields[name].alias if name in cls.model_fields else None
+            name = alias or name
+            code = cls.error_codes.get(name, cls.error_code)
+            if err["type"] in ("datetime_parsing", "timezone_aware", "datetime_type"):
+                code = "bad_time"
+            raise BadRequest(
+                f"query parameter {name!r}: {err['msg']}",
+                code=code,
+                params={"field": name},
+            ) from None
+
+
+Q = TypeVar("Q", bound=Query)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from server.catalogue.models import CASE_STAGES, ENFORCEMENT_TYPES, PROCEDURES, SIGNATURE_STATUSES
-from server.http.schemas.base import Body
-from server.http.schemas.types import Flag, Id, Rfc3339, Text
+from server.http.schemas.base import Body, Query
+from server.http.schemas.bounds import MAX_SAFE_INT
+from server.http.schemas.types import SCALAR_SCHEMA, Flag, Id, IntParam, Rfc3339, Text
 
 MAX_LIST = 50  # server.cases.core.MAX_LIST
 Stage = Literal[CASE_STAGES]  # type: ignore[valid-type]
@@ -21,12 +22,49 @@ ComplaintDecision = Literal["pending", "investigate", "declined"]
 # An officer by id, code or certificate number
 OfficerRef = Annotated[
     Any,
-    Field(json_schema_extra={"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                {"type": "string", "maxLength": 100},
+            ]
+        }
+    ),
 ]
 # Free-form typed fields of a record (keys at most 60 characters; scalar or list values).
+_FIELD_VALUE = {
+    "anyOf": [*SCALAR_SCHEMA["anyOf"], {"type": "array", "maxItems": 50, "items": SCALAR_SCHEMA}]
+}
 Fields = Annotated[
-    dict[Annotated[str, Field(max_length=60)], str | int | float | bool | list[Any] | None],
-    Field(max_length=100),
+    dict[Annotated[str, Field(max_length=60)], Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": 100,
+            "propertyNames": {"maxLength": 60},
+            "additionalProperties": _FIELD_VALUE,
+        }
+    ),
+]
+# A party: a name, or an object with a name (and other short text fields).
+Party = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string", "maxLength": 200, "pattern": r"\S"}
+                    },
+                    "propertyNames": {"maxLength": 40},
+                    "additionalProperties": {"type": "string", "maxLength": 300},
+                },
+            ]
+        }
+    ),
 ]
 EvidenceId = Text(64, required=True)
 
@@ -47,7 +85,7 @@ class NewCase(Body):
     agency: Text(64) = Field(  # type: ignore[valid-type]
         "", description="agency code (cross-agency roles only)"
     )
-    parties: _items(Any) = None  # type: ignore[valid-type]
+    parties: _items(Party) = None  # type: ignore[valid-type]
     officers: _items(OfficerRef) = Field(  # type: ignore[valid-type]
         None, description="officer ids, codes or certificate numbers"
     )
@@ -63,7 +101,7 @@ class CaseChange(Body):
 
     model_config = {**Body.model_config, "extra": "forbid"}
 
-    parties: _items(Any) = None  # type: ignore[valid-type]
+    parties: _items(Party) = None  # type: ignore[valid-type]
     officers: _items(OfficerRef) = None  # type: ignore[valid-type]
     title: Text(500, required=True) = None  # type: ignore[valid-type]
     description: Text(5000) = ""  # type: ignore[valid-type]
@@ -163,3 +201,32 @@ class DisposalRequest(Body):
 
 class DisposalApproval(Body):
     note: Text(2000) = ""  # type: ignore[valid-type]
+
+
+class CaseListQuery(Query):
+    error_codes = {"limit": "bad_request"}
+
+    q: str | None = Field(None, description="text in the case number, title, parties or officers")
+    enforcement_type: Literal[ENFORCEMENT_TYPES] | None = None  # type: ignore[valid-type]
+    status: Literal["open", "archived"] | None = None
+    stage: Stage | None = Field(None, description="current stage")
+    agency: str | None = Field(None, description="agency code")
+    from_: Rfc3339 | None = Field(None, alias="from", description="opened at or after")
+    to: Rfc3339 | None = Field(None, description="opened before")
+    cursor: str | None = Field(None, description="from the previous page's next")
+    limit: IntParam(-MAX_SAFE_INT) = Field(  # type: ignore[valid-type]
+        50, description="page size, at most 200"
+    )
+
+
+class ApprovalsQuery(Query):
+    error_codes = {"pending": "bad_field"}
+
+    pending: Literal["me"] | None = Field(
+        None, description="me: those waiting for the caller's decision"
+    )
+    case: str | None = Field(None, description="a case id or number (all its approvals)")
+
+
+class DisposalsQuery(Query):
+    state: str | None = Field(None, description="pending or approved")

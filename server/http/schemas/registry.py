@@ -10,8 +10,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from server.http.schemas.base import Body
-from server.http.schemas.types import Int, LocalTime, Text
+from server.http.schemas.base import Body, Query
+from server.http.schemas.bounds import MAX_SAFE_INT
+from server.http.schemas.types import Int, IntParam, LocalTime, Text
 from server.people.registry_vocab import DEVICE_KINDS, DEVICE_STATUSES, OFFICER_STATUSES
 
 # What cameras write into file names (server.people.registry.CODE_RE).
@@ -74,8 +75,41 @@ class NewStation(Body):
 
 class Heartbeat(Body):
     station_id: Code  # type: ignore[valid-type]
-    files_waiting: Int(0, 2**53 - 1)  # type: ignore[valid-type]
-    bytes_waiting: Int(0, 2**53 - 1)  # type: ignore[valid-type]
-    disk_free: Int(0, 2**53 - 1) | None = None  # type: ignore[valid-type]
+    files_waiting: Int(0)  # type: ignore[valid-type]
+    bytes_waiting: Int(0)  # type: ignore[valid-type]
+    disk_free: Int(0) | None = None  # type: ignore[valid-type]
     last_error: Text(2000) = ""  # type: ignore[valid-type]
     version: Text(100) = ""  # type: ignore[valid-type]
+
+
+class _ListQuery(Query):
+    error_codes = {"limit": "bad_limit", "status": "bad_status"}
+
+    q: str = Field("", description="contains (code, name, serial, certificate, unit, holder)")
+    agency: str = Field("", description="agency code")
+    limit: IntParam(-MAX_SAFE_INT) = Field(500, description="at most 500")  # type: ignore[valid-type]
+
+
+class OfficerListQuery(_ListQuery):
+    status: Literal[("", *OFFICER_STATUSES)] = Field("", description="active or left")  # type: ignore[valid-type]
+    unit: str = Field("", description="exact unit")
+
+
+class DeviceListQuery(_ListQuery):
+    status: str = Field("", description="in_service, repair, retired")
+    kind: str = Field("", description="device kind")
+
+
+class FootageQuery(Query):
+    error_codes = {"from": "bad_time", "to": "bad_time"}
+
+    from_: LocalTime | None = Field(None, alias="from", description="YYYY-MM-DD or RFC 3339")
+    to: LocalTime | None = Field(None, description="YYYY-MM-DD (that whole day) or RFC 3339")
+
+
+class ImportQuery(Query):
+    error_codes = {"kind": "bad_import"}
+
+    kind: Literal["officers", "devices"] = Field(description="what the rows are")
+    dry_run: str = Field("0", description="1 = check only (and list every bad row)")
+    agency: str = Field("", description="agency code for rows without one")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from server.http.schemas.base import Body
+from server.http.schemas.base import Body, Query
 from server.http.schemas.types import Int, Rfc3339, Text
 
 MAX_SAMPLE = 200  # server.cases.spotcheck.MAX_SAMPLE
@@ -48,3 +48,23 @@ class OrderRequest(Body):
 
 class OrderResponse(Body):
     response: Text(10000, required=True)  # type: ignore[valid-type]
+
+
+class ReportQuery(Query):
+    error_codes = {"format": "bad_format", "pending_days": "bad_field"}
+
+    agency: str | None = Field(
+        None, description="agency code (default: every agency the caller supervises)"
+    )
+    from_: Rfc3339 | None = Field(
+        None, alias="from", description="cases opened at or after (RFC 3339)"
+    )
+    to: Rfc3339 | None = Field(None, description="cases opened before (RFC 3339)")
+    pending_days: Annotated[float, Field(ge=0, le=3650)] = Field(
+        3, description="an undecided approval request older than this is overdue"
+    )
+    format: Literal["json", "csv", "xlsx"] = "json"
+    table: Literal["summary", "articles", "overdue", "officers", "trend"] = Field(
+        "summary", description="for csv: the table (articles lists case numbers)"
+    )
+    lang: str | None = Field(None, description="zh-CN (default) or en; else Accept-Language")

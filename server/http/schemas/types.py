@@ -79,9 +79,21 @@ def _max_after_strip(limit: int) -> Any:
     return check
 
 
-def Int(lo: int = -MAX_SAFE_INT, hi: int = MAX_SAFE_INT) -> Any:  # noqa: N802
-    """An integer (not a boolean, not a string of digits) in [lo, hi]."""
-    return Annotated[int, Field(strict=True, ge=lo, le=hi)]
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "must be a whole number")
+    if isinstance(value, float) and not value.is_integer():
+        raise PydanticCustomError("int_type", "must be a whole number")
+    return int(value)
+
+
+# The largest number a body may hold as a decimal (server.http.schemas.bounds refuses more).
+MAX_NUMBER = 10**15
+
+
+def Int(lo: int = -MAX_NUMBER, hi: int = MAX_NUMBER) -> Any:  # noqa: N802
+    """A JSON integer (2 or 2.0; not a boolean, not a string of digits) in [lo, hi]."""
+    return Annotated[int, Field(ge=lo, le=hi), BeforeValidator(_json_integer)]
 
 
 # A catalogue row id (a positive 32-bit integer).
@@ -98,8 +110,8 @@ def Number(lo: float, hi: float) -> Any:  # noqa: N802
     """A finite number (integer or decimal; not a boolean) in [lo, hi]."""
     return Annotated[
         float,
-        BeforeValidator(_no_bool),
         Field(ge=lo, le=hi, allow_inf_nan=False),
+        BeforeValidator(_no_bool),
         AfterValidator(_finite),
     ]
 
@@ -113,8 +125,8 @@ def _no_bool(value: Any) -> Any:
 # Media time in seconds: no recording is longer than a week; kept to the millisecond.
 Seconds = Annotated[
     float,
-    BeforeValidator(_no_bool),
     Field(ge=0, le=7 * 24 * 3600.0, allow_inf_nan=False),
+    BeforeValidator(_no_bool),
     AfterValidator(lambda v: round(v, 3)),
 ]
 
@@ -176,3 +188,20 @@ LocalTime = Annotated[
         }
     ),
 ]
+
+
+def IntParam(lo: int = 0, hi: int = MAX_SAFE_INT) -> Any:  # noqa: N802
+    """An integer query or path parameter (digits in the URL) in [lo, hi]."""
+    return Annotated[int, Field(ge=lo, le=hi)]
+
+
+# A free-form JSON scalar a domain stores as given (numbers inside what every JSON reader holds).
+SCALAR_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": 2000},
+        {"type": "integer", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER},
+        {"type": "number", "minimum": -1e15, "maximum": 1e15},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+}
