@@ -104,7 +104,12 @@ def _field(loc: tuple[int | str, ...]) -> str:
     for p in loc:
         if isinstance(p, int):
             parts.append(f"[{p}]")
-        elif "[" in p or p in _UNION_TAGS or p.startswith(("function-", "constrained-")):
+        elif (
+            "[" in p
+            or p in _UNION_TAGS
+            or p[:1].isupper()  # a model's name in a union (API fields are lower case)
+            or p.startswith(("function-", "constrained-"))
+        ):
             continue
         else:
             parts.append(("." if parts else "") + p)

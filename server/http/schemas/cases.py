@@ -21,7 +21,7 @@ Decision = Literal["approve", "reject"]  # server.cases.core.DECISIONS
 ComplaintDecision = Literal["pending", "investigate", "declined"]
 # An officer by id, code or certificate number
 OfficerRef = Annotated[
-    Any,
+    Id | Annotated[str, Field(max_length=100, strict=True)],  # type: ignore[valid-type]
     WithJsonSchema(
         {
             "anyOf": [
@@ -86,7 +86,7 @@ class NewCase(Body):
         "", description="agency code (cross-agency roles only)"
     )
     parties: _items(Party) = None  # type: ignore[valid-type]
-    officers: _items(OfficerRef) = Field(  # type: ignore[valid-type]
+    officers: _items(RecordOfficer | OfficerRef) = Field(  # type: ignore[valid-type]
         None, description="officer ids, codes or certificate numbers"
     )
     emergency_start: Flag = False
@@ -102,7 +102,7 @@ class CaseChange(Body):
     model_config = {**Body.model_config, "extra": "forbid"}
 
     parties: _items(Party) = None  # type: ignore[valid-type]
-    officers: _items(OfficerRef) = None  # type: ignore[valid-type]
+    officers: _items(RecordOfficer | OfficerRef) = None  # type: ignore[valid-type]
     title: Text(500, required=True) = None  # type: ignore[valid-type]
     description: Text(5000) = ""  # type: ignore[valid-type]
     disputed: Flag = False
@@ -116,7 +116,7 @@ class NewLink(Body):
 
 
 class RecordOfficer(Body):
-    officer: OfficerRef = None
+    officer: OfficerRef | None = None
     name: Text(200) = ""  # type: ignore[valid-type]
     certificate_no: Text(100) = ""  # type: ignore[valid-type]
     shown: Flag = False

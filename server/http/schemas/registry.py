@@ -33,6 +33,8 @@ class NewOfficer(Body):
 
 
 class OfficerChange(Body):
+    error_codes = {"status": "bad_status"}
+
     name: Text(200, required=True) = None  # type: ignore[valid-type]
     certificate: Text(100) = ""  # type: ignore[valid-type]
     unit: Text(200) = ""  # type: ignore[valid-type]
@@ -41,6 +43,8 @@ class OfficerChange(Body):
 
 
 class NewDevice(Body):
+    error_codes = {"kind": "bad_kind"}
+
     serial: Code = Field(  # type: ignore[valid-type]
         description="as the device writes it into file names"
     )
@@ -55,6 +59,8 @@ class NewDevice(Body):
 
 
 class DeviceChange(Body):
+    error_codes = {"kind": "bad_kind", "status": "bad_status"}
+
     model: Text(200) = ""  # type: ignore[valid-type]
     kind: DeviceKind | None = None
     status: DeviceStatus | None = None
