@@ -3,14 +3,12 @@ private file modes for the data folder, catalogue and exports; export retention 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -21,31 +19,23 @@ from server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-# The JSON reader and URL bounds live with the request schemas (server/http/schemas/bounds.py).
-from server.http.schemas.bounds import (  # noqa: E402,F401 (re-exported)
+# The JSON reader and the bounds of URL values live with the request schemas
+# (server/http/schemas/bounds.py); re-exported here for their older callers.
+from server.http.schemas.bounds import (  # noqa: E402,F401
     MAX_JSON_DEPTH,
     MAX_SAFE_INT,
     MAX_YEAR,
     MIN_YEAR,
     check_date_text,
     check_depth,
-    check_url_values,
     loads,
 )
+from server.http.schemas.bounds import check_url_values as _check_url_values  # noqa: E402
 
 
-def check_request_numbers(request: web.Request) -> None:
+def check_request_numbers(match_info: Mapping[str, str], query: Mapping[str, str]) -> None:
     """Path and query integers and dates must be in range (server.http.schemas.bounds)."""
-    check_url_values(request.match_info.items(), request.query.items())
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def bounds_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    check_request_numbers(request)
-    return await handler(request)
+    _check_url_values(match_info.items(), query.items())
 
 
 # -- file modes ------------------------------------------------------------------------------
@@ -86,28 +76,6 @@ def expire_exports(s: Session, settings: Settings) -> list[str]:
         logger.info("deleted %d export packages past export_retention_days=%d: %s", len(gone),
                     days, ", ".join(gone))
     return gone
-
-
-async def exports_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Expire old export packages at start and then hourly."""
-    from server.http import appkeys as keys
-
-    async def loop() -> None:
-        while True:
-            try:
-                await app[keys.DB].run(expire_exports, app[keys.SETTINGS])
-            except Exception:  # never kill the server over housekeeping
-                logger.exception("export retention sweep failed")
-            await asyncio.sleep(3600)
-
-    task = asyncio.create_task(loop()) if app[keys.SETTINGS].export_retention_days else None
-    yield
-    if task:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
 
 
 # -- no server paths in client errors --------------------------------------------------------

@@ -7,16 +7,24 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from server.cases import compliance
-from server.cases import core as cases
+from server.cases import (
+    approvals,
+    commands,
+    compliance,
+    facts,
+    links,
+    proposals,
+    queries,
+    records,
+)
 from server.cases.finding_texts import request_lang
-from server.cases.rulepack import rulebook
+from server.cases.rulebook import rulebook
 from server.catalogue.models import Agency
 from server.custody import retention
-from server.custody.access_ledger import access_ledger
 from server.http import appkeys as keys
 from server.http.access import READ_CASES, require
 from server.http.errors import BadRequest
+from server.http.guards import access_ledger
 from server.http.messages import error_body, negotiate
 from server.http.schemas import cases as schemas
 from server.http.web import endpoint, json_response, principal, read_body, read_checked, read_query
@@ -70,7 +78,7 @@ async def list_cases(request: web.Request) -> web.Response:
     read_query(request, schemas.CaseListQuery)
     q = request.query
     page = await _db(request).read(
-        cases.list_cases,
+        queries.list_cases,
         principal(request),
         q=q.get("q"),
         enforcement_type=q.get("enforcement_type"),
@@ -94,7 +102,7 @@ async def list_cases(request: web.Request) -> web.Response:
 )
 async def create_case(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewCase)
-    body = await _db(request).run(cases.create_case, who, data, request.app[keys.SETTINGS])
+    body = await _db(request).run(commands.create_case, who, data, request.app[keys.SETTINGS])
     return json_response(body, status=201)
 
 
@@ -107,7 +115,7 @@ async def create_case(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     who = principal(request)
     body = await _db(request).read(
-        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+        queries.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
     )
     # Opening a case reveals its content: one view entry per request (its own short write).
     await access_ledger(request).view(
@@ -129,7 +137,7 @@ async def get_case(request: web.Request) -> web.Response:
 async def add_link(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewLink)
     link, created = await _db(request).run(
-        cases.add_link,
+        links.add_link,
         request.match_info["id"],
         who,
         data,
@@ -150,7 +158,7 @@ async def remove_link(request: web.Request) -> web.Response:
     reason = request.query.get("reason", "")[:2000]
     return json_response(
         await _db(request).run(
-            cases.remove_link,
+            links.remove_link,
             request.match_info["id"],
             request.match_info["link_id"],
             principal(request),
@@ -172,7 +180,7 @@ async def add_record(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewRecord)
     return json_response(
         await _db(request).run(
-            cases.add_record,
+            records.add_record,
             request.match_info["id"],
             who,
             data,
@@ -193,7 +201,7 @@ async def add_record(request: web.Request) -> web.Response:
 async def patch_case(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.CaseChange)
     return json_response(
-        await _db(request).run(cases.update_case, request.match_info["id"], who, data)
+        await _db(request).run(commands.update_case, request.match_info["id"], who, data)
     )
 
 
@@ -207,7 +215,7 @@ async def patch_case(request: web.Request) -> web.Response:
 async def attach_to_record(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.Attachment)
     link, created = await _db(request).run(
-        cases.attach_to_record,
+        links.attach_to_record,
         request.match_info["id"],
         request.match_info["record_id"],
         who,
@@ -222,7 +230,7 @@ async def attach_to_record(request: web.Request) -> web.Response:
 @endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
 async def case_people(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
+        await _db(request).read(approvals.case_people, request.match_info["id"], principal(request))
     )
 
 
@@ -236,7 +244,7 @@ async def case_people(request: web.Request) -> web.Response:
 async def list_approvals(request: web.Request) -> web.Response:
     return json_response(
         await _db(request).read(
-            cases.list_approvals,
+            approvals.list_approvals,
             principal(request),
             pending=request.query.get("pending"),
             case=request.query.get("case"),
@@ -260,7 +268,7 @@ async def list_approvals(request: web.Request) -> web.Response:
 async def decide_approval(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.ApprovalDecision)
     return json_response(
-        await _db(request).run(cases.decide_approval, request.match_info["id"], who, data)
+        await _db(request).run(approvals.decide_approval, request.match_info["id"], who, data)
     )
 
 
@@ -276,7 +284,7 @@ async def add_approval(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewApproval)
     return json_response(
         await _db(request).run(
-            cases.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            approvals.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         ),
         status=201,
     )
@@ -292,7 +300,7 @@ async def add_approval(request: web.Request) -> web.Response:
 async def add_complaint(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewComplaint)
     return json_response(
-        await _db(request).run(cases.add_complaint, request.match_info["id"], who, data), status=201
+        await _db(request).run(commands.add_complaint, request.match_info["id"], who, data), status=201
     )
 
 
@@ -307,9 +315,9 @@ async def move_stage(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.StageMove)
     try:
         body = await _db(request).run(
-            cases.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            commands.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         )
-    except cases.ArchivingRefused as exc:
+    except commands.ArchivingRefused as exc:
         lang = request_lang(request)
         return json_response(
             {
@@ -325,7 +333,7 @@ async def move_stage(request: web.Request) -> web.Response:
 @endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
 async def get_compliance(request: web.Request) -> web.Response:
     body = await _db(request).run(
-        cases.compliance_report,
+        facts.compliance_report,
         request.match_info["id"],
         principal(request),
         request.app[keys.SETTINGS],
@@ -342,7 +350,7 @@ async def get_compliance(request: web.Request) -> web.Response:
 async def get_proposals(request: web.Request) -> web.Response:
     return json_response(
         await _db(request).run(
-            cases.proposals,
+            proposals.proposals,
             request.match_info["id"],
             principal(request),
             request.app[keys.SETTINGS],
@@ -360,7 +368,7 @@ async def get_retention(request: web.Request) -> web.Response:
         item = get_item(s, request.match_info["id"], who)
         return {
             **retention.retention_json(s, item, settings),
-            "links": cases.item_links(s, item.id, who),
+            "links": queries.item_links(s, item.id, who),
         }
 
     return json_response(await _db(request).run(read))

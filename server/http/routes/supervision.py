@@ -9,7 +9,8 @@ from aiohttp import web
 
 from server.cases import spotcheck
 from server.cases.finding_texts import request_lang
-from server.cases.supervision import report_csv, report_xlsx, supervision_report
+from server.cases.supervision import supervision_report
+from server.cases.supervision_tables import report_csv, report_xlsx
 from server.http import appkeys as keys
 from server.http.access import SUPERVISE, require
 from server.http.errors import BadRequest
