@@ -18,6 +18,8 @@ from server.http.errors import BadRequest
 from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
     CLIP_NAME_MAX_CHARS,
     NOTE_MAX_CHARS,
+    BookmarkReply,
+    ClipReply,
     NewBookmark,
     NewClip,
 )
@@ -34,16 +36,16 @@ def _duration(item: EvidenceItem) -> float | None:
 
 
 def bookmark_json(b: Bookmark) -> dict[str, Any]:
-    return {
-        "id": b.id,
-        "evidence_id": b.item_id,
-        "time_s": b.time_s,
-        "note": b.note,
-        "user_id": b.user_id,
-        "username": b.username,
-        "created_at": iso(b.created_at),
-        "ledger_seq": b.ledger_seq,
-    }
+    return BookmarkReply(
+        id=b.id,
+        evidence_id=b.item_id,
+        time_s=b.time_s,
+        note=b.note,
+        user_id=b.user_id,
+        username=b.username,
+        created_at=iso(b.created_at),
+        ledger_seq=b.ledger_seq,
+    ).model_dump(mode="json")
 
 
 def add_bookmark(s: Session, item_id: str, who: Principal, new: NewBookmark) -> dict[str, Any]:
@@ -100,19 +102,19 @@ def _case(s: Session, ref: str, who: Principal, action: str) -> tuple[int | None
 
 
 def clip_json(c: BasketClip) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "case_id": c.case_id,
-        "evidence_id": c.item_id,
-        "in_s": c.in_s,
-        "out_s": c.out_s,
-        "duration_s": round(c.out_s - c.in_s, 3),
-        "name": c.name,
-        "user_id": c.user_id,
-        "username": c.username,
-        "created_at": iso(c.created_at),
-        "ledger_seq": c.ledger_seq,
-    }
+    return ClipReply(
+        id=c.id,
+        case_id=c.case_id,
+        evidence_id=c.item_id,
+        in_s=c.in_s,
+        out_s=c.out_s,
+        duration_s=round(c.out_s - c.in_s, 3),
+        name=c.name,
+        user_id=c.user_id,
+        username=c.username,
+        created_at=iso(c.created_at),
+        ledger_seq=c.ledger_seq,
+    ).model_dump(mode="json")
 
 
 def add_clip(s: Session, case_id: str, who: Principal, new: NewClip) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.http.errors import BadRequest
+from server.http.schemas.types import NOT_BLANK
 
 M = TypeVar("M", bound="Body")
 
@@ -73,7 +74,7 @@ def refusal(model: type[Body], exc: ValidationError) -> BadRequest:
     field = _field(err["loc"]) or "body"
     kind = err["type"]
     code, problem = _PROBLEMS.get(kind, ("bad_field", ""))
-    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") != r"\S":
+    if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") != NOT_BLANK:
         problem = "unknown"
     code = model.error_codes.get(field.split(".")[0], code) if code == "bad_field" else code
     params: dict[str, object] = {"field": field}

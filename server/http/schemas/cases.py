@@ -13,7 +13,7 @@ from pydantic import Field, WithJsonSchema
 from server.catalogue.models import CASE_STAGES, ENFORCEMENT_TYPES, PROCEDURES, SIGNATURE_STATUSES
 from server.http.schemas.base import Body, Query
 from server.http.schemas.bounds import MAX_SAFE_INT
-from server.http.schemas.types import SCALAR_SCHEMA, Flag, Id, IntParam, Rfc3339, Text
+from server.http.schemas.types import NOT_BLANK, SCALAR_SCHEMA, Flag, Id, IntParam, Rfc3339, Text
 
 MAX_LIST = 50  # server.cases.core.MAX_LIST
 Stage = Literal[CASE_STAGES]  # type: ignore[valid-type]
@@ -52,12 +52,12 @@ Party = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NOT_BLANK},
                 {
                     "type": "object",
                     "required": ["name"],
                     "properties": {
-                        "name": {"type": "string", "maxLength": 200, "pattern": r"\S"}
+                        "name": {"type": "string", "maxLength": 200, "pattern": NOT_BLANK}
                     },
                     "propertyNames": {"maxLength": 40},
                     "additionalProperties": {"type": "string", "maxLength": 300},

@@ -21,6 +21,10 @@ __all__ = ["Flag", "Id", "Int", "Number", "Rfc3339", "Seconds", "Text", "parse_r
 MAX_LIST = 500
 
 
+# A character Python's str.strip keeps (JSON Schema's \S knows fewer white spaces).
+NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
+
 def _none_to_empty(value: Any) -> Any:
     return "" if value is None else value
 
@@ -54,7 +58,9 @@ def Text(  # noqa: N802
             AfterValidator(str.strip),
             AfterValidator(_not_blank),
             AfterValidator(_max_after_strip(max)),
-            WithJsonSchema({"type": "string", "minLength": 1, "maxLength": max, "pattern": r"\S"}),
+            WithJsonSchema(
+                {"type": "string", "minLength": 1, "maxLength": max, "pattern": NOT_BLANK}
+            ),
         ]
     schema: dict[str, Any] = {"type": "string", "maxLength": max}
     if nullable:
