@@ -19,7 +19,6 @@ EXCEPTIONS = frozenset({"integrity/verify_package.py"})  # one self-contained fi
 # entry fails test_pending_modules_are_still_too_big, so it cannot linger).
 PENDING = frozenset(
     {
-        "server/intake/tus.py",
         "server/exports/job.py",
         "server/custody/verification.py",
         "server/catalogue/models.py",
@@ -28,6 +27,12 @@ PENDING = frozenset(
         "ingest/agent.py",
     }
 )
+
+
+def generated(path: str) -> bool:
+    """Alembic revisions are generated schema history (the squashed initial one is long), not code
+    anyone reads to understand a concern."""
+    return "/migrations/versions/" in path
 
 
 def _sizes() -> dict[str, int]:
@@ -50,7 +55,7 @@ def test_no_module_over_600_lines() -> None:
     too_big = {
         path: n
         for path, n in _sizes().items()
-        if n > MAX_LINES and path not in EXCEPTIONS and path not in PENDING
+        if n > MAX_LINES and path not in EXCEPTIONS and path not in PENDING and not generated(path)
     }
     assert not too_big, f"modules over {MAX_LINES} lines (split them by concern): " + ", ".join(
         f"{p} ({n})" for p, n in sorted(too_big.items())

@@ -234,6 +234,20 @@ class Upload(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The whole-file SHA-256 state at `received` (server.intake.sha256state), so the next
+    # PATCH continues it on any server; and the staging area's own bookkeeping (JSON, e.g. the
+    # S3 multipart upload id, its parts and the small pieces not yet in a part).
+    hash_state: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    staging: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeploymentMark(Base):
+    """A value every server of one deployment must agree on (e.g. the id written into the
+    shared upload staging folder: a server that sees another id is not looking at it)."""
+
+    __tablename__ = "deployment_marks"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 JOB_STATES = ("queued", "running", "done", "failed")

@@ -148,19 +148,13 @@ def _catalogued_objects(s: Session) -> dict[str, tuple[int, str]]:
 
 
 def _location(store: ObjectStore, key: str) -> str:
-    path_for = getattr(store, "path_for", None)
-    if path_for is not None:
-        try:
-            return str(path_for(key))
-        except Exception:  # a planted name that is not a hash still has a place
-            return str(Path(getattr(store, "root", ".")) / key[:2] / key[2:4] / key)
-    return f"{store.name}:{getattr(store, 'key', lambda k: k)(key)}"
+    return store.location(key)
 
 
 def _hash_object(store: ObjectStore, key: str, on_bytes: Callable[[int], None]) -> tuple[str, int]:
     """(sha256 hex, size) of one stored object, reading it once in fixed blocks."""
-    local = getattr(store, "local_path", None)
-    if local is not None:
+    local_file = store.local_path(key)
+    if local_file is not None:
         seen = 0
 
         def progress(total: int) -> None:
@@ -168,7 +162,7 @@ def _hash_object(store: ObjectStore, key: str, on_bytes: Callable[[int], None]) 
             on_bytes(total - seen)
             seen = total
 
-        digest = hash_file(local(key), progress=progress)["sha256"].hex
+        digest = hash_file(local_file, progress=progress)["sha256"].hex
         return digest, seen
     h = hashlib.sha256()
     size = 0

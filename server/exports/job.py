@@ -612,11 +612,10 @@ def run_export(
         # Step 1: originals, named for people (number + original name), safe and unique.
         taken: set[str] = set()
         originals: list[OriginalFile] = []
-        local = getattr(store, "local_path", None)
         for n, item in enumerate(plan.items, 1):
             name = unique_name(f"{n:02d}_{item['name']}", taken)
             sha = item["sha256"]
-            source: Any = local(sha) if local else (lambda sha=sha: store.open_range(sha))
+            source: Any = store.local_path(sha) or (lambda sha=sha: store.open_range(sha))
             originals.append(OriginalFile(item["id"], name, sha, item["size"], source,
                                           f"{n:02d} {item['name']}"))
         by_item = {o.item_id: o for o in originals}

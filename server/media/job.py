@@ -41,9 +41,9 @@ def media_limits(settings: Settings) -> dict[str, Any]:
 
 def _source_path(store: ObjectStore, sha256: str, work: Path) -> Path:
     """A readable path of the original: the local object itself (read only), or a download."""
-    local = getattr(store, "local_path", None)
+    local = store.local_path(sha256)
     if local is not None:
-        return Path(local(sha256))
+        return local
     dst = work / "original"
     with open(dst, "wb") as f:
         for chunk in store.open_range(sha256):

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -24,6 +24,10 @@ from server.http.errors import (
     StoreUnavailable,
 )
 from server.store.base import COPY_BLOCK, SHA256_RE, ObjectStore, PutResult, check_key
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+    from server.store.staging import UploadStaging
 
 logger = logging.getLogger(__name__)
 
@@ -249,6 +253,35 @@ class S3Store(ObjectStore):
             raise self._translate(exc, f"head {sha256}") from exc
         return {"mode": h.get("ObjectLockMode"), "until": h.get("ObjectLockRetainUntilDate")}
 
+    def location(self, key: str) -> str:
+        return f"s3:objects/{key}"
+
+    def set_retention(self, sha256: str, until: datetime) -> None:
+        current = self.retention(sha256).get("until")
+        if current is not None and until <= current:
+            return  # COMPLIANCE mode: the date may only move later, never try to shorten it
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket, Key=self.key(sha256),
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
+            )
+        except Exception as exc:
+            raise self._translate(exc, f"retention of {sha256}") from exc
+
+    def legal_hold(self, sha256: str, on: bool) -> None:
+        try:
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket, Key=self.key(sha256),
+                LegalHold={"Status": "ON" if on else "OFF"},
+            )
+        except Exception as exc:
+            raise self._translate(exc, f"legal hold of {sha256}") from exc
+
+    def staging(self, settings: Settings) -> UploadStaging:
+        from server.store.s3_staging import S3Staging
+
+        return S3Staging(self, settings.upload_staging_part_bytes)
+
     def open_range(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(sha256)}
         if start or end is not None:
@@ -286,6 +319,8 @@ class S3Store(ObjectStore):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
+                    if key.startswith("staging/"):
+                        continue  # unfinished uploads (server/store/s3_staging.py)
                     if not (key.startswith("objects/") and SHA256_RE.match(key.removeprefix("objects/"))):
                         yield f"s3://{self.bucket}/{key}"
         except Exception as exc:

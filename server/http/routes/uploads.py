@@ -17,15 +17,9 @@ from server.http.errors import CustodianError
 from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
 from server.intake.hygiene import public_message
-from server.intake.tus import (
-    CHECKSUM_ALGORITHMS,
-    READ_BUFFER,
-    TUS_EXTENSIONS,
-    TUS_VERSION,
-    get_upload,
-    list_uploads,
-    upload_json,
-)
+from server.intake.tus import READ_BUFFER
+from server.intake.tus_headers import CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION
+from server.intake.upload_rows import get_upload, list_uploads, upload_json
 
 routes = web.RouteTableDef()
 # Every tus request but OPTIONS names the protocol version (412 otherwise).
