@@ -161,8 +161,15 @@ def _query_params(model: type[Query]) -> list[dict[str, Any]]:
         if "anyOf" in prop:  # X | None: absent is None; the URL carries X
             options = [o for o in prop.pop("anyOf") if o.get("type") != "null"]
             prop.update(options[0] if len(options) == 1 else {"anyOf": options})
-        out.append({"name": name, "in": "query", "required": name in required,
-                    "schema": prop, "description": description})
+        out.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+                "description": description,
+            }
+        )
     return out
 
 

@@ -108,9 +108,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         data = loads(await request.text())
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(
-            f"request body over {request.app._client_max_size} bytes"
-        ) from None
+        raise PayloadTooLarge(f"request body over {request.app._client_max_size} bytes") from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequest("request body is not valid JSON", code="bad_json") from None
     if not isinstance(data, dict):

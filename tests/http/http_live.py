@@ -48,12 +48,25 @@ def seed(server: LiveServer, token: str, data: Path) -> dict[str, list[str]]:
     clip = data / "seed.bin"
     clip.write_bytes(b"seed evidence " * 100)
     item = add_evidence(server.db, server.store, clip)
-    status, case = server.request("POST", "/api/v1/cases", token, {
-        "number": "C-1", "title": "seed", "enforcement_type": "penalty",
-        "procedure": "general", "agency": "A1"})
+    status, case = server.request(
+        "POST",
+        "/api/v1/cases",
+        token,
+        {
+            "number": "C-1",
+            "title": "seed",
+            "enforcement_type": "penalty",
+            "procedure": "general",
+            "agency": "A1",
+        },
+    )
     assert status == 201, case
-    status, link = server.request("POST", f"/api/v1/cases/{case['id']}/links", token,
-                                  {"evidence_id": item, "stage": "investigation"})
+    status, link = server.request(
+        "POST",
+        f"/api/v1/cases/{case['id']}/links",
+        token,
+        {"evidence_id": item, "stage": "investigation"},
+    )
     assert status == 201, link
     return {"agencies": ["A1", "A2"], "cases": [case["id"], "C-1"], "items": [item]}
 
@@ -63,31 +76,54 @@ def config(ids: dict[str, list[str]], path: Path) -> Path:
     lines = []
     for name, values in ids.items():
         lines += [f"[dictionaries.{name}]", f"values = {json.dumps(values)}", ""]
-    lines += ['[parameters]', '"body.agency" = { dictionary = "agencies", probability = 0.8 }', ""]
-    for regex, name in ((r"^/api/v1/cases/\\{id\\}", "cases"),
-                        (r"^/api/v1/evidence/\\{id\\}", "items")):
-        lines += ["[[operations]]", f'include-path-regex = "{regex}"',
-                  f'parameters = {{ "path.id" = {{ dictionary = "{name}", probability = 0.7 }} }}',
-                  ""]
+    lines += ["[parameters]", '"body.agency" = { dictionary = "agencies", probability = 0.8 }', ""]
+    for regex, name in (
+        (r"^/api/v1/cases/\\{id\\}", "cases"),
+        (r"^/api/v1/evidence/\\{id\\}", "items"),
+    ):
+        lines += [
+            "[[operations]]",
+            f'include-path-regex = "{regex}"',
+            f'parameters = {{ "path.id" = {{ dictionary = "{name}", probability = 0.7 }} }}',
+            "",
+        ]
     path.write_text("\n".join(lines))
     return path
 
 
-def schemathesis(url: str, token: str, *args: str, timeout: float = 600,
-                 config_file: Path | None = None) -> subprocess.CompletedProcess[str]:
+def schemathesis(
+    url: str, token: str, *args: str, timeout: float = 600, config_file: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("schemathesis")
     argv = [str(exe)]
     if config_file is not None:
         argv += ["--config-file", str(config_file)]
-    argv += ["run", f"{url}/api/v1/openapi.json", "--url", url,
-            "-H", f"Authorization: Bearer {token}", "--checks", CHECKS, "--no-color",
-            "--generation-database", "none", "--workers", "1", *args]
+    argv += [
+        "run",
+        f"{url}/api/v1/openapi.json",
+        "--url",
+        url,
+        "-H",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        CHECKS,
+        "--no-color",
+        "--generation-database",
+        "none",
+        "--workers",
+        "1",
+        *args,
+    ]
     here = Path(__file__).resolve().parent
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "st_hooks",
-           "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "st_hooks",
+        "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")]),
+    }
     with tempfile.TemporaryDirectory() as cwd:  # its cache stays out of the work tree
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
-                              cwd=cwd)
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd
+        )
 
 
 if __name__ == "__main__":

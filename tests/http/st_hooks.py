@@ -55,7 +55,6 @@ def refusals_only_for_domain_reasons(ctx, response, case):  # type: ignore[no-un
     except ValueError:
         code = field = ""
     assert code in DOMAIN_REFUSALS or f"{code}:{field}" in DOMAIN_REFUSALS, (
-        f"schema-valid request refused: {response.status_code} {code!r} "
-        f"{response.content[:300]!r}"
+        f"schema-valid request refused: {response.status_code} {code!r} {response.content[:300]!r}"
     )
     return None

@@ -60,22 +60,34 @@ def test_times_are_rfc3339_with_an_offset() -> None:
 
 
 def test_nested_fields_are_named_with_their_path() -> None:
-    e = refused(NewRecord, {"doc_type": "x", "time": "2026-03-01T08:00:00Z",
-                            "officers": [{"name": "a"}, {"name": "b", "shown": "yes"}]})
+    e = refused(
+        NewRecord,
+        {
+            "doc_type": "x",
+            "time": "2026-03-01T08:00:00Z",
+            "officers": [{"name": "a"}, {"name": "b", "shown": "yes"}],
+        },
+    )
     assert e.params["field"].startswith("officers[1]")
 
 
 def test_own_codes_and_patch_bodies() -> None:
-    assert refused(NewUser, {"username": "u", "password": "x" * 12, "role": "emperor"}).code \
+    assert (
+        refused(NewUser, {"username": "u", "password": "x" * 12, "role": "emperor"}).code
         == "bad_role"
+    )
     e = refused(UserChange, {"colour": "red"})
     assert e.code == "bad_field" and e.params == {"field": "colour", "problem": "unknown"}
     assert UserChange.parse({"agency": None}).given() == {"agency"}
 
 
 def test_json_integers_only() -> None:
-    assert Heartbeat.parse({"station_id": "S1", "files_waiting": 2.0,
-                            "bytes_waiting": 0}).files_waiting == 2
+    assert (
+        Heartbeat.parse(
+            {"station_id": "S1", "files_waiting": 2.0, "bytes_waiting": 0}
+        ).files_waiting
+        == 2
+    )
     for bad in (2.5, True, "2", -1):
         e = refused(Heartbeat, {"station_id": "S1", "files_waiting": bad, "bytes_waiting": 0})
         assert e.params["field"] == "files_waiting", bad
@@ -102,25 +114,33 @@ async def test_openapi_is_generated_from_the_schemas(client) -> None:  # type: i
             codes = set(op["responses"])
             if "requestBody" in op:
                 assert {"400", "413"} <= codes, (method, path)
-                assert "$ref" in op["requestBody"]["content"]["application/json"]["schema"] \
-                    or path.startswith("/api/v1/uploads"), (method, path)
+                assert "$ref" in op["requestBody"]["content"]["application/json"][
+                    "schema"
+                ] or path.startswith("/api/v1/uploads"), (method, path)
             if "{" in path:
                 assert {"400", "404"} <= codes, (method, path)
             if "security" in op:
                 assert {"401", "403"} <= codes, (method, path)
             for code, response in op["responses"].items():
                 if code.startswith("4"):
-                    assert response["content"]["application/json"]["schema"] == {
-                        "$ref": "#/components/schemas/Error"} or code == "409", (method, path)
+                    assert (
+                        response["content"]["application/json"]["schema"]
+                        == {"$ref": "#/components/schemas/Error"}
+                        or code == "409"
+                    ), (method, path)
     login = doc["paths"]["/api/v1/auth/login"]["post"]
     assert login["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/LoginReply"}
+        "$ref": "#/components/schemas/LoginReply"
+    }
 
 
 async def test_a_refused_body_names_its_field_in_both_languages(client, users) -> None:  # type: ignore[no-untyped-def]
     for lang, word in (("en", "time_s"), ("zh-CN", "“")):
-        r = await client.post("/api/v1/evidence/x/bookmarks", json={"time_s": "soon"},
-                              headers={**bearer(users["reviewer"]), "Accept-Language": lang})
+        r = await client.post(
+            "/api/v1/evidence/x/bookmarks",
+            json={"time_s": "soon"},
+            headers={**bearer(users["reviewer"]), "Accept-Language": lang},
+        )
         body = await r.json()
         assert r.status == 400 and body["code"] == "bad_field", body
         assert body["params"] == {"field": "time_s", "problem": "not_number"}

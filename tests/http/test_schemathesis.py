@@ -21,8 +21,16 @@ def test_schemathesis_finds_nothing(tmp_path) -> None:  # type: ignore[no-untype
     server, token = start(tmp_path / "data")
     try:
         cfg = config(seed(server, token, tmp_path), tmp_path / "schemathesis.toml")
-        args = ["-n", str(EXAMPLES), "--phases", "examples,fuzzing", "--seed", "17",
-                "--max-failures", "30"]
+        args = [
+            "-n",
+            str(EXAMPLES),
+            "--phases",
+            "examples,fuzzing",
+            "--seed",
+            "17",
+            "--max-failures",
+            "30",
+        ]
         for op in EXCLUDED:
             args += ["--exclude-operation-id", op]
         result = schemathesis(server.url, token, *args, timeout=600, config_file=cfg)

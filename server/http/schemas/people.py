@@ -66,9 +66,7 @@ class UserChange(Body):
     agency: Text(64, nullable=True) | None = Field(  # type: ignore[valid-type]
         None, description="agency code; null or empty for none"
     )
-    password: Password | None = Field(
-        None, description="a new password (reset)"
-    )
+    password: Password | None = Field(None, description="a new password (reset)")
     display_name: Text(200, strip=False) | None = None  # type: ignore[valid-type]
 
 

@@ -33,9 +33,7 @@ class Score(Body):
     results: Annotated[dict[str, Literal["pass", "fail", "na"]], Field(max_length=200)] = Field(
         default_factory=dict, description="checklist item id -> pass, fail or na"
     )
-    problems: Annotated[list[Problem], Field(max_length=MAX_PROBLEMS)] = Field(
-        default_factory=list
-    )
+    problems: Annotated[list[Problem], Field(max_length=MAX_PROBLEMS)] = Field(default_factory=list)
 
 
 class OrderRequest(Body):
