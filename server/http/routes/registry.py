@@ -123,7 +123,8 @@ async def list_devices(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/devices")
 @endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body=schemas.NewDevice,
-    responses={201: "created", 400: "bad field", 409: "exists"})
+    responses={201: "created", 400: "bad field", 404: "no such officer to hand it to",
+               409: "exists"})
 async def create_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
