@@ -100,8 +100,9 @@ def commit_upload(s: Session, req: CommitRequest) -> Committed:
     assert u is not None
     if u.state == "committed":
         assert u.evidence_id is not None
-        return Committed(u.evidence_id, u.server_sha256 or sha256, u.duplicate, False,
-                         upload_json(u))
+        return Committed(
+            u.evidence_id, u.server_sha256 or sha256, u.duplicate, False, upload_json(u)
+        )
     now = utcnow()
     shared = s.get(StoredObject, sha256) is not None
     if not shared:
@@ -177,9 +178,7 @@ def commit_upload(s: Session, req: CommitRequest) -> Committed:
         write_manifest(s, item, key=req.key, now=now)
         enqueue(s, MEDIA_JOB, item.id)
         if u.case_ref and u.stage:
-            problem = link_from_intake(
-                s, item, u.case_ref, u.stage, who, req.settings, req.store
-            )
+            problem = link_from_intake(s, item, u.case_ref, u.stage, who, req.settings, req.store)
             if problem:
                 item.media_info = {**(item.media_info or {}), "intake_link_error": problem}
                 logger.warning(
@@ -192,10 +191,19 @@ def commit_upload(s: Session, req: CommitRequest) -> Committed:
         logger.info("upload %s committed as evidence %s (%s)", u.id, item.id, sha256)
     s.add(
         EvidenceDelivery(
-            item_id=item.id, upload_id=u.id, agency_id=u.agency_id, delivered_by=u.user_id,
-            filename=u.filename, device_id=u.device_id, officer_id=u.officer_id,
-            station_id=u.station_id, recorded_at=u.recorded_at, case_ref=u.case_ref,
-            stage=u.stage, claimed_sha256=u.claimed_sha256, first=not u.duplicate,
+            item_id=item.id,
+            upload_id=u.id,
+            agency_id=u.agency_id,
+            delivered_by=u.user_id,
+            filename=u.filename,
+            device_id=u.device_id,
+            officer_id=u.officer_id,
+            station_id=u.station_id,
+            recorded_at=u.recorded_at,
+            case_ref=u.case_ref,
+            stage=u.stage,
+            claimed_sha256=u.claimed_sha256,
+            first=not u.duplicate,
             received_at=now,
         )
     )

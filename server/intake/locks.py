@@ -37,8 +37,9 @@ class Busy(CustodianError):
 
 def lock_key(upload_id: str) -> int:
     """A signed 64-bit advisory lock key for an upload id."""
-    return int.from_bytes(hashlib.sha256(_NAMESPACE + upload_id.encode()).digest()[:8], "big",
-                          signed=True)
+    return int.from_bytes(
+        hashlib.sha256(_NAMESPACE + upload_id.encode()).digest()[:8], "big", signed=True
+    )
 
 
 class UploadLocks:
@@ -71,9 +72,7 @@ class UploadLocks:
         finally:
             self._held.discard(upload_id)
             if taken:
-                await asyncio.shield(
-                    asyncio.to_thread(self._pg, "pg_advisory_unlock", upload_id)
-                )
+                await asyncio.shield(asyncio.to_thread(self._pg, "pg_advisory_unlock", upload_id))
 
     def _pg(self, fn: str, upload_id: str) -> bool:
         with self._mutex:
@@ -83,15 +82,17 @@ class UploadLocks:
                         self._conn = self.db.engine.connect().execution_options(
                             isolation_level="AUTOCOMMIT"
                         )
-                    return bool(self._conn.execute(text(f"SELECT {fn}(:k)"),
-                                                   {"k": lock_key(upload_id)}).scalar())
+                    return bool(
+                        self._conn.execute(
+                            text(f"SELECT {fn}(:k)"), {"k": lock_key(upload_id)}
+                        ).scalar()
+                    )
                 except Exception:
                     # The session is gone (and its locks with it): start a new one once.
                     self._drop()
                     if attempt == 2 or fn == "pg_advisory_unlock":
                         if fn == "pg_advisory_unlock":
-                            logger.warning("upload %s: lock session lost before release",
-                                           upload_id)
+                            logger.warning("upload %s: lock session lost before release", upload_id)
                             return False
                         raise
             raise AssertionError("unreachable")

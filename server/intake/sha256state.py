@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import struct
 from typing import Any
 
@@ -105,15 +106,13 @@ class ResumableSha256:
 
     def state(self) -> bytes:
         c = self._ctx
-        return VERSION + struct.pack(
-            _FORMAT, *c.h, c.Nl, c.Nh, bytes(c.data), c.num, c.md_len
-        )
+        return VERSION + struct.pack(_FORMAT, *c.h, c.Nl, c.Nh, bytes(c.data), c.num, c.md_len)
 
     @classmethod
     def from_state(cls, blob: bytes) -> ResumableSha256:
         if len(blob) != len(VERSION) + STATE_SIZE or not blob.startswith(VERSION):
             raise ValueError("not a saved SHA-256 state")
-        fields = struct.unpack(_FORMAT, blob[len(VERSION):])
+        fields = struct.unpack(_FORMAT, blob[len(VERSION) :])
         self = cls()
         c = self._ctx
         for i in range(8):
@@ -124,3 +123,13 @@ class ResumableSha256:
         if c.num >= 64 or c.md_len != 32:
             raise ValueError("not a saved SHA-256 state")
         return self
+
+
+def new_hasher() -> Any:
+    """A resumable SHA-256 where libcrypto allows, else hashlib's (its state cannot be saved)."""
+    return ResumableSha256() if available() else hashlib.sha256()
+
+
+def state_of(hasher: Any) -> bytes | None:
+    """The saved state of a hasher from new_hasher(), or None where it cannot be saved."""
+    return hasher.state() if isinstance(hasher, ResumableSha256) else None

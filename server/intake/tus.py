@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -102,14 +101,6 @@ class Received:
     committed: bool = False
 
 
-def _new_hasher() -> Any:
-    return sha256state.ResumableSha256() if sha256state.available() else hashlib.sha256()
-
-
-def _state_of(hasher: Any) -> bytes | None:
-    return hasher.state() if isinstance(hasher, sha256state.ResumableSha256) else None
-
-
 def _os_error(exc: OSError, where: str) -> CustodianError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return StoreFull(f"no space left for uploads at {where}; free space or add storage")
@@ -122,7 +113,11 @@ class UploadManager:
     """Creates, receives, commits, terminates and expires tus uploads."""
 
     def __init__(
-        self, settings: Settings, db: Database, store: ObjectStore, key: ServerKey | None = None,
+        self,
+        settings: Settings,
+        db: Database,
+        store: ObjectStore,
+        key: ServerKey | None = None,
         pool: ThreadPoolExecutor | None = None,
     ):
         for name in (
@@ -221,7 +216,7 @@ class UploadManager:
             created_at=now,
             updated_at=now,
             expires_at=now + self.expiry,
-            hash_state=_state_of(_new_hasher()),
+            hash_state=sha256state.state_of(sha256state.new_hasher()),
         )
         many = can(who, UPLOAD_MANY)
         agency_code = short_value(meta, "agency")
@@ -335,13 +330,13 @@ class UploadManager:
             if hasher is not None and hasher.length == u.received:
                 return hasher
         if u.received == 0:
-            return _new_hasher()
+            return sha256state.new_hasher()
         if not self.staging.can_rehash:
             await self.db.run(set_state, u.id, "expired", "the running hash state is lost")
             raise Gone(f"upload {u.id} cannot be resumed here; start a new upload")
 
         def rehash() -> tuple[Any, int]:
-            h = _new_hasher()
+            h = sha256state.new_hasher()
             blocks = self.staging.read_prefix(u.id, u.received)
             done = 0
             for data in blocks or ():
@@ -456,10 +451,11 @@ class UploadManager:
             if keep:
                 book = await asyncio.shield(self._off_loop(writer.keep))
                 if written:
-                    state = _state_of(hasher)
+                    state = sha256state.state_of(hasher)
                     await asyncio.shield(
-                        self.db.run(advance, u.id, offset, offset + written, self.expiry, state,
-                                    book)
+                        self.db.run(
+                            advance, u.id, offset, offset + written, self.expiry, state, book
+                        )
                     )
                     u.received, u.hash_state = offset + written, state
                     u.staging = book if book is not None else u.staging
@@ -520,8 +516,9 @@ class UploadManager:
             await self._off_loop(self.staging.commit, u.id, u.staging, found, retention)
         except StagingLost:
             await self.db.run(set_state, u.id, "expired", "partial file vanished before commit")
-            raise Gone(f"upload {u.id} lost its bytes before they were stored; upload again") \
-                from None
+            raise Gone(
+                f"upload {u.id} lost its bytes before they were stored; upload again"
+            ) from None
         req = CommitRequest(u.id, who, found, retention, self.key, self.settings, self.store)
         try:
             done = await self.db.run(commit_upload, req)

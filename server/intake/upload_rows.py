@@ -89,8 +89,9 @@ def upload_agency(s: Session, who: Principal, code: str | None) -> int:
             )
         agency = s.scalar(select(Agency).where(Agency.code == code))
         if agency is None:
-            raise BadRequest(f"metadata agency {code!r} is not a known agency code",
-                             code="unknown_agency")
+            raise BadRequest(
+                f"metadata agency {code!r} is not a known agency code", code="unknown_agency"
+            )
         return agency.id
     if code is not None:
         own = s.get(Agency, who.agency_id)
@@ -186,10 +187,14 @@ def interrupted(s: Session, idle_since: datetime) -> list[tuple[str, Principal]]
     """Uploads with every byte received, no evidence item, idle since before `idle_since`,
     with their owner as the principal that finishes them (the ledger names the uploader)."""
     rows = s.execute(
-        select(Upload, User).join(User, User.id == Upload.user_id).where(
+        select(Upload, User)
+        .join(User, User.id == Upload.user_id)
+        .where(
             Upload.updated_at < idle_since,
-            or_(Upload.state == "committing",
-                and_(Upload.state == "receiving", Upload.received == Upload.length)),
+            or_(
+                Upload.state == "committing",
+                and_(Upload.state == "receiving", Upload.received == Upload.length),
+            ),
         )
     ).all()
     return [(u.id, Principal(usr.id, usr.username, usr.role, usr.agency_id)) for u, usr in rows]

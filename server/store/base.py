@@ -43,11 +43,15 @@ class ObjectStore(ABC):
     name: str
 
     @abstractmethod
-    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def put_file(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         """Copy a file into the store, verifying its bytes hash to the key."""
 
     @abstractmethod
-    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def adopt(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         """Take ownership of a file whose hash the caller computed while writing it (an upload);
         the file is moved (or copied) in and must not be used by the caller afterwards."""
 

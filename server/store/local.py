@@ -134,7 +134,9 @@ class LocalStore(ObjectStore):
             raise StoreUnavailable(f"store folder {self.root} is not writable")
 
     # -- writes --------------------------------------------------------------------------
-    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def put_file(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         check_key(sha256)
         size = os.stat(path).st_size
         final = self.path_for(sha256)
@@ -154,7 +156,9 @@ class LocalStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def adopt(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         check_key(sha256)
         size = os.stat(path).st_size
         final = self.path_for(sha256)
@@ -241,13 +245,18 @@ class LocalStore(ObjectStore):
     def staging(self, settings: Settings) -> UploadStaging:
         from server.store.staging import LocalStaging
 
-        folder = (Path(settings.upload_staging_path).expanduser().resolve()
-                  if settings.upload_staging_path else self.tmp)
+        folder = (
+            Path(settings.upload_staging_path).expanduser().resolve()
+            if settings.upload_staging_path
+            else self.tmp
+        )
         folder.mkdir(parents=True, exist_ok=True)
         if folder.stat().st_dev == self.root.stat().st_dev:
             return LocalStaging(folder, self.adopt, self.exists)
 
-        def copy_in(path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+        def copy_in(
+            path: Path, sha256: str, *, retention_until: datetime | None = None
+        ) -> PutResult:
             # Another filesystem: no link possible, the bytes are copied (and re-checked).
             try:
                 return self.put_file(path, sha256, retention_until=retention_until)
@@ -265,8 +274,12 @@ class LocalStore(ObjectStore):
                 path = here / name
                 rel = path.relative_to(self.root)
                 parts = rel.parts
-                ok = (len(parts) == 3 and SHA256_RE.match(name) is not None
-                      and parts[0] == name[:2] and parts[1] == name[2:4])
+                ok = (
+                    len(parts) == 3
+                    and SHA256_RE.match(name) is not None
+                    and parts[0] == name[:2]
+                    and parts[1] == name[2:4]
+                )
                 if not ok:
                     yield str(path)
 
@@ -278,5 +291,9 @@ class LocalStore(ObjectStore):
                 if not second.is_dir():
                     continue
                 for obj in sorted(second.iterdir()):
-                    if SHA256_RE.match(obj.name) and obj.name[:2] == first.name and obj.name[2:4] == second.name:
+                    if (
+                        SHA256_RE.match(obj.name)
+                        and obj.name[:2] == first.name
+                        and obj.name[2:4] == second.name
+                    ):
                         yield obj.name

@@ -53,8 +53,9 @@ class _Book:
         self.pieces: list[list[Any]] = d.get("pieces", [])  # [start, end, version id]
 
     def dumps(self) -> str:
-        return json.dumps({"mpu": self.mpu, "parts": self.parts, "pieces": self.pieces},
-                          separators=(",", ":"))
+        return json.dumps(
+            {"mpu": self.mpu, "parts": self.parts, "pieces": self.pieces}, separators=(",", ":")
+        )
 
 
 class S3Writer(StagingWriter):
@@ -144,13 +145,18 @@ class S3Staging(UploadStaging):
         crc = _crc32(data)
         try:
             r = self.s3.upload_part(
-                Bucket=self.bucket, Key=self._key(upload_id), UploadId=mpu, PartNumber=number,
-                Body=data, ChecksumCRC32=crc,
+                Bucket=self.bucket,
+                Key=self._key(upload_id),
+                UploadId=mpu,
+                PartNumber=number,
+                Body=data,
+                ChecksumCRC32=crc,
             )
         except ClientError as exc:
             if _code(exc) == "NoSuchUpload":
-                raise StagingLost(f"upload {upload_id}: its staging is gone; start a new upload") \
-                    from None
+                raise StagingLost(
+                    f"upload {upload_id}: its staging is gone; start a new upload"
+                ) from None
             raise self._wrap(exc, f"staging part {number} of upload {upload_id}") from exc
         except Exception as exc:
             raise self._wrap(exc, f"staging part {number} of upload {upload_id}") from exc
@@ -159,7 +165,9 @@ class S3Staging(UploadStaging):
     def put_piece(self, upload_id: str, start: int, end: int, data: bytes) -> str | None:
         try:
             r = self.s3.put_object(
-                Bucket=self.bucket, Key=self._key(upload_id, f"piece-{start}-{end}"), Body=data,
+                Bucket=self.bucket,
+                Key=self._key(upload_id, f"piece-{start}-{end}"),
+                Body=data,
                 ChecksumCRC32=_crc32(data),
             )
         except Exception as exc:
@@ -174,21 +182,29 @@ class S3Staging(UploadStaging):
                 data = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except ClientError as exc:
                 if _code(exc) in ("NoSuchKey", "404"):
-                    raise StagingLost(f"upload {upload_id} lost staged bytes {start}-{end}; "
-                                      "start a new upload") from None
+                    raise StagingLost(
+                        f"upload {upload_id} lost staged bytes {start}-{end}; start a new upload"
+                    ) from None
                 raise self._wrap(exc, f"staging {key}") from exc
             if len(data) != end - start:
-                raise StagingLost(f"upload {upload_id}: staged piece {start}-{end} holds "
-                                  f"{len(data)} bytes; start a new upload")
+                raise StagingLost(
+                    f"upload {upload_id}: staged piece {start}-{end} holds "
+                    f"{len(data)} bytes; start a new upload"
+                )
             out += data
         return bytes(out)
 
     def delete_pieces(self, upload_id: str, pieces: list[list[Any]]) -> None:
-        doomed = [{"Key": self._key(upload_id, f"piece-{p[0]}-{p[1]}"),
-                   **({"VersionId": p[2]} if len(p) > 2 and p[2] else {})} for p in pieces]
+        doomed = [
+            {
+                "Key": self._key(upload_id, f"piece-{p[0]}-{p[1]}"),
+                **({"VersionId": p[2]} if len(p) > 2 and p[2] else {}),
+            }
+            for p in pieces
+        ]
         try:
             for i in range(0, len(doomed), 1000):
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed[i:i + 1000]})
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed[i : i + 1000]})
         except Exception as exc:  # best effort: discard() removes the rest at the end
             logger.warning("could not delete staged pieces of upload %s: %s", upload_id, exc)
 
@@ -211,10 +227,14 @@ class S3Staging(UploadStaging):
                     etag, crc = self.upload_part(upload_id, b.mpu, number, data)
                     b.parts.append([number, len(data), etag, crc])
                     b.pieces = []
-                parts = [{"PartNumber": n, "ETag": etag, "ChecksumCRC32": crc}
-                         for n, _size, etag, crc in b.parts]
+                parts = [
+                    {"PartNumber": n, "ETag": etag, "ChecksumCRC32": crc}
+                    for n, _size, etag, crc in b.parts
+                ]
                 self.s3.complete_multipart_upload(
-                    Bucket=self.bucket, Key=data_key, UploadId=b.mpu,
+                    Bucket=self.bucket,
+                    Key=data_key,
+                    UploadId=b.mpu,
                     MultipartUpload={"Parts": parts},
                 )
             except StagingLost:
@@ -225,8 +245,10 @@ class S3Staging(UploadStaging):
                     raise self._wrap(exc, f"completing staging of upload {upload_id}") from exc
         size = self._size(data_key)  # also when an interrupted commit completed it before
         if size != expected:
-            raise StagingLost(f"upload {upload_id}: the staged object holds {size} bytes, "
-                              f"{expected} were received; start a new upload")
+            raise StagingLost(
+                f"upload {upload_id}: the staged object holds {size} bytes, "
+                f"{expected} were received; start a new upload"
+            )
         self._copy_in(data_key, target, size, retention_until, sha256)
         self.discard(upload_id, None)
 
@@ -255,8 +277,12 @@ class S3Staging(UploadStaging):
                 for n, start in enumerate(range(0, size, COPY_PART), 1):
                     end = min(size, start + COPY_PART) - 1
                     r = self.s3.upload_part_copy(
-                        Bucket=self.bucket, Key=dst, UploadId=mpu, PartNumber=n,
-                        CopySource=source, CopySourceRange=f"bytes={start}-{end}",
+                        Bucket=self.bucket,
+                        Key=dst,
+                        UploadId=mpu,
+                        PartNumber=n,
+                        CopySource=source,
+                        CopySourceRange=f"bytes={start}-{end}",
                     )
                     parts.append({"PartNumber": n, "ETag": r["CopyPartResult"]["ETag"]})
                 self.s3.complete_multipart_upload(
@@ -297,8 +323,10 @@ class S3Staging(UploadStaging):
                 Bucket=self.bucket, Prefix=prefix
             )
             for page in pages:
-                doomed = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                          for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+                doomed = [
+                    {"Key": v["Key"], "VersionId": v["VersionId"]}
+                    for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+                ]
                 if doomed:
                     self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": doomed})
         except Exception as exc:  # best effort: discard_unknown tries again later

@@ -91,8 +91,9 @@ class UploadStaging(ABC):
         """Delete staged uploads last written before `older_than` whose id is not in `known`
         (left by a crash); how many."""
 
-    def check_shared(self, get_mark: Callable[[], str | None],
-                     set_mark: Callable[[str], str]) -> None:
+    def check_shared(
+        self, get_mark: Callable[[], str | None], set_mark: Callable[[str], str]
+    ) -> None:
         """Raise when this process does not see the staging the others see (a no-op where the
         staging is shared by construction)."""
         return None
@@ -145,8 +146,9 @@ class LocalStaging(UploadStaging):
         try:
             return LocalWriter(self.part_path(upload_id), offset)
         except FileNotFoundError:
-            raise StagingLost(f"upload {upload_id} lost its partial file; start a new upload") \
-                from None
+            raise StagingLost(
+                f"upload {upload_id} lost its partial file; start a new upload"
+            ) from None
 
     def staged_size(self, upload_id: str) -> int | None:
         try:
@@ -202,8 +204,9 @@ class LocalStaging(UploadStaging):
                 n += 1
         return n
 
-    def check_shared(self, get_mark: Callable[[], str | None],
-                     set_mark: Callable[[str], str]) -> None:
+    def check_shared(
+        self, get_mark: Callable[[], str | None], set_mark: Callable[[str], str]
+    ) -> None:
         """The first server writes a random id into the folder and the catalogue; every
         later one must find the catalogue's id in its folder, or it is not looking at the
         same (shared) folder and would lose the PATCHes routed to it."""

@@ -38,16 +38,14 @@ async def _login(client: Any) -> str:
 async def _alternate(clients: list[Any], data: bytes, chunk: int, checksum_every: int = 2) -> Any:
     """Create on the first server, then send PATCH n to server n % 2."""
     tokens = [await _login(c) for c in clients]
-    r = await tus_create(clients[0], tokens[0], len(data), filename="clip.mp4",
-                         sha256=sha256(data))
+    r = await tus_create(clients[0], tokens[0], len(data), filename="clip.mp4", sha256=sha256(data))
     assert r.status == 201, await r.text()
     path = r.headers["Location"]
     offset, n = 0, 0
     while offset < len(data):
         c, tok = clients[n % 2], tokens[n % 2]
-        part = data[offset: offset + chunk]
-        headers = {**TUS, **bearer(tok), "Upload-Offset": str(offset),
-                   "Content-Type": OFFSET_TYPE}
+        part = data[offset : offset + chunk]
+        headers = {**TUS, **bearer(tok), "Upload-Offset": str(offset), "Content-Type": OFFSET_TYPE}
         if n % checksum_every == 0:
             headers["Upload-Checksum"] = chunk_checksum(part)
         r = await c.patch(path, data=part, headers=headers)
@@ -68,8 +66,9 @@ def _rows(client: Any, model: Any) -> list[Any]:
 async def test_s3_staging_patches_alternate_between_servers(
     pg_url, make_client, s3_settings
 ) -> None:  # type: ignore[no-untyped-def]
-    settings = s3_settings(database_url=pg_url, upload_staging_part_bytes=5 * 1024 * 1024,
-                           worker_in_server=False)
+    settings = s3_settings(
+        database_url=pg_url, upload_staging_part_bytes=5 * 1024 * 1024, worker_in_server=False
+    )
     a = await make_client(settings)
     b = await make_client(settings)
     make_users(app_db(a))
@@ -84,8 +83,13 @@ async def test_s3_staging_patches_alternate_between_servers(
     assert [j.subject for j in jobs] == [item.id]
     (u,) = _rows(a, Upload)
     assert u.state == "committed" and u.received == len(data)
-    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     versions = s3.list_object_versions(Bucket=settings.s3_bucket, Prefix="staging/")
     assert not versions.get("Versions") and not versions.get("DeleteMarkers")
     assert not s3.list_multipart_uploads(Bucket=settings.s3_bucket).get("Uploads")
@@ -134,8 +138,11 @@ async def test_shared_local_staging_alternates_and_is_checked(
     assert item.sha256 == sha256(data)
     assert not list(shared.glob("upload-*.part"))
     # A server given another (unshared) folder refuses to start instead of losing PATCHes.
-    other = make_settings(upload_staging_path=str(tmp_path / "elsewhere"),
-                          database_url=settings.database_url, data_dir=settings.data_dir)
+    other = make_settings(
+        upload_staging_path=str(tmp_path / "elsewhere"),
+        database_url=settings.database_url,
+        data_dir=settings.data_dir,
+    )
     with pytest.raises(CustodianError) as err:
         UploadManager(other, app_db(a), open_store(other))
     assert err.value.code == "staging_not_shared"
@@ -204,8 +211,16 @@ def test_hash_state_continues_in_another_process() -> None:
         "h = R.from_state(bytes.fromhex(sys.argv[1])); h.update(sys.stdin.buffer.read()); "
         "print(h.hexdigest(), h.length)"
     )
-    out = subprocess.run([sys.executable, "-c", code, state.hex()], input=data[1_000_003:],
-                         capture_output=True, check=True).stdout.decode().split()
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code, state.hex()],
+            input=data[1_000_003:],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split()
+    )
     assert out == [hashlib.sha256(data).hexdigest(), str(len(data))]
     with pytest.raises(ValueError):
         ResumableSha256.from_state(state[:-1])
@@ -233,7 +248,8 @@ def test_s3_commit_interrupted_after_completing_is_finished_exactly(s3_settings)
     book = w.keep()
     w.recorded()  # the catalogue holds the new book: the piece goes
     left = store.client.list_object_versions(  # type: ignore[attr-defined]
-        Bucket=settings.s3_bucket, Prefix=f"staging/{uid}/piece-")
+        Bucket=settings.s3_bucket, Prefix=f"staging/{uid}/piece-"
+    )
     assert not left.get("Versions") and not left.get("DeleteMarkers")
     w = staging.writer(uid, cut, book)
     w.write([data[cut:]])  # waits as a piece
@@ -244,9 +260,12 @@ def test_s3_commit_interrupted_after_completing_is_finished_exactly(s3_settings)
     etag, crc = staging.upload_part(uid, b["mpu"], 2, data[cut:])  # type: ignore[attr-defined]
     parts = [*b["parts"], [2, len(data) - cut, etag, crc]]
     store.client.complete_multipart_upload(  # type: ignore[attr-defined]
-        Bucket=settings.s3_bucket, Key=f"staging/{uid}/data", UploadId=b["mpu"],
-        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e, "ChecksumCRC32": c}
-                                   for n, _size, e, c in parts]},
+        Bucket=settings.s3_bucket,
+        Key=f"staging/{uid}/data",
+        UploadId=b["mpu"],
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": e, "ChecksumCRC32": c} for n, _size, e, c in parts]
+        },
     )
     until = datetime.now(UTC) + timedelta(days=200)
     digest = sha256(data)
@@ -256,5 +275,6 @@ def test_s3_commit_interrupted_after_completing_is_finished_exactly(s3_settings)
     assert list(store.iter_keys()) == [digest]
     assert list(store.stray_files()) == []
     versions = store.client.list_object_versions(  # type: ignore[attr-defined]
-        Bucket=settings.s3_bucket, Prefix="staging/")
+        Bucket=settings.s3_bucket, Prefix="staging/"
+    )
     assert not versions.get("Versions")

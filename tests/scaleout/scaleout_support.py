@@ -44,10 +44,17 @@ def make_tls(folder: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                          content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False, encipher_only=False,
-                          decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .sign(ca_key, hashes.SHA256())
@@ -67,27 +74,34 @@ def make_tls(folder: Path) -> tuple[Path, Path, Path]:
             ),
             critical=False,
         )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_pem, cert_pem, key_pem = folder / "ca.pem", folder / "server.pem", folder / "server.key"
     ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     key_pem.chmod(0o600)
     return ca_pem, cert_pem, key_pem
 
 
-def site_conf(upstreams: list[int], https_port: int, http_port: int, cert: Path, key: Path,
-              accel_dir: Path) -> str:
+def site_conf(
+    upstreams: list[int], https_port: int, http_port: int, cert: Path, key: Path, accel_dir: Path
+) -> str:
     """The shipped custodian.conf with only the lines marked EDIT (and the ports and include
     folder) changed: everything else is tested as shipped."""
     text = SHIPPED_CONF.read_text()
-    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n"
-                      for p in upstreams)
+    servers = "".join(
+        f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in upstreams
+    )
     text, n = re.subn(r"(?m)^    server 10\.0\.0\.\d+:8080[^\n]*\n", "", text)
     assert n == 2, "the shipped upstream block changed: update the test"
     text = text.replace("upstream custodian {\n", "upstream custodian {\n" + servers, 1)
@@ -124,8 +138,16 @@ class Nginx:
         for sub in ("logs", "tmp", "accel"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
         site = self.prefix / "custodian.conf"
-        site.write_text(site_conf(self.upstreams, self.https_port, free_port(), self.cert,
-                                  self.key, self.prefix / "accel"))
+        site.write_text(
+            site_conf(
+                self.upstreams,
+                self.https_port,
+                free_port(),
+                self.cert,
+                self.key,
+                self.prefix / "accel",
+            )
+        )
         user = "user root;\n" if os.geteuid() == 0 else ""  # workers may read our temp files
         tmp = self.prefix / "tmp"
         conf = self.prefix / "nginx.conf"
@@ -142,12 +164,16 @@ class Nginx:
             f"  include {site};\n"
             "}\n"
         )
-        check = subprocess.run([NGINX, "-t", "-q", "-p", str(self.prefix), "-c", str(conf)],
-                               capture_output=True, text=True)
+        check = subprocess.run(
+            [NGINX, "-t", "-q", "-p", str(self.prefix), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+        )
         assert check.returncode == 0, f"nginx -t refused the config:\n{check.stderr}"
         self.proc = subprocess.Popen(
             [NGINX, "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         wait_port(self.https_port, self.proc)
         return self
@@ -232,9 +258,13 @@ class Deployment:
 
     def custodian(self, *args: str, log: str) -> subprocess.Popen[bytes]:
         out = open(self.folder / log, "ab")  # noqa: SIM115 - owned by the process
-        return subprocess.Popen([sys.executable, "-m", "server.cli", *args,
-                                 "--config", str(self.config)],
-                                cwd=ROOT, env=clean_env(), stdout=out, stderr=out)
+        return subprocess.Popen(
+            [sys.executable, "-m", "server.cli", *args, "--config", str(self.config)],
+            cwd=ROOT,
+            env=clean_env(),
+            stdout=out,
+            stderr=out,
+        )
 
     def start_server(self, n: int) -> subprocess.Popen[bytes]:
         proc = self.custodian("serve", "--port", str(self.ports[n]), log=f"server{n}.log")

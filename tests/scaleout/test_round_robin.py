@@ -86,10 +86,32 @@ def run_agent(dep: Deployment, dock: Path, *extra: str, wait: bool = True) -> An
     creds = dep.folder / "station.toml"
     creds.write_text(f'username = "station"\npassword = "{PASSWORD}"\n')
     creds.chmod(0o600)
-    argv = [sys.executable, "-m", "server.cli", "ingest", "--server", dep.url,
-            "--dock", str(dock), "--credentials", str(creds), "--once", "--station", "ST-1",
-            "--state", str(dep.folder / "agent-state"), "--quiet-seconds", "0",
-            "--scan-interval", "0.2", "--concurrency", "1", "--heartbeat", "0", *extra]
+    argv = [
+        sys.executable,
+        "-m",
+        "server.cli",
+        "ingest",
+        "--server",
+        dep.url,
+        "--dock",
+        str(dock),
+        "--credentials",
+        str(creds),
+        "--once",
+        "--station",
+        "ST-1",
+        "--state",
+        str(dep.folder / "agent-state"),
+        "--quiet-seconds",
+        "0",
+        "--scan-interval",
+        "0.2",
+        "--concurrency",
+        "1",
+        "--heartbeat",
+        "0",
+        *extra,
+    ]
     # The agency's CA is given to the agent the standard way, nothing Custodian-specific.
     env = clean_env(SSL_CERT_FILE=str(dep.ca))
     log = open(dep.folder / "agent.log", "ab")  # noqa: SIM115 - owned by the process
@@ -100,8 +122,13 @@ def run_agent(dep: Deployment, dock: Path, *extra: str, wait: bool = True) -> An
     return proc
 
 
-def api(url: str, path: str, token: str | None = None, ctx: ssl.SSLContext | None = None,
-        body: Any = None) -> tuple[int, bytes]:
+def api(
+    url: str,
+    path: str,
+    token: str | None = None,
+    ctx: ssl.SSLContext | None = None,
+    body: Any = None,
+) -> tuple[int, bytes]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = None
     if body is not None:
@@ -116,8 +143,9 @@ def api(url: str, path: str, token: str | None = None, ctx: ssl.SSLContext | Non
 
 
 def login(url: str, ctx: ssl.SSLContext | None = None) -> str:
-    status, body = api(url, "/api/v1/auth/login", ctx=ctx,
-                       body={"username": "reviewer", "password": PASSWORD})
+    status, body = api(
+        url, "/api/v1/auth/login", ctx=ctx, body={"username": "reviewer", "password": PASSWORD}
+    )
     assert status == 200, body
     return str(json.loads(body)["token"])
 
@@ -131,9 +159,12 @@ def test_round_robin_through_nginx(deployment: Deployment, tmp_path: Path) -> No
     dock = tmp_path / "dock"
     dock.mkdir()
     # One clip over a 5 MiB S3 part (pieces become parts), two small ones.
-    make_clip(dock / "cam1_big.mp4", seconds=4, size="640x480",
-              extra=("-b:v", "14M", "-maxrate", "14M", "-bufsize", "2M", "-x264-params",
-                     "nal-hrd=cbr"))
+    make_clip(
+        dock / "cam1_big.mp4",
+        seconds=4,
+        size="640x480",
+        extra=("-b:v", "14M", "-maxrate", "14M", "-bufsize", "2M", "-x264-params", "nal-hrd=cbr"),
+    )
     make_clip(dock / "cam1_small0.mp4", seconds=1)
     make_clip(dock / "cam1_small1.mp4", seconds=1, size="160x120")
     files = {p.name: p.read_bytes() for p in dock.glob("*.mp4")}
@@ -151,27 +182,33 @@ def test_round_robin_through_nginx(deployment: Deployment, tmp_path: Path) -> No
             by_upload.setdefault(uri, set()).add(upstream)
         both = {f"127.0.0.1:{p}" for p in dep.ports}
         assert len(by_upload) == 3
-        big = db.call(lambda s: s.scalar(select(Upload.id).where(
-            Upload.filename == "cam1_big.mp4")))
+        big = db.call(
+            lambda s: s.scalar(select(Upload.id).where(Upload.filename == "cam1_big.mp4"))
+        )
         assert by_upload[f"/api/v1/uploads/{big}"] == both
         assert {u for ups in by_upload.values() for u in ups} == both
 
         # Stored once, one item each, processed once.
         deadline = time.monotonic() + 180
-        while db.call(lambda s: s.scalar(select(func.count()).select_from(Job).where(
-                Job.state.in_(("queued", "running"))))):
+        while db.call(
+            lambda s: s.scalar(
+                select(func.count()).select_from(Job).where(Job.state.in_(("queued", "running")))
+            )
+        ):
             assert time.monotonic() < deadline, "media jobs not done"
             assert dep.worker is not None and dep.worker.poll() is None, "the worker died"
             time.sleep(0.5)
         items = db.call(lambda s: list(s.scalars(select(EvidenceItem))))
         assert sorted(i.sha256 for i in items) == sorted(hashes.values())
-        originals = db.call(lambda s: list(s.scalars(select(StoredObject).where(
-            StoredObject.role == "original"))))
+        originals = db.call(
+            lambda s: list(s.scalars(select(StoredObject).where(StoredObject.role == "original")))
+        )
         assert sorted(o.sha256 for o in originals) == sorted(hashes.values())
         jobs = db.call(lambda s: list(s.scalars(select(Job))))
         assert sorted(j.subject for j in jobs) == sorted(i.id for i in items)
-        assert all(j.state == "done" and j.attempts == 1 for j in jobs), \
-            [(j.state, j.attempts, j.error) for j in jobs]
+        assert all(j.state == "done" and j.attempts == 1 for j in jobs), [
+            (j.state, j.attempts, j.error) for j in jobs
+        ]
         store = open_store(load_settings(dep.config, env={}))
         for name, data in files.items():
             assert store.read_all(hashes[name]) == data
@@ -189,19 +226,26 @@ def test_round_robin_through_nginx(deployment: Deployment, tmp_path: Path) -> No
             assert json.loads(body)["status"] == "ready", body
             status, playlist = api(url, f"/api/v1/evidence/{item.id}/hls/index.m3u8", token, c)
             assert status == 200 and playlist.startswith(b"#EXTM3U"), playlist[:200]
-            segment = next(line for line in playlist.decode().splitlines()
-                           if line and not line.startswith("#"))
+            segment = next(
+                line for line in playlist.decode().splitlines() if line and not line.startswith("#")
+            )
             status, seg = api(url, f"/api/v1/evidence/{item.id}/hls/{segment}", token, c)
             assert status == 200 and len(seg) > 0
 
-    verify = subprocess.run([sys.executable, "-m", "server.cli", "verify", "--config",
-                             str(dep.config)], cwd=ROOT, env=clean_env(),
-                            capture_output=True, text=True, timeout=300)
+    verify = subprocess.run(
+        [sys.executable, "-m", "server.cli", "verify", "--config", str(dep.config)],
+        cwd=ROOT,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert verify.returncode == 0, verify.stdout[-4000:] + verify.stderr[-4000:]
 
 
-def test_kill_9_of_a_server_mid_upload_loses_nothing(deployment: Deployment,
-                                                    tmp_path: Path) -> None:
+def test_kill_9_of_a_server_mid_upload_loses_nothing(
+    deployment: Deployment, tmp_path: Path
+) -> None:
     dep = deployment
     dock = tmp_path / "dock"
     dock.mkdir()
@@ -209,8 +253,17 @@ def test_kill_9_of_a_server_mid_upload_loses_nothing(deployment: Deployment,
     (dock / "cam1_long.mp4").write_bytes(data)
     digest = sha256_bytes(data)
     # 1 MiB PATCHes at 4 MiB/s: about six seconds of upload, alternating between the servers.
-    agent = run_agent(dep, dock, "--chunk-mb", "1", "--limit-rate", str(4 * 1024 * 1024),
-                      "--backoff-max", "1", wait=False)
+    agent = run_agent(
+        dep,
+        dock,
+        "--chunk-mb",
+        "1",
+        "--limit-rate",
+        str(4 * 1024 * 1024),
+        "--backoff-max",
+        "1",
+        wait=False,
+    )
     db = catalogue(dep)
     try:
         deadline = time.monotonic() + 60
