@@ -71,7 +71,6 @@ def make_engine(settings: Settings) -> Engine:
 # waiting for a core, not running.
 READ_THREADS = 8
 WRITE_THREADS = 4
-GROUP_MAX = 64  # calls committed together by run_grouped at most
 
 
 class Database:
@@ -84,9 +83,6 @@ class Database:
         self._pool = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="db")
         self._read_pool = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="db-read")
         self.outage = OutageLog("catalogue")
-        self._group: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
-        self._group_task: asyncio.Task[None] | None = None
-        self._group_loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -148,58 +144,7 @@ class Database:
         return await loop.run_in_executor(self._read_pool,
                                           lambda: self.call_read(fn, *args, **kwargs))
 
-    async def run_grouped(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a short write fn(session, *args) in a transaction shared with the other calls
-        made while the previous one was committing (group commit): one write lock and one
-        fsync for a group instead of one each. Returns when fn's writes are committed, as run()
-        does. The first call of a quiet moment is written at once; a call that fails in a group
-        is retried on its own, so it fails only its own caller. For appends (view entries),
-        not for read-modify-write work that must see another call's result."""
-        loop = asyncio.get_running_loop()
-        if self._group_loop is not loop:  # a new event loop (tests): forget the old one's state
-            self._group, self._group_task, self._group_loop = [], None, loop
-        future: asyncio.Future[T] = loop.create_future()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # always retrieved
-        self._group.append((fn, args, future))
-        if self._group_task is None or self._group_task.done():
-            self._group_task = asyncio.ensure_future(self._drain_groups())
-        return await asyncio.shield(future)
-
-    async def _drain_groups(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._group:
-            batch, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
-            try:
-                results = await loop.run_in_executor(self._pool, self.call, _run_all, batch)
-            except Exception as exc:
-                if len(batch) == 1:
-                    _settle(batch[0][2], exc=exc)
-                    continue
-                for fn, args, future in batch:  # each on its own: only the faulty one fails
-                    try:
-                        result = await loop.run_in_executor(self._pool, self.call, fn, *args)
-                    except Exception as one_exc:
-                        _settle(future, exc=one_exc)
-                    else:
-                        _settle(future, result)
-                continue
-            for (_fn, _args, future), result in zip(batch, results, strict=True):
-                _settle(future, result)
-
     def close(self) -> None:
         self._read_pool.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self.engine.dispose()
-
-
-def _run_all(s: Any, batch: list[tuple[Callable[..., Any], tuple[Any, ...], Any]]) -> list[Any]:
-    return [fn(s, *args) for fn, args, _future in batch]
-
-
-def _settle(future: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
-    if future.done():  # its caller went away (the shield was cancelled): nothing to tell
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)

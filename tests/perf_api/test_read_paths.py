@@ -117,26 +117,6 @@ async def test_concurrent_case_views_share_commits_and_each_is_ledgered(make_cli
     assert commits[0] < 40  # grouped (the first one alone, the others together)
 
 
-async def test_a_failing_call_in_a_group_fails_only_its_caller(db) -> None:  # type: ignore[no-untyped-def]
-    from server.custody.ledger import append
-
-    def good(s, n: int) -> int:  # type: ignore[no-untyped-def]
-        return append(s, actor="system", action=VIEW, subject=f"t:{n}", details={"n": n}).seq
-
-    def bad(s, n: int) -> int:  # type: ignore[no-untyped-def]
-        good(s, n)
-        raise ValueError("refused")
-
-    calls = [db.run_grouped(bad if n == 3 else good, n) for n in range(8)]
-    results = await asyncio.gather(*calls, return_exceptions=True)
-    assert isinstance(results[3], ValueError)
-    seqs = [r for n, r in enumerate(results) if n != 3]
-    assert len(set(seqs)) == 7
-    rows = await db.read(lambda s: list(s.scalars(select(LedgerRow).order_by(LedgerRow.seq))))
-    assert sorted(json.loads(r.details)["n"] for r in rows) == [0, 1, 2, 4, 5, 6, 7]
-    assert check_chain([row_entry(r) for r in rows]) == []
-
-
 async def test_accounts_resolved_once_for_concurrent_requests_and_changes_seen_at_once(make_client) -> None:  # type: ignore[no-untyped-def]
     """30 requests of one user with an empty cache read the account once; disabling the user
     through this server refuses the very next request, and the cache keeps no stale copy."""
