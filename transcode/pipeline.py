@@ -98,7 +98,9 @@ def _stage(progress: Progress | None, lo: float, hi: float) -> Callable[[float],
     return lambda f: progress(lo + (hi - lo) * f)
 
 
-def _output(outdir: str, path: str, role: str, tool: str, version: str, params) -> DerivedOutput:
+def _output(
+    outdir: str, path: str, role: str, tool: str, version: str, params: dict[str, Any]
+) -> DerivedOutput:
     digest, size = sha256_file(path)
     name = os.path.relpath(path, outdir).replace(os.sep, "/")
     return DerivedOutput(name, role, digest, size, tool, version, dict(params))
@@ -137,7 +139,7 @@ def process(
     outdir = os.path.abspath(os.fspath(outdir))
     assessment = assess(src, limits)
     result = assessment.probe
-    base = {
+    base: dict[str, Any] = {
         "source": src,
         "reason": assessment.reason,
         "reason_zh": assessment.reason_zh,
