@@ -29,11 +29,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import Counter
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -43,10 +41,8 @@ from integrity.timefmt import rfc3339
 from server.catalogue.db import Database
 from server.catalogue.models import LedgerRow, ViewSession, utcnow
 from server.custody.ledger import _lock, actor_of, append
-from server.http import appkeys as keys
-from server.http.access import Principal, Sealed
-from server.http.errors import Forbidden
-from server.http.web import PRINCIPAL, iso
+from server.http.access import Principal
+from server.isotime import iso
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -56,10 +52,6 @@ ORIGINAL_RANGE = "original_range"
 CACHE_MAX = 50_000  # sessions remembered in-process (each a few hundred bytes)
 PRUNE_EVERY_S = 3600.0  # how often finished sessions older than a day are removed
 Key = tuple[int, str, str]
-
-
-def _address(request: web.Request) -> str:
-    return request.remote or ""
 
 
 # -- transactions -----------------------------------------------------------------------------
@@ -165,7 +157,8 @@ class AccessLedger:
                 self._sessions.clear()  # the catalogue still has them
         self._sessions[key] = until
 
-    async def denied(self, request: web.Request, who: Principal, status: int, code: str) -> None:
+    async def denied(self, who: Principal, status: int, code: str, *, method: str, path: str,
+                     address: str) -> None:
         """Ledger a permission denial, rate-limited per user; never fails the request."""
         now = time.monotonic()
         recent = self._denials.setdefault(who.user_id, deque())
@@ -176,9 +169,9 @@ class AccessLedger:
             return
         recent.append(now)
         carried = self.suppressed.pop(who.user_id, 0)
-        details = {"method": request.method, "path": request.path[:300], "status": status,
+        details = {"method": method, "path": path[:300], "status": status,
                    "code": code, "role": who.role, "agency_id": who.agency_id,
-                   "address": _address(request), "suppressed_before": carried}
+                   "address": address, "suppressed_before": carried}
         try:
             written = await self.db.run(_append_denial, who, details, self.denial_limit,
                                         self.denial_window)
@@ -211,33 +204,3 @@ class AccessLedger:
                 logger.exception("could not ledger %d suppressed denials of user %s", n, user_id)
 
 
-ACCESS_LEDGER = web.AppKey("access_ledger", AccessLedger)
-
-
-def access_ledger(request: web.Request) -> AccessLedger:
-    return request.app[ACCESS_LEDGER]
-
-
-async def access_ledger_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The process's access ledger (after the database context)."""
-    metric = Counter("custodian_access_denials_suppressed", "Permission denials counted but not "
-                     "ledgered one by one (over denial_ledger_limit)", registry=app[keys.METRICS])
-    ledger = AccessLedger(app[keys.SETTINGS], app[keys.DB], metric)
-    app[ACCESS_LEDGER] = ledger
-    yield
-    ledger.flush()
-
-
-@web.middleware
-async def denial_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    """Permission denials of an authenticated caller go to the access ledger (rate-limited)."""
-    try:
-        return await handler(request)
-    except (Forbidden, Sealed) as exc:
-        who = request.get(PRINCIPAL)
-        ledger = request.app.get(ACCESS_LEDGER)
-        if who is not None and ledger is not None:
-            await ledger.denied(request, who, exc.status, exc.code)
-        raise

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from integrity import signing
@@ -102,11 +100,3 @@ def load_existing_key(settings: Settings) -> ServerKey | None:
     return ServerKey(signing.load_private_key(path), path)
 
 
-async def signing_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load (or create) the key once when the app starts."""
-    from server.custody.keyring import ensure_registered
-    from server.http import appkeys as keys
-
-    app[keys.SIGNING_KEY] = load_or_create_key(app[keys.SETTINGS])
-    app[keys.DB].call(ensure_registered, app[keys.SIGNING_KEY])
-    yield

@@ -3,17 +3,14 @@ against them (RFC 6962 / RFC 9162 Merkle tree; leaf = H(0x00 || canonical entry)
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import os
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -303,43 +300,3 @@ def consistency(s: Session, first: int, second: int | None = None) -> dict[str, 
 
 
 # -- schedule --------------------------------------------------------------------------------
-async def tree_head_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Every tree_head_interval_seconds: sign a head if the ledger grew, stamp new manifests;
-    and one last head on shutdown, so no write is left outside a signed head."""
-    from server.http import appkeys as keys
-
-    settings = app[keys.SETTINGS]
-    interval = settings.tree_head_interval_seconds
-    running: list[asyncio.Future[Any]] = []
-
-    def one_round() -> None:
-        issue_tree_head(app[keys.DB], app[keys.SIGNING_KEY], settings, only_if_grown=True)
-        stamp_manifests(app[keys.DB], settings)
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            fut = asyncio.get_running_loop().run_in_executor(None, one_round)
-            running[:] = [fut]
-            try:
-                # Shielded so shutdown waits for a round in progress before the database closes.
-                await asyncio.shield(fut)
-            except Exception:  # a failed round must not end the schedule
-                logger.exception("scheduled tree head failed")
-
-    task = asyncio.create_task(loop(), name="tree-heads") if interval > 0 else None
-    yield
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, *running, return_exceptions=True)
-    if interval <= 0:
-        return
-    try:
-        await asyncio.get_running_loop().run_in_executor(
-            None,
-            lambda: issue_tree_head(
-                app[keys.DB], app[keys.SIGNING_KEY], settings, only_if_grown=True
-            ),
-        )
-    except Exception:  # shutting down: log, never block the exit
-        logger.exception("final tree head on shutdown failed")

@@ -8,20 +8,18 @@ anything. The caller records the result as a ledger entry (`record_result`)."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -729,52 +727,6 @@ def run_scrub(
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCRUB_LOCK})
             conn.commit()
             conn.close()
-
-
-FIXITY_METRICS = web.AppKey("fixity_metrics", ScrubMetrics)
-
-
-async def fixity_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Every fixity_interval_seconds (0 = off), a rate-limited scrub in a thread."""
-    from server.http import appkeys as keys
-
-    settings = app[keys.SETTINGS]
-    metrics = ScrubMetrics.register(app[keys.METRICS])
-    app[FIXITY_METRICS] = metrics
-    interval = settings.fixity_interval_seconds
-    cancel = threading.Event()
-    running: list[asyncio.Future[Any]] = []
-
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(interval)
-            fut = asyncio.get_running_loop().run_in_executor(
-                None,
-                lambda: run_scrub(
-                    app[keys.DB],
-                    app[keys.STORE],
-                    settings,
-                    app[keys.SIGNING_KEY].public_keys(),
-                    metrics=metrics,
-                    cancel=cancel,
-                ),
-            )
-            running[:] = [fut]
-            try:
-                # Shielded: shutdown cancels this task, but the thread stops only at `cancel`,
-                # and teardown waits for it before the database closes.
-                await asyncio.shield(fut)
-            except Cancelled:
-                return
-            except Exception:  # a failed round must not end the schedule
-                logger.exception("fixity scrub failed")
-
-    task = asyncio.create_task(loop(), name="fixity-scrub") if interval > 0 else None
-    yield
-    if task is not None:
-        cancel.set()
-        task.cancel()
-        await asyncio.gather(task, *running, return_exceptions=True)
 
 
 def problem_lines(report: Report) -> list[str]:

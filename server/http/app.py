@@ -2,38 +2,38 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from server.catalogue.db import Database
-from server.custody.access_ledger import access_ledger_ctx, denial_middleware
-from server.custody.signing import signing_ctx
-from server.custody.treeheads import tree_head_ctx
-from server.custody.verification import fixity_ctx
 from server.http import appkeys as keys
 from server.http.errors import CustodianError, Unauthorized
+from server.http.guards import bounds_middleware, denial_middleware
+from server.http.lifetimes import (
+    access_ledger_ctx,
+    database_ctx,
+    exports_cleanup_ctx,
+    fixity_ctx,
+    hash_pool_ctx,
+    signing_ctx,
+    store_ctx,
+    tree_head_ctx,
+    uploads_ctx,
+    workers_ctx,
+)
 from server.http.messages import error_body, negotiate
 from server.http.outage import RETRY_AFTER_S, classify
 from server.http.principals import ACCOUNTS, AccountCache, resolve
 from server.http.routes import all_routes
 from server.http.tokens import TokenIssuer, load_secret
 from server.http.web import PRINCIPAL, is_public, json_response
-from server.intake.hygiene import (
-    bounds_middleware,
-    exports_cleanup_ctx,
-    public_message,
-    secure_data_dir,
-)
-from server.intake.tus import uploads_ctx
-from server.people.logins import LOGIN_SERIALIZER, Serializer, hash_pool_ctx
+from server.intake.hygiene import public_message, secure_data_dir
+from server.people.logins import Serializer
 from server.settings import Settings
-from server.store import open_store
 
 logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -130,21 +130,6 @@ def metrics_middleware(registry: CollectorRegistry) -> Callable[..., Awaitable[w
     return middleware
 
 
-async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
-    """In-process job workers (media processing) for the embedded single-machine setup."""
-    from server.media.worker import WorkerPool
-
-    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE])
-    app[keys.WORKERS] = pool
-    task = asyncio.create_task(pool.run())
-    yield
-    pool.stop()
-    try:
-        await asyncio.wait_for(task, timeout=30)
-    except TimeoutError:
-        task.cancel()
-
-
 def create_app(settings: Settings) -> web.Application:
     """Build the application; resources open in cleanup contexts when it starts."""
     registry = CollectorRegistry()
@@ -158,21 +143,7 @@ def create_app(settings: Settings) -> web.Application:
     secure_data_dir(settings)  # 0700; the catalogue and exports 0600
     app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
     app[ACCOUNTS] = AccountCache(settings.account_cache_seconds)
-    app[LOGIN_SERIALIZER] = Serializer()
-
-    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        from server.catalogue.migrate import upgrade
-
-        db = Database(settings)
-        upgrade(db.engine)
-        app[keys.DB] = db
-        yield
-        db.close()
-
-    async def store_ctx(app: web.Application) -> AsyncIterator[None]:
-        app[keys.STORE] = open_store(settings)
-        yield
-
+    app[keys.LOGIN_SERIALIZER] = Serializer()
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub

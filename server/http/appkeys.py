@@ -6,9 +6,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from server.catalogue.db import Database
+from server.custody.access_ledger import AccessLedger
 from server.custody.signing import ServerKey
+from server.custody.verification import ScrubMetrics
 from server.http.tokens import TokenIssuer
+from server.intake.tus import UploadManager
 from server.media.worker import WorkerPool
+from server.people.logins import HashPool, Serializer
 from server.settings import Settings
 from server.store.base import ObjectStore
 
@@ -19,3 +23,8 @@ TOKENS = web.AppKey("tokens", TokenIssuer)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 WORKERS = web.AppKey("workers", WorkerPool)
 SIGNING_KEY = web.AppKey("signing_key", ServerKey)
+ACCESS_LEDGER = web.AppKey("access_ledger", AccessLedger)
+FIXITY_METRICS = web.AppKey("fixity_metrics", ScrubMetrics)
+UPLOADS = web.AppKey("uploads", UploadManager)
+HASH_POOL = web.AppKey("hash_pool", HashPool)
+LOGIN_SERIALIZER = web.AppKey("login_serializer", Serializer)

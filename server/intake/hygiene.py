@@ -3,16 +3,14 @@ private file modes for the data folder, catalogue and exports; export retention 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -92,12 +90,12 @@ def loads(text: str) -> Any:
     return value
 
 
-def check_request_numbers(request: web.Request) -> None:
+def check_request_numbers(match_info: Mapping[str, str], query: Mapping[str, str]) -> None:
     """Path and query values that are integers or dates must be in range. A query integer
     must be a safe JSON integer; a path segment of digits only past what a 64-bit column holds
     (a case number of 17 digits is still a case number)."""
-    values = [(f"path parameter {k!r}", v, 18) for k, v in request.match_info.items()]
-    values += [(f"query parameter {k!r}", v, 16) for k, v in request.query.items()]
+    values = [(f"path parameter {k!r}", v, 18) for k, v in match_info.items()]
+    values += [(f"query parameter {k!r}", v, 16) for k, v in query.items()]
     for where, v, digits in values:
         if len(v) in _HEX_ID_LENGTHS:
             continue
@@ -105,15 +103,6 @@ def check_request_numbers(request: web.Request) -> None:
             raise BadRequest(f"{where} is out of range (at most {digits} digits)",
                              code="out_of_range")
         check_date_text(v, where)
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def bounds_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    check_request_numbers(request)
-    return await handler(request)
 
 
 # -- file modes ------------------------------------------------------------------------------
@@ -154,28 +143,6 @@ def expire_exports(s: Session, settings: Settings) -> list[str]:
         logger.info("deleted %d export packages past export_retention_days=%d: %s", len(gone),
                     days, ", ".join(gone))
     return gone
-
-
-async def exports_cleanup_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Expire old export packages at start and then hourly."""
-    from server.http import appkeys as keys
-
-    async def loop() -> None:
-        while True:
-            try:
-                await app[keys.DB].run(expire_exports, app[keys.SETTINGS])
-            except Exception:  # never kill the server over housekeeping
-                logger.exception("export retention sweep failed")
-            await asyncio.sleep(3600)
-
-    task = asyncio.create_task(loop()) if app[keys.SETTINGS].export_retention_days else None
-    yield
-    if task:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
 
 
 # -- no server paths in client errors --------------------------------------------------------

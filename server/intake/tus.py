@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -49,7 +48,6 @@ from server.catalogue.models import (
 from server.custody.ledger import actor_of, append
 from server.custody.manifests import write_manifest
 from server.custody.signing import ServerKey, load_or_create_key
-from server.http import appkeys as keys
 from server.http.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
 from server.http.errors import (
     BadRequest,
@@ -1061,34 +1059,5 @@ def _active_ids(s: Session) -> set[str]:
 
 
 # -- lifetime -------------------------------------------------------------------------------
-UPLOADS = web.AppKey("uploads", UploadManager)
 
 
-async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The upload manager and its expiry task (runs after the database and store contexts)."""
-    settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY])
-    app[UPLOADS] = manager
-
-    async def sweep() -> None:
-        grace = timedelta(seconds=0)  # at start nothing of ours is committing: finish all
-        while True:
-            try:
-                await manager.finish_interrupted(grace)
-                grace = timedelta(seconds=max(60, settings.upload_cleanup_interval_seconds))
-            except Exception:  # keep sweeping; the next round may succeed
-                logger.exception("finishing interrupted commits failed")
-            try:
-                await manager.expire()
-            except Exception:  # keep sweeping; the next round may succeed
-                logger.exception("expiring uploads failed")
-            await asyncio.sleep(settings.upload_cleanup_interval_seconds)
-
-    task = asyncio.create_task(sweep(), name="upload-expiry")
-    yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    manager.close()

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -179,20 +178,6 @@ class HashPool:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-HASH_POOL = web.AppKey("hash_pool", HashPool)
-
-
-async def hash_pool_ctx(app: web.Application) -> AsyncIterator[None]:
-    from server.http import appkeys as keys
-
-    settings = app[keys.SETTINGS]
-    app[HASH_POOL] = HashPool(settings.login_hash_threads, settings.login_hash_queue)
-    # The dummy hash is made now, so the first login of an unknown name costs what any other does.
-    await asyncio.get_running_loop().run_in_executor(None, dummy_hash)
-    yield
-    app[HASH_POOL].close()
-
-
 class Serializer:
     """While a key is being delayed, its attempts go one at a time (parallel guesses from one
     address or at one user do not each get their own delay); a long queue is refused (429)."""
@@ -234,9 +219,6 @@ class Serializer:
         for key in held:
             self._locks[key].release()
             self._drop(key)
-
-
-LOGIN_SERIALIZER = web.AppKey("login_serializer", Serializer)
 
 
 def login_blocking(db: Any, settings: Settings, username: str, password: str,

@@ -24,7 +24,7 @@ from ingest.journal import Journal
 from server.catalogue.db import Database
 from server.catalogue.models import EvidenceItem, Upload
 from server.http import appkeys as keys
-from server.intake.tus import UPLOADS
+from server.http.appkeys import UPLOADS
 
 
 class Remote:

@@ -21,7 +21,8 @@ from sqlalchemy import select
 
 from helpers import app_db, app_store, bearer
 from server.catalogue.models import EvidenceItem, LedgerRow, StoredObject, Upload
-from server.intake.tus import UPLOADS, safe_filename
+from server.http.appkeys import UPLOADS
+from server.intake.tus import safe_filename
 
 
 def ledger(client) -> list[LedgerRow]:  # type: ignore[no-untyped-def]

@@ -17,8 +17,9 @@ from server.catalogue.models import LedgerRow, TreeHeadRow
 from server.custody.ledger import append
 from server.custody.manifests import latest_manifest, manifest_versions, write_manifest
 from server.custody.treeheads import stamp_manifests
-from server.custody.verification import FIXITY_METRICS, Throttle, run_scrub, verify_all
+from server.custody.verification import Throttle, run_scrub, verify_all
 from server.http import appkeys as keys
+from server.http.appkeys import FIXITY_METRICS
 
 
 def test_throttle_keeps_to_the_rate() -> None:

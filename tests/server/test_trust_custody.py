@@ -30,7 +30,7 @@ from server.catalogue.models import (
     StoredObject,
     ViewSession,
 )
-from server.custody.access_ledger import ACCESS_LEDGER
+from server.http.appkeys import ACCESS_LEDGER
 
 TUS = {"Tus-Resumable": "1.0.0"}
 RENDITIONS = ("hls/index.m3u8", "hls/seg-00000.m4s", "hls/seg-00001.m4s",

@@ -19,10 +19,10 @@ from server.catalogue.models import (
     Agency,
 )
 from server.custody import retention
-from server.custody.access_ledger import access_ledger
 from server.http import appkeys as keys
 from server.http.access import READ_CASES, require
 from server.http.errors import BadRequest
+from server.http.guards import access_ledger
 from server.http.web import endpoint, json_response, principal, read_json
 from server.intake.evidence import get_item
 

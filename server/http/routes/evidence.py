@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.custody.access_ledger import ORIGINAL_RANGE, access_ledger
+from server.custody.access_ledger import ORIGINAL_RANGE
 from server.http import appkeys as keys
 from server.http.errors import BadRequest
+from server.http.guards import access_ledger
+from server.http.streaming import parse_range, send_object
 from server.http.web import endpoint, json_response, principal
 from server.intake.evidence import ItemFilters, get_item, item_detail, list_items, servable_item
-from server.media.streaming import parse_range, send_object
 
 routes = web.RouteTableDef()
 

@@ -7,15 +7,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.catalogue.models import Job
-from server.custody.access_ledger import PLAYBACK, access_ledger
+from server.custody.access_ledger import PLAYBACK
 from server.custody.derivation import record_reprocess
 from server.http import appkeys as keys
 from server.http.access import REVIEW, Principal, require
+from server.http.guards import access_ledger
+from server.http.streaming import send_object
 from server.http.web import endpoint, json_response, principal
 from server.intake.evidence import get_item, servable_item
 from server.media.job import MEDIA_JOB, rendition
 from server.media.jobs import enqueue, job_json
-from server.media.streaming import send_object
 
 routes = web.RouteTableDef()
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes

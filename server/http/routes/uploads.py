@@ -12,6 +12,7 @@ from aiohttp import web
 
 from server.http import appkeys as keys
 from server.http.access import UPLOAD, require
+from server.http.appkeys import UPLOADS
 from server.http.errors import CustodianError
 from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
@@ -21,7 +22,6 @@ from server.intake.tus import (
     READ_BUFFER,
     TUS_EXTENSIONS,
     TUS_VERSION,
-    UPLOADS,
     get_upload,
     list_uploads,
     upload_json,

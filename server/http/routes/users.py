@@ -12,6 +12,7 @@ from server.catalogue.models import ROLES, Agency, User
 from server.custody.ledger import actor_of
 from server.http import appkeys as keys
 from server.http.access import MANAGE_USERS, require
+from server.http.appkeys import HASH_POOL
 from server.http.errors import BadRequest
 from server.http.principals import ACCOUNTS
 from server.http.web import endpoint, iso, json_response, principal, read_json, require_str
@@ -24,7 +25,6 @@ from server.people.accounts import (
     get_user,
     update_user,
 )
-from server.people.logins import HASH_POOL
 
 routes = web.RouteTableDef()
 MAX_USER_ID = 2**31 - 1
