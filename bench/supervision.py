@@ -24,11 +24,11 @@ def main() -> None:
 
     from sqlalchemy import select
 
+    from server.access import Principal
     from server.cases.supervision import report_csv, report_xlsx, supervision_report
     from server.catalogue.db import Database
     from server.catalogue.migrate import upgrade
     from server.catalogue.models import Agency, Case, CaseRecord
-    from server.http.access import Principal
     from server.people.accounts import add_agency
     from server.settings import load_settings
 

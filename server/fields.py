@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 
 
 def text_field(data: dict[str, Any], key: str, max_chars: int, *, required: bool = False) -> str:

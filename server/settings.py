@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 
 ENV_PREFIX = "CUSTODIAN_"
 MIN_JWT_SECRET_BYTES = 32
@@ -346,7 +346,7 @@ def _validate(s: Settings) -> None:
                  "quota_agency_open_uploads", "export_retention_days", "export_max_per_hour"):
         if getattr(s, name) < 0:
             raise SettingsError(f"setting {name!r} must be 0 or more")
-    from server.http.netaddr import parse_networks
+    from server.netaddr import parse_networks
 
     parse_networks(s.trusted_proxies)
     if s.retention_default_days < 180:

@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import ANNOTATION
+from server.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
 from server.catalogue.models import BasketClip, Bookmark, EvidenceItem
 from server.custody.ledger import actor_of, append
+from server.errors import BadRequest
 from server.fields import text_field
-from server.http.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
-from server.http.errors import BadRequest
 from server.intake.evidence import get_item
 from server.isotime import iso
 

@@ -15,6 +15,18 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL, CASE_CHANGE, COMPLAINT, LINK, RECORD, UNLINK
+from server.access import (
+    CROSS_AGENCY,
+    LEGAL_REVIEW,
+    READ_CASES,
+    WRITE_CASES,
+    Principal,
+    Sealed,
+    require,
+    require_seen,
+    sees,
+    sees_all,
+)
 from server.cases import compliance
 from server.cases.rulepack import Pack, rulebook
 from server.catalogue.models import (
@@ -36,19 +48,7 @@ from server.catalogue.models import (
 )
 from server.custody.ledger import actor_of, append
 from server.custody.retention import apply_class
-from server.http.access import (
-    CROSS_AGENCY,
-    LEGAL_REVIEW,
-    READ_CASES,
-    WRITE_CASES,
-    Principal,
-    Sealed,
-    require,
-    require_seen,
-    sees,
-    sees_all,
-)
-from server.http.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.isotime import iso
 from server.people import registry
 from server.settings import Settings

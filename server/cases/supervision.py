@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import SUPERVISE, Principal, require, sees_all
 from server.cases import compliance
 from server.cases.core import pack_for
 from server.cases.finding_texts import CST
@@ -39,8 +40,7 @@ from server.catalogue.models import (
     RectificationOrder,
     utcnow,
 )
-from server.http.access import SUPERVISE, Principal, require, sees_all
-from server.http.errors import BadRequest, Forbidden
+from server.errors import BadRequest, Forbidden
 from server.isotime import iso
 from server.settings import Settings
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from server.http.access import ROLES  # noqa: F401  (re-exported for the catalogue's users)
+from server.access import ROLES  # noqa: F401  (re-exported for the catalogue's users)
 
 
 def utcnow() -> datetime:

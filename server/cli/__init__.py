@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from server.http.errors import Conflict, CustodianError
+from server.errors import Conflict, CustodianError
 from server.settings import Settings, load_settings
 
 out = Console(highlight=False, soft_wrap=True)  # long lines (URLs, passwords) stay whole
@@ -276,7 +276,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from server.http.access import ROLES
+    from server.access import ROLES
 
     parser = argparse.ArgumentParser(prog="custodian", description="Custodian video-evidence server")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

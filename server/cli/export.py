@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import BadRequest, CustodianError
+from server.errors import BadRequest, CustodianError
 
 CLIP_RE = re.compile(r"^(?P<item>[^:]+):(?P<in>\d+(?:\.\d+)?):(?P<out>\d+(?:\.\d+)?)(?::(?P<name>.+))?$")
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 
 def _who(command: str) -> Any:

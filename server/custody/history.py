@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from server.access import READ_LEDGER, Principal, can
 from server.catalogue.models import Case, CaseLink, LedgerRow, User
-from server.http.access import READ_LEDGER, Principal, can
-from server.http.errors import BadRequest, NotFound
+from server.errors import BadRequest, NotFound
 
 PAGE_DEFAULT = 200
 PAGE_MAX = 1000

@@ -147,7 +147,7 @@ def rotate(settings: Any, db: Any, actor: str) -> dict[str, Any]:
 
     old = load_existing_key(settings)
     if old is None:
-        from server.http.errors import BadRequest
+        from server.errors import BadRequest
 
         raise BadRequest("no signing key to rotate yet (start the server once)", code="no_key")
     db.call(ensure_registered, old)

@@ -26,7 +26,7 @@ from integrity.manifest import (
 )
 from server.catalogue.models import EvidenceItem, ManifestRow, User, utcnow
 from server.custody.signing import ServerKey
-from server.http.errors import NotFound
+from server.errors import NotFound
 
 logger = logging.getLogger(__name__)
 

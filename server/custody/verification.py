@@ -43,7 +43,7 @@ from server.catalogue.models import EvidenceItem, LedgerRow, ManifestRow, Stored
 from server.custody.ledger import append, iter_rows, row_entry
 from server.custody.manifests import signed_of
 from server.custody.treeheads import head_of
-from server.http.errors import SettingsError, StoreError
+from server.errors import SettingsError, StoreError
 from server.settings import Settings
 from server.store.base import ObjectStore
 

@@ -44,6 +44,7 @@ from integrity.hashing import sha256_file
 from integrity.ledger import EXPORT as EXPORT_ACTION
 from integrity.package import PackageResult, unique_name, verifier_source, write_package_file
 from integrity.timefmt import rfc3339
+from server.access import EXPORT, Principal, require
 from server.catalogue.db import Database
 from server.catalogue.models import (
     Agency,
@@ -56,9 +57,8 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append, row_entry
+from server.errors import BadRequest, Conflict, NotFound
 from server.exports.report import FontChoice, choose_font, render_pdf
-from server.http.access import EXPORT, Principal, require
-from server.http.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.media import jobs
 from server.settings import Settings

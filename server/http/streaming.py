@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 from server.store.base import ObjectStore
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import jwt
 
-from server.http.errors import Unauthorized
+from server.errors import Unauthorized
 from server.settings import Settings
 
 ALGORITHM = "HS256"  # the only one accepted; "none" and every other are refused by decode()

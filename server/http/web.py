@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from server.http.access import Principal
-from server.http.errors import BadRequest, PayloadTooLarge, Unauthorized
+from server.access import Principal
+from server.errors import BadRequest, PayloadTooLarge, Unauthorized
 from server.isotime import iso  # noqa: F401 (re-exported for route modules)
 
 H = TypeVar("H", bound=Callable[..., Any])

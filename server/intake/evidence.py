@@ -11,11 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
-from server.custody.retention import (
-    DISPOSED,  # the class of an item disposed of after its retention
-)
-from server.http.access import (
+from server.access import (
     READ_EVIDENCE,
     Principal,
     Sealed,
@@ -24,7 +20,11 @@ from server.http.access import (
     sees,
     sees_all,
 )
-from server.http.errors import BadRequest, CustodianError, NotFound
+from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
+from server.custody.retention import (
+    DISPOSED,  # the class of an item disposed of after its retention
+)
+from server.errors import BadRequest, CustodianError, NotFound
 from server.isotime import iso
 
 PAGE_MAX = 200

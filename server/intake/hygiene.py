@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.catalogue.models import Export, utcnow
-from server.http.access import Principal
-from server.http.errors import BadRequest, TooManyRequests
+from server.errors import BadRequest, TooManyRequests
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -157,7 +157,7 @@ def scrub_paths(message: str) -> str:
 def public_message(exc: Exception) -> str:
     """The message a client may read: store and I/O errors lose their server paths (the
     full message is in the server log)."""
-    from server.http.errors import CustodianError, StoreError
+    from server.errors import CustodianError, StoreError
 
     message = exc.message if isinstance(exc, CustodianError) else str(exc)
     if isinstance(exc, StoreError) or getattr(exc, "status", 0) >= 500:
@@ -167,7 +167,7 @@ def public_message(exc: Exception) -> str:
 
 # -- messages of the codes above and of accounts, in both languages (server/messages.py) ------
 def _register_messages() -> None:
-    from server.http.messages import register
+    from server.messages import register
 
     register({
         "out_of_range": {"zh-CN": "请求中的数字或日期超出允许范围",

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
+from server.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
 from server.cases.core import link_from_intake
 from server.catalogue.db import Database
 from server.catalogue.models import (
@@ -48,8 +49,7 @@ from server.catalogue.models import (
 from server.custody.ledger import actor_of, append
 from server.custody.manifests import write_manifest
 from server.custody.signing import ServerKey, load_or_create_key
-from server.http.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
-from server.http.errors import (
+from server.errors import (
     BadRequest,
     Conflict,
     CustodianError,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 # What the catalogue calls each transcode kind.
 KIND_MAP = {"video": "video", "audio": "audio", "photo": "photo", "document/other": "document"}

@@ -25,6 +25,16 @@ from integrity.ledger import (
     REATTRIBUTE,
     STATION_ADD,
 )
+from server import messages
+from server.access import (
+    HEARTBEAT,
+    READ_REGISTRY,
+    WRITE_REGISTRY,
+    Principal,
+    can,
+    require,
+    sees_all,
+)
 from server.catalogue.models import (
     DEVICE_KINDS,
     DEVICE_STATUSES,
@@ -40,17 +50,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append
-from server.http import messages
-from server.http.access import (
-    HEARTBEAT,
-    READ_REGISTRY,
-    WRITE_REGISTRY,
-    Principal,
-    can,
-    require,
-    sees_all,
-)
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 
 logger = logging.getLogger(__name__)

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import Principal, require
 from server.catalogue.models import Agency, Device, Officer
-from server.http.access import Principal, require
-from server.http.errors import BadRequest, CustodianError
+from server.errors import BadRequest, CustodianError
 from server.people import registry
 
 KINDS = ("officers", "devices")

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COPY_BLOCK = 1024 * 1024  # why 1 MiB: large enough that Python overhead vanishes next to hashing

@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from integrity.hashing import sha256_file
-from server.http.errors import (
+from server.errors import (
     ObjectMismatch,
     ObjectNotFound,
     StoreError,

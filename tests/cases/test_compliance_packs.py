@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from server.cases.rulepack import SHIPPED_RULES_DIR, load_rulebook
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 from server.settings import load_settings
 
 AGENCY_PACK = """

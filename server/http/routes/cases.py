@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from server.access import READ_CASES, require
 from server.cases import compliance
 from server.cases import core as cases
 from server.cases.finding_texts import request_lang
@@ -19,9 +20,8 @@ from server.catalogue.models import (
     Agency,
 )
 from server.custody import retention
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.access import READ_CASES, require
-from server.http.errors import BadRequest
 from server.http.guards import access_ledger
 from server.http.web import endpoint, json_response, principal, read_json
 from server.intake.evidence import get_item

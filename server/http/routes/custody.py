@@ -17,10 +17,10 @@ from server.custody.history import (
     pack_labels,
 )
 from server.custody.treeheads import inclusion, issue_tree_head
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.errors import BadRequest
-from server.http.messages import negotiate
 from server.http.web import endpoint, json_response, principal
+from server.messages import negotiate
 
 routes = web.RouteTableDef()
 

@@ -6,11 +6,11 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import REVIEW, Principal, require
 from server.catalogue.models import Job
 from server.custody.access_ledger import PLAYBACK
 from server.custody.derivation import record_reprocess
 from server.http import appkeys as keys
-from server.http.access import REVIEW, Principal, require
 from server.http.guards import access_ledger
 from server.http.streaming import send_object
 from server.http.web import endpoint, json_response, principal

@@ -8,8 +8,8 @@ from functools import lru_cache
 from aiohttp import web
 
 from ingest.naming import Naming, from_name, load_naming
+from server.access import UPLOAD, require
 from server.http import appkeys as keys
-from server.http.access import UPLOAD, require
 from server.http.web import endpoint, json_response, principal, read_json, require_str
 
 routes = web.RouteTableDef()

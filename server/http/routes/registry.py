@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from server.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
+from server.errors import BadRequest, Forbidden, PayloadTooLarge
 from server.http import appkeys as keys
-from server.http.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
-from server.http.errors import BadRequest, Forbidden, PayloadTooLarge
 from server.http.web import endpoint, json_response, principal, read_json
 from server.people import registry
 from server.people.registry_import import import_rows, read_table, rows_from_json

@@ -10,11 +10,10 @@ from typing import Any
 
 from aiohttp import web
 
+from server.access import UPLOAD, require
+from server.errors import CustodianError
 from server.http import appkeys as keys
-from server.http.access import UPLOAD, require
 from server.http.appkeys import UPLOADS
-from server.http.errors import CustodianError
-from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
 from server.intake.hygiene import public_message
 from server.intake.tus import (
@@ -26,6 +25,7 @@ from server.intake.tus import (
     list_uploads,
     upload_json,
 )
+from server.messages import error_body, negotiate
 
 routes = web.RouteTableDef()
 BASE = "/api/v1/uploads"

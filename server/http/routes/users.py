@@ -8,12 +8,12 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import MANAGE_USERS, require
 from server.catalogue.models import ROLES, Agency, User
 from server.custody.ledger import actor_of
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.access import MANAGE_USERS, require
 from server.http.appkeys import HASH_POOL
-from server.http.errors import BadRequest
 from server.http.principals import ACCOUNTS
 from server.http.web import endpoint, iso, json_response, principal, read_json, require_str
 from server.people.accounts import (
