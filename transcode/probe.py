@@ -7,7 +7,7 @@ import os
 import statistics
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal, cast
 
 import av
 import av.error
@@ -216,7 +216,8 @@ def _first_frame_rotation(path: str, video_index: int) -> int:
         with av.open(path, metadata_errors="replace") as c:
             stream = c.streams[video_index]
             for frame in c.decode(stream):
-                return int(round(frame.rotation)) % 360
+                if isinstance(frame, av.VideoFrame):  # always: the stream is a video stream
+                    return int(round(frame.rotation)) % 360
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         logger.debug("rotation probe of %s failed: %s", path, exc)
     return 0
@@ -283,7 +284,7 @@ def probe(path: str | os.PathLike[str], limits: MediaLimits | None = None) -> Pr
 def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> StreamInfo:
     cc = stream.codec_context
     codec = cc.name if cc is not None else "unknown"
-    common = {
+    common: dict[str, Any] = {
         "index": stream.index,
         "codec": codec,
         "profile": stream.profile or None,
@@ -292,6 +293,7 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
         "media_type": stream.type,
     }
     if stream.type == "video":
+        vcc = cast("av.VideoCodecContext", cc)
         rotation = _first_frame_rotation(path, stream.index)
         if not rotation and smeta.get("rotate", "").lstrip("-").isdigit():
             # Old muxers wrote a clockwise "rotate" tag instead of a display matrix.
@@ -299,9 +301,9 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
         vfr, key_gap = _sample_packets(path, stream.index)
         return StreamInfo(
             type="video",
-            width=cc.width,
-            height=cc.height,
-            pix_fmt=cc.pix_fmt,
+            width=vcc.width,
+            height=vcc.height,
+            pix_fmt=vcc.pix_fmt,
             rotation=rotation,
             avg_frame_rate=_rate(stream.average_rate),
             real_frame_rate=_rate(stream.base_rate),
@@ -311,10 +313,11 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
             **common,
         )
     if stream.type == "audio":
+        acc = cast("av.AudioCodecContext", cc)
         return StreamInfo(
             type="audio",
-            channels=cc.channels,
-            sample_rate=cc.sample_rate,
+            channels=acc.channels,
+            sample_rate=acc.sample_rate,
             frames=stream.frames or None,
             **common,
         )
