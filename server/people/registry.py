@@ -7,7 +7,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
@@ -410,7 +410,8 @@ def device_detail(s: Session, d: Device) -> dict[str, Any]:
     items = s.scalar(select(func.count()).select_from(EvidenceItem)
                      .where(EvidenceItem.device_id == d.serial,
                             EvidenceItem.agency_id == d.agency_id))
-    return {**device_json(s, d, codes.get(d.agency_id)), "assignments": history(s, d),
+    agency_code = codes.get(d.agency_id) if d.agency_id is not None else None
+    return {**device_json(s, d, agency_code), "assignments": history(s, d),
             "items": int(items or 0)}
 
 
@@ -744,6 +745,10 @@ def _touch_station(s: Session, code: str, agency_id: int | None, who: Principal 
     return st
 
 
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: Literal[False] = False) -> int: ...
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool) -> int | None: ...
 def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -> int | None:
     value = data.get(key)
     if value is None and nullable:

@@ -10,6 +10,9 @@ Revises: 0106
 Create Date: 2026-12-02
 """
 
+import sqlite3
+from typing import cast
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -28,7 +31,7 @@ def _sqlite_without_fk(work) -> None:  # type: ignore[no-untyped-def]
     drop a table's inline UNIQUE) drops the old table, which the tables referring to it would
     otherwise refuse. The pragma only takes effect outside a transaction, so the migration's
     transaction is committed up to here, and a new one is begun for what follows."""
-    raw = op.get_bind().connection.dbapi_connection
+    raw = cast(sqlite3.Connection, op.get_bind().connection.dbapi_connection)
     if raw.in_transaction:
         raw.execute("COMMIT")
     raw.execute("PRAGMA foreign_keys=OFF")
