@@ -16,7 +16,9 @@ from server.cli.common import (
     open_db,
     out,
     read_password,
+    say,
     settings_from,
+    styled,
 )
 from server.errors import Conflict, CustodianError
 
@@ -100,7 +102,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = open_db(settings)
     db.close()
-    out.print(f"catalogue at {settings.resolved_database_url.split('@')[-1]} is up to date")
+    say(f"catalogue at {settings.resolved_database_url.split('@')[-1]} is up to date")
     return 0
 
 
@@ -116,8 +118,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                        actor=cli_actor())
     finally:
         db.close()
-    out.print(f"user [cyan]{user.username}[/] created (id {user.id}, role {user.role}"
-              + (f", agency {args.agency})" if args.agency else ")"))
+    say(f"user {styled(user.username, 'cyan')} created (id {user.id}, role {user.role}"
+        + (f", agency {args.agency})" if args.agency else ")"))
     return 0
 
 
@@ -130,7 +132,7 @@ def cmd_agency_add(args: argparse.Namespace) -> int:
         agency = db.call(add_agency, args.code, args.name or args.code, actor=cli_actor())
     finally:
         db.close()
-    out.print(f"agency [cyan]{agency.code}[/] created (id {agency.id})")
+    say(f"agency {styled(agency.code, 'cyan')} created (id {agency.id})")
     return 0
 
 
@@ -164,10 +166,10 @@ def cmd_user_change(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if not changed:
-        out.print(f"user [cyan]{args.name}[/]: nothing to change")
+        say(f"user {styled(args.name, 'cyan')}: nothing to change")
     else:
-        out.print(f"user [cyan]{args.name}[/]: {', '.join(sorted(changed))} changed"
-                  + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
+        say(f"user {styled(args.name, 'cyan')}: {', '.join(sorted(changed))} changed"
+            + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
     return 0
 
 

@@ -5,7 +5,9 @@ imports the command modules), and imports the rest of what it needs when it runs
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +41,23 @@ class _LazyConsole:
 
 
 out: Any = _LazyConsole()
+_STYLES = {"bold": "1", "cyan": "36", "green": "32", "red": "31"}
+
+
+@functools.cache
+def _colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def styled(text: str, style: str) -> str:
+    """`text` in one of a few styles (ANSI) on a colour terminal, else as it is."""
+    return f"\x1b[{_STYLES[style]}m{text}\x1b[0m" if _colour() else text
+
+
+def say(line: str) -> None:
+    """Print a one-line result. Plain print, not rich: a one-line message needs no console
+    library (rich stays for tables and progress bars), and names are never read as markup."""
+    print(line, flush=True)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
