@@ -359,7 +359,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("setting 'retention_case_days' must be 0 (permanent) or at least "
                             "'retention_default_days'")
     # Rule packs are checked at start too: an unknown key stops the server naming file and key.
-    from server.cases.rulepack import rulebook
+    from server.cases.rulebook import rulebook
 
     rulebook(s.rules_dir, s.rule_pack)
     try:

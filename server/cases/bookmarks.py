@@ -107,7 +107,7 @@ def list_bookmarks(s: Session, item_id: str, who: Principal) -> dict[str, Any]:
 
 def _case(s: Session, ref: str, who: Principal, action: str) -> tuple[int | None, str]:
     """The agency and id of a case (by id or number) the caller may act on."""
-    from server.cases.core import get_case
+    from server.cases.lookups import get_case
 
     case = get_case(s, ref, who, action)
     return case.agency_id, str(case.id)

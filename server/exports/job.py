@@ -121,7 +121,7 @@ def _clip_request(raw: Any, n: int) -> dict[str, Any]:
 
 def _find_case(s: Session, ref: str, who: Principal | None) -> Case:
     if who is not None:
-        from server.cases.core import get_case
+        from server.cases.lookups import get_case
 
         case = get_case(s, ref, who, EXPORT)
         return case

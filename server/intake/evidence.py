@@ -198,7 +198,7 @@ def _public_probe(probe: Any) -> Any:
 def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     """Whose camera it was at recorded_at, as the registry says (issue 16)."""
     from server.catalogue.models import ItemAttribution
-    from server.people.registry import attribution_json
+    from server.people.registry_attribution import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
 def media_links(base: str, names: set[str]) -> dict[str, str]:
@@ -218,7 +218,7 @@ def media_details(info: dict[str, Any]) -> dict[str, Any]:
 
 def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
     """The case stages the item is (or was) linked to."""
-    from server.cases.core import item_links
+    from server.cases.queries import item_links
 
     return item_links(s, item_id, who)
 
@@ -291,11 +291,11 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     if sha256:
         q = q.where(EvidenceItem.sha256 == sha256.lower())
     if case:  # a case id or case number: the items linked to it now
-        from server.cases.core import case_item_filter
+        from server.cases.queries import case_item_filter
 
         q = q.where(case_item_filter(s, case, who))
     if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it
-        from server.people.registry import unit_item_clause
+        from server.people.registry_attribution import unit_item_clause
 
         q = q.where(unit_item_clause(unit))
     if filters is not None:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
 from server.access import UPLOAD, UPLOAD_MANY, Principal, Sealed, can, require
-from server.cases.core import link_from_intake
+from server.cases.links import link_from_intake
 from server.catalogue.db import Database
 from server.catalogue.models import (
     Agency,
@@ -1000,7 +1000,7 @@ def _catalogue(
         append(
             s, actor=actor_of(who), action=INGEST, subject=f"evidence:{item.id}", details=details
         )
-        from server.people.registry import (
+        from server.people.registry_attribution import (
             on_catalogued,  # device -> officer at recorded_at (issue 16)
         )
 

@@ -8,10 +8,18 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from server.access import READ_CASES, require
-from server.cases import compliance
-from server.cases import core as cases
+from server.cases import (
+    approvals,
+    commands,
+    compliance,
+    facts,
+    links,
+    proposals,
+    queries,
+    records,
+)
 from server.cases.finding_texts import request_lang
-from server.cases.rulepack import rulebook
+from server.cases.rulebook import rulebook
 from server.catalogue.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
@@ -110,13 +118,13 @@ DECISION_BODY = {
     "type": "object",
     "required": ["decision"],
     "properties": {
-        "decision": {"type": "string", "enum": list(cases.DECISIONS)},
+        "decision": {"type": "string", "enum": list(approvals.DECISIONS)},
         "opinion": {"type": "string"},
     },
 }
 CASE_EDIT_BODY = {
     "type": "object",
-    "properties": {k: CASE_BODY["properties"][k] for k in cases.EDITABLE},
+    "properties": {k: CASE_BODY["properties"][k] for k in commands.EDITABLE},
 }
 COMPLAINT_BODY = {
     "type": "object",
@@ -127,7 +135,7 @@ COMPLAINT_BODY = {
         "named": {"type": "boolean"},
         "contact": {"type": "string"},
         "content": {"type": "string"},
-        "decision": {"type": "string", "enum": list(cases.COMPLAINT_DECISIONS)},
+        "decision": {"type": "string", "enum": list(commands.COMPLAINT_DECISIONS)},
         "decision_reason": {"type": "string"},
     },
 }
@@ -186,7 +194,7 @@ async def get_rules(request: web.Request) -> web.Response:
 async def list_cases(request: web.Request) -> web.Response:
     q = request.query
     page = await _db(request).read(
-        cases.list_cases,
+        queries.list_cases,
         principal(request),
         q=q.get("q"),
         enforcement_type=q.get("enforcement_type"),
@@ -210,7 +218,7 @@ async def list_cases(request: web.Request) -> web.Response:
 )
 async def create_case(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
-    body = await _db(request).run(cases.create_case, who, data, request.app[keys.SETTINGS])
+    body = await _db(request).run(commands.create_case, who, data, request.app[keys.SETTINGS])
     return json_response(body, status=201)
 
 
@@ -223,7 +231,7 @@ async def create_case(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     who = principal(request)
     body = await _db(request).read(
-        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+        queries.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
     )
     # Opening a case reveals its content: one view entry per request (its own short write).
     await access_ledger(request).view(
@@ -253,7 +261,7 @@ async def get_case(request: web.Request) -> web.Response:
 async def add_link(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     link, created = await _db(request).run(
-        cases.add_link,
+        links.add_link,
         request.match_info["id"],
         who,
         data,
@@ -274,7 +282,7 @@ async def remove_link(request: web.Request) -> web.Response:
     reason = request.query.get("reason", "")[:2000]
     return json_response(
         await _db(request).run(
-            cases.remove_link,
+            links.remove_link,
             request.match_info["id"],
             request.match_info["link_id"],
             principal(request),
@@ -296,7 +304,7 @@ async def add_record(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     return json_response(
         await _db(request).run(
-            cases.add_record,
+            records.add_record,
             request.match_info["id"],
             who,
             data,
@@ -317,7 +325,7 @@ async def add_record(request: web.Request) -> web.Response:
 async def patch_case(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     return json_response(
-        await _db(request).run(cases.update_case, request.match_info["id"], who, data)
+        await _db(request).run(commands.update_case, request.match_info["id"], who, data)
     )
 
 
@@ -335,7 +343,7 @@ async def patch_case(request: web.Request) -> web.Response:
 async def attach_to_record(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     link, created = await _db(request).run(
-        cases.attach_to_record,
+        links.attach_to_record,
         request.match_info["id"],
         request.match_info["record_id"],
         who,
@@ -350,7 +358,7 @@ async def attach_to_record(request: web.Request) -> web.Response:
 @endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
 async def case_people(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
+        await _db(request).read(approvals.case_people, request.match_info["id"], principal(request))
     )
 
 
@@ -363,7 +371,7 @@ async def case_people(request: web.Request) -> web.Response:
 async def list_approvals(request: web.Request) -> web.Response:
     return json_response(
         await _db(request).read(
-            cases.list_approvals,
+            approvals.list_approvals,
             principal(request),
             pending=request.query.get("pending"),
             case=request.query.get("case"),
@@ -387,7 +395,7 @@ async def list_approvals(request: web.Request) -> web.Response:
 async def decide_approval(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     return json_response(
-        await _db(request).run(cases.decide_approval, request.match_info["id"], who, data)
+        await _db(request).run(approvals.decide_approval, request.match_info["id"], who, data)
     )
 
 
@@ -403,7 +411,7 @@ async def add_approval(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     return json_response(
         await _db(request).run(
-            cases.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            approvals.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         ),
         status=201,
     )
@@ -419,7 +427,7 @@ async def add_approval(request: web.Request) -> web.Response:
 async def add_complaint(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     return json_response(
-        await _db(request).run(cases.add_complaint, request.match_info["id"], who, data), status=201
+        await _db(request).run(commands.add_complaint, request.match_info["id"], who, data), status=201
     )
 
 
@@ -438,9 +446,9 @@ async def move_stage(request: web.Request) -> web.Response:
     who, data = principal(request), await read_json(request)
     try:
         body = await _db(request).run(
-            cases.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            commands.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         )
-    except cases.ArchivingRefused as exc:
+    except commands.ArchivingRefused as exc:
         return json_response(
             {
                 "error": exc.message,
@@ -456,7 +464,7 @@ async def move_stage(request: web.Request) -> web.Response:
 @endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
 async def get_compliance(request: web.Request) -> web.Response:
     body = await _db(request).run(
-        cases.compliance_report,
+        facts.compliance_report,
         request.match_info["id"],
         principal(request),
         request.app[keys.SETTINGS],
@@ -473,7 +481,7 @@ async def get_compliance(request: web.Request) -> web.Response:
 async def get_proposals(request: web.Request) -> web.Response:
     return json_response(
         await _db(request).run(
-            cases.proposals,
+            proposals.proposals,
             request.match_info["id"],
             principal(request),
             request.app[keys.SETTINGS],
@@ -491,7 +499,7 @@ async def get_retention(request: web.Request) -> web.Response:
         item = get_item(s, request.match_info["id"], who)
         return {
             **retention.retention_json(s, item, settings),
-            "links": cases.item_links(s, item.id, who),
+            "links": queries.item_links(s, item.id, who),
         }
 
     return json_response(await _db(request).run(read))

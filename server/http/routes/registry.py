@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
-from server.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
+from server.access import HEARTBEAT, READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
 from server.errors import BadRequest, Forbidden, PayloadTooLarge
 from server.http import appkeys as keys
 from server.http.web import endpoint, json_response, principal, read_json
-from server.people import registry
+from server.people import registry, registry_attribution, registry_common, registry_stations
 from server.people.registry_import import import_rows, read_table, rows_from_json
 
 routes = web.RouteTableDef()
@@ -28,7 +28,7 @@ def _offline(request: web.Request) -> int:
 
 def _limit(request: web.Request) -> int:
     try:
-        return int(request.query.get("limit", str(registry.LIST_MAX)))
+        return int(request.query.get("limit", str(registry_common.LIST_MAX)))
     except ValueError:
         raise BadRequest("limit must be an integer", code="bad_limit") from None
 
@@ -107,7 +107,7 @@ async def officer_footage(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
     q = request.query
-    return json_response(await _read(request, registry.officer_footage, who,
+    return json_response(await _read(request, registry_attribution.officer_footage, who,
                                     request.match_info["id"], _zone(request),
                                     date_from=q.get("from", ""), date_to=q.get("to", "")))
 
@@ -145,8 +145,8 @@ async def create_device(request: web.Request) -> web.Response:
                                 model=data.get("model", ""), kind=data.get("kind") or "body_camera")
         if data.get("officer"):
             registry.assign_device(s, who, d.serial, data["officer"],
-                                   registry.parse_time(data.get("from"), "from", zone),
-                                   registry.parse_time(data["to"], "to", zone)
+                                   registry_common.parse_time(data.get("from"), "from", zone),
+                                   registry_common.parse_time(data["to"], "to", zone)
                                    if data.get("to") else None)
         return registry.device_detail(s, d)
 
@@ -158,7 +158,7 @@ async def create_device(request: web.Request) -> web.Response:
           tags=("registry",))
 async def unknown_devices(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _read(request, registry.unknown_devices, who)
+    items = await _read(request, registry_attribution.unknown_devices, who)
     return json_response({"items": items, "next": None})
 
 
@@ -169,7 +169,7 @@ async def unknown_devices(request: web.Request) -> web.Response:
 async def flagged(request: web.Request) -> web.Response:
     who = principal(request)
     flag = request.query.get("flag", "officer_mismatch")
-    items = await _read(request, registry.flagged_items, who, flag)
+    items = await _read(request, registry_attribution.flagged_items, who, flag)
     return json_response({"items": items, "next": None})
 
 
@@ -213,8 +213,8 @@ async def assign(request: web.Request) -> web.Response:
     def run(s: Session) -> dict[str, Any]:
         d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
         registry.assign_device(s, who, d.serial, data.get("officer"),
-                               registry.parse_time(data.get("from"), "from", zone),
-                               registry.parse_time(data["to"], "to", zone) if data.get("to") else None)
+                               registry_common.parse_time(data.get("from"), "from", zone),
+                               registry_common.parse_time(data["to"], "to", zone) if data.get("to") else None)
         return registry.device_detail(s, d)
 
     return json_response(await _run(request, run), status=201)
@@ -226,7 +226,7 @@ async def assign(request: web.Request) -> web.Response:
 async def reattribute(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"],
+    return json_response(await _run(request, registry_attribution.reattribute, who, request.match_info["id"],
                                     request.app[keys.SIGNING_KEY]))
 
 
@@ -261,7 +261,7 @@ async def import_table(request: web.Request) -> web.Response:
 @endpoint("Docking stations: last contact, backlog, free disk, online/offline", tags=("registry",))
 async def list_stations(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _read(request, registry.list_stations, who, _offline(request))
+    items = await _read(request, registry_stations.list_stations, who, _offline(request))
     return json_response({"items": items, "next": None, "offline_after_seconds": _offline(request)})
 
 
@@ -278,9 +278,9 @@ async def create_station(request: web.Request) -> web.Response:
     offline = _offline(request)
 
     def create(s: Session) -> dict[str, Any]:
-        st = registry.add_station(s, who, code=data.get("code"), agency=data.get("agency"),
+        st = registry_stations.add_station(s, who, code=data.get("code"), agency=data.get("agency"),
                                   location=data.get("location", ""), user=data.get("user"))
-        return registry.station_json(st, offline)
+        return registry_stations.station_json(st, offline)
 
     return json_response(await _run(request, create), status=201)
 
@@ -293,15 +293,15 @@ async def create_station(request: web.Request) -> web.Response:
                    "last_error": {"type": "string"}, "version": {"type": "string"}}})
 async def station_heartbeat(request: web.Request) -> web.Response:
     who = principal(request)
-    if not can(who, registry.HEARTBEAT):
+    if not can(who, HEARTBEAT):
         raise Forbidden(f"role {who.role!r} may not report a station heartbeat", code="forbidden")
     data = await read_json(request)
-    return json_response(await _run(request, registry.heartbeat, who, data, _offline(request)))
+    return json_response(await _run(request, registry_stations.heartbeat, who, data, _offline(request)))
 
 
 @routes.get("/api/v1/stations/{id}")
 @endpoint("One station with its recent deliveries", tags=("registry",))
 async def get_station(request: web.Request) -> web.Response:
     who = principal(request)
-    return json_response(await _read(request, registry.station_detail, who,
+    return json_response(await _read(request, registry_stations.station_detail, who,
                                     request.match_info["id"], _offline(request)))

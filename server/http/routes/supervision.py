@@ -9,9 +9,10 @@ from aiohttp import web
 
 from server.access import SUPERVISE, require
 from server.cases import spotcheck
-from server.cases.core import parse_time
 from server.cases.finding_texts import request_lang
-from server.cases.supervision import TABLES, report_csv, report_xlsx, supervision_report
+from server.cases.inputs import parse_time
+from server.cases.supervision import supervision_report
+from server.cases.supervision_tables import TABLES, report_csv, report_xlsx
 from server.errors import BadRequest
 from server.http import appkeys as keys
 from server.http.web import endpoint, json_response, principal, read_json
