@@ -286,7 +286,8 @@ def device_detail(s: Session, d: Device) -> dict[str, Any]:
     items = s.scalar(select(func.count()).select_from(EvidenceItem)
                      .where(EvidenceItem.device_id == d.serial,
                             EvidenceItem.agency_id == d.agency_id))
-    return {**device_json(s, d, codes.get(d.agency_id)), "assignments": history(s, d),
+    agency_code = codes.get(d.agency_id) if d.agency_id is not None else None
+    return {**device_json(s, d, agency_code), "assignments": history(s, d),
             "items": int(items or 0)}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,6 +57,10 @@ def touch_station(s: Session, code: str, agency_id: int | None, who: Principal |
     return st
 
 
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: Literal[False] = False) -> int: ...
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool) -> int | None: ...
 def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -> int | None:
     value = data.get(key)
     if value is None and nullable:
