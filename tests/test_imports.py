@@ -14,7 +14,7 @@ The rules checked:
 - layering integrity <- transcode <- ingest <- server: integrity imports none of the others,
   transcode only integrity, ingest only integrity and transcode, server anything;
 - the domain packages of server/ (all but server/http/ and server/cli/) import neither aiohttp
-  nor server.http.*.
+  nor server.http.* nor the command line (server.cli.*).
 """
 
 from __future__ import annotations
@@ -234,10 +234,10 @@ def test_domain_modules_do_not_import_http(import_graph) -> None:
     edges, lines, external = import_graph
     wrong = []
     for mod in sorted(edges):
-        if not mod.startswith("server.") or mod.startswith(NOT_DOMAIN) or mod in NOT_DOMAIN:
+        if not mod.startswith("server.") or ".".join(mod.split(".")[:2]) in NOT_DOMAIN:
             continue
         for target in sorted(edges[mod]):
-            if target == "server.http" or target.startswith("server.http."):
+            if ".".join(target.split(".")[:2]) in NOT_DOMAIN:
                 wrong.append(f"{mod} -> {target}")
         for target in sorted(set(external[mod])):
             if target.split(".")[0] == "aiohttp":
