@@ -11,10 +11,32 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from helpers import PASSWORD, app_db, free_port
+from helpers import free_port, role_users
 from server.settings import Settings, load_settings
 
 PG_URL = os.environ.get("CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Prefix of the throwaway databases tests create on that server (one per test, dropped after).
+PG_DB_PREFIX = os.environ.get("CUSTODIAN_TEST_DB_PREFIX", "custodian_t_")
+
+# Markers follow from what a test uses, so `-m "not postgres and not s3 and not browser"` really
+# leaves out every test that needs that service: a fixture in the test's closure, or a
+# parameter value naming the backend (the `database_url` and store matrices).
+SERVICE_FIXTURES = {
+    "postgres": {"pg_admin_engine", "pg_url"},
+    "s3": {"moto_endpoint", "s3_settings"},
+    "browser": {"browser", "page", "rpage"},
+}
+SERVICE_PARAMS = {"postgres": "postgres", "s3": "s3"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        values = {v for v in params.values() if isinstance(v, str)}
+        for marker, fixtures in SERVICE_FIXTURES.items():
+            if names & fixtures or SERVICE_PARAMS.get(marker) in values:
+                item.add_marker(marker)
 
 
 @pytest.fixture
@@ -47,7 +69,7 @@ def pg_admin_engine():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def pg_url(pg_admin_engine) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """A fresh, empty database on the real PostgreSQL, dropped afterwards."""
-    name = f"custodian_t_{uuid.uuid4().hex[:12]}"
+    name = f"{PG_DB_PREFIX}{uuid.uuid4().hex[:12]}"
     with pg_admin_engine.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
@@ -122,41 +144,8 @@ async def client(make_client):  # type: ignore[no-untyped-def]
     return await make_client()
 
 
-ROLE_USERS = {
-    "station": "A1", "officer": "A1", "reviewer": "A1", "legal": "A1",
-    "supervisor": None, "auditor": None, "admin": None,
-}
-
-
 @pytest.fixture
 async def users(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     """One user per role (agency A1 where the role belongs to one), plus an officer of A2.
     Returns role -> bearer token."""
-    from server.people.accounts import add_agency, add_user
-
-    db = app_db(client)
-
-    def setup(s):  # type: ignore[no-untyped-def]
-        add_agency(s, "A1", "Agency one")
-        add_agency(s, "A2", "Agency two")
-        for role, agency in ROLE_USERS.items():
-            add_user(s, role, PASSWORD, role, agency)
-        add_user(s, "officer2", PASSWORD, "officer", "A2")
-        add_user(s, "reviewer2", PASSWORD, "reviewer", "A2")
-
-    await db.run(setup)
-    # Tokens are issued directly (as a login would): logins are ledgered, and tests counting
-    # ledger entries should not count nine logins. Login itself is tested in tests/server.
-    from sqlalchemy import select
-
-    from server.catalogue.models import User
-    from server.http import appkeys as keys
-
-    issuer = client.server.app[keys.TOKENS]
-    tokens = {}
-    for u in await db.run(lambda s: list(s.scalars(select(User)))):
-        tokens[u.username] = issuer.issue(u.id, u.username, u.role, u.agency_id,
-                                          version=u.token_version)[0]
-    return tokens
-
-
+    return await role_users(client)

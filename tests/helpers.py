@@ -78,3 +78,44 @@ def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
         return str(item.id)
 
     return str(db.call(add))
+
+
+ROLE_USERS = {
+    "station": "A1", "officer": "A1", "reviewer": "A1", "legal": "A1",
+    "supervisor": None, "auditor": None, "admin": None,
+}
+
+
+async def role_users(client: Any) -> dict[str, str]:
+    """One user per role (agency A1 where the role belongs to one), plus an officer and a
+    reviewer of A2, in the app of `client`. Returns username -> bearer token."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from server.catalogue.models import User
+    from server.http import appkeys as keys
+    from server.people.accounts import add_agency, add_user
+    from server.people.passwords import hash_password
+
+    db = app_db(client)
+    # One scrypt hash for all nine (each is checked against the same test password).
+    password_hash = await asyncio.get_running_loop().run_in_executor(None, hash_password, PASSWORD)
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        add_agency(s, "A1", "Agency one")
+        add_agency(s, "A2", "Agency two")
+        for role, agency in ROLE_USERS.items():
+            add_user(s, role, PASSWORD, role, agency, password_hash=password_hash)
+        add_user(s, "officer2", PASSWORD, "officer", "A2", password_hash=password_hash)
+        add_user(s, "reviewer2", PASSWORD, "reviewer", "A2", password_hash=password_hash)
+
+    await db.run(setup)
+    # Tokens are issued directly (as a login would): logins are ledgered, and tests counting
+    # ledger entries should not count nine logins. Login itself is tested in tests/server.
+    issuer = client.server.app[keys.TOKENS]
+    tokens = {}
+    for u in await db.run(lambda s: list(s.scalars(select(User)))):
+        tokens[u.username] = issuer.issue(u.id, u.username, u.role, u.agency_id,
+                                          version=u.token_version)[0]
+    return tokens

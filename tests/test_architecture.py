@@ -17,17 +17,13 @@ EXCEPTIONS = frozenset({"integrity/verify_package.py"})  # one self-contained fi
 # Modules other branches of issue 17 are splitting at the same time; each is still over the
 # limit on this branch. The lead empties this set when those branches are merged (a stale
 # entry fails test_pending_modules_are_still_too_big, so it cannot linger).
-PENDING = frozenset(
-    {
-        "server/intake/tus.py",
-        "server/exports/job.py",
-        "server/custody/verification.py",
-        "server/catalogue/models.py",
-        "transcode/selfcheck.py",
-        "transcode/hls.py",
-        "ingest/agent.py",
-    }
-)
+PENDING: frozenset[str] = frozenset()
+
+
+def generated(path: str) -> bool:
+    """Alembic revisions are generated schema history (the squashed initial one is long), not code
+    anyone reads to understand a concern."""
+    return "/migrations/versions/" in path
 
 
 def _sizes() -> dict[str, int]:
@@ -50,7 +46,7 @@ def test_no_module_over_600_lines() -> None:
     too_big = {
         path: n
         for path, n in _sizes().items()
-        if n > MAX_LINES and path not in EXCEPTIONS and path not in PENDING
+        if n > MAX_LINES and path not in EXCEPTIONS and path not in PENDING and not generated(path)
     }
     assert not too_big, f"modules over {MAX_LINES} lines (split them by concern): " + ", ".join(
         f"{p} ({n})" for p, n in sorted(too_big.items())

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from integrity.timefmt import parse_rfc3339
 from server.cases import finding_texts
 from server.cases.compliance_facts import ApprovalFact, CaseFacts, ComplaintFact, Ctx, RecordFact
 from server.cases.rulepack import STAGES, Pack, Requirement, Rule
@@ -121,10 +122,9 @@ def parse_moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value.strip():
         return None
     try:
-        out = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return parse_rfc3339(value.strip(), naive_zone=UTC)
     except ValueError:
         return None
-    return out if out.tzinfo else out.replace(tzinfo=UTC)
 
 
 def approved(case: CaseFacts) -> list[ApprovalFact]:

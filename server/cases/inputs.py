@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.errors import BadRequest
 
 PAGE_MAX = 200
@@ -65,16 +66,15 @@ def parse_time(value: Any, key: str) -> datetime:
     if not isinstance(value, str):
         raise BadRequest(f"field {key!r} must be an RFC 3339 time", code="bad_time")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        return parse_rfc3339(value)
+    except MissingOffset:
+        raise BadRequest(
+            f"field {key!r} needs a UTC offset (e.g. Z or +08:00)", code="bad_time"
+        ) from None
     except ValueError:
         raise BadRequest(
             f"field {key!r} is not an RFC 3339 time: {value!r}", code="bad_time"
         ) from None
-    if moment.tzinfo is None:
-        raise BadRequest(f"field {key!r} needs a UTC offset (e.g. Z or +08:00)", code="bad_time")
-    from datetime import UTC
-
-    return moment.astimezone(UTC)
 
 
 def field_time(data: dict[str, Any], key: str) -> datetime | None:

@@ -40,6 +40,7 @@ from server.catalogue.models import (
 from server.errors import BadRequest
 from server.isotime import iso
 from server.settings import Settings
+from transcode.renditions import HLS_PLAYLIST, TRICKPLAY_VTT
 
 
 def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dict[str, Any]:
@@ -65,7 +66,7 @@ def case_detail(s: Session, ref: str, who: Principal, settings: Settings) -> dic
         for item_id, name in s.execute(
             select(Rendition.item_id, Rendition.name).where(
                 Rendition.item_id.in_([i.id for _, i in linked]),
-                Rendition.name.in_(["trickplay/thumbnails.vtt", "hls/index.m3u8"]),
+                Rendition.name.in_([TRICKPLAY_VTT, HLS_PLAYLIST]),
             )
         ):
             names.setdefault(item_id, set()).add(name)

@@ -17,6 +17,8 @@ from server.catalogue.models import (
     User,
 )
 from server.isotime import iso
+from transcode.renditions import HLS_PLAYLIST, TRICKPLAY_VTT
+from transcode.renditions import links as rendition_links
 
 
 def agency_code(s: Session, agency_id: int) -> str:
@@ -129,18 +131,13 @@ def link_json(link: CaseLink) -> dict[str, Any]:
 
 
 def duration_of(item: EvidenceItem) -> float | None:
-    probe = (item.media_info or {}).get("probe") or {}
-    value = probe.get("duration_s") if isinstance(probe, dict) else None
-    return float(value) if isinstance(value, (int, float)) else None
+    return item.duration_s  # a typed column since migration 0202 (was media_info.probe)
 
 
 def item_summary(item: EvidenceItem, link: CaseLink, rendition_names: set[str]) -> dict[str, Any]:
     base = f"/api/v1/evidence/{item.id}"
     links = {"self": base, "original": f"{base}/original"}
-    if "trickplay/thumbnails.vtt" in rendition_names:
-        links["thumbnails"] = f"{base}/thumbnails.vtt"
-    if "hls/index.m3u8" in rendition_names:
-        links["hls"] = f"{base}/hls/index.m3u8"
+    links.update(rendition_links(base, rendition_names & {TRICKPLAY_VTT, HLS_PLAYLIST}))
     return {
         "id": item.id,
         "evidence_id": item.id,

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.access import (
     READ_EVIDENCE,
     Principal,
@@ -43,12 +44,11 @@ def _query_time(field: str, raw: str, end_of_day: bool) -> datetime:
         if len(raw) == 10:
             day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
             return day + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else day
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_rfc3339(raw)
+    except MissingOffset:
+        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)") from None
     except ValueError:
         raise _filter_error(field, "not_time", "must be an RFC 3339 time or a date") from None
-    if value.tzinfo is None:
-        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)")
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,10 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     """One item with its renditions, probe results, jobs, playback links, deliveries and the
     cases (of agencies the caller sees) it is linked to."""
     from server.catalogue.models import Job
+    from server.custody.derivation import derived_files
     from server.media.job import renditions
     from server.media.jobs import job_json
+    from transcode.renditions import links as rendition_links
 
     base = f"/api/v1/evidence/{item.id}"
     rends = renditions(s, item.id)
@@ -160,15 +162,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     links = {"original": f"{base}/original"}
     if item.retention_class == DISPOSED:
         names, links = set(), {}  # no longer served
-    if "hls/index.m3u8" in names:
-        links["hls"] = f"{base}/hls/index.m3u8"
-    if "trickplay/thumbnails.vtt" in names:
-        links["thumbnails"] = f"{base}/thumbnails.vtt"
-    if "waveform.json" in names:
-        links["waveform"] = f"{base}/waveform.json"
-    if "preview.jpg" in names:
-        links["preview"] = f"{base}/preview.jpg"
-    links.update(media_links(base, names))
+    links.update(rendition_links(base, names))
     info = item.media_info or {}
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
@@ -177,7 +171,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
                        for r in rends],
         "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
-        "derivation": info.get("derivation", []),
+        "derivation": [d.to_dict() for d in derived_files(s, item.id)],
         **media_details(info),
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
@@ -201,15 +195,6 @@ def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     from server.people.registry_attribution import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
-def media_links(base: str, names: set[str]) -> dict[str, str]:
-    """Links of the renditions the media branch adds (thumbnail, subtitles, GPS track)."""
-    out = {}
-    for name, key in (("thumb.jpg", "thumbnail"), ("subtitles.vtt", "subtitles"), ("gps.json", "gps")):
-        if name in names:
-            out[key] = f"{base}/{name}"
-    return out
-
-
 def media_details(info: dict[str, Any]) -> dict[str, Any]:
     """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
     return {"photo": info.get("photo"), "text_track": info.get("text_track"),
@@ -274,7 +259,7 @@ def _encode_cursor(item: EvidenceItem) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at.replace("Z", "+00:00")), item_id
+        return parse_rfc3339(at), item_id
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("bad cursor", code="bad_cursor") from None
 

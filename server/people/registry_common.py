@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrity.timefmt import parse_rfc3339
 from server import messages
 from server.access import (
     HEARTBEAT,
@@ -95,9 +96,9 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
     if isinstance(value, datetime):
         dt = value
     else:
-        text = field_text(value, field, 40, required=True).replace("Z", "+00:00").replace("/", "-")
+        text = field_text(value, field, 40, required=True).replace("/", "-")
         try:
-            dt = datetime.fromisoformat(text)
+            return parse_rfc3339(text, naive_zone=ZoneInfo(zone))
         except ValueError:
             raise BadRequest(f"field {field!r}: {text!r} is not a time (use RFC 3339 or "
                              "YYYY-MM-DD HH:MM)", code="bad_time", params={"field": field}) from None

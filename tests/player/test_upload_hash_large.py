@@ -45,6 +45,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.browser
 def test_upload_hash_above_512_mib(served: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import pytest
+import pytest_asyncio
 
 from helpers import PASSWORD, app_db, app_store, bearer
 from server.catalogue.models import EvidenceItem, Rendition, StoredObject
@@ -163,9 +167,45 @@ PUBLIC = {("GET", "/api/v1/openapi.json"), ("POST", "/api/v1/auth/login"), ("GET
 @pytest.fixture
 async def item(client, users, tmp_path) -> str:  # type: ignore[no-untyped-def]
     """An evidence item of agency A1 with its bytes in the store."""
+    return await _make_item(client, tmp_path)
+
+
+@dataclass
+class Matrix:
+    client: Any
+    users: dict[str, str]
+    item: str
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def matrix(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Matrix]:
+    """One app, its users and an item for the whole role x route matrix: every parameter makes
+    the fresh objects its URL names (`_fresh`), so they need no app, catalogue and users each.
+    Media jobs queued by the matrix stay queued (no worker), so the item keeps its renditions."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from helpers import role_users
+    from server.http.app import create_app
+    from server.settings import load_settings
+
+    folder = tmp_path_factory.mktemp("matrix")
+    settings = load_settings(None, env={}, overrides={
+        "data_dir": str(folder / "data"), "jwt_secret": "test-secret-" + "x" * 32,
+        "store_min_free_bytes": 0, "worker_in_server": False,
+    })
+    client = TestClient(TestServer(create_app(settings)))
+    await client.start_server()
+    try:
+        users = await role_users(client)
+        yield Matrix(client, users, await _make_item(client, folder))
+    finally:
+        await client.close()
+
+
+async def _make_item(client, folder) -> str:  # type: ignore[no-untyped-def]
     data = b"footage bytes " * 1000
     key = hashlib.sha256(data).hexdigest()
-    src = tmp_path / "clip.mp4"
+    src = folder / "clip.mp4"
     src.write_bytes(data)
     app_store(client).put_file(src, key)
 
@@ -201,7 +241,7 @@ async def _case_of_a1(client) -> str:  # type: ignore[no-untyped-def]
         from server.catalogue.models import Agency, Case
 
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
-        case = Case(agency_id=a1.id, number="A1-2026-001", title="matrix case",
+        case = Case(agency_id=a1.id, number=f"A1-{uuid.uuid4().hex[:8]}", title="matrix case",
                     enforcement_type="penalty", procedure="general")
         s.add(case)
         s.flush()
@@ -401,9 +441,11 @@ def test_matrix_covers_every_route(client) -> None:  # type: ignore[no-untyped-d
     assert not missing, f"routes without a role test: {sorted(missing)}"
 
 
+@pytest.mark.asyncio(loop_scope="module")
 @pytest.mark.parametrize(("method", "path", "body", "allowed"), ROUTE_MATRIX,
                          ids=[f"{m} {p}" for m, p, _, _ in ROUTE_MATRIX])
-async def test_every_role_on_every_route(client, users, item, method, path, body, allowed) -> None:  # type: ignore[no-untyped-def]
+async def test_every_role_on_every_route(matrix: Matrix, method, path, body, allowed) -> None:  # type: ignore[no-untyped-def]
+    client, users, item = matrix.client, matrix.users, matrix.item
     url = path.replace("{item}", item).replace("{seq}", "1")
     if "{case}" in url:
         url = url.replace("{case}", await _case_of_a1(client))

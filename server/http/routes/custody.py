@@ -19,27 +19,12 @@ from server.custody.history import (
 from server.custody.treeheads import inclusion, issue_tree_head
 from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.web import endpoint, json_response, principal
+from server.http.schemas import ledger as schemas
+from server.http.schemas.ledger import SEQ
+from server.http.web import endpoint, json_response, principal, read_query
 from server.messages import negotiate
 
 routes = web.RouteTableDef()
-
-PARAMS = {"after": "entries after this seq (a page's `next`)", "limit": "page size, at most 1000"}
-
-
-def _int(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
-                         params={"field": name}) from None
-    if value < 0 or value > 2**62:
-        raise BadRequest(f"query parameter {name!r} is out of range", code="bad_query",
-                         params={"field": name})
-    return value
 
 
 def _seq(request: web.Request) -> int:
@@ -55,15 +40,16 @@ async def _proof(request: web.Request, seq: int) -> dict[str, Any]:
     if result is None:  # newer than every signed head: sign one over the ledger as it is now
         await asyncio.to_thread(issue_tree_head, app[keys.DB], app[keys.SIGNING_KEY], app[keys.SETTINGS])
         result = await app[keys.DB].run(inclusion, seq, None)
-    return result  # type: ignore[return-value]  # a head over the whole ledger covers seq
+    return result  # type: ignore[no-any-return]
 
 
 @routes.get("/api/v1/evidence/{id}/custody")
 @endpoint("Custody history of an item: its ledger entries in order (who, when, what), for every "
-          "role that may read the item", tags=("ledger",), params=PARAMS)
+          "role that may read the item", tags=("ledger",), query=schemas.HistoryPage)
 async def evidence_custody(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
-    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
+    q = read_query(request, schemas.HistoryPage)
+    after, limit = q.after, PAGE_DEFAULT if q.limit is None else q.limit
     return json_response(await request.app[keys.DB].run(
         item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
@@ -71,10 +57,11 @@ async def evidence_custody(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/cases/{id}/custody")
 @endpoint("Custody history of a case: its ledger entries and the links of items to it, in order",
-          tags=("ledger",), params=PARAMS)
+          tags=("ledger",), query=schemas.HistoryPage)
 async def case_custody_route(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
-    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
+    q = read_query(request, schemas.HistoryPage)
+    after, limit = q.after, PAGE_DEFAULT if q.limit is None else q.limit
     return json_response(await request.app[keys.DB].run(
         case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
@@ -82,7 +69,9 @@ async def case_custody_route(request: web.Request) -> web.Response:
 
 @routes.get(r"/api/v1/evidence/{id}/custody/{seq:\d+}/proof")
 @endpoint("Inclusion proof of one entry of the item's custody history (RFC 9162)", tags=("ledger",),
-          responses={200: "entry, audit path and the signed head", 404: "not an entry of this item"})
+          path={"seq": SEQ},
+          responses={200: "entry, audit path and the signed head", 400: "seq 0",
+                     404: "not an entry of this item"})
 async def evidence_custody_proof(request: web.Request) -> web.Response:
     seq = await request.app[keys.DB].run(entry_of_item, request.match_info["id"], _seq(request),
                                          principal(request))
@@ -91,7 +80,9 @@ async def evidence_custody_proof(request: web.Request) -> web.Response:
 
 @routes.get(r"/api/v1/cases/{id}/custody/{seq:\d+}/proof")
 @endpoint("Inclusion proof of one entry of the case's custody history (RFC 9162)", tags=("ledger",),
-          responses={200: "entry, audit path and the signed head", 404: "not an entry of this case"})
+          path={"seq": SEQ},
+          responses={200: "entry, audit path and the signed head", 400: "seq 0",
+                     404: "not an entry of this case"})
 async def case_custody_proof(request: web.Request) -> web.Response:
     seq = await request.app[keys.DB].run(entry_of_case, request.match_info["id"], _seq(request),
                                          principal(request))
