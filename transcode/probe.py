@@ -12,7 +12,7 @@ from typing import Any, Literal, cast
 import av
 import av.error
 
-from .kinds import Kind, kind_from_probe
+from .kinds import Kind, is_image_format, kind_from_probe  # noqa: F401 (is_image_format: moved)
 from .limits import MediaLimits, MediaRefused, UnreadableMedia
 
 logger = logging.getLogger(__name__)
@@ -25,8 +25,6 @@ SAMPLE_MAX_SPAN_S = 30.0
 # Relative spread of frame durations above which a stream counts as variable frame rate.
 VFR_SPREAD = 0.10
 
-_IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe"})
-_IMAGE_FORMAT_SUFFIX = "_pipe"
 # Container tags kept on the item (lower-cased); others are dropped, so nothing surprising
 # from a hostile file ends up shown verbatim as "device metadata".
 _META_KEYS = {
@@ -356,11 +354,6 @@ def looks_like_media(head: bytes) -> bool:
     if head.startswith(signatures):
         return True
     return bool(head) and head[0] == 0x47 and (len(head) < 189 or head[188] == 0x47)
-
-
-def is_image_format(fmt: str) -> bool:
-    """True for the demuxers of still images (image2, png_pipe, jpeg_pipe, ...)."""
-    return fmt in _IMAGE_FORMATS or fmt.endswith(_IMAGE_FORMAT_SUFFIX)
 
 
 def classify(result: ProbeResult) -> Kind:

@@ -15,7 +15,9 @@ from server.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Princi
 from server.catalogue.models import BasketClip, Bookmark, EvidenceItem
 from server.custody.ledger import actor_of, append
 from server.errors import BadRequest
-from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
+from server.intake.evidence import get_item
+from server.isotime import iso
+from server.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
     CLIP_NAME_MAX_CHARS,
     NOTE_MAX_CHARS,
     BookmarkReply,
@@ -23,8 +25,6 @@ from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-expo
     NewBookmark,
     NewClip,
 )
-from server.intake.evidence import get_item
-from server.isotime import iso
 
 LIST_MAX = 1000
 

@@ -20,8 +20,8 @@ from server.settings import Settings
 logger = logging.getLogger(__name__)
 
 # The JSON reader and the bounds of URL values live with the request schemas
-# (server/http/schemas/bounds.py); re-exported here for their older callers.
-from server.http.schemas.bounds import (  # noqa: E402,F401
+# (server/schemas/bounds.py); re-exported here for their older callers.
+from server.schemas.bounds import (  # noqa: E402,F401
     MAX_JSON_DEPTH,
     MAX_SAFE_INT,
     MAX_YEAR,
@@ -30,11 +30,11 @@ from server.http.schemas.bounds import (  # noqa: E402,F401
     check_depth,
     loads,
 )
-from server.http.schemas.bounds import check_url_values as _check_url_values  # noqa: E402
+from server.schemas.bounds import check_url_values as _check_url_values  # noqa: E402
 
 
 def check_request_numbers(match_info: Mapping[str, str], query: Mapping[str, str]) -> None:
-    """Path and query integers and dates must be in range (server.http.schemas.bounds)."""
+    """Path and query integers and dates must be in range (server.schemas.bounds)."""
     _check_url_values(match_info.items(), query.items())
 
 

@@ -25,10 +25,10 @@ from server.custody import retention
 from server.errors import BadRequest
 from server.http import appkeys as keys
 from server.http.guards import access_ledger
-from server.http.schemas import cases as schemas
 from server.http.web import endpoint, json_response, principal, read_body, read_checked, read_query
 from server.intake.evidence import get_item
 from server.messages import error_body, negotiate
+from server.schemas import cases as schemas
 
 routes = web.RouteTableDef()
 TAGS = ("cases",)

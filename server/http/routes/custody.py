@@ -19,10 +19,10 @@ from server.custody.history import (
 from server.custody.treeheads import inclusion, issue_tree_head
 from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.schemas import ledger as schemas
-from server.http.schemas.ledger import SEQ
 from server.http.web import endpoint, json_response, principal, read_query
 from server.messages import negotiate
+from server.schemas import ledger as schemas
+from server.schemas.ledger import SEQ
 
 routes = web.RouteTableDef()
 

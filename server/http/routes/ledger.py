@@ -14,8 +14,8 @@ from server.custody.ledger import row_json
 from server.custody.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
 from server.errors import Forbidden
 from server.http import appkeys as keys
-from server.http.schemas import ledger as schemas
 from server.http.web import endpoint, json_response, principal, read_query
+from server.schemas import ledger as schemas
 
 routes = web.RouteTableDef()
 

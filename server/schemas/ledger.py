@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from server.http.schemas.base import Query
-from server.http.schemas.types import IntParam
+from server.schemas.base import Query
+from server.schemas.types import IntParam
 
 # A ledger sequence number in a path (entries start at 1).
 SEQ = {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from server.errors import BadRequest
-from server.http.schemas.types import NOT_BLANK
+from server.schemas.types import NOT_BLANK
 
 M = TypeVar("M", bound="Body")
 
