@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,7 +310,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_settings(
     config_file: str | Path | None = None,
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
     """Defaults file, then the --config file, then CUSTODIAN_* env, then explicit overrides."""

@@ -13,9 +13,9 @@ Count = IntParam(0)
 
 
 class LedgerPage(Query):
-    from_: Count | None = Field(
+    from_: Count | None = Field(  # type: ignore[valid-type]  # Count: an Annotated int type
         None, alias="from", description="first seq (default 1; a page's `next`)"
-    )  # type: ignore[valid-type]
+    )
     to: Count | None = Field(None, description="last seq")  # type: ignore[valid-type]
     limit: Count | None = Field(None, description="page size, at most 1000 (0: the default)")  # type: ignore[valid-type]
 
