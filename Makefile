@@ -14,7 +14,7 @@ WORKERS ?= 2
 XDIST := $(if $(filter 0,$(WORKERS)),,-n $(WORKERS) --dist loadscope)
 LINTED := server ingest transcode integrity tests bench
 
-.PHONY: run test test-fast test-min lint lock bench clean
+.PHONY: run test test-fast test-min lint typecheck lock bench clean
 
 # The test venv (everything; what CI and the other targets use).
 $(STAMP): pyproject.toml requirements/test.lock
@@ -36,6 +36,7 @@ run: $(RUN_STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(XDIST)
 
 # The quick loop while editing: no PostgreSQL, S3, browser or slow tests (about 2 minutes).
@@ -68,6 +69,9 @@ lock: $(STAMP)
 	$(VENV)/bin/uv pip compile pyproject.toml --extra test --resolution lowest-direct \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 --quiet \
 	  --custom-compile-command "make lock" -o requirements/test-min.lock
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) bench/store_put.py

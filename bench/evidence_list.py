@@ -30,12 +30,12 @@ def main() -> None:
     ap.add_argument("--database-url", default="")
     args = ap.parse_args()
 
+    from server.access import Principal
     from server.catalogue.db import Database
     from server.catalogue.migrate import upgrade
     from server.catalogue.models import Case, CaseLink, EvidenceItem, StoredObject
     from server.custody.history import case_custody, item_custody
     from server.custody.ledger import append
-    from server.http.access import Principal
     from server.intake.evidence import ItemFilters, list_items
     from server.people.accounts import add_agency, add_user
     from server.settings import load_settings

@@ -24,12 +24,12 @@ def main() -> None:
 
     from sqlalchemy import select
 
+    from server.access import Principal
     from server.cases.supervision import supervision_report
     from server.cases.supervision_tables import report_csv, report_xlsx
     from server.catalogue.db import Database
     from server.catalogue.migrate import upgrade
     from server.catalogue.models import Agency, Case, CaseRecord
-    from server.http.access import Principal
     from server.people.accounts import add_agency
     from server.settings import load_settings
 

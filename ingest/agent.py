@@ -120,7 +120,10 @@ class Agent(Uploads):
         """Service mode: run until stop(). --once: the exit code."""
         self.client = CustodianClient(self.cfg.server, self.cfg.username, self.cfg.password)
         loop = asyncio.get_running_loop()
-        watcher = DockWatcher(self.docks, lambda: loop.call_soon_threadsafe(self._wake.set))
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        watcher = DockWatcher(self.docks, wake)
         show = self.cfg.progress
         if show is None:
             import sys

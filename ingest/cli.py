@@ -19,7 +19,7 @@ class ConfigError(Exception):
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register `ingest` on the `custodian` command line."""
-    p = subparsers.add_parser(
+    p: argparse.ArgumentParser = subparsers.add_parser(
         "ingest",
         help="the station agent: upload docked footage and clear it once confirmed",
         description="Watch dock folders, upload each complete clip over tus while hashing it, "

@@ -9,6 +9,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver, ObservedWatch
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +130,8 @@ class DockWatcher:
     def __init__(self, docks: list[Path], wake: Callable[[], None]):
         self.docks = docks
         self.wake = wake
-        self._observer = None
-        self._watches: dict[Path, object] = {}
+        self._observer: BaseObserver | None = None
+        self._watches: dict[Path, ObservedWatch] = {}
         self._present: dict[Path, bool] = {}
         self._lock = threading.Lock()
 
@@ -146,12 +150,12 @@ class DockWatcher:
 
     def refresh(self) -> list[Path]:
         """(Re)watch docks that exist, unwatch ones that vanished; returns docks present."""
-        from watchdog.events import FileSystemEventHandler
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
         wake = self.wake
 
         class Handler(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:  # type: ignore[no-untyped-def]
+            def on_any_event(self, event: FileSystemEvent) -> None:
                 wake()
 
         present = []
@@ -168,10 +172,11 @@ class DockWatcher:
                 self._present[dock] = exists
                 watch = self._watches.get(dock)
                 if not exists and watch is not None:
-                    try:
-                        self._observer.unschedule(watch)  # type: ignore[union-attr]
-                    except Exception:  # the emitter may already be gone with the folder
-                        pass
+                    if self._observer is not None:
+                        try:
+                            self._observer.unschedule(watch)
+                        except Exception:  # the emitter may already be gone with the folder
+                            pass
                     del self._watches[dock]
                 if exists:
                     present.append(dock)

@@ -209,7 +209,7 @@ def hash_file(
     """Hash a file on disk with one or more algorithms in one pass; progress(bytes_so_far)."""
     # buffering=0: readinto goes straight to the OS, skipping the BufferedReader copy.
     with open(path, "rb", buffering=0) as fileobj:
-        return hash_fileobj(fileobj, algorithms, progress=progress)  # type: ignore[arg-type]
+        return hash_fileobj(fileobj, algorithms, progress=progress)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

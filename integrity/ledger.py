@@ -6,11 +6,9 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from integrity import merkle, signing
+from integrity import merkle
 from integrity.canonical import canonical_hash, canonical_json
 from integrity.errors import (
     CHAIN_BROKEN,
@@ -22,6 +20,11 @@ from integrity.errors import (
     Problem,
 )
 from integrity.timefmt import as_rfc3339
+
+if TYPE_CHECKING:  # signing (and cryptography) load only when a tree head is signed or checked
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from integrity import signing
 
 # Actions: every act on evidence leaves one of these.
 INGEST = "ingest"
@@ -210,6 +213,8 @@ def sign_tree_head(
     size: int, root: bytes | str, time: str | datetime, key: Ed25519PrivateKey
 ) -> TreeHead:
     """Sign (size, root, time) with the server key."""
+    from integrity import signing
+
     root_hex = root.hex() if isinstance(root, bytes) else root
     moment = as_rfc3339(time)
     kid = signing.key_id(key)
@@ -221,6 +226,8 @@ def verify_tree_head(
     head: TreeHead, public_key: signing.PublicKeyLike | Mapping[str, signing.PublicKeyLike]
 ) -> list[Problem]:
     """Problems with a tree head's signature (empty list: the signature holds)."""
+    from integrity import signing
+
     where = head.label()
     key = signing.select_key(public_key, head.key_id)
     if key is None:

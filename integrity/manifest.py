@@ -265,7 +265,7 @@ class ItemManifest:
             supersedes=self.sha256(),
             original=self.original if original is None else original,
             derived=self.derived if derived is None else tuple(derived),
-            created_at=created_at,
+            created_at=as_rfc3339(created_at),
         )
 
 

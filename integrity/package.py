@@ -207,6 +207,10 @@ class _Sink:
     def flush(self) -> None:
         self._out.flush()
 
+    def close(self) -> None:
+        """The output belongs to the caller (zipfile never closes a file object it was given;
+        this is here for the writable-file protocol)."""
+
     def hexdigest(self) -> str:
         while self._pending:
             self._pending.popleft().result()

@@ -536,7 +536,7 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
             if n == max(numbers):
                 original = body.get("original") or {}
                 described.add(str(original.get("sha256")))
-                where = originals.get(original.get("sha256"))
+                where = originals.get(str(original.get("sha256")))
                 if where is None or names.get(where) != original.get("size"):
                     fail.append(f"{rel}: original absent or size differs")
     for sha in originals:

@@ -8,6 +8,7 @@ left out when it is zero (what the API has always shown). `parse_rfc3339` reads 
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from typing import overload
 
 
 class MissingOffset(ValueError):
@@ -23,6 +24,12 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+@overload
+def iso(moment: datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime | None) -> str | None: ...
 def iso(moment: datetime | None) -> str | None:
     """RFC 3339 UTC with a Z for JSON, without a zero fraction ("2024-03-05T06:30:00Z").
 

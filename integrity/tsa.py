@@ -78,7 +78,7 @@ def request_token(url: str, data: bytes, timeout: float = DEFAULT_TIMEOUT) -> by
     try:
         with urllib.request.urlopen(http_request, timeout=timeout) as response:
             # Read one byte past the cap so an oversized reply is refused, not truncated.
-            body = response.read(MAX_REPLY_BYTES + 1)
+            body: bytes = response.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise TsaError(f"time-stamping authority {url} answered HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:

@@ -369,7 +369,7 @@ def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
                 is_file = candidate.is_file()
             except OSError:
                 is_file = False
-        if not is_file:
+        if candidate is None or not is_file:
             if "-----BEGIN" in text:
                 out.append(TrustedKey(fingerprint_of(_pem_public_key(text, "--trusted-key")),
                                       None, source="--trusted-key"))

@@ -1,5 +1,5 @@
 """Reading a text field of a JSON body in domain modules that still take a dict (no HTTP
-imports): the same constrained type as the request schemas (server.http.schemas.types.Text)."""
+imports): the same constrained type as the request schemas (server.schemas.types.Text)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from server.http.errors import BadRequest
-from server.http.schemas.types import Text
+from server.errors import BadRequest
+from server.schemas.types import Text
 
 
 @lru_cache(maxsize=64)

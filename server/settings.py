@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 
 ENV_PREFIX = "CUSTODIAN_"
 MIN_JWT_SECRET_BYTES = 32
@@ -309,7 +310,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def load_settings(
     config_file: str | Path | None = None,
     *,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
     """Defaults file, then the --config file, then CUSTODIAN_* env, then explicit overrides."""
@@ -384,7 +385,7 @@ def _validate(s: Settings) -> None:
     if s.upload_staging_part_bytes < 5 * 1024 * 1024:
         raise SettingsError("setting 'upload_staging_part_bytes' must be at least 5 MiB "
                             "(5242880): S3 refuses smaller parts")
-    from server.http.netaddr import parse_networks
+    from server.netaddr import parse_networks
 
     parse_networks(s.trusted_proxies)
     loc = s.accel_redirect_location

@@ -6,7 +6,7 @@ import logging
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .limits import TranscodeError, TranscodeTimeout
 
@@ -17,7 +17,7 @@ STDERR_TAIL_CHARS = 2000
 
 
 def _pump_progress(
-    stream, duration_s: float | None, progress: Progress | None, failures: list[BaseException]
+    stream: Iterable[bytes], duration_s: float | None, progress: Progress | None, failures: list[BaseException]
 ) -> None:
     last = -1.0
     for raw in stream:

@@ -12,7 +12,7 @@ import imageio_ffmpeg
 @functools.cache
 def ffmpeg_exe() -> str:
     """Path of the static ffmpeg binary shipped with imageio-ffmpeg."""
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
 @functools.cache

@@ -195,7 +195,7 @@ def _measure(path: str, result: ProbeResult, limits: MediaLimits) -> tuple[float
             except (av.error.FFmpegError, OSError, StopIteration):
                 decodes = False
     declared = result.duration_s
-    truncated = bool(declared) and declared - end > _tolerance(declared)  # type: ignore[arg-type]
+    truncated = bool(declared and declared - end > _tolerance(declared))
     if error or truncated:
         # Only whole samples inside the file count (salvage keeps exactly those).
         return (whole_end if positions else safe_end), error, decodes

@@ -170,8 +170,8 @@ def _read_traf(
         if kind == b"tfhd":
             vf, tid = struct.unpack(">II", fh.read(8))
             tf = vf & 0xFFFFFF
-            t = tracks.get(tid) or Track(tid)
-            dur, size, flags = t.default_duration, t.default_size, t.default_flags
+            track = tracks.get(tid) or Track(tid)
+            dur, size, flags = track.default_duration, track.default_size, track.default_flags
             if tf & 0x01:
                 base = struct.unpack(">Q", fh.read(8))[0]
             if tf & 0x02:

@@ -44,10 +44,17 @@ def kind_from_name(name: str, default: Kind = "other") -> Kind:
     return default
 
 
+_IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe"})
+_IMAGE_FORMAT_SUFFIX = "_pipe"
+
+
+def is_image_format(fmt: str) -> bool:
+    """True for the demuxers of still images (image2, png_pipe, jpeg_pipe, ...)."""
+    return fmt in _IMAGE_FORMATS or fmt.endswith(_IMAGE_FORMAT_SUFFIX)
+
+
 def kind_from_probe(result: ProbeResult) -> Kind:
     """The kind the content shows: video, audio, photo, or document (no audio or video)."""
-    from .probe import is_image_format
-
     video = result.video
     if video is not None:
         single_frame = (video.frames or 0) <= 1 and not result.duration_s

@@ -7,12 +7,12 @@ import os
 import statistics
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Literal
+from typing import Any, Literal, cast
 
 import av
 import av.error
 
-from .kinds import Kind, kind_from_probe
+from .kinds import Kind, is_image_format, kind_from_probe  # noqa: F401 (is_image_format: moved)
 from .limits import MediaLimits, MediaRefused, UnreadableMedia
 
 logger = logging.getLogger(__name__)
@@ -25,8 +25,6 @@ SAMPLE_MAX_SPAN_S = 30.0
 # Relative spread of frame durations above which a stream counts as variable frame rate.
 VFR_SPREAD = 0.10
 
-_IMAGE_FORMATS = frozenset({"image2", "png_pipe", "jpeg_pipe", "webp_pipe", "bmp_pipe"})
-_IMAGE_FORMAT_SUFFIX = "_pipe"
 # Container tags kept on the item (lower-cased); others are dropped, so nothing surprising
 # from a hostile file ends up shown verbatim as "device metadata".
 _META_KEYS = {
@@ -216,7 +214,8 @@ def _first_frame_rotation(path: str, video_index: int) -> int:
         with av.open(path, metadata_errors="replace") as c:
             stream = c.streams[video_index]
             for frame in c.decode(stream):
-                return int(round(frame.rotation)) % 360
+                if isinstance(frame, av.VideoFrame):  # always: the stream is a video stream
+                    return int(round(frame.rotation)) % 360
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         logger.debug("rotation probe of %s failed: %s", path, exc)
     return 0
@@ -283,7 +282,7 @@ def probe(path: str | os.PathLike[str], limits: MediaLimits | None = None) -> Pr
 def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> StreamInfo:
     cc = stream.codec_context
     codec = cc.name if cc is not None else "unknown"
-    common = {
+    common: dict[str, Any] = {
         "index": stream.index,
         "codec": codec,
         "profile": stream.profile or None,
@@ -292,6 +291,7 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
         "media_type": stream.type,
     }
     if stream.type == "video":
+        vcc = cast("av.VideoCodecContext", cc)
         rotation = _first_frame_rotation(path, stream.index)
         if not rotation and smeta.get("rotate", "").lstrip("-").isdigit():
             # Old muxers wrote a clockwise "rotate" tag instead of a display matrix.
@@ -299,9 +299,9 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
         vfr, key_gap = _sample_packets(path, stream.index)
         return StreamInfo(
             type="video",
-            width=cc.width,
-            height=cc.height,
-            pix_fmt=cc.pix_fmt,
+            width=vcc.width,
+            height=vcc.height,
+            pix_fmt=vcc.pix_fmt,
             rotation=rotation,
             avg_frame_rate=_rate(stream.average_rate),
             real_frame_rate=_rate(stream.base_rate),
@@ -311,10 +311,11 @@ def _stream_info(path: str, stream: av.stream.Stream, smeta: dict[str, str]) -> 
             **common,
         )
     if stream.type == "audio":
+        acc = cast("av.AudioCodecContext", cc)
         return StreamInfo(
             type="audio",
-            channels=cc.channels,
-            sample_rate=cc.sample_rate,
+            channels=acc.channels,
+            sample_rate=acc.sample_rate,
             frames=stream.frames or None,
             **common,
         )
@@ -353,11 +354,6 @@ def looks_like_media(head: bytes) -> bool:
     if head.startswith(signatures):
         return True
     return bool(head) and head[0] == 0x47 and (len(head) < 189 or head[188] == 0x47)
-
-
-def is_image_format(fmt: str) -> bool:
-    """True for the demuxers of still images (image2, png_pipe, jpeg_pipe, ...)."""
-    return fmt in _IMAGE_FORMATS or fmt.endswith(_IMAGE_FORMAT_SUFFIX)
 
 
 def classify(result: ProbeResult) -> Kind:

@@ -264,9 +264,9 @@ class _ConcatReader:
 def _open_group(directory: str, names: list[str]) -> av.container.InputContainer:
     paths = [os.path.join(directory, INIT_NAME)] + [os.path.join(directory, n) for n in names]
     if any("|" in p for p in paths):
-        return av.open(_ConcatReader(paths), format="mp4", buffer_size=READ_BUFFER)
+        return av.open(_ConcatReader(paths), "r", format="mp4", buffer_size=READ_BUFFER)
     # ffmpeg's concat protocol reads the files natively, one after the other.
-    return av.open("concat:" + "|".join(paths), format="mp4", buffer_size=READ_BUFFER)
+    return av.open("concat:" + "|".join(paths), "r", format="mp4", buffer_size=READ_BUFFER)
 
 
 def _check_group(
@@ -348,6 +348,7 @@ def _check_group(
                 try:
                     if first and not full:
                         # A keyframe decodes on its own: start clean, decode it, drain it out.
+                        assert vs is not None  # is_video
                         vs.codec_context.flush_buffers()
                     got = _decode(packet, flush=first and not full)
                 except av.error.FFmpegError as exc:

@@ -102,7 +102,9 @@ def _frames(
     with av.open(src, metadata_errors="replace") as c:
         stream = c.streams.video[0]
         stream.thread_type = "AUTO"
-        start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        time_base = stream.time_base
+        assert time_base is not None  # a video stream always has one
+        start = float(stream.start_time * time_base) if stream.start_time else 0.0
         if strategy == "keyframes":
             stream.codec_context.skip_frame = "NONKEY"
         elif strategy == "decode":
@@ -114,7 +116,7 @@ def _frames(
             duration = probe.duration_s or video.duration_s or 0.0
             for i in range(max(1, math.ceil(duration / interval_s))):
                 target = i * interval_s
-                c.seek(int((start + target) / stream.time_base), stream=stream, backward=True)
+                c.seek(int((start + target) / time_base), stream=stream, backward=True)
                 for frame in c.decode(stream):
                     if frame.time is not None and frame.time - start >= target - tolerance:
                         yield frame.time - start, _tile(frame, w, h, rotation)

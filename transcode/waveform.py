@@ -102,7 +102,7 @@ def make_waveform(
         logger.info("waveform of %s stopped after %d samples: %s", src_path, peaks.samples, exc)
     values = np.clip(np.round(peaks.finish().astype(np.float64), DECIMALS), -1.0, 1.0)
     duration = round(peaks.samples / rate, 3)
-    doc = {
+    doc: dict[str, Any] = {
         "version": WAVEFORM_VERSION,
         "sample_rate": rate,
         "peaks_per_second": peaks_per_second,

@@ -10,6 +10,14 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import APPROVAL
+from server.access import (
+    CROSS_AGENCY,
+    LEGAL_REVIEW,
+    READ_CASES,
+    WRITE_CASES,
+    Principal,
+    require,
+)
 from server.cases.commands import add_ledgered
 from server.cases.inputs import PAGE_MAX, field_choice, field_json, field_text
 from server.cases.lookups import ensure_writable, get_case, pack_for
@@ -23,15 +31,7 @@ from server.cases.views import (
 )
 from server.catalogue.models import Case, CaseApproval, User, utcnow
 from server.custody.ledger import actor_of, append
-from server.http.access import (
-    CROSS_AGENCY,
-    LEGAL_REVIEW,
-    READ_CASES,
-    WRITE_CASES,
-    Principal,
-    require,
-)
-from server.http.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
 from server.isotime import iso
 from server.settings import Settings
 

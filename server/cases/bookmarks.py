@@ -11,11 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import ANNOTATION
+from server.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
 from server.catalogue.models import BasketClip, Bookmark, EvidenceItem
 from server.custody.ledger import actor_of, append
-from server.http.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
-from server.http.errors import BadRequest
-from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
+from server.errors import BadRequest
+from server.intake.evidence import get_item
+from server.isotime import iso
+from server.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
     CLIP_NAME_MAX_CHARS,
     NOTE_MAX_CHARS,
     BookmarkReply,
@@ -23,8 +25,6 @@ from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-expo
     NewBookmark,
     NewClip,
 )
-from server.intake.evidence import get_item
-from server.isotime import iso
 
 LIST_MAX = 1000
 

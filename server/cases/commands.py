@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_hash
 from integrity.ledger import CASE_CHANGE, COMPLAINT
+from server.access import CROSS_AGENCY, WRITE_CASES, Principal, require
 from server.cases import compliance
 from server.cases.facts import case_facts
 from server.cases.inputs import field_choice, field_flag, field_list, field_text, field_time
@@ -27,8 +28,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append
-from server.http.access import CROSS_AGENCY, WRITE_CASES, Principal, require
-from server.http.errors import BadRequest, Conflict, Forbidden
+from server.errors import BadRequest, Conflict, Forbidden
 from server.isotime import iso
 from server.settings import Settings
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.cases import compliance
 from server.cases.compliance_facts import (
     ApprovalFact,
@@ -28,7 +29,6 @@ from server.catalogue.models import (
     EvidenceItem,
     utcnow,
 )
-from server.http.access import Principal
 from server.settings import Settings
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from integrity.timefmt import MissingOffset, parse_rfc3339
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 
 PAGE_MAX = 200
 

@@ -9,14 +9,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import LINK, UNLINK
+from server.access import WRITE_CASES, Principal, Sealed, sees
 from server.cases.inputs import field_choice, field_text
 from server.cases.lookups import ensure_writable, get_case
 from server.cases.views import link_json
 from server.catalogue.models import CASE_STAGES, Case, CaseLink, CaseRecord, EvidenceItem, utcnow
 from server.custody.ledger import actor_of, append
 from server.custody.retention import apply_class
-from server.http.access import WRITE_CASES, Principal, Sealed, sees
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.settings import Settings
 from server.store.base import ObjectStore
 

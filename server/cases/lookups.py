@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from server.access import READ_CASES, Principal, Sealed, require_seen, sees
 from server.cases.inputs import field_flag, field_text
 from server.cases.rulebook import rulebook
 from server.cases.rulepack import Pack
 from server.catalogue.models import Agency, Case, Officer
-from server.http.access import READ_CASES, Principal, Sealed, require_seen, sees
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.settings import Settings
 
 

@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.cases.av_coverage import covers
 from server.cases.compliance_facts import ItemFact, RecordFact
 from server.cases.facts import live_records
 from server.cases.lookups import get_case
 from server.cases.views import agency_code, duration_of
 from server.catalogue.models import Case, CaseLink, CaseRecord, EvidenceItem, Officer
-from server.http.access import Principal
 from server.isotime import iso
 from server.people import registry_attribution
 from server.settings import Settings

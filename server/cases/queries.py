@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.orm import Session
 
+from server.access import READ_CASES, Principal, require, sees, sees_all
 from server.cases import compliance
 from server.cases.facts import active_links, case_facts, live_records
 from server.cases.inputs import PAGE_MAX, parse_time
@@ -36,8 +37,7 @@ from server.catalogue.models import (
     Rendition,
     utcnow,
 )
-from server.http.access import READ_CASES, Principal, require, sees, sees_all
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 from server.isotime import iso
 from server.settings import Settings
 from transcode.renditions import HLS_PLAYLIST, TRICKPLAY_VTT

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import RECORD
+from server.access import WRITE_CASES, Principal
 from server.cases.commands import add_ledgered
 from server.cases.inputs import (
     field_choice,
@@ -29,8 +30,7 @@ from server.catalogue.models import (
     EvidenceItem,
     utcnow,
 )
-from server.http.access import WRITE_CASES, Principal
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 from server.isotime import iso
 from server.settings import Settings
 from server.store.base import ObjectStore

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 
 SHIPPED_RULES_DIR = Path(__file__).resolve().parents[2] / "config" / "rules"
 STAGES = ("initiation", "investigation", "decision", "service_execution", "archiving")

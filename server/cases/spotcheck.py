@@ -15,6 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
+from server import messages
+from server.access import RECTIFY, SUPERVISE, Principal, require, sees_all
+from server.access import SPOT_CHECK as MAY_SPOT_CHECK
 from server.cases import compliance
 from server.cases.compliance_facts import CaseFacts
 from server.cases.compliance_reading import (
@@ -38,11 +41,8 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append
+from server.errors import BadRequest, Conflict, NotFound
 from server.fields import text_field
-from server.http import messages
-from server.http.access import RECTIFY, SUPERVISE, Principal, require, sees_all
-from server.http.access import SPOT_CHECK as MAY_SPOT_CHECK
-from server.http.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.settings import Settings
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import SUPERVISE, Principal, require, sees_all
 from server.cases import compliance
 from server.cases.av_coverage import av_share
 from server.cases.compliance_facts import CaseFacts
@@ -38,8 +39,7 @@ from server.catalogue.models import (
     RectificationOrder,
     utcnow,
 )
-from server.http.access import SUPERVISE, Principal, require, sees_all
-from server.http.errors import BadRequest, Forbidden
+from server.errors import BadRequest, Forbidden
 from server.isotime import iso
 from server.settings import Settings
 

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from server.http.outage import OutageLog, classify
+from server.catalogue.outage import OutageLog, classify
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)

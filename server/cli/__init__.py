@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import secrets
@@ -11,33 +10,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from rich.console import Console
+from server.cli.common import (
+    add_common,
+    cli_actor,
+    open_db,
+    out,
+    read_password,
+    say,
+    settings_from,
+    styled,
+)
+from server.errors import Conflict, CustodianError
 
-from server.http.errors import Conflict, CustodianError
-from server.settings import Settings, load_settings
-
-out = Console(highlight=False, soft_wrap=True)  # long lines (URLs, passwords) stay whole
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="DIR", help="data folder (default ./var): catalogue, store, keys")
-    p.add_argument("--config", metavar="FILE", help="TOML settings file on top of config/custodian.toml")
-
-
-def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
-    return load_settings(getattr(args, "config", None),
-                         overrides={"data_dir": getattr(args, "data", None), **extra})
-
-
-def open_db(settings: Settings):  # type: ignore[no-untyped-def]
-    from server.catalogue.db import Database
-    from server.catalogue.migrate import upgrade
-    from server.filemodes import secure_data_dir
-
-    secure_data_dir(settings)
-    db = Database(settings)
-    upgrade(db.engine)
-    return db
+__all__ = ["cli_actor", "main", "open_db", "out", "settings_from"]
 
 
 def bootstrap_admin(db: Any) -> tuple[str, str, bool] | None:
@@ -117,36 +102,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     db = open_db(settings)
     db.close()
-    out.print(f"catalogue at {settings.resolved_database_url.split('@')[-1]} is up to date")
+    say(f"catalogue at {settings.resolved_database_url.split('@')[-1]} is up to date")
     return 0
-
-
-def _read_password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise CustodianError("the two passwords differ", code="bad_password")
-    else:
-        raise CustodianError("no terminal to ask for a password: use --password-stdin",
-                             code="bad_password")
-    return password
-
-
-def cli_actor() -> str:
-    """How a command-line act is named in the ledger: the operating-system user."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no user name in a container is not an error
-        return "cli:operator"
 
 
 def cmd_user_add(args: argparse.Namespace) -> int:
     from server.people.accounts import add_user, check_password_policy
 
     settings = settings_from(args)
-    password = _read_password(args)
+    password = read_password(args)
     check_password_policy(password, args.name)
     db = open_db(settings)
     try:
@@ -154,8 +118,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
                        actor=cli_actor())
     finally:
         db.close()
-    out.print(f"user [cyan]{user.username}[/] created (id {user.id}, role {user.role}"
-              + (f", agency {args.agency})" if args.agency else ")"))
+    say(f"user {styled(user.username, 'cyan')} created (id {user.id}, role {user.role}"
+        + (f", agency {args.agency})" if args.agency else ")"))
     return 0
 
 
@@ -168,7 +132,7 @@ def cmd_agency_add(args: argparse.Namespace) -> int:
         agency = db.call(add_agency, args.code, args.name or args.code, actor=cli_actor())
     finally:
         db.close()
-    out.print(f"agency [cyan]{agency.code}[/] created (id {agency.id})")
+    say(f"agency {styled(agency.code, 'cyan')} created (id {agency.id})")
     return 0
 
 
@@ -183,7 +147,7 @@ def cmd_user_change(args: argparse.Namespace) -> int:
     if action in ("disable", "enable"):
         changes["active"] = action == "enable"
     elif action == "passwd":
-        password = _read_password(args)
+        password = read_password(args)
         check_password_policy(password, args.name)
         changes["password"] = password
     else:
@@ -202,10 +166,10 @@ def cmd_user_change(args: argparse.Namespace) -> int:
     finally:
         db.close()
     if not changed:
-        out.print(f"user [cyan]{args.name}[/]: nothing to change")
+        say(f"user {styled(args.name, 'cyan')}: nothing to change")
     else:
-        out.print(f"user [cyan]{args.name}[/]: {', '.join(sorted(changed))} changed"
-                  + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
+        say(f"user {styled(args.name, 'cyan')}: {', '.join(sorted(changed))} changed"
+            + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
     return 0
 
 
@@ -238,7 +202,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         roots = load_tsa_roots(settings)
         show = out.is_terminal and not args.quiet
         with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(), console=out,
+                      TransferSpeedColumn(), TimeRemainingColumn(), console=out.console,
                       disable=not show, transient=True) as bar:
             tasks: dict[str, Any] = {}
 
@@ -276,24 +240,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from server.http.access import ROLES
+    from server.access import ROLES
 
     parser = argparse.ArgumentParser(prog="custodian", description="Custodian video-evidence server")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("serve", help="run the server (API, player, uploads, workers)")
-    _common(p)
+    add_common(p)
     p.add_argument("--host", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="listen port (default 8080)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="run media/export jobs only (scale-out)")
-    _common(p)
+    add_common(p)
     p.add_argument("--concurrency", type=int, help="job loops in this process (default: worker_concurrency)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the catalogue schema up to date")
-    _common(p)
+    add_common(p)
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("user", help="manage users")
@@ -305,25 +269,25 @@ def build_parser() -> argparse.ArgumentParser:
                     "supervisor, auditor, admin)")
     pa.add_argument("--display-name", help="name shown in the UI and the custody report")
     pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    _common(pa)
+    add_common(pa)
     pa.set_defaults(func=cmd_user_add)
     for name, text in (("disable", "disable a user (their tokens stop working)"),
                        ("enable", "enable a disabled user")):
         pa = usub.add_parser(name, help=text)
         pa.add_argument("name", help="login name")
-        _common(pa)
+        add_common(pa)
         pa.set_defaults(func=cmd_user_change)
     pa = usub.add_parser("passwd", help="set a user's password (their tokens stop working)")
     pa.add_argument("name", help="login name")
     pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    _common(pa)
+    add_common(pa)
     pa.set_defaults(func=cmd_user_change)
     pa = usub.add_parser("set", help="change a user's role, agency or display name")
     pa.add_argument("name", help="login name")
     pa.add_argument("--role", choices=ROLES, help="the new role")
     pa.add_argument("--agency", metavar="CODE", help="the new agency code ('' for none)")
     pa.add_argument("--display-name", help="name shown in the UI and the custody report")
-    _common(pa)
+    add_common(pa)
     pa.set_defaults(func=cmd_user_change)
 
     p = sub.add_parser("agency", help="manage agencies")
@@ -331,11 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     pa = asub.add_parser("add", help="create an agency")
     pa.add_argument("code", help="short code, e.g. LS-ZF (used by --agency)")
     pa.add_argument("--name", help="full name, e.g. 丽水市综合行政执法局")
-    _common(pa)
+    add_common(pa)
     pa.set_defaults(func=cmd_agency_add)
     p = sub.add_parser("verify", help="re-hash every stored object and check manifests, the "
                        "custody ledger, tree heads and tokens; exit 0 only when all holds")
-    _common(p)
+    add_common(p)
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="hash N objects at once (default 1)")
     p.add_argument("--max-mb-per-second", type=float, default=0.0, metavar="MB",
@@ -349,13 +313,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_ingest_parser(sub)
     from server.cli.export import add_parsers as add_export_parsers
 
-    add_export_parsers(sub, _common)
+    add_export_parsers(sub, add_common)
     from server.cli.registry import add_parsers as add_registry_parsers
 
-    add_registry_parsers(sub, _common)
+    add_registry_parsers(sub, add_common)
     from server.cli.keys import add_parsers as add_keys_parsers
 
-    add_keys_parsers(sub, _common)
+    add_keys_parsers(sub, add_common)
     return parser
 
 

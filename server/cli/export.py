@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import BadRequest, CustodianError
+from server.errors import BadRequest, CustodianError
 
 CLIP_RE = re.compile(r"^(?P<item>[^:]+):(?P<in>\d+(?:\.\d+)?):(?P<out>\d+(?:\.\d+)?)(?::(?P<name>.+))?$")
 
@@ -101,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from server.cli import open_db, out, settings_from
+    from server.cli.common import open_db, out, settings_from
     from server.exports.job import create_export, run_export
     from server.store import open_store
 
@@ -131,7 +131,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         lease = CliLease(db, settings, export_id, target)
         try:
             with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                    "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=out,
+                    "{task.percentage:>3.0f}%"), TimeRemainingColumn(), console=out.console,
                     disable=not out.is_terminal or args.quiet, transient=True) as bar:
                 task = bar.add_task(f"sealing export {export_id}", total=1.0)
 
@@ -172,7 +172,7 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
         render,
         verify_package,
     )
-    from server.cli import out
+    from server.cli.common import out
 
     try:
         trusted = load_trusted_keys(args.trusted_key)
@@ -181,7 +181,7 @@ def cmd_verify_package(args: argparse.Namespace) -> int:
         raise BadRequest(str(exc), code="bad_trusted_key") from None
 
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), console=out, transient=True,
+                  TransferSpeedColumn(), console=out.console, transient=True,
                   disable=not out.is_terminal or args.quiet) as bar:
         task = bar.add_task("hashing payload", total=None)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 
 def _who(command: str) -> Any:
@@ -25,14 +25,14 @@ def _who(command: str) -> Any:
 def _key(args: argparse.Namespace) -> Any:
     """The server's signing key when this data folder has one (re-attribution signs a new
     manifest version); None otherwise."""
-    from server.cli import settings_from
+    from server.cli.common import settings_from
     from server.custody.signing import load_existing_key
 
     return load_existing_key(settings_from(args))
 
 
 def _with_db(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
-    from server.cli import open_db, settings_from
+    from server.cli.common import open_db, settings_from
 
     settings = settings_from(args)
     db = open_db(settings)
@@ -43,7 +43,7 @@ def _with_db(args: argparse.Namespace, fn: Callable[..., Any], *a: Any, **kw: An
 
 
 def _zone(args: argparse.Namespace) -> str:
-    from server.cli import settings_from
+    from server.cli.common import settings_from
 
     return settings_from(args).camera_timezone
 
@@ -51,7 +51,7 @@ def _zone(args: argparse.Namespace) -> str:
 def _table(headers: list[str], rows: list[list[Any]]) -> None:
     from rich.table import Table
 
-    from server.cli import out
+    from server.cli.common import out
 
     if not rows:
         out.print("(none)", markup=False)
@@ -64,7 +64,7 @@ def _table(headers: list[str], rows: list[list[Any]]) -> None:
 
 # -- officers ----------------------------------------------------------------------------------
 def cmd_officer_add(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry
 
     o = _with_db(args, lambda s: registry.officer_json(registry.add_officer(
@@ -88,7 +88,7 @@ def cmd_officer_list(args: argparse.Namespace) -> int:
 
 
 def cmd_officer_leave(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry, registry_common
 
     at = registry_common.parse_time(args.at, "--at", _zone(args)) if args.at else None
@@ -101,7 +101,7 @@ def cmd_officer_leave(args: argparse.Namespace) -> int:
 
 # -- devices -----------------------------------------------------------------------------------
 def cmd_device_add(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry
 
     d = _with_db(args, lambda s: registry.device_json(s, registry.add_device(
@@ -112,7 +112,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 
 def cmd_device_assign(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry, registry_attribution, registry_common
 
     zone = _zone(args)
@@ -135,7 +135,7 @@ def cmd_device_assign(args: argparse.Namespace) -> int:
 
 
 def cmd_device_retire(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry
 
     _with_db(args, registry.set_device_status, _who("device retire"), args.serial, "retired")
@@ -156,7 +156,7 @@ def cmd_device_list(args: argparse.Namespace) -> int:
 
 
 def cmd_device_reattribute(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry_attribution
 
     r = _with_db(args, registry_attribution.reattribute, _who("device reattribute"), args.serial, _key(args))
@@ -167,7 +167,7 @@ def cmd_device_reattribute(args: argparse.Namespace) -> int:
 
 # -- stations ----------------------------------------------------------------------------------
 def cmd_station_list(args: argparse.Namespace) -> int:
-    from server.cli import settings_from
+    from server.cli.common import settings_from
     from server.people import registry_stations
 
     offline = settings_from(args).station_offline_seconds
@@ -181,7 +181,7 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
 
 def cmd_station_add(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people import registry_stations
 
     _with_db(args, lambda s: registry_stations.add_station(s, _who("station add"), code=args.code,
@@ -193,7 +193,7 @@ def cmd_station_add(args: argparse.Namespace) -> int:
 
 # -- import ------------------------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    from server.cli import out
+    from server.cli.common import out
     from server.people.registry_import import import_rows, read_table
 
     path = Path(args.file)

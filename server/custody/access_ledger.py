@@ -42,10 +42,10 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import ACCESS_DENIED, VIEW
 from integrity.timefmt import rfc3339
+from server.access import Principal
 from server.catalogue.db import Database
 from server.catalogue.models import LedgerRow, ViewSession, utcnow
 from server.custody.ledger import _lock, actor_of, append
-from server.http.access import Principal
 from server.isotime import iso
 from server.settings import Settings
 

@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import DERIVATION
 from integrity.manifest import DerivedFile, ItemManifest
+from server.access import Principal
 from server.catalogue.models import ManifestRow
 from server.custody.ledger import actor_of, append
-from server.http.access import Principal
 
 
 def record_derivation(

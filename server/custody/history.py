@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from server.access import READ_LEDGER, Principal, can
 from server.catalogue.models import Case, CaseLink, LedgerRow, User
-from server.http.access import READ_LEDGER, Principal, can
-from server.http.errors import BadRequest, NotFound
+from server.errors import BadRequest, NotFound
 
 PAGE_DEFAULT = 200
 PAGE_MAX = 1000
@@ -150,12 +150,12 @@ def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None
         return (f"case {number} · {stage}" if en else f"案件 {number} · {stage}") + (
             f" · {reason}" if reason else "")
     if action == "annotation":
-        what = d.get("what")
-        if what == "bookmark":
+        annotated = d.get("what")
+        if annotated == "bookmark":
             t = d.get("time_s")
             at = f"{float(t):.3f} s" if isinstance(t, int | float) else ""
             return (f"bookmark at {at}" if en else f"书签 {at}") + (f" · {d['note']}" if d.get("note") else "")
-        if what == "basket_clip":
+        if annotated == "basket_clip":
             a, b = d.get("in_s"), d.get("out_s")
             span = f"{a}–{b} s" if a is not None and b is not None else ""
             return (f"clip for export {span}" if en else f"待导出片段 {span}") + (

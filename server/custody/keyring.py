@@ -8,7 +8,6 @@ sign, between a last tree head by the old key and a first one by the new key.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
@@ -147,7 +146,7 @@ def rotate(settings: Any, db: Any, actor: str) -> dict[str, Any]:
 
     old = load_existing_key(settings)
     if old is None:
-        from server.http.errors import BadRequest
+        from server.errors import BadRequest
 
         raise BadRequest("no signing key to rotate yet (start the server once)", code="no_key")
     db.call(ensure_registered, old)
@@ -167,37 +166,3 @@ def rotate(settings: Any, db: Any, actor: str) -> dict[str, Any]:
     new = ServerKey(new_private, old.path)
     issue_tree_head(db, new, settings)
     return details
-
-
-# -- command line ----------------------------------------------------------------------------
-def cmd_keys(args: argparse.Namespace) -> int:
-    """`custodian keys [--json]` and `custodian keys rotate`."""
-    from server.cli import open_db, out, settings_from
-    from server.custody.signing import load_existing_key, load_or_create_key
-
-    settings = settings_from(args)
-    db = open_db(settings)
-    try:
-        if getattr(args, "keys_command", None) == "rotate":
-            from server.exports.job import _os_user
-
-            details = rotate(settings, db, f"cli:{_os_user()}")
-            out.print(f"rotated: key {details['old_key_id']} retired at {details['time']}; "
-                      f"new key {details['new_key_id']}", markup=False)
-            out.print(f"new fingerprint: {details['new_fingerprint']}", markup=False)
-            out.print("publish the new fingerprint (or `custodian keys --json`) where courts "
-                      "look for it", markup=False)
-            return 0
-        current = load_existing_key(settings) or load_or_create_key(settings)
-        db.call(ensure_registered, current)
-        records = db.call(keyring, current)
-    finally:
-        db.close()
-    if args.json:
-        print(json.dumps({"keys": [r.to_json() for r in records]}, ensure_ascii=False, indent=2))
-        return 0
-    for r in records:
-        mark = "current" if r.current else "retired"
-        out.print(f"{r.key_id}  SHA256:{r.fingerprint}  {r.valid_from or '—'} → "
-                  f"{r.valid_to or 'now'}  ({mark})", markup=False, soft_wrap=True)
-    return 0

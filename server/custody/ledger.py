@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from integrity.canonical import canonical_json
 from integrity.ledger import FIRST_SEQ, GENESIS_PREV, LedgerEntry, entry_hash, make_entry
+from server.access import Principal
 from server.catalogue.models import LedgerRow, utcnow
-from server.http.access import Principal
 
 logger = logging.getLogger(__name__)
 

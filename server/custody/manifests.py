@@ -24,9 +24,10 @@ from integrity.manifest import (
     SignedManifest,
     sign_manifest,
 )
+from integrity.timefmt import rfc3339
 from server.catalogue.models import EvidenceItem, ManifestRow, User, utcnow
 from server.custody.signing import ServerKey
-from server.http.errors import NotFound
+from server.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +50,10 @@ def original_info(s: Session, item: EvidenceItem) -> OriginalInfo:
         delivered_by=_delivered_by(s, item),
         station_id=item.station_id,
         claimed_sha256=item.claimed_sha256,
-        received_at=item.received_at,
+        received_at=rfc3339(item.received_at),
         device_id=item.device_id,
         officer_id=item.officer_id,
-        recorded_at=item.recorded_at,
+        recorded_at=rfc3339(item.recorded_at) if item.recorded_at is not None else None,
     )
 
 
@@ -108,7 +109,7 @@ def write_manifest(
             supersedes=None,
             original=original,
             derived=tuple(_derived(d) for d in derived or ()),
-            created_at=moment,
+            created_at=rfc3339(moment),
         )
     else:
         before = ItemManifest.from_bytes(previous.manifest)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DISPOSAL_APPROVAL, DISPOSAL_REQUEST, RETENTION
+from server.access import DISPOSE, HOLD, Principal, require, require_seen, sees_all
 from server.catalogue.models import (
     CaseLink,
     DisposalRequest,
@@ -27,8 +28,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import actor_of, append
-from server.http.access import DISPOSE, HOLD, Principal, require, require_seen, sees_all
-from server.http.errors import Conflict, NotFound
+from server.errors import Conflict, NotFound
 from server.isotime import iso
 from server.settings import Settings
 from server.store.base import ObjectStore

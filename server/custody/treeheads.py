@@ -21,7 +21,7 @@ from server.catalogue.db import Database
 from server.catalogue.models import LedgerRow, TreeHeadRow, utcnow
 from server.custody.ledger import iter_rows, row_entry, row_json
 from server.custody.signing import ServerKey
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import EXPORT, Principal, require
 from server.catalogue.models import Case, CaseLink, EvidenceItem, Export
 from server.custody.ledger import actor_of, append
-from server.http.access import EXPORT, Principal, require
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.media import jobs
 from server.settings import Settings

@@ -45,6 +45,7 @@ from integrity.timefmt import rfc3339
 from server.catalogue.db import Database
 from server.catalogue.models import Agency, BasketClip, Case, Export, LedgerRow, utcnow
 from server.custody.ledger import append, row_entry
+from server.errors import NotFound
 
 # Re-exported: the routes, the worker and the command line import these from here.
 from server.exports.api import (  # noqa: F401
@@ -59,7 +60,6 @@ from server.exports.api import (  # noqa: F401
     package_file,
 )
 from server.exports.report import FontChoice, choose_font, render_pdf
-from server.http.errors import NotFound
 from server.settings import Settings
 from server.store.base import ObjectStore
 from transcode._tools import ffmpeg_version

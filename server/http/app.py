@@ -10,8 +10,9 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from server.catalogue.outage import RETRY_AFTER_S, classify
+from server.errors import CustodianError, Unauthorized
 from server.http import appkeys as keys
-from server.http.errors import CustodianError, Unauthorized
 from server.http.grants import MEDIA_GRANTS, GrantCache
 from server.http.guards import bounds_middleware, denial_middleware
 from server.http.lifetimes import (
@@ -27,13 +28,12 @@ from server.http.lifetimes import (
     uploads_ctx,
     workers_ctx,
 )
-from server.http.messages import error_body, negotiate
-from server.http.outage import RETRY_AFTER_S, classify
 from server.http.principals import ACCOUNTS, AccountCache, resolve
 from server.http.routes import all_routes
 from server.http.tokens import TokenIssuer, load_secret
 from server.http.web import PRINCIPAL, is_public, json_response
 from server.intake.hygiene import public_message, secure_data_dir
+from server.messages import error_body, negotiate
 from server.people.logins import Serializer
 from server.settings import Settings
 

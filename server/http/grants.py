@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from server.http.access import Principal
+from server.access import Principal
 
 MAX_ENTRIES = 50_000  # (user, item) pairs remembered; beyond that the memory starts afresh
 
@@ -46,7 +46,7 @@ class GrantCache:
     """Grants by (role, agency, item) for `ttl` seconds; ttl 0 remembers nothing.
 
     Whether a caller may fetch an item's renditions depends on the caller's role and agency
-    and on the item (server/http/access.py `sees` and `require`, server/intake/evidence.py
+    and on the item (server/access.py `sees` and `require`, server/intake/evidence.py
     `servable_item`), not on who the user is, so reviewers of one agency share a grant; who
     they are is checked on every request when their account is resolved. Should a rule ever
     depend on the user, the user belongs in the key. Concurrent misses of one key share one

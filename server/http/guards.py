@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from server.access import Sealed
 from server.custody.access_ledger import AccessLedger
+from server.errors import Forbidden
 from server.http import appkeys as keys
-from server.http.access import Sealed
-from server.http.errors import Forbidden
 from server.http.web import PRINCIPAL
 from server.intake.hygiene import check_request_numbers
 

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document, built from the routes' own `endpoint` declarations and the
-request and response schemas of server/http/schemas (defined once: the same models validate
+request and response schemas of server/schemas (defined once: the same models validate
 the bodies and describe them here)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.http.schemas.base import Body, ErrorReply, Query
+from server.schemas.base import Body, ErrorReply, Query
 
 API_PREFIX = "/api/v1"
 REF = "#/components/schemas/{model}"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.catalogue.models import User
-from server.http.access import Principal
-from server.http.errors import Unauthorized
+from server.errors import Unauthorized
 from server.http.tokens import TokenClaims
 
 

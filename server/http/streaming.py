@@ -26,8 +26,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from server.errors import CustodianError, ObjectNotFound
 from server.http import appkeys as keys
-from server.http.errors import CustodianError, ObjectNotFound
 from server.store.base import ObjectStore
 from server.store.local import LocalStore
 
@@ -57,7 +57,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 @lru_cache(maxsize=16)
 def _networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    from server.http.netaddr import parse_networks
+    from server.netaddr import parse_networks
 
     return parse_networks(text)
 

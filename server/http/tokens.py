@@ -11,7 +11,7 @@ from pathlib import Path
 
 import jwt
 
-from server.http.errors import Unauthorized
+from server.errors import Unauthorized
 from server.settings import Settings
 
 VERIFIED_MAX = 10_000  # checked tokens remembered (a few hundred bytes each)

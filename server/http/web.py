@@ -10,10 +10,10 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
-from server.http.access import Principal
-from server.http.errors import BadRequest, PayloadTooLarge, Unauthorized
-from server.http.schemas.base import Body, Query
+from server.access import Principal
+from server.errors import BadRequest, PayloadTooLarge, Unauthorized
 from server.isotime import iso  # noqa: F401 (re-exported for route modules)
+from server.schemas.base import Body, Query
 
 H = TypeVar("H", bound=Callable[..., Any])
 B = TypeVar("B", bound=Body)
@@ -102,8 +102,8 @@ def json_response(
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The request body as a JSON object (size capped by the app's client_max_size; depth,
-    numbers and dates bounded by server.http.schemas.bounds: 400, not 500)."""
-    from server.http.schemas.bounds import loads
+    numbers and dates bounded by server.schemas.bounds: 400, not 500)."""
+    from server.schemas.bounds import loads
 
     try:
         data = loads(await request.text())

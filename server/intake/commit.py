@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import DUPLICATE, INGEST, UPLOAD_REFUSED
 from integrity.timefmt import rfc3339
+from server.access import Principal
 from server.cases.links import link_from_intake
 from server.catalogue.models import EvidenceDelivery, EvidenceItem, StoredObject, Upload, utcnow
 from server.custody.ledger import actor_of, append
 from server.custody.manifests import write_manifest
 from server.custody.signing import ServerKey
-from server.http.access import Principal
 from server.intake.upload_rows import upload_json
 from server.media.job import MEDIA_JOB
 from server.media.jobs import enqueue

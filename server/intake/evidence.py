@@ -12,11 +12,7 @@ from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.timefmt import MissingOffset, parse_rfc3339
-from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
-from server.custody.retention import (
-    DISPOSED,  # the class of an item disposed of after its retention
-)
-from server.http.access import (
+from server.access import (
     READ_EVIDENCE,
     Principal,
     Sealed,
@@ -25,7 +21,11 @@ from server.http.access import (
     sees,
     sees_all,
 )
-from server.http.errors import BadRequest, CustodianError, NotFound
+from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
+from server.custody.retention import (
+    DISPOSED,  # the class of an item disposed of after its retention
+)
+from server.errors import BadRequest, CustodianError, NotFound
 from server.isotime import iso
 
 PAGE_MAX = 200

@@ -12,16 +12,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.catalogue.models import Export, utcnow
-from server.http.access import Principal
-from server.http.errors import TooManyRequests
+from server.errors import TooManyRequests
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 # The JSON reader and the bounds of URL values live with the request schemas
-# (server/http/schemas/bounds.py); re-exported here for their older callers.
-from server.http.schemas.bounds import (  # noqa: E402,F401
+# (server/schemas/bounds.py); re-exported here for their older callers.
+from server.schemas.bounds import (  # noqa: E402,F401
     MAX_JSON_DEPTH,
     MAX_SAFE_INT,
     MAX_YEAR,
@@ -30,11 +30,11 @@ from server.http.schemas.bounds import (  # noqa: E402,F401
     check_depth,
     loads,
 )
-from server.http.schemas.bounds import check_url_values as _check_url_values  # noqa: E402
+from server.schemas.bounds import check_url_values as _check_url_values  # noqa: E402
 
 
 def check_request_numbers(match_info: Mapping[str, str], query: Mapping[str, str]) -> None:
-    """Path and query integers and dates must be in range (server.http.schemas.bounds)."""
+    """Path and query integers and dates must be in range (server.schemas.bounds)."""
     _check_url_values(match_info.items(), query.items())
 
 
@@ -90,7 +90,7 @@ def scrub_paths(message: str) -> str:
 def public_message(exc: Exception) -> str:
     """The message a client may read: store and I/O errors lose their server paths (the
     full message is in the server log)."""
-    from server.http.errors import CustodianError, StoreError
+    from server.errors import CustodianError, StoreError
 
     message = exc.message if isinstance(exc, CustodianError) else str(exc)
     if isinstance(exc, StoreError) or getattr(exc, "status", 0) >= 500:
@@ -100,7 +100,7 @@ def public_message(exc: Exception) -> str:
 
 # -- messages of the codes above and of accounts, in both languages (server/messages.py) ------
 def _register_messages() -> None:
-    from server.http.messages import register
+    from server.messages import register
 
     register({
         "out_of_range": {"zh-CN": "请求中的数字或日期超出允许范围",

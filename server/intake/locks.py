@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 
 from server.catalogue.db import Database
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 logger = logging.getLogger(__name__)
 _NAMESPACE = b"custodian-upload:"

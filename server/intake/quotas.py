@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from server.access import Principal
 from server.catalogue.models import Upload
-from server.http.access import Principal
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 from server.settings import Settings
 
 # PostgreSQL advisory lock serialising upload creations, so two at once cannot both fit a

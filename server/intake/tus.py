@@ -27,11 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.access import UPLOAD, UPLOAD_MANY, Principal, can, require
 from server.catalogue.db import Database
 from server.catalogue.models import DeploymentMark, Upload, new_id, utcnow
 from server.custody.signing import ServerKey, load_or_create_key
-from server.http.access import UPLOAD, UPLOAD_MANY, Principal, can, require
-from server.http.errors import (
+from server.errors import (
     BadRequest,
     Conflict,
     CustodianError,

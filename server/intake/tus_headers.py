@@ -15,7 +15,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from integrity.timefmt import parse_rfc3339
-from server.http.errors import BadRequest, PayloadTooLarge
+from server.errors import BadRequest, PayloadTooLarge
 from server.store.base import SHA256_RE
 
 TUS_VERSION = "1.0.0"

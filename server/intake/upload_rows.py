@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from server.access import UPLOAD, Principal, Sealed, require
 from server.catalogue.models import Agency, DeploymentMark, Upload, User, utcnow
-from server.http.access import UPLOAD, Principal, Sealed, require
-from server.http.errors import BadRequest, Conflict, CustodianError, NotFound
+from server.errors import BadRequest, Conflict, CustodianError, NotFound
 
 ACTIVE = ("receiving", "committing")
 

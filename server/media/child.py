@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from integrity.manifest import DerivedFile
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 if TYPE_CHECKING:
     from transcode.pipeline import MediaResult

@@ -21,7 +21,7 @@ from server.catalogue.objects import ensure_stored_object
 from server.custody.derivation import record_derivation
 from server.custody.manifests import write_manifest
 from server.custody.signing import ServerKey, load_or_create_key
-from server.http.errors import NotFound
+from server.errors import NotFound
 from server.media.child import MediaOutcome, run_media
 from server.settings import Settings
 from server.store.base import ObjectStore

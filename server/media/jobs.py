@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from server.catalogue.models import Job, utcnow
@@ -68,13 +69,13 @@ def heartbeat(s: Session, job_id: int, worker: str, progress: float, lease_s: fl
     r = s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.state == "running")
                   .values(progress=max(0.0, min(1.0, progress)),
                           lease_until=utcnow() + timedelta(seconds=lease_s)))
-    return bool(r.rowcount)
+    return bool(cast(CursorResult[Any], r).rowcount)  # an UPDATE's result
 
 
 def finish(s: Session, job_id: int, worker: str, result: dict[str, Any] | None = None) -> bool:
     r = s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.state == "running")
                   .values(state="done", progress=1.0, result=result, finished_at=utcnow(), error=""))
-    return bool(r.rowcount)
+    return bool(cast(CursorResult[Any], r).rowcount)  # an UPDATE's result
 
 
 def fail(s: Session, job_id: int, worker: str, error: str) -> str:

@@ -14,7 +14,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from server.catalogue.db import Database
-from server.http.outage import OutageLog, classify
+from server.catalogue.outage import OutageLog, classify
 from server.media import jobs
 from server.settings import Settings
 from server.store.base import ObjectStore
@@ -35,7 +35,7 @@ def handlers() -> dict[str, Handler]:
 
 def transient(exc: BaseException) -> bool:
     """A failure whose cause is the environment, not the job: retried without limit."""
-    from server.http.errors import StoreFull, StoreUnavailable
+    from server.errors import StoreFull, StoreUnavailable
 
     if isinstance(exc, StoreFull | StoreUnavailable) or classify(exc) is not None:
         return True

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from integrity.ledger import AGENCY, USER
 from server.catalogue.models import ROLES, Agency, User, utcnow
 from server.custody.ledger import append
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.people.passwords import hash_password
 

@@ -18,11 +18,11 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import LOGIN, LOGIN_FAILED
+from server.access import Principal
 from server.catalogue.models import LoginFailure, User, utcnow
 from server.custody.ledger import append
 from server.custody.throttle import admit
-from server.http.access import Principal
-from server.http.errors import CustodianError, TooManyRequests
+from server.errors import CustodianError, TooManyRequests
 from server.people.passwords import dummy_hash, hash_password, verify_password
 from server.settings import Settings
 

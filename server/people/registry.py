@@ -19,6 +19,7 @@ from integrity.ledger import (
     OFFICER_LEAVE,
     OFFICER_UPDATE,
 )
+from server.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require, sees_all
 from server.catalogue.models import (
     DEVICE_KINDS,
     DEVICE_STATUSES,
@@ -31,8 +32,7 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import append
-from server.http.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require, sees_all
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.people.registry_common import (
     LIST_MAX,
@@ -286,7 +286,8 @@ def device_detail(s: Session, d: Device) -> dict[str, Any]:
     items = s.scalar(select(func.count()).select_from(EvidenceItem)
                      .where(EvidenceItem.device_id == d.serial,
                             EvidenceItem.agency_id == d.agency_id))
-    return {**device_json(s, d, codes.get(d.agency_id)), "assignments": history(s, d),
+    agency_code = codes.get(d.agency_id) if d.agency_id is not None else None
+    return {**device_json(s, d, agency_code), "assignments": history(s, d),
             "items": int(items or 0)}
 
 

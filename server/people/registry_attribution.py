@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import ATTRIBUTE, REATTRIBUTE
+from server.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require
 from server.catalogue.models import (
     Device,
     DeviceAssignment,
@@ -23,7 +24,6 @@ from server.catalogue.models import (
     utcnow,
 )
 from server.custody.ledger import append
-from server.http.access import READ_REGISTRY, WRITE_REGISTRY, Principal, require
 from server.isotime import iso
 from server.people.registry import get_device, get_officer, holder_at, officer_json
 from server.people.registry_common import LIST_MAX, actor, agency_codes, parse_time, visible

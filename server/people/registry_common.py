@@ -12,10 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.timefmt import parse_rfc3339
-from server.catalogue.models import Agency
-from server.custody.ledger import actor_of
-from server.http import messages
-from server.http.access import (
+from server import messages
+from server.access import (
     HEARTBEAT,
     READ_REGISTRY,
     WRITE_REGISTRY,
@@ -23,7 +21,9 @@ from server.http.access import (
     require,
     sees_all,
 )
-from server.http.errors import BadRequest
+from server.catalogue.models import Agency
+from server.custody.ledger import actor_of
+from server.errors import BadRequest
 
 # Words for people (server/messages.py renders error codes per language).
 messages.register({

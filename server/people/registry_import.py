@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import WRITE_REGISTRY, Principal, require
 from server.catalogue.models import Agency, Device, Officer
-from server.http.access import WRITE_REGISTRY, Principal, require
-from server.http.errors import BadRequest, CustodianError
+from server.errors import BadRequest, CustodianError
 from server.people import registry, registry_common
 from server.people.registry_vocab import DEVICE_KINDS
 
@@ -146,7 +146,7 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
     for n, raw in enumerate(rows, start=2):
         if not any(raw.values()):
             continue  # blank line
-        row = {**raw, "agency": raw.get("agency") or agency}
+        row: dict[str, Any] = {**raw, "agency": raw.get("agency") or agency}
         problems = [_p("empty", f"{f} is empty", field=f) for f in REQUIRED[kind] if not row.get(f)]
         ref = row["agency"] or ""
         if ref not in agencies:  # each agency named in the file is looked up once
@@ -154,11 +154,11 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
                 agencies[ref] = registry_common.agency_for_write(s, who, ref or None)
             except CustodianError as exc:
                 agencies[ref] = exc
-        ag = agencies[ref] if isinstance(agencies[ref], Agency) else None
+        found = agencies[ref]
+        ag = found if isinstance(found, Agency) else None
         if ag is None:
-            exc = agencies[ref]
-            assert isinstance(exc, CustodianError)
-            problems.append(_p(exc.code, exc.message))
+            assert isinstance(found, CustodianError)
+            problems.append(_p(found.code, found.message))
         try:
             if kind == "officers":
                 problems += _check_officer(s, row, ag, n, seen, seen_cert, known)

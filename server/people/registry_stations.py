@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrity.ledger import STATION_ADD
+from server.access import HEARTBEAT, READ_REGISTRY, Principal, can, require
 from server.catalogue.models import EvidenceItem, Station, utcnow
 from server.custody.ledger import append
-from server.http.access import HEARTBEAT, READ_REGISTRY, Principal, can, require
-from server.http.errors import BadRequest, Conflict, NotFound
+from server.errors import BadRequest, Conflict, NotFound
 from server.isotime import iso
 from server.people.registry import resolve_user
 from server.people.registry_common import (
@@ -57,6 +57,10 @@ def touch_station(s: Session, code: str, agency_id: int | None, who: Principal |
     return st
 
 
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: Literal[False] = False) -> int: ...
+@overload
+def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool) -> int | None: ...
 def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -> int | None:
     value = data.get(key)
     if value is None and nullable:

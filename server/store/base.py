@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 
 if TYPE_CHECKING:
     from server.settings import Settings

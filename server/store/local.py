@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from server.http.errors import (
+from server.errors import (
     ObjectMismatch,
     ObjectNotFound,
     StoreError,

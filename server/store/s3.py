@@ -6,7 +6,7 @@ import base64
 import hashlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from integrity.hashing import sha256_file
-from server.http.errors import (
+from server.errors import (
     ObjectMismatch,
     ObjectNotFound,
     StoreError,
@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 
 _MISMATCH_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidRequest"}
 _FULL_CODES = {"QuotaExceeded", "XMinioStorageFull", "EntityTooLarge", "InsufficientStorage"}
+
+if TYPE_CHECKING:  # the stubs come with the test extra (boto3-stubs[s3])
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 
 def _b64(hex_digest: str) -> str:
@@ -209,7 +212,7 @@ class S3Store(ObjectStore):
             **self._lock_args(retention_until),
         )
         upload_id = upload["UploadId"]
-        parts = []
+        parts: list[CompletedPartTypeDef] = []
         whole = hashlib.sha256()
         try:
             with open(path, "rb") as f:
@@ -333,7 +336,7 @@ class S3Store(ObjectStore):
 
         return chunks()
 
-    def _list(self) -> Iterator[dict[str, Any]]:
+    def _list(self) -> Iterator[Mapping[str, Any]]:
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix="objects/"

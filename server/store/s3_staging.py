@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from server.http.errors import ObjectMismatch
+from server.errors import ObjectMismatch
 from server.store.staging import StagingLost, StagingWriter, UploadStaging
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 logger = logging.getLogger(__name__)
 

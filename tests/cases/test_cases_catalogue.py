@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from server.access import Principal
 from server.catalogue.models import Agency, Case
-from server.http.access import Principal
-from server.http.errors import BadRequest, Conflict
+from server.errors import BadRequest, Conflict
 
 TABLES = (
     "cases",

@@ -9,7 +9,7 @@ import pytest
 
 from server.cases.rulebook import load_rulebook
 from server.cases.rulepack import SHIPPED_RULES_DIR
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 from server.settings import load_settings
 
 AGENCY_PACK = """

@@ -62,7 +62,7 @@ def test_example_toml_loads_for_postgres_and_s3() -> None:
 
 def test_example_toml_typo_is_refused(tmp_path: Path) -> None:
     """The loader the test relies on does refuse a wrong key, so the test above can fail."""
-    from server.http.errors import SettingsError
+    from server.errors import SettingsError
 
     bad = tmp_path / "bad.toml"
     bad.write_text((DEPLOY / "custodian.example.toml").read_text() + '\ns3_bucktet = "x"\n')

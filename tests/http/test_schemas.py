@@ -8,12 +8,12 @@ import json
 import pytest
 
 from helpers import bearer
-from server.http.errors import BadRequest
-from server.http.schemas.annotations import NewBookmark, NewClip
-from server.http.schemas.cases import NewRecord
-from server.http.schemas.people import NewUser, UserChange
-from server.http.schemas.registry import Heartbeat
-from server.http.schemas.types import Text
+from server.errors import BadRequest
+from server.schemas.annotations import NewBookmark, NewClip
+from server.schemas.cases import NewRecord
+from server.schemas.people import NewUser, UserChange
+from server.schemas.registry import Heartbeat
+from server.schemas.types import Text
 
 
 def refused(model, data):  # type: ignore[no-untyped-def]

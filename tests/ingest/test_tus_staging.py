@@ -22,8 +22,8 @@ from ingest_support import (  # noqa: I001
 
 from helpers import PASSWORD, app_db, app_store, bearer
 from server.catalogue.models import EvidenceItem, Job, Upload
+from server.errors import CustodianError
 from server.http.appkeys import UPLOADS
-from server.http.errors import CustodianError
 from server.intake.locks import Busy, UploadLocks
 from server.intake.tus import UploadManager
 from server.store import open_store

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from helpers import PASSWORD, app_store
 from server.catalogue.models import LedgerRow, User
+from server.errors import SettingsError
 from server.http import appkeys as keys
-from server.http.errors import SettingsError
 from server.settings import load_settings
 
 IMMUTABLE = "private, max-age=31536000, immutable"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from integrity.ledger import INGEST, VIEW, check_chain
 from server.catalogue.models import Agency, Device, EvidenceItem, Officer, StoredObject, User
 from server.custody.ledger import append, iter_rows, row_entry
-from server.http.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from server.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from server.people.accounts import add_agency, add_user, count_users
 from server.people.logins import LoginLimits, delay_for, fail, prepare
 

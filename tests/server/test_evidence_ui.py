@@ -18,7 +18,7 @@ from helpers import PASSWORD, app_db, bearer
 from ingest.naming import from_name, load_naming
 from integrity import merkle
 from server.catalogue.models import EvidenceItem, LedgerRow
-from server.http.messages import MESSAGES, negotiate, render
+from server.messages import MESSAGES, negotiate, render
 
 TUS = {"Tus-Resumable": "1.0.0"}
 CJK = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -362,10 +362,10 @@ async def test_name_parsing_agrees_with_the_station_agent(client, users) -> None
 def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-untyped-def]
     """Items and cases with ids that are LIKE wildcards, exports that carried an item, links
     seen from the case: the same answers on both databases."""
+    from server.access import Principal
     from server.catalogue.models import Case, CaseLink, StoredObject
     from server.custody.history import case_custody, item_custody
     from server.custody.ledger import append
-    from server.http.access import Principal
     from server.people.accounts import add_agency, add_user
 
     def setup(s):  # type: ignore[no-untyped-def]
@@ -431,9 +431,9 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
 
 
 def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-untyped-def]
+    from server.access import Principal
     from server.catalogue.models import Case, CaseLink, Job, StoredObject
-    from server.http.access import Principal
-    from server.http.errors import BadRequest
+    from server.errors import BadRequest
     from server.intake.evidence import ItemFilters, list_items
     from server.people.accounts import add_agency
 

@@ -24,7 +24,7 @@ from helpers import PASSWORD, app_db, bearer, free_port
 from server.catalogue.db import Database
 from server.catalogue.migrate import upgrade
 from server.catalogue.models import Job
-from server.http.errors import StoreFull
+from server.errors import StoreFull
 from server.media import jobs
 from server.media.worker import WorkerPool
 

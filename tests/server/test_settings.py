@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 from server.settings import DEFAULTS_FILE, Settings, load_settings, setting_fields
 
 ROOT = Path(__file__).resolve().parents[2]

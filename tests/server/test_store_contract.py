@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers import free_port
-from server.http.errors import (
+from server.errors import (
     BadRequest,
     ObjectMismatch,
     ObjectNotFound,

@@ -277,7 +277,7 @@ async def test_forwarded_for_ignored_from_untrusted_peers(make_client) -> None: 
 
 
 def test_client_address_walks_trusted_hops_only() -> None:
-    from server.http.netaddr import client_address
+    from server.netaddr import client_address
 
     assert client_address("10.0.0.1", "1.2.3.4", "") == "10.0.0.1"
     assert client_address("10.0.0.1", "1.2.3.4", "10.0.0.0/8") == "1.2.3.4"
@@ -420,7 +420,7 @@ async def test_hostile_numbers_dates_and_nesting_are_400(client, users) -> None:
 
 # -- hole 10: files, secrets, CSV, exports, the agent ----------------------------------------
 def test_short_jwt_secret_is_refused(make_settings) -> None:  # type: ignore[no-untyped-def]
-    from server.http.errors import SettingsError
+    from server.errors import SettingsError
 
     with pytest.raises(SettingsError, match="jwt_secret.*32 bytes"):
         make_settings(jwt_secret="x")

@@ -3,6 +3,7 @@ importable from here (Alembic and the code see one metadata: `Base.metadata`).""
 
 from __future__ import annotations
 
+from server.access import ROLES  # noqa: F401  (re-exported for the catalogue's users)
 from server.catalogue.models.base import (
     Base,
     UTCDateTime,
@@ -64,7 +65,6 @@ from server.catalogue.models.people import (
     Station,
     User,
 )
-from server.http.access import ROLES  # noqa: F401  (re-exported for the catalogue's users)
 
 __all__ = [
     "ATTRIBUTION_FLAGS",

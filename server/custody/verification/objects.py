@@ -27,7 +27,7 @@ from server.custody.verification.report import (
     Report,
     Throttle,
 )
-from server.http.errors import StoreError
+from server.errors import StoreError
 from server.store.base import ObjectStore
 
 

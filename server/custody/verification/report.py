@@ -14,7 +14,7 @@ from typing import Any
 from integrity.errors import (
     Problem,
 )
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 from server.settings import Settings
 
 # Problem kind for a catalogue that disagrees with itself (sizes, manifests vs items).

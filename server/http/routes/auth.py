@@ -6,14 +6,14 @@ import asyncio
 
 from aiohttp import web
 
+from server.errors import Unauthorized
 from server.http import appkeys as keys
 from server.http.appkeys import HASH_POOL, LOGIN_SERIALIZER
-from server.http.errors import Unauthorized
-from server.http.netaddr import client_address
-from server.http.schemas.people import Login, LoginReply, Me
 from server.http.web import endpoint, iso, json_response, principal, read_body
+from server.netaddr import client_address
 from server.people.accounts import get_user
 from server.people.logins import LoginLimits, delay_for, fail, prepare, succeed
+from server.schemas.people import Login, LoginReply, Me
 
 routes = web.RouteTableDef()
 

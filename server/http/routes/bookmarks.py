@@ -6,7 +6,8 @@ from aiohttp import web
 
 from server.cases.bookmarks import add_bookmark, add_clip, list_bookmarks, list_clips
 from server.http import appkeys as keys
-from server.http.schemas.annotations import (
+from server.http.web import endpoint, json_response, principal, read_body
+from server.schemas.annotations import (
     BookmarkList,
     BookmarkReply,
     ClipList,
@@ -14,7 +15,6 @@ from server.http.schemas.annotations import (
     NewBookmark,
     NewClip,
 )
-from server.http.web import endpoint, json_response, principal, read_body
 
 routes = web.RouteTableDef()
 

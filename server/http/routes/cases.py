@@ -9,6 +9,7 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import READ_CASES, require
 from server.cases import (
     approvals,
     commands,
@@ -23,14 +24,13 @@ from server.cases.finding_texts import request_lang
 from server.cases.rulebook import rulebook
 from server.catalogue.models import Agency
 from server.custody import retention
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.access import READ_CASES, require
-from server.http.errors import BadRequest
 from server.http.guards import access_ledger
-from server.http.messages import error_body, negotiate
-from server.http.schemas import cases as schemas
 from server.http.web import endpoint, json_response, principal, read_body, read_checked, read_query
 from server.intake.evidence import get_item
+from server.messages import error_body, negotiate
+from server.schemas import cases as schemas
 
 routes = web.RouteTableDef()
 TAGS = ("cases",)

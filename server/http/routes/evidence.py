@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from server.custody.access_ledger import ORIGINAL_RANGE
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.errors import BadRequest
 from server.http.guards import access_ledger
 from server.http.streaming import parse_range, send_object
 from server.http.web import endpoint, json_response, principal

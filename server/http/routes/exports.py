@@ -16,9 +16,9 @@ from server.exports.job import (
     package_file,
 )
 from server.http import appkeys as keys
-from server.http.schemas.exports import ExportRequest
 from server.http.web import endpoint, json_response, principal, read_checked
 from server.intake.hygiene import check_export_rate
+from server.schemas.exports import ExportRequest
 
 routes = web.RouteTableDef()
 

@@ -8,14 +8,14 @@ import asyncio
 from aiohttp import web
 from sqlalchemy import select
 
+from server.access import READ_LEDGER, VERIFY, Principal, require, sees_all
 from server.catalogue.models import LedgerRow
 from server.custody.ledger import row_json
 from server.custody.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
+from server.errors import Forbidden
 from server.http import appkeys as keys
-from server.http.access import READ_LEDGER, VERIFY, Principal, require, sees_all
-from server.http.errors import Forbidden
-from server.http.schemas import ledger as schemas
 from server.http.web import endpoint, json_response, principal, read_query
+from server.schemas import ledger as schemas
 
 routes = web.RouteTableDef()
 

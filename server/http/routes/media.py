@@ -6,20 +6,20 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import REVIEW, Principal, require
 from server.catalogue.models import Job
 from server.custody.access_ledger import PLAYBACK
 from server.custody.derivation import record_reprocess
+from server.errors import NotFound
 from server.http import appkeys as keys
-from server.http.access import REVIEW, Principal, require
-from server.http.errors import NotFound
 from server.http.grants import MEDIA_GRANTS, Grant, Served
 from server.http.guards import access_ledger
-from server.http.netaddr import client_address
 from server.http.streaming import send_object
 from server.http.web import endpoint, json_response, principal
 from server.intake.evidence import get_item, servable_item
 from server.media.job import MEDIA_JOB, renditions
 from server.media.jobs import enqueue, job_json
+from server.netaddr import client_address
 from transcode import renditions as R
 
 routes = web.RouteTableDef()

@@ -11,10 +11,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from server.access import READ_METRICS, require
+from server.catalogue.outage import RETRY_AFTER_S
 from server.http import appkeys as keys
-from server.http.access import READ_METRICS, require
 from server.http.openapi import build_openapi
-from server.http.outage import RETRY_AFTER_S
 from server.http.web import endpoint, json_response, principal
 
 routes = web.RouteTableDef()

@@ -8,10 +8,10 @@ from functools import lru_cache
 from aiohttp import web
 
 from ingest.naming import Naming, from_name, load_naming
+from server.access import UPLOAD, require
 from server.http import appkeys as keys
-from server.http.access import UPLOAD, require
-from server.http.schemas.people import NameToParse
 from server.http.web import endpoint, json_response, principal, read_body
+from server.schemas.people import NameToParse
 
 routes = web.RouteTableDef()
 

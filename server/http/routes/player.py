@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.http.errors import NotFound
+from server.errors import NotFound
 from server.http.web import endpoint
 
 routes = web.RouteTableDef()

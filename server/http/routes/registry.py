@@ -7,10 +7,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from server.access import HEARTBEAT, READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
+from server.errors import Forbidden, PayloadTooLarge
 from server.http import appkeys as keys
-from server.http.access import HEARTBEAT, READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
-from server.http.errors import Forbidden, PayloadTooLarge
-from server.http.schemas import registry as schemas
 from server.http.web import (
     endpoint,
     json_response,
@@ -22,6 +21,7 @@ from server.http.web import (
 )
 from server.people import registry, registry_attribution, registry_common, registry_stations
 from server.people.registry_import import import_rows, read_table, rows_from_json
+from server.schemas import registry as schemas
 
 routes = web.RouteTableDef()
 IMPORT_MAX_BYTES = 16 * 1024 * 1024

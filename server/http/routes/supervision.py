@@ -7,15 +7,15 @@ from typing import Any
 
 from aiohttp import web
 
+from server.access import SUPERVISE, require
 from server.cases import spotcheck
 from server.cases.finding_texts import request_lang
 from server.cases.supervision import supervision_report
 from server.cases.supervision_tables import report_csv, report_xlsx
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.access import SUPERVISE, require
-from server.http.errors import BadRequest
-from server.http.schemas import supervision as schemas
 from server.http.web import endpoint, json_response, principal, read_checked, read_query
+from server.schemas import supervision as schemas
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

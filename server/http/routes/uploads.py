@@ -10,16 +10,16 @@ from typing import Any
 
 from aiohttp import web
 
+from server.access import UPLOAD, require
+from server.errors import CustodianError
 from server.http import appkeys as keys
-from server.http.access import UPLOAD, require
 from server.http.appkeys import UPLOADS
-from server.http.errors import CustodianError
-from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
 from server.intake.hygiene import public_message
 from server.intake.tus import READ_BUFFER
 from server.intake.tus_headers import CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION
 from server.intake.upload_rows import get_upload, list_uploads, upload_json
+from server.messages import error_body, negotiate
 
 routes = web.RouteTableDef()
 # Every tus request but OPTIONS names the protocol version (412 otherwise).

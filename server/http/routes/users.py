@@ -8,14 +8,13 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.access import MANAGE_USERS, require
 from server.catalogue.models import Agency, User
 from server.custody.ledger import actor_of
+from server.errors import BadRequest
 from server.http import appkeys as keys
-from server.http.access import MANAGE_USERS, require
 from server.http.appkeys import HASH_POOL
-from server.http.errors import BadRequest
 from server.http.principals import ACCOUNTS
-from server.http.schemas.people import NewAgency, NewUser, UserChange, UserReply
 from server.http.web import endpoint, iso, json_response, principal, read_body
 from server.people.accounts import (
     _UNSET,
@@ -26,6 +25,7 @@ from server.people.accounts import (
     get_user,
     update_user,
 )
+from server.schemas.people import NewAgency, NewUser, UserChange, UserReply
 
 routes = web.RouteTableDef()
 MAX_USER_ID = 2**31 - 1

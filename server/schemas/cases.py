@@ -11,9 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, WithJsonSchema
 
 from server.catalogue.models import CASE_STAGES, ENFORCEMENT_TYPES, PROCEDURES, SIGNATURE_STATUSES
-from server.http.schemas.base import Body, Query
-from server.http.schemas.bounds import MAX_SAFE_INT
-from server.http.schemas.types import NOT_BLANK, SCALAR_SCHEMA, Flag, Id, IntParam, Rfc3339, Text
+from server.schemas.base import Body, Query
+from server.schemas.bounds import MAX_SAFE_INT
+from server.schemas.types import NOT_BLANK, SCALAR_SCHEMA, Flag, Id, IntParam, Rfc3339, Text
 
 MAX_LIST = 50  # server.cases.core.MAX_LIST
 Stage = Literal[CASE_STAGES]  # type: ignore[valid-type]

@@ -15,7 +15,7 @@ import time
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from server.http.errors import CustodianError
+from server.errors import CustodianError
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from server.http.schemas.base import Body
-from server.http.schemas.types import Flag, Seconds, Text
+from server.schemas.base import Body
+from server.schemas.types import Flag, Seconds, Text
 
 MAX_TEXT, MAX_PURPOSE, CLIP_NAME_MAX = 500, 1000, 120  # server.exports.job
 

@@ -7,12 +7,12 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from server.http.errors import BadRequest
-from server.http.schemas.types import NOT_BLANK
+from server.errors import BadRequest
+from server.schemas.types import NOT_BLANK
 
 M = TypeVar("M", bound="Body")
 
-# pydantic error type -> (code, problem) of the API (server/http/messages.py PROBLEMS)
+# pydantic error type -> (code, problem) of the API (server/messages.py PROBLEMS)
 _PROBLEMS: dict[str, tuple[str, str]] = {
     "missing": ("bad_field", "required"),
     "string_too_long": ("bad_field", "too_long"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from server.http.schemas.base import Query
-from server.http.schemas.types import IntParam
+from server.schemas.base import Query
+from server.schemas.types import IntParam
 
 # A ledger sequence number in a path (entries start at 1).
 SEQ = {"type": "integer", "minimum": 1, "maximum": 2**53 - 1}
@@ -13,9 +13,9 @@ Count = IntParam(0)
 
 
 class LedgerPage(Query):
-    from_: Count | None = Field(
+    from_: Count | None = Field(  # type: ignore[valid-type]  # Count: an Annotated int type
         None, alias="from", description="first seq (default 1; a page's `next`)"
-    )  # type: ignore[valid-type]
+    )
     to: Count | None = Field(None, description="last seq")  # type: ignore[valid-type]
     limit: Count | None = Field(None, description="page size, at most 1000 (0: the default)")  # type: ignore[valid-type]
 

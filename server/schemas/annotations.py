@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from server.http.schemas.base import Body, Reply
-from server.http.schemas.types import Seconds, Text
+from server.schemas.base import Body, Reply
+from server.schemas.types import Seconds, Text
 
 NOTE_MAX_CHARS = 2000
 CLIP_NAME_MAX_CHARS = 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from server.http.errors import SettingsError
+from server.errors import SettingsError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

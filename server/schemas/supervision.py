@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from server.http.schemas.base import Body, Query
-from server.http.schemas.types import Int, Rfc3339, Text
+from server.schemas.base import Body, Query
+from server.schemas.types import Int, Rfc3339, Text
 
 MAX_SAMPLE = 200  # server.cases.spotcheck.MAX_SAMPLE
 MAX_NOTE = 2000

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StrictStr, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from server.http.schemas.bounds import MAX_SAFE_INT, MAX_YEAR, MIN_YEAR
+from server.schemas.bounds import MAX_SAFE_INT, MAX_YEAR, MIN_YEAR
 
 __all__ = ["Flag", "Id", "Int", "Number", "Rfc3339", "Seconds", "Text", "parse_rfc3339"]
 
@@ -93,7 +93,7 @@ def _json_integer(value: Any) -> Any:
     return int(value)
 
 
-# The largest number a body may hold as a decimal (server.http.schemas.bounds refuses more).
+# The largest number a body may hold as a decimal (server.schemas.bounds refuses more).
 MAX_NUMBER = 10**15
 
 

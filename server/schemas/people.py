@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictStr, WithJsonSchema
 
 from server.catalogue.models import ROLES
-from server.http.schemas.base import Body, Reply
-from server.http.schemas.types import Flag, Text
 from server.people.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from server.schemas.base import Body, Reply
+from server.schemas.types import Flag, Text
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
 AgencyCode = Text(64, required=True, strip=False, pattern=r"^[^\s\x00-\x1f]{1,64}$")

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from server.http.errors import BadRequest
+from server.errors import BadRequest
 
 MAX_JSON_DEPTH = 64
 MAX_SAFE_INT = 2**53 - 1  # what every JSON reader (and every catalogue column) holds exactly

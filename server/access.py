@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.http.errors import Forbidden, NotFound
+from server.errors import Forbidden, NotFound
 
 ROLES = ("station", "officer", "reviewer", "legal", "supervisor", "auditor", "admin")
 

@@ -10,10 +10,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from server.http.schemas.base import Body, Query
-from server.http.schemas.bounds import MAX_SAFE_INT
-from server.http.schemas.types import Int, IntParam, LocalTime, Text
 from server.people.registry_vocab import DEVICE_KINDS, DEVICE_STATUSES, OFFICER_STATUSES
+from server.schemas.base import Body, Query
+from server.schemas.bounds import MAX_SAFE_INT
+from server.schemas.types import Int, IntParam, LocalTime, Text
 
 # What cameras write into file names (server.people.registry.CODE_RE).
 Code = Text(64, required=True, pattern=r"^\s*[A-Za-z0-9._-]{1,64}\s*$")
