@@ -43,8 +43,8 @@ def approval_deadline(rule: Rule, ctx: Ctx) -> Iterable[dict[str, Any]]:
                 clock_start=start,
                 deadline=deadline,
             )
-    elif found[0].approved_at > deadline:
-        late = (found[0].approved_at - deadline).total_seconds() / 3600
+    elif (approved_at := found[0].approved_at) is not None and approved_at > deadline:
+        late = (approved_at - deadline).total_seconds() / 3600
         yield finding(
             rule,
             ctx,

@@ -51,7 +51,7 @@ def add_record(
     doc_type = field_choice(data, "doc_type", pack.doc_types, required=True)
     assert doc_type is not None
     doc = pack.doc_types[doc_type]
-    stage = field_choice(data, "stage", CASE_STAGES, default=doc.stage)
+    stage = field_choice(data, "stage", CASE_STAGES, default=doc.stage) or doc.stage
     if stage != doc.stage:
         raise BadRequest(
             f"a {doc_type} ({doc.label_zh}) belongs to stage {doc.stage}, not {stage}",
@@ -114,12 +114,12 @@ def add_record(
         },
     )
     for item in items:  # attached scans and recordings become evidence of this stage
-        link_item(s, case, item, stage, who, settings, store, source="record", record_id=rec.id)
+        link_item(s, case, item, stage or case.stage, who, settings, store, source="record", record_id=rec.id)
     if auto_link_enabled(s, settings, case.agency_id):
         for p in proposals_for(s, case, [rec], settings):
-            item = s.get(EvidenceItem, p["evidence_id"])
-            if item is not None:
+            proposed = s.get(EvidenceItem, p["evidence_id"])
+            if proposed is not None:
                 link_item(
-                    s, case, item, p["stage"], who, settings, store, source="auto", record_id=rec.id
+                    s, case, proposed, p["stage"], who, settings, store, source="auto", record_id=rec.id
                 )
     return body

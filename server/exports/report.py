@@ -135,8 +135,10 @@ def _try_register(path: str) -> str:
 
     name = "CustodianCJK-" + Path(path).stem
     if name not in pdfmetrics.getRegisteredFontNames():
-        kwargs = {"subfontIndex": 0} if path.lower().endswith(".ttc") else {}
-        pdfmetrics.registerFont(TTFont(name, path, **kwargs))
+        if path.lower().endswith(".ttc"):  # a collection: its first face
+            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=0))
+        else:
+            pdfmetrics.registerFont(TTFont(name, path))
     return name
 
 
@@ -220,7 +222,7 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         ]
         if header:
             style.append(("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)))
-        table.setStyle(TableStyle(style))
+        table.setStyle(TableStyle(style))  # type: ignore[arg-type]  # reportlab's stubs want one tuple shape per command
         return table
 
     case = report["case"]

@@ -154,6 +154,7 @@ async def send_object(request: web.Request, store: ObjectStore, sha256: str, siz
     fobj: BinaryIO | None = None
     if local:
         # Opened before the headers go out, so a missing or damaged object is a clean error.
+        assert isinstance(store, LocalStore)  # `local` says so
         key = f"{store.root}/{sha256}"
         if key in _warm:
             fobj = _open_local(store, sha256, size)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.access import (
@@ -315,7 +316,7 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
 
 # A list of ids bound as one expanding parameter: the statement stays the same (cached) whatever
 # the page, and its values are not coerced one by one as `.in_(a_list)` would.
-_IDS = bindparam("ids", expanding=True)
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
 
 
 def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:

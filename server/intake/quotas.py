@@ -3,6 +3,8 @@ tus upload is created (in its transaction), so one station cannot reserve the wh
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -21,7 +23,7 @@ class QuotaExceeded(CustodianError):
     code = "quota_exceeded"
 
 
-def _open(s: Session, column: object, value: int, states: tuple[str, ...]) -> tuple[int, int]:
+def _open(s: Session, column: Any, value: int, states: tuple[str, ...]) -> tuple[int, int]:
     """(open uploads, bytes they announced) for a user or an agency."""
     row = s.execute(select(func.count(), func.coalesce(func.sum(Upload.length), 0)).where(
         column == value, Upload.state.in_(states))).one()
@@ -35,7 +37,7 @@ def check_upload_quota(s: Session, who: Principal, length: int, settings: Settin
 
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": QUOTA_LOCK})
-    scopes = [("user", Upload.user_id, who.user_id, settings.quota_user_open_uploads,
+    scopes: list[tuple[str, Any, int, int, int]] = [("user", Upload.user_id, who.user_id, settings.quota_user_open_uploads,
                settings.quota_user_reserved_bytes)]
     if who.agency_id is not None:
         scopes.append(("agency", Upload.agency_id, who.agency_id,

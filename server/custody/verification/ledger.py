@@ -182,17 +182,17 @@ def check_rows_have_entries(
                 found.add((f"{e.action}:{key}", str(d[key])))
     last = entries[-1].seq if entries else 0
     out: list[Problem] = []
-    for label, _model, column, action, key, extra in _row_rules():
+    for label, _model, column, action, detail_key, extra in _row_rules():
         q = select(column)
         if extra is not None:
             q = q.where(extra)
         for (row_id,) in s.execute(q):
-            if key is None:
+            if detail_key is None:
                 want = (action, str(row_id))
-            elif key == "opened":
+            elif detail_key == "opened":
                 want = ("case_change:opened", str(row_id))
             else:
-                want = (f"{action}:{key}", str(row_id))
+                want = (f"{action}:{detail_key}", str(row_id))
             if want not in found:
                 where = f"{label} {row_id}"
                 out.append(
