@@ -38,11 +38,7 @@ ALLOWED = {
 NOT_DOMAIN = ("server.http", "server.cli")
 # Cycles that exist on a helper's branch while another helper moves the code they run through;
 # each is a frozenset of module names. The lead empties this at merge.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # quotas.check_upload_quota imports tus.ACTIVE (upload states) while tus imports the quota
-    # check; intake is being split (issue 17.1) on another branch: the states move with it.
-    frozenset({"server.intake.quotas", "server.intake.tus"}),
-}
+KNOWN_CYCLES: set[frozenset[str]] = set()
 # Domain modules still importing aiohttp / server.http, for the same reason: "module -> target".
 KNOWN_HTTP_IMPORTS: set[str] = set()
 

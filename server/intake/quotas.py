@@ -33,7 +33,7 @@ def _open(s: Session, column: Any, value: int, states: tuple[str, ...]) -> tuple
 def check_upload_quota(s: Session, who: Principal, length: int, settings: Settings) -> None:
     """Refuse (507 quota_exceeded) an upload whose announced Upload-Length would take the
     caller or their agency over its share of unfinished uploads."""
-    from server.intake.tus import ACTIVE
+    from server.intake.upload_rows import ACTIVE
 
     if s.get_bind().dialect.name == "postgresql":
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": QUOTA_LOCK})
