@@ -24,7 +24,8 @@ def main() -> None:
 
     from sqlalchemy import select
 
-    from server.cases.supervision import report_csv, report_xlsx, supervision_report
+    from server.cases.supervision import supervision_report
+    from server.cases.supervision_tables import report_csv, report_xlsx
     from server.catalogue.db import Database
     from server.catalogue.migrate import upgrade
     from server.catalogue.models import Agency, Case, CaseRecord

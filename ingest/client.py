@@ -147,9 +147,9 @@ class CustodianClient:
         self._token = body["token"]
         ttl = 3600.0
         try:
-            from datetime import datetime
+            from integrity.timefmt import parse_rfc3339
 
-            at = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+            at = parse_rfc3339(body["expires_at"])
             ttl = at.timestamp() - time.time()
         except (KeyError, ValueError, TypeError):
             pass

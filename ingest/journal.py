@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from integrity.timefmt import iso
+
 # queued -> uploading -> confirmed -> cleared; refused/failed/waiting are retried; empty is final.
 STATES = ("queued", "uploading", "confirmed", "cleared", "refused", "failed", "waiting", "empty")
 DONE = ("confirmed", "cleared")
@@ -36,7 +38,7 @@ CREATE INDEX IF NOT EXISTS ix_files_state ON files (state);
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return iso(datetime.now(UTC)) or ""
 
 
 @dataclass

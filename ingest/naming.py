@@ -7,10 +7,12 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from integrity.timefmt import iso, parse_rfc3339
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +38,13 @@ class Naming:
     timezone: str = "Asia/Shanghai"
     zone: Any = field(default=None, compare=False)
 
+    def local_zone(self) -> tzinfo:
+        """The zone of the cameras' clocks."""
+        return self.zone or ZoneInfo(self.timezone)
+
     def local_to_utc(self, dt: datetime) -> datetime:
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=self.zone or ZoneInfo(self.timezone))
+            dt = dt.replace(tzinfo=self.local_zone())
         return dt.astimezone(UTC)
 
 
@@ -97,7 +103,7 @@ def from_name(name: str, naming: Naming) -> dict[str, str]:
             dt = _parse_time(groups["time"], p.time_format)
             if dt is None:
                 continue  # digits that are not a time: try the next pattern
-            out["recorded_at"] = naming.local_to_utc(dt).isoformat().replace("+00:00", "Z")
+            out["recorded_at"] = iso(naming.local_to_utc(dt))
         return out
     return {}
 
@@ -125,8 +131,8 @@ def from_sidecar(path: Path, naming: Naming) -> dict[str, str]:
         out = {k: str(data[k]) for k in SIDECAR_KEYS if data.get(k) not in (None, "")}
         if "recorded_at" in out:
             try:
-                dt = datetime.fromisoformat(out["recorded_at"].replace("Z", "+00:00"))
-                out["recorded_at"] = naming.local_to_utc(dt).isoformat().replace("+00:00", "Z")
+                dt = parse_rfc3339(out["recorded_at"], naive_zone=naming.local_zone())
+                out["recorded_at"] = iso(naming.local_to_utc(dt))
             except ValueError:
                 logger.warning(
                     "sidecar %s: recorded_at %r is not a time; ignored", side, out["recorded_at"]

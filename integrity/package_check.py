@@ -29,6 +29,7 @@ from typing import Any
 from integrity import merkle, signing
 from integrity.canonical import canonical_json, loads
 from integrity.ledger import GENESIS_PREV, TREE_HEAD_FORMAT, LedgerEntry, entry_hash, leaf_for
+from integrity.timefmt import parse_rfc3339
 
 VALID, INVALID, UNREADABLE, UNTRUSTED = 0, 1, 2, 3
 TAG_LIMIT = 64 * 1024 * 1024
@@ -221,10 +222,9 @@ def _when(text: Any) -> datetime | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_rfc3339(text, naive_zone=UTC)
     except ValueError:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _inside(moment: str, start: Any, end: Any) -> bool:

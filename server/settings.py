@@ -85,6 +85,15 @@ class Settings:
     upload_cleanup_interval_seconds: int = _s(
         300, "How often the server looks for expired uploads to clean up."
     )
+    upload_staging_path: str = _s(
+        "", "Folder where unfinished uploads wait (local store); empty means STORE/.tmp. With "
+        "several servers it must be one shared folder (each server checks at start that it "
+        "sees the same folder as the others). With the S3 store, uploads wait in the bucket."
+    )
+    upload_staging_part_bytes: int = _s(
+        8 * 1024 * 1024, "S3 store: PATCH bytes gathered into one multipart part (at least "
+        "5 MiB); smaller PATCHes wait as small piece objects until a part is full."
+    )
     signing_key_path: str = _s(
         "", "Ed25519 key (PEM) that signs manifests and tree heads; empty means "
         "DATA_DIR/signing_key.pem, created on first start. Share it between servers."
@@ -202,6 +211,29 @@ class Settings:
     )
     export_max_per_hour: int = _s(
         10, "Exports one user may request per hour; 0 = no limit."
+    )
+    # -- playback and thread pools (issue 18) --------------------------------------------
+    stream_threads: int = _s(
+        16, "Threads reading stored objects for playback and downloads where the kernel cannot "
+        "send the file itself (S3 store, stream_sendfile off); their own pool, apart from the "
+        "upload, job and catalogue threads."
+    )
+    upload_threads: int = _s(8, "Threads writing and hashing received upload bytes (tus PATCH).")
+    stream_sendfile: bool = _s(
+        True, "Send local-store objects with sendfile (the kernel copies the file to the socket); "
+        "turn off only for a store on a filesystem where sendfile misbehaves."
+    )
+    media_access_cache_seconds: float = _s(
+        5.0, "How long a server process reuses its check that callers of a role and agency may "
+        "fetch an item's renditions (HLS segments, sprites, waveform) before asking the "
+        "catalogue again; every fetch is still checked against a valid account and covered by "
+        "a view entry; 0 = ask the catalogue on every fetch."
+    )
+    accel_redirect_location: str = _s(
+        "", "Behind nginx: its internal location serving the local store folder (e.g. "
+        "`/_custodian_store/`, see deploy/nginx/accel.conf). When set, a request the trusted "
+        "proxy marks with `X-Sendfile-Type: X-Accel-Redirect` is checked and ledgered here and "
+        "its bytes are sent by nginx; empty = Custodian sends every byte."
     )
 
     # -- derived paths -------------------------------------------------------------------
@@ -339,18 +371,30 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"setting 'jwt_secret' must be at least {MIN_JWT_SECRET_BYTES} bytes "
                             "(or empty for a random one kept in the data folder); generate one "
                             "with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
-    for name in ("login_hash_threads", "login_hash_queue"):
+    for name in ("login_hash_threads", "login_hash_queue", "stream_threads", "upload_threads"):
         if getattr(s, name) <= 0:
             raise SettingsError(f"setting {name!r} must be positive")
     for name in ("account_cache_seconds", "login_delay_seconds", "login_max_delay_seconds",
                  "login_failure_entries_per_minute", "quota_user_reserved_bytes",
                  "quota_user_open_uploads", "quota_agency_reserved_bytes",
-                 "quota_agency_open_uploads", "export_retention_days", "export_max_per_hour"):
+                 "quota_agency_open_uploads", "export_retention_days", "export_max_per_hour",
+                 "media_access_cache_seconds"):
         if getattr(s, name) < 0:
             raise SettingsError(f"setting {name!r} must be 0 or more")
+    if s.upload_staging_part_bytes < 5 * 1024 * 1024:
+        raise SettingsError("setting 'upload_staging_part_bytes' must be at least 5 MiB "
+                            "(5242880): S3 refuses smaller parts")
     from server.http.netaddr import parse_networks
 
     parse_networks(s.trusted_proxies)
+    loc = s.accel_redirect_location
+    if loc and not (loc.startswith("/") and loc.endswith("/") and "?" not in loc
+                    and ".." not in loc and len(loc) > 2):
+        raise SettingsError("setting 'accel_redirect_location' must be an absolute path that "
+                            f"ends with '/' (e.g. /_custodian_store/), not {loc!r}")
+    if loc and not s.trusted_proxies:
+        raise SettingsError("setting 'accel_redirect_location' needs 'trusted_proxies' (the "
+                            "proxy whose X-Sendfile-Type header is believed)")
     if s.retention_default_days < 180:
         raise SettingsError("setting 'retention_default_days' must be at least 180 (six months)")
     for name in ("retention_case_days", "auto_link_margin_seconds"):
@@ -360,7 +404,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("setting 'retention_case_days' must be 0 (permanent) or at least "
                             "'retention_default_days'")
     # Rule packs are checked at start too: an unknown key stops the server naming file and key.
-    from server.cases.rulepack import rulebook
+    from server.cases.rulebook import rulebook
 
     rulebook(s.rules_dir, s.rule_pack)
     try:

@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from integrity.manifest import DerivedFile
 
 from ._hash import sha256_file
 from ._run import Progress, run_ffmpeg
 from ._tools import ffmpeg_version
 from .damage import Assessment, Finding, assess
 from .hls import HlsRendition, RenditionUnplayable, package_hls
+from .kinds import Kind, kind_from_name, kind_from_probe
 from .limits import MediaLimits, TranscodeError, TranscodeTimeout
 from .photo import PhotoInfo, make_photo_outputs
-from .presets import PREVIEW_NAME, Preset, photo_preview_argv
-from .probe import Kind, classify
+from .presets import Preset, photo_preview_argv
+from .renditions import GPS_TRACK, HLS_DIR, PREVIEW, SUBTITLES, THUMBNAIL, TRICKPLAY_DIR, WAVEFORM
 from .selfcheck import describe
 from .subtitles import TextTrack, extract_text_track
 from .trickplay import Trickplay, make_trickplay
@@ -25,27 +28,6 @@ from .waveform import Waveform, make_waveform
 logger = logging.getLogger(__name__)
 
 FinalStatus = Literal["ready", "damaged", "unplayable", "stored"]
-
-HLS_DIR = "hls"
-TRICKPLAY_DIR = "trickplay"
-WAVEFORM_NAME = "waveform.json"
-THUMB_NAME = "thumb.jpg"
-SUBTITLES_NAME = "subtitles.vtt"
-GPS_NAME = "gps.json"
-
-
-@dataclass(frozen=True)
-class DerivedOutput:
-    """One derived file as it goes into the item's manifest (name is relative to outdir)."""
-
-    name: str
-    role: str
-    sha256: str
-    size: int
-    tool: str
-    tool_version: str
-    parameters: dict[str, Any] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class MediaResult:
@@ -57,7 +39,7 @@ class MediaResult:
     reason: str
     reason_zh: str
     assessment: Assessment
-    outputs: tuple[DerivedOutput, ...] = ()
+    outputs: tuple[DerivedFile, ...] = ()  # as the item's manifest names them
     hls: HlsRendition | None = None
     trickplay: Trickplay | None = None
     waveform: Waveform | None = None
@@ -67,23 +49,6 @@ class MediaResult:
     selfcheck_s: float = 0.0
     photo: PhotoInfo | None = None
     text_track: TextTrack | None = None
-
-
-_VIDEO_EXT = frozenset({".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".3gp", ".webm"})
-_AUDIO_EXT = frozenset({".m4a", ".aac", ".wav", ".mp3", ".amr", ".ogg", ".opus", ".flac"})
-_PHOTO_EXT = frozenset({".jpg", ".jpeg", ".png", ".heic", ".webp"})
-
-
-def kind_from_name(path: str) -> Kind:
-    """Best guess of the kind from the file name, for files whose content cannot be read."""
-    ext = os.path.splitext(path)[1].lower()
-    if ext in _VIDEO_EXT:
-        return "video"
-    if ext in _AUDIO_EXT:
-        return "audio"
-    if ext in _PHOTO_EXT:
-        return "photo"
-    return "document/other"
 
 
 def _salvage_limit(assessment: Assessment, limits: MediaLimits) -> float:
@@ -98,28 +63,36 @@ def _stage(progress: Progress | None, lo: float, hi: float) -> Callable[[float],
     return lambda f: progress(lo + (hi - lo) * f)
 
 
-def _output(outdir: str, path: str, role: str, tool: str, version: str, params) -> DerivedOutput:
-    digest, size = sha256_file(path)
-    name = os.path.relpath(path, outdir).replace(os.sep, "/")
-    return DerivedOutput(name, role, digest, size, tool, version, dict(params))
+@dataclass(frozen=True)
+class _Made:
+    """Where the derived files go and what they are derived from."""
+
+    outdir: str
+    source_sha256: str
+
+    def file(self, path: str, role: str, tool: str, version: str, params: Any) -> DerivedFile:
+        digest, size = sha256_file(path)
+        name = os.path.relpath(path, self.outdir).replace(os.sep, "/")
+        return DerivedFile(name, digest, size, role, self.source_sha256, tool, version, params)
 
 
-def _hls_outputs(outdir: str, hls: HlsRendition) -> list[DerivedOutput]:
+def _hls_outputs(made: _Made, hls: HlsRendition) -> list[DerivedFile]:
     common = (hls.tool, hls.tool_version, hls.parameters)
     out = [
-        _output(outdir, hls.playlist, "hls_playlist", *common),
-        _output(outdir, hls.init_segment, "hls_init", *common),
+        made.file(hls.playlist, "hls_playlist", *common),
+        made.file(hls.init_segment, "hls_init", *common),
     ]
-    rel = os.path.relpath(hls.directory, outdir).replace(os.sep, "/")
+    rel = os.path.relpath(hls.directory, made.outdir).replace(os.sep, "/")
     # The chain's attempts and the check's verdict are told once, on the playlist and init;
     # repeating them on thousands of segments would only swell the manifest.
     seg_params = {k: v for k, v in hls.parameters.items() if k not in ("attempts", "selfcheck")}
     for seg in hls.segments:
         out.append(
-            DerivedOutput(
-                f"{rel}/{seg.name}", "hls_segment", seg.sha256, seg.size, *common[:2], seg_params
+            DerivedFile(
+                f"{rel}/{seg.name}", seg.sha256, seg.size, "hls_segment", made.source_sha256,
+                hls.tool, hls.tool_version, seg_params,
             )
-        )
+        )  # fmt: skip
     return out
 
 
@@ -130,30 +103,35 @@ def process(
     progress: Progress | None = None,
     *,
     timeout: float | None = None,
+    source_sha256: str | None = None,
 ) -> MediaResult:
-    """Make every derived file for src under outdir; only TranscodeTimeout escapes."""
+    """Make every derived file for src under outdir; only TranscodeTimeout escapes.
+
+    ``source_sha256``: the original's hash as catalogued (each output is derived from it);
+    computed here when not given."""
     limits = limits or MediaLimits()
     src = os.path.abspath(os.fspath(src))
     outdir = os.path.abspath(os.fspath(outdir))
     assessment = assess(src, limits)
     result = assessment.probe
-    base = {
+    base: dict[str, Any] = {
         "source": src,
         "reason": assessment.reason,
         "reason_zh": assessment.reason_zh,
         "assessment": assessment,
     }
     if assessment.finding is Finding.NOT_MEDIA:
-        return MediaResult(status="stored", kind="document/other", **base)
-    kind: Kind = classify(result) if result is not None else kind_from_name(src)
+        return MediaResult(status="stored", kind="document", **base)
+    kind = kind_from_probe(result) if result is not None else kind_from_name(src, "document")
     if assessment.status == "unplayable" or result is None:
         return MediaResult(status="unplayable", kind=kind, **base)
 
     os.makedirs(outdir, exist_ok=True)
-    outputs: list[DerivedOutput] = []
+    made = _Made(outdir, source_sha256 or sha256_file(src)[0])
+    outputs: list[DerivedFile] = []
     problems: list[str] = []
     if kind == "photo":
-        return _photo(src, outdir, result, limits, base, progress, timeout)
+        return _photo(src, made, result, limits, base, progress, timeout)
 
     damaged = assessment.status == "damaged"
     has_video = result.video is not None
@@ -177,7 +155,7 @@ def process(
     except (TranscodeError, ValueError) as exc:
         logger.warning("no HLS rendition for %s: %s", src, exc)
         return MediaResult(status="unplayable", kind=kind, problems=(f"hls: {exc}",), **base)
-    outputs += _hls_outputs(outdir, hls)
+    outputs += _hls_outputs(made, hls)
     attempts = tuple(a.record() for a in hls.attempts)
     check_s = sum(a.check_s for a in hls.attempts)
 
@@ -192,8 +170,8 @@ def process(
             )
             common = (trick.tool, trick.tool_version, trick.parameters)
             for sheet in trick.sheets:
-                outputs.append(_output(outdir, sheet, "sprite", *common))
-            outputs.append(_output(outdir, trick.vtt, "vtt", *common))
+                outputs.append(made.file(sheet, "sprite", *common))
+            outputs.append(made.file(trick.vtt, "vtt", *common))
         except ValueError as exc:
             problems.append(f"trickplay: {exc}")
         if progress:
@@ -204,14 +182,12 @@ def process(
         try:
             wave = make_waveform(
                 src,
-                os.path.join(outdir, WAVEFORM_NAME),
+                os.path.join(outdir, WAVEFORM),
                 result,
                 max_duration_s=limits.max_duration_s,
             )
             outputs.append(
-                _output(
-                    outdir, wave.path, "waveform", wave.tool, wave.tool_version, wave.parameters
-                )
+                made.file(wave.path, "waveform", wave.tool, wave.tool_version, wave.parameters)
             )
         except ValueError as exc:
             problems.append(f"waveform: {exc}")
@@ -219,8 +195,8 @@ def process(
     try:
         text = extract_text_track(
             src,
-            os.path.join(outdir, SUBTITLES_NAME),
-            os.path.join(outdir, GPS_NAME),
+            os.path.join(outdir, SUBTITLES),
+            os.path.join(outdir, GPS_TRACK),
             result,
             max_duration_s=limit,
         )
@@ -228,9 +204,9 @@ def process(
         problems.append(f"subtitles: {exc}")
     if text is not None:
         common = (text.tool, text.tool_version, text.parameters)
-        outputs.append(_output(outdir, text.vtt, "subtitles", *common))
+        outputs.append(made.file(text.vtt, "subtitles", *common))
         if text.gps:
-            outputs.append(_output(outdir, text.gps, "gps_track", *common))
+            outputs.append(made.file(text.gps, "gps_track", *common))
     if progress:
         progress(1.0)
 
@@ -258,7 +234,7 @@ def process(
 
 def _photo(
     src: str,
-    outdir: str,
+    to: _Made,
     result: Any,
     limits: MediaLimits,
     base: dict[str, Any],
@@ -267,16 +243,16 @@ def _photo(
 ) -> MediaResult:
     """An upright preview and a scaled thumbnail (EXIF applied); ffmpeg for what Pillow cannot
     read (the preview is then as stored)."""
-    preview = os.path.join(outdir, PREVIEW_NAME)
-    thumb = os.path.join(outdir, THUMB_NAME)
-    outputs: list[DerivedOutput] = []
+    preview = os.path.join(to.outdir, PREVIEW)
+    thumb = os.path.join(to.outdir, THUMBNAIL)
+    outputs: list[DerivedFile] = []
     info: PhotoInfo | None = None
     try:
         made = make_photo_outputs(src, preview, thumb, limits)
         info = made.info
         common = (made.tool, made.tool_version, made.parameters)
-        outputs.append(_output(outdir, preview, "preview", *common))
-        outputs.append(_output(outdir, thumb, "thumbnail", *common))
+        outputs.append(to.file(preview, "preview", *common))
+        outputs.append(to.file(thumb, "thumbnail", *common))
     except ValueError as exc:
         logger.info("Pillow cannot read %s (%s); ffmpeg preview", src, exc)
         try:
@@ -288,7 +264,7 @@ def _photo(
                 status="unplayable", kind="photo", problems=(f"preview: {exc2}",), **base
             )
         params = {"preset": str(Preset.PHOTO_PREVIEW)}
-        outputs.append(_output(outdir, preview, "preview", "ffmpeg", ffmpeg_version(), params))
+        outputs.append(to.file(preview, "preview", "ffmpeg", ffmpeg_version(), params))
     if progress:
         progress(1.0)
     return MediaResult(

@@ -1,4 +1,4 @@
-"""Preset tables and pure argv builders for the ffmpeg binary (argv built by ffmpeg-python)."""
+"""Preset tables and pure argv builders for the ffmpeg binary (argv built by transcode.ffargv)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import os
 from enum import StrEnum
 from typing import Any
 
-import ffmpeg
-
 from ._tools import ffmpeg_exe
+from .ffargv import Filter, ffmpeg_argv
 from .probe import ProbeResult
+from .renditions import INIT_NAME, PLAYLIST_NAME, PREVIEW, SEGMENT_PATTERN
 
 
 class Preset(StrEnum):
@@ -30,10 +30,7 @@ class HlsMode(StrEnum):
     REENCODE = "reencode"
 
 
-PLAYLIST_NAME = "index.m3u8"
-INIT_NAME = "init.mp4"
-SEGMENT_PATTERN = "seg-%05d.m4s"
-PREVIEW_NAME = "preview.jpg"
+PREVIEW_NAME = PREVIEW
 
 HLS_SEGMENT_S = 4
 KEYFRAME_EVERY_S = 2
@@ -101,9 +98,23 @@ def safe_path(path: str | os.PathLike[str]) -> str:
     return text
 
 
-def _finish(node: Any) -> list[str]:
-    argv = node.compile(cmd=ffmpeg_exe())
-    return [argv[0], *GLOBAL_ARGS, *argv[1:]]
+def _argv(
+    src: str | os.PathLike[str],
+    out: str,
+    maps: list[str | Filter],
+    opts: dict[str, Any],
+    *,
+    genpts: bool = False,
+) -> list[str]:
+    return ffmpeg_argv(
+        ffmpeg_exe(),
+        GLOBAL_ARGS,
+        safe_path(src),
+        out,
+        maps=maps,
+        input_options=GENPTS_INPUT if genpts else None,
+        output_options=opts,
+    )
 
 
 def _hls_output(outdir: str | os.PathLike[str], extra: dict[str, Any]) -> tuple[str, dict]:
@@ -128,10 +139,6 @@ ADTS_FORMATS = frozenset({"mpegts", "aac", "flv", "mpeg"})
 ADTS_TO_ASC: dict[str, Any] = {"bsf:a": "aac_adtstoasc"}
 
 
-def _input(src: str | os.PathLike[str], genpts: bool) -> Any:
-    return ffmpeg.input(safe_path(src), **(GENPTS_INPUT if genpts else {}))
-
-
 def hls_copy_argv(
     src: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -145,12 +152,11 @@ def hls_copy_argv(
 
     ``adts``: the source's AAC has ADTS headers (MPEG-TS) that a copy must convert."""
     preset = Preset.HLS_COPY_AUDIO_AAC if audio_to_aac else Preset.HLS_COPY
-    inp = _input(src, genpts)
     bsf = ADTS_TO_ASC if adts and not audio_to_aac else {}
     playlist, opts = _hls_output(
         outdir, {**PRESETS[preset], **bsf, **_duration_cap(max_duration_s)}
     )
-    return _finish(ffmpeg.output(inp["v:0"], inp["a:0?"], playlist, **opts))
+    return _argv(src, playlist, ["v:0", "a:0?"], opts, genpts=genpts)
 
 
 def target_size(width: int, height: int, rotation: int = 0) -> tuple[int, int]:
@@ -181,17 +187,16 @@ def hls_reencode_argv(
     video = probe.video
     if video is None or not video.width or not video.height:
         raise ValueError("hls_reencode_argv needs a probe with a sized video stream")
-    inp = _input(src, genpts)
-    v = inp["v:0"]
+    v: str | Filter = "v:0"
     w, h = target_size(video.width, video.height, video.rotation)
     if (w, h) != video.display_size:
-        v = v.filter("scale", w, h)
+        v = Filter("v:0", "scale", (w, h))
     preset = Preset.HLS_H264_AUDIO_COPY if audio_copy else Preset.HLS_H264
     bsf = ADTS_TO_ASC if audio_copy and probe.format in ADTS_FORMATS else {}
     playlist, opts = _hls_output(
         outdir, {**PRESETS[preset], **bsf, **_duration_cap(max_duration_s)}
     )
-    return _finish(ffmpeg.output(v, inp["a:0?"], playlist, **opts))
+    return _argv(src, playlist, [v, "a:0?"], opts, genpts=genpts)
 
 
 def audio_hls_argv(
@@ -202,11 +207,10 @@ def audio_hls_argv(
     genpts: bool = False,
 ) -> list[str]:
     """Encode the first audio stream to AAC 128k fMP4 HLS (audio-only recordings)."""
-    inp = _input(src, genpts)
     playlist, opts = _hls_output(
         outdir, {**PRESETS[Preset.HLS_AUDIO], **_duration_cap(max_duration_s)}
     )
-    return _finish(ffmpeg.output(inp["a:0"], playlist, **opts))
+    return _argv(src, playlist, ["a:0"], opts, genpts=genpts)
 
 
 def photo_preview_argv(
@@ -216,11 +220,10 @@ def photo_preview_argv(
     video = probe.video
     if video is None or not video.width or not video.height:
         raise ValueError("photo_preview_argv needs a probe with a sized image stream")
-    inp = ffmpeg.input(safe_path(src))
-    v = inp["v:0"]
+    v: str | Filter = "v:0"
     scale = min(1.0, PREVIEW_MAX_SIDE / max(video.width, video.height))
     if scale < 1.0:
         w = max(2, int(video.width * scale) // 2 * 2)
         h = max(2, int(video.height * scale) // 2 * 2)
-        v = v.filter("scale", w, h)
-    return _finish(ffmpeg.output(v, safe_path(out_jpg), **PRESETS[Preset.PHOTO_PREVIEW]))
+        v = Filter("v:0", "scale", (w, h))
+    return _argv(src, safe_path(out_jpg), [v], dict(PRESETS[Preset.PHOTO_PREVIEW]))

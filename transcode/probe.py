@@ -12,12 +12,12 @@ from typing import Literal
 import av
 import av.error
 
+from .kinds import Kind, kind_from_probe
 from .limits import MediaLimits, MediaRefused, UnreadableMedia
 
 logger = logging.getLogger(__name__)
 
 StreamType = Literal["video", "audio", "other"]
-Kind = Literal["video", "audio", "photo", "document/other"]
 
 # Packets sampled (demux only, no decoding) to judge frame-rate regularity and keyframe spacing.
 SAMPLE_MAX_PACKETS = 600
@@ -355,17 +355,11 @@ def looks_like_media(head: bytes) -> bool:
     return bool(head) and head[0] == 0x47 and (len(head) < 189 or head[188] == 0x47)
 
 
+def is_image_format(fmt: str) -> bool:
+    """True for the demuxers of still images (image2, png_pipe, jpeg_pipe, ...)."""
+    return fmt in _IMAGE_FORMATS or fmt.endswith(_IMAGE_FORMAT_SUFFIX)
+
+
 def classify(result: ProbeResult) -> Kind:
-    """Coarse kind of the evidence item: video, audio, photo or document/other."""
-    video = result.video
-    if video is not None:
-        is_image_format = result.format in _IMAGE_FORMATS or result.format.endswith(
-            _IMAGE_FORMAT_SUFFIX
-        )
-        single_frame = (video.frames or 0) <= 1 and not result.duration_s
-        if is_image_format or (video.codec in {"png", "mjpeg", "webp", "bmp"} and single_frame):
-            return "photo"
-        return "video"
-    if result.audio is not None:
-        return "audio"
-    return "document/other"
+    """The evidence kind of a probed file (see transcode.kinds, the one classifier)."""
+    return kind_from_probe(result)

@@ -19,12 +19,13 @@ from ._jpeg import JPEG_QSCALE, encode_jpeg
 from ._tools import pyav_version
 from .presets import safe_path
 from .probe import ProbeResult
+from .renditions import TRICKPLAY_VTT_NAME
 
 logger = logging.getLogger(__name__)
 
 Strategy = Literal["keyframes", "seek", "decode"]
 
-VTT_NAME = "thumbnails.vtt"
+VTT_NAME = TRICKPLAY_VTT_NAME
 SHEET_PATTERN = "sprite-{:03d}.jpg"
 # Keyframes up to this multiple of the interval apart are used as they are.
 KEYFRAME_SLACK = 1.5

@@ -5,7 +5,6 @@ as an ``annotation`` in the same transaction that saves it."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from sqlalchemy import select
@@ -14,57 +13,44 @@ from sqlalchemy.orm import Session
 from integrity.ledger import ANNOTATION
 from server.catalogue.models import BasketClip, Bookmark, EvidenceItem
 from server.custody.ledger import actor_of, append
-from server.fields import text_field
 from server.http.access import EXPORT, READ_CASES, READ_EVIDENCE, WRITE_CASES, Principal, require
 from server.http.errors import BadRequest
+from server.http.schemas.annotations import (  # noqa: F401 (the limits, re-exported)
+    CLIP_NAME_MAX_CHARS,
+    NOTE_MAX_CHARS,
+    BookmarkReply,
+    ClipReply,
+    NewBookmark,
+    NewClip,
+)
 from server.intake.evidence import get_item
 from server.isotime import iso
 
-NOTE_MAX_CHARS = 2000
-CLIP_NAME_MAX_CHARS = 200
-TIME_MAX_S = 7 * 24 * 3600.0  # no recording is longer than a week
 LIST_MAX = 1000
 
 
-def _time(data: dict[str, Any], key: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise BadRequest(
-            f"field {key!r} is required and must be a number of seconds", code="bad_field"
-        )
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or value > TIME_MAX_S:
-        raise BadRequest(
-            f"field {key!r} must be between 0 and {TIME_MAX_S:.0f} seconds", code="bad_field"
-        )
-    return round(value, 3)
-
-
 def _duration(item: EvidenceItem) -> float | None:
-    probe = (item.media_info or {}).get("probe") or {}
-    d = probe.get("duration_s") if isinstance(probe, dict) else None
-    return float(d) if isinstance(d, int | float) else None
+    return item.duration_s  # a typed column since migration 0202 (was media_info.probe)
 
 
 def bookmark_json(b: Bookmark) -> dict[str, Any]:
-    return {
-        "id": b.id,
-        "evidence_id": b.item_id,
-        "time_s": b.time_s,
-        "note": b.note,
-        "user_id": b.user_id,
-        "username": b.username,
-        "created_at": iso(b.created_at),
-        "ledger_seq": b.ledger_seq,
-    }
+    return BookmarkReply(
+        id=b.id,
+        evidence_id=b.item_id,
+        time_s=b.time_s,
+        note=b.note,
+        user_id=b.user_id,
+        username=b.username,
+        created_at=iso(b.created_at),
+        ledger_seq=b.ledger_seq,
+    ).model_dump(mode="json")
 
 
-def add_bookmark(s: Session, item_id: str, who: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def add_bookmark(s: Session, item_id: str, who: Principal, new: NewBookmark) -> dict[str, Any]:
     """Save a bookmark at a time of an item, ledgered as an annotation."""
     item = get_item(s, item_id, who)
     require(who, WRITE_CASES, item.agency_id)
-    time_s = _time(data, "time_s")
-    note = text_field(data, "note", NOTE_MAX_CHARS)
+    time_s, note = new.time_s, new.note
     duration = _duration(item)
     if duration is not None and time_s > duration + 1.0:
         raise BadRequest(
@@ -107,38 +93,35 @@ def list_bookmarks(s: Session, item_id: str, who: Principal) -> dict[str, Any]:
 
 def _case(s: Session, ref: str, who: Principal, action: str) -> tuple[int | None, str]:
     """The agency and id of a case (by id or number) the caller may act on."""
-    from server.cases.core import get_case
+    from server.cases.lookups import get_case
 
     case = get_case(s, ref, who, action)
     return case.agency_id, str(case.id)
 
 
 def clip_json(c: BasketClip) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "case_id": c.case_id,
-        "evidence_id": c.item_id,
-        "in_s": c.in_s,
-        "out_s": c.out_s,
-        "duration_s": round(c.out_s - c.in_s, 3),
-        "name": c.name,
-        "user_id": c.user_id,
-        "username": c.username,
-        "created_at": iso(c.created_at),
-        "ledger_seq": c.ledger_seq,
-    }
+    return ClipReply(
+        id=c.id,
+        case_id=c.case_id,
+        evidence_id=c.item_id,
+        in_s=c.in_s,
+        out_s=c.out_s,
+        duration_s=round(c.out_s - c.in_s, 3),
+        name=c.name,
+        user_id=c.user_id,
+        username=c.username,
+        created_at=iso(c.created_at),
+        ledger_seq=c.ledger_seq,
+    ).model_dump(mode="json")
 
 
-def add_clip(s: Session, case_id: str, who: Principal, data: dict[str, Any]) -> dict[str, Any]:
+def add_clip(s: Session, case_id: str, who: Principal, new: NewClip) -> dict[str, Any]:
     """Put a clip (item, in, out, name) into a case's export basket, ledgered as an annotation."""
     agency_id, case_key = _case(s, case_id, who, EXPORT)
-    evidence_id = data.get("evidence_id")
-    if not isinstance(evidence_id, str) or not evidence_id:
-        raise BadRequest("field 'evidence_id' is required and must be a string", code="bad_field")
-    item = get_item(s, evidence_id, who)
+    item = get_item(s, new.evidence_id, who)
     if agency_id is not None and item.agency_id != agency_id:
         raise BadRequest("the item belongs to another agency than the case", code="bad_field")
-    in_s, out_s = _time(data, "in_s"), _time(data, "out_s")
+    in_s, out_s, name = new.in_s, new.out_s, new.name
     if out_s <= in_s:
         raise BadRequest("out_s must be after in_s", code="bad_field")
     duration = _duration(item)
@@ -146,7 +129,6 @@ def add_clip(s: Session, case_id: str, who: Principal, data: dict[str, Any]) -> 
         raise BadRequest(
             f"out_s {out_s} is past the end of the recording ({duration:.3f} s)", code="bad_field"
         )
-    name = text_field(data, "name", CLIP_NAME_MAX_CHARS, required=True)
     c = BasketClip(
         case_id=case_key,
         item_id=item.id,

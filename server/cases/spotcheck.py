@@ -16,7 +16,18 @@ from sqlalchemy.orm import Session
 
 from integrity.ledger import RECTIFICATION, SPOT_CHECK
 from server.cases import compliance
-from server.cases.core import case_facts, pack_for, parse_time
+from server.cases.compliance_facts import CaseFacts
+from server.cases.compliance_reading import (
+    approved,
+    case_matches,
+    missing_records,
+    record_matches,
+    requirement_applies,
+    stages_left,
+)
+from server.cases.facts import case_facts
+from server.cases.inputs import parse_time
+from server.cases.lookups import pack_for
 from server.cases.rulepack import CHECKS, Pack
 from server.catalogue.models import (
     Agency,
@@ -82,20 +93,20 @@ def checklist(pack: Pack) -> list[dict[str, Any]]:
     return sorted(items, key=lambda i: (i["article"], i["id"]))
 
 
-def _applies(rule: Any, facts: compliance.CaseFacts, pack: Pack) -> bool:
+def _applies(rule: Any, facts: CaseFacts, pack: Pack) -> bool:
     """Whether the case has anything the rule looks at (a record it matches, an approval of
     its kind, a complaint)."""
     if CHECKS[rule.check][2]:  # a record rule: only when a record matches
-        return any(compliance.record_matches(rule.match, rec, pack) for rec in facts.records)
+        return any(record_matches(rule.match, rec, pack) for rec in facts.records)
     if rule.check in ("approval_fields", "approval_separation"):
         kinds = [rule.params["kind"]] if "kind" in rule.params else rule.params.get("kinds")
-        return any(not kinds or a.kind in kinds for a in compliance.approved(facts))
+        return any(not kinds or a.kind in kinds for a in approved(facts))
     if rule.check == "complaint_notified":
         return bool(facts.complaints)
     return True
 
 
-def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[str, str]:
+def suggested(pack: Pack, facts: CaseFacts, now: datetime) -> dict[str, str]:
     """What the rule engine finds, item by item: pass, fail, or na (the item does not apply)."""
     found = compliance.evaluate(pack, facts, now, archiving=facts.stage == "archiving")
     failed = {f["rule"] for f in found}
@@ -103,14 +114,14 @@ def suggested(pack: Pack, facts: compliance.CaseFacts, now: datetime) -> dict[st
     for r in pack.rules:
         if r.check == "required_records":
             continue
-        if not compliance.case_matches(r.when, facts) or not _applies(r, facts, pack):
+        if not case_matches(r.when, facts) or not _applies(r, facts, pack):
             out[f"rule:{r.id}"] = "na"
         else:
             out[f"rule:{r.id}"] = "fail" if r.id in failed else "pass"
-    stages = compliance.stages_left(facts, archiving=facts.stage == "archiving")
-    missing = {m["requirement"] for m in compliance.missing_records(pack, facts, stages)}
+    stages = stages_left(facts, archiving=facts.stage == "archiving")
+    missing = {m["requirement"] for m in missing_records(pack, facts, stages)}
     for q in pack.requirements:
-        if not compliance.requirement_applies(q, facts):
+        if not requirement_applies(q, facts):
             out[f"req:{q.id}"] = "na"
         else:
             out[f"req:{q.id}"] = "fail" if q.id in missing else "pass"

@@ -5,26 +5,25 @@ with the case numbers behind every number, overdue approvals (Art. 8 补办 past
 pending for more than N days), cases lacking required audio-visual records, the AV coverage of
 coercive executions (Art. 21), per-officer figures, a trend by month, the packs not filed with the
 Justice Bureau (Art. 25) and the 责令限期整改 past their deadline. As JSON, CSV (Chinese headers,
-cells safe for spreadsheets) and XLSX (written here, no dependency).
+cells safe for spreadsheets) and XLSX (supervision_tables.py and spreadsheet.py: no dependency).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from xml.sax.saxutils import escape
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.cases import compliance
-from server.cases.core import pack_for
+from server.cases.av_coverage import av_share
+from server.cases.compliance_facts import CaseFacts
+from server.cases.compliance_reading import record_matches
 from server.cases.finding_texts import CST
-from server.cases.rulepack import rulebook
+from server.cases.lookups import pack_for
+from server.cases.rulebook import rulebook
 from server.catalogue.models import (
     CASE_STAGES,
     ENFORCEMENT_TYPES,
@@ -45,27 +44,10 @@ from server.isotime import iso
 from server.settings import Settings
 
 AV_CODES = frozenset({"case_av_missing", "av_not_covering", "av_span_uncovered", "av_span_no_end"})
-LATE_APPROVAL_CODES = frozenset({"approval_late", "approval_missing"})
-NO_UNIT = ""
 
-TYPE_ZH = {
-    "penalty": "行政处罚",
-    "coercion": "行政强制",
-    "levy": "行政征收征用",
-    "inspection": "行政检查",
-    "licensing": "行政许可",
-    "charging": "行政收费",
-    "other": "其他",
-}
-TYPE_EN = {
-    "penalty": "Penalty",
-    "coercion": "Coercion",
-    "levy": "Levy",
-    "inspection": "Inspection",
-    "licensing": "Licensing",
-    "charging": "Charging",
-    "other": "Other",
-}
+LATE_APPROVAL_CODES = frozenset({"approval_late", "approval_missing"})
+
+NO_UNIT = ""
 
 
 def _ref(case: Case) -> dict[str, Any]:
@@ -150,9 +132,9 @@ class _Tally:
 CHUNK = 500
 
 
-def facts_of(s: Session, cases: list[Case]) -> dict[str, compliance.CaseFacts]:
+def facts_of(s: Session, cases: list[Case]) -> dict[str, CaseFacts]:
     """case_facts for many cases in a few queries (the same facts; a test holds them equal)."""
-    from server.cases.core import facts_from_rows
+    from server.cases.facts import facts_from_rows
 
     ids = [c.id for c in cases]
     records: dict[str, list[CaseRecord]] = {i: [] for i in ids}
@@ -311,9 +293,9 @@ def supervision_report(
                 kinds = set(rule.params["kinds"])
                 photo_s = float(rule.params.get("photo_seconds", 30))
                 for rec in facts.records:
-                    if not compliance.record_matches(rule.match, rec, pack):
+                    if not record_matches(rule.match, rec, pack):
                         continue
-                    share = compliance.av_share(facts, rec, kinds, photo_s)
+                    share = av_share(facts, rec, kinds, photo_s)
                     span = (rec.end_at - rec.at).total_seconds() if rec.end_at else None
                     executions.append(
                         {
@@ -450,391 +432,3 @@ def overdue_orders(s: Session, agency_id: int, now: datetime) -> list[dict[str, 
         }
         for o in rows
     ]
-
-
-# -- tables: CSV and XLSX ---------------------------------------------------------------------
-def _labels(lang: str) -> dict[str, str]:
-    zh = lang != "en"
-    return {
-        "agency": "机关代码" if zh else "Agency code",
-        "agency_name": "机关名称" if zh else "Agency",
-        "unit": "执法单位" if zh else "Unit",
-        "from": "统计起始" if zh else "From",
-        "to": "统计截止" if zh else "To",
-        "cases": "案件数" if zh else "Cases",
-        "archived": "已归档" if zh else "Archived",
-        "complete": "记录完整" if zh else "Complete",
-        "complete_share": "完整率" if zh else "Complete share",
-        "overdue_approvals": "逾期审批" if zh else "Overdue approvals",
-        "lacking_av": "缺少音像记录案件" if zh else "Cases lacking AV",
-        "exec_coverage": "强制执行音像覆盖率" if zh else "Execution AV coverage",
-        "overdue_rect": "逾期未整改" if zh else "Overdue rectifications",
-        "pack_filed": "记录制度备案" if zh else "Rules filed",
-        "yes": "已备案" if zh else "filed",
-        "no": "未备案" if zh else "not filed",
-        "no_unit": "未指定单位" if zh else "(no unit)",
-        "article": "条款" if zh else "Article",
-        "art": "第{n}条不符合" if zh else "Art. {n} non-compliant",
-        "case_numbers": "案号" if zh else "Case numbers",
-        "error_cases": "须整改案件数" if zh else "Cases with errors",
-        "findings": "问题数" if zh else "Findings",
-        "month": "月份" if zh else "Month",
-        "officer": "执法人员" if zh else "Officer",
-        "certificate": "执法证件编号" if zh else "Certificate no.",
-        "number": "案号" if zh else "Case number",
-        "reason": "原因" if zh else "Reason",
-        "late_24h": "超过24小时补办" if zh else "approved after 24 h",
-        "pending": "待决定" if zh else "pending decision",
-        "age": "已等待（天）" if zh else "Waiting (days)",
-        "detail": "说明" if zh else "Detail",
-    }
-
-
-def _article_columns(report: dict[str, Any]) -> list[int]:
-    return sorted(
-        {a["article"] for ag in report["agencies"] for a in ag["by_article"]}
-        | {a["article"] for ag in report["agencies"] for u in ag["units"] for a in u["by_article"]}
-    )
-
-
-def summary_rows(report: dict[str, Any], lang: str = "zh-CN") -> list[list[Any]]:
-    """One row per agency and one per unit of it: the headline figures and per-article counts."""
-    L = _labels(lang)
-    types = TYPE_EN if lang == "en" else TYPE_ZH
-    arts = _article_columns(report)
-    head = [
-        L["agency"],
-        L["agency_name"],
-        L["unit"],
-        L["from"],
-        L["to"],
-        L["cases"],
-        L["archived"],
-        L["complete"],
-        L["complete_share"],
-        *[types[t] for t in ENFORCEMENT_TYPES],
-        *[L["art"].format(n=n) for n in arts],
-        L["overdue_approvals"],
-        L["lacking_av"],
-        L["exec_coverage"],
-        L["overdue_rect"],
-        L["pack_filed"],
-    ]
-    rows: list[list[Any]] = [head]
-    for a in report["agencies"]:
-        art_counts = {x["article"]: x["cases"] for x in a["by_article"]}
-        ex = a["executions"]["coverage_share"]
-        rows.append(
-            [
-                a["agency"],
-                a["agency_name"],
-                "",
-                report["from"] or "",
-                report["to"] or "",
-                a["cases"],
-                a["archived"],
-                a["complete"],
-                "" if a["complete_share"] is None else a["complete_share"],
-                *[a["by_type"].get(t, 0) for t in ENFORCEMENT_TYPES],
-                *[art_counts.get(n, 0) for n in arts],
-                len(a["overdue_approvals"]),
-                len(a["lacking_av"]),
-                "" if ex is None else ex,
-                len(a["overdue_rectifications"]),
-                L["yes"] if a["pack"].get("filed") else L["no"],
-            ]
-        )
-        for u in a["units"]:
-            uc = {x["article"]: x["cases"] for x in u["by_article"]}
-            rows.append(
-                [
-                    a["agency"],
-                    a["agency_name"],
-                    u["unit"] or L["no_unit"],
-                    report["from"] or "",
-                    report["to"] or "",
-                    u["cases"],
-                    u["archived"],
-                    u["complete"],
-                    "" if u["complete_share"] is None else u["complete_share"],
-                    *["" for _ in ENFORCEMENT_TYPES],
-                    *[uc.get(n, 0) for n in arts],
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                ]
-            )
-    return rows
-
-
-def article_rows(report: dict[str, Any], lang: str = "zh-CN") -> list[list[Any]]:
-    """Per agency and article: the counts and the case numbers behind them."""
-    L = _labels(lang)
-    rows: list[list[Any]] = [
-        [L["agency"], L["article"], L["cases"], L["error_cases"], L["findings"], L["case_numbers"]]
-    ]
-    sep = "、" if lang != "en" else ", "
-    for a in report["agencies"]:
-        for x in a["by_article"]:
-            rows.append(
-                [
-                    a["agency"],
-                    x["article"],
-                    x["cases"],
-                    x["error_cases"],
-                    x["findings"],
-                    sep.join(c["number"] for c in x["case_list"]),
-                ]
-            )
-    return rows
-
-
-def officer_rows(report: dict[str, Any], lang: str = "zh-CN") -> list[list[Any]]:
-    L = _labels(lang)
-    rows: list[list[Any]] = [
-        [
-            L["agency"],
-            L["officer"],
-            L["certificate"],
-            L["cases"],
-            L["archived"],
-            L["complete"],
-            L["complete_share"],
-            L["findings"],
-        ]
-    ]
-    for a in report["agencies"]:
-        for p in a["officers"]:
-            rows.append(
-                [
-                    a["agency"],
-                    p["name"],
-                    p["certificate_no"],
-                    p["cases"],
-                    p["archived"],
-                    p["complete"],
-                    "" if p["complete_share"] is None else p["complete_share"],
-                    p["findings"],
-                ]
-            )
-    return rows
-
-
-def trend_rows(report: dict[str, Any], lang: str = "zh-CN") -> list[list[Any]]:
-    L = _labels(lang)
-    rows: list[list[Any]] = [
-        [L["agency"], L["month"], L["cases"], L["archived"], L["complete"], L["complete_share"]]
-    ]
-    for a in report["agencies"]:
-        for t in a["trend"]:
-            rows.append(
-                [
-                    a["agency"],
-                    t["month"],
-                    t["cases"],
-                    t["archived"],
-                    t["complete"],
-                    "" if t["complete_share"] is None else t["complete_share"],
-                ]
-            )
-    return rows
-
-
-def overdue_rows(report: dict[str, Any], lang: str = "zh-CN") -> list[list[Any]]:
-    L = _labels(lang)
-    rows: list[list[Any]] = [[L["agency"], L["number"], L["reason"], L["age"], L["detail"]]]
-    for a in report["agencies"]:
-        for o in a["overdue_approvals"]:
-            rows.append(
-                [
-                    a["agency"],
-                    o["number"],
-                    L[o["reason"]],
-                    o.get("age_days", ""),
-                    o.get("message") or o.get("kind") or "",
-                ]
-            )
-    return rows
-
-
-def safe_cell(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def to_csv(rows: list[list[Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    for row in rows:
-        w.writerow([safe_cell(v) for v in row])
-    return buf.getvalue()
-
-
-TABLES = {
-    "summary": summary_rows,
-    "articles": article_rows,
-    "overdue": overdue_rows,
-    "officers": officer_rows,
-    "trend": trend_rows,
-}
-
-
-def report_csv(report: dict[str, Any], lang: str = "zh-CN", table: str = "summary") -> str:
-    """One table of the report (default: agencies and their units) with Chinese headers by
-    default; `articles` lists the case numbers behind every per-article count."""
-    return to_csv(TABLES[table](report, lang))
-
-
-def _col(n: int) -> str:
-    out = ""
-    n += 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
-def _sheet_xml(rows: list[list[Any]]) -> str:
-    parts = [
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-        "<sheetData>"
-    ]
-    for r, row in enumerate(rows, start=1):
-        parts.append(f'<row r="{r}">')
-        for c, value in enumerate(row):
-            ref = f"{_col(c)}{r}"
-            style = ' s="1"' if r == 1 else ""
-            if isinstance(value, bool) or value is None or value == "":
-                text = "" if value is None or value == "" else str(value)
-                parts.append(
-                    f'<c r="{ref}" t="inlineStr"{style}><is><t>{escape(text)}</t></is></c>'
-                )
-            elif isinstance(value, (int, float)):
-                parts.append(f'<c r="{ref}"{style}><v>{value}</v></c>')
-            else:
-                text = escape(str(value))
-                parts.append(
-                    f'<c r="{ref}" t="inlineStr"{style}><is><t xml:space="preserve">{text}'
-                    "</t></is></c>"
-                )
-        parts.append("</row>")
-    parts.append("</sheetData></worksheet>")
-    return "".join(parts)
-
-
-def to_xlsx(sheets: list[tuple[str, list[list[Any]]]]) -> bytes:
-    """A minimal Office Open XML workbook: inline strings, a bold header row, no formulas."""
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        overrides = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            for i in range(1, len(sheets) + 1)
-        )
-        z.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-'
-            'officedocument.spreadsheetml.styles+xml"/>' + overrides + "</Types>",
-        )
-        z.writestr(
-            "_rels/.rels",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-            'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        names = "".join(
-            f'<sheet name="{escape(name[:31])}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, (name, _) in enumerate(sheets, start=1)
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f"<sheets>{names}</sheets></workbook>",
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/officeDocument/'
-            f'2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, len(sheets) + 1)
-        )
-        n = len(sheets) + 1
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            + rels
-            + f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/'
-            '2006/relationships/styles" Target="styles.xml"/></Relationships>',
-        )
-        z.writestr(
-            "xl/styles.xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-            '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-            '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-            '<fill><patternFill patternType="gray125"/></fill></fills>'
-            '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border>'
-            "</borders>"
-            '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/>'
-            "</cellStyleXfs>"
-            '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-            '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-            "</cellXfs>"
-            '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-            "</styleSheet>",
-        )
-        for i, (_, rows) in enumerate(sheets, start=1):
-            z.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(rows))
-    return buf.getvalue()
-
-
-def report_xlsx(report: dict[str, Any], lang: str = "zh-CN") -> bytes:
-    zh = lang != "en"
-    return to_xlsx(
-        [
-            ("汇总" if zh else "Summary", summary_rows(report, lang)),
-            ("按条款" if zh else "By article", article_rows(report, lang)),
-            ("逾期审批" if zh else "Overdue approvals", overdue_rows(report, lang)),
-            ("执法人员" if zh else "Officers", officer_rows(report, lang)),
-            ("月度趋势" if zh else "Trend", trend_rows(report, lang)),
-        ]
-    )
-
-
-def read_xlsx(data: bytes) -> dict[str, list[list[str]]]:
-    """The text of every cell of a workbook this module wrote (for tests and round trips)."""
-    from xml.etree import ElementTree as ET
-
-    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        wb = ET.fromstring(z.read("xl/workbook.xml"))
-        names = [sh.get("name") or "" for sh in wb.iterfind("m:sheets/m:sheet", ns)]
-        out: dict[str, list[list[str]]] = {}
-        for i, name in enumerate(names, start=1):
-            root = ET.fromstring(z.read(f"xl/worksheets/sheet{i}.xml"))
-            rows = []
-            for row in root.iterfind("m:sheetData/m:row", ns):
-                cells = []
-                for c in row.iterfind("m:c", ns):
-                    t = c.find("m:is/m:t", ns)
-                    v = c.find("m:v", ns)
-                    cells.append(
-                        (t.text or "") if t is not None else (v.text or "") if v is not None else ""
-                    )
-                rows.append(cells)
-            out[name] = rows
-        return out

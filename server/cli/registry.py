@@ -13,7 +13,7 @@ from server.http.errors import CustodianError
 
 
 def _who(command: str) -> Any:
-    from server.people.registry import cli_principal
+    from server.people.registry_common import cli_principal
 
     try:
         user = getpass.getuser()
@@ -89,9 +89,9 @@ def cmd_officer_list(args: argparse.Namespace) -> int:
 
 def cmd_officer_leave(args: argparse.Namespace) -> int:
     from server.cli import out
-    from server.people import registry
+    from server.people import registry, registry_common
 
-    at = registry.parse_time(args.at, "--at", _zone(args)) if args.at else None
+    at = registry_common.parse_time(args.at, "--at", _zone(args)) if args.at else None
     o = _with_db(args, lambda s: registry.officer_json(
         registry.leave_officer(s, _who("officer leave"), args.code, at)))
     out.print(f"officer {o['code']} {o['name']} has left ({o['left_at']}); their devices are "
@@ -113,17 +113,17 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 def cmd_device_assign(args: argparse.Namespace) -> int:
     from server.cli import out
-    from server.people import registry
+    from server.people import registry, registry_attribution, registry_common
 
     zone = _zone(args)
     key = _key(args) if args.reattribute else None
-    start = registry.parse_time(args.start, "--from", zone)
-    end = registry.parse_time(args.end, "--to", zone) if args.end else None
+    start = registry_common.parse_time(args.start, "--from", zone)
+    end = registry_common.parse_time(args.end, "--to", zone) if args.end else None
 
     def run(s: Any) -> dict[str, Any]:
         who = _who("device assign")
         registry.assign_device(s, who, args.serial, args.officer, start, end)
-        result = registry.reattribute(s, who, args.serial, key) if args.reattribute else None
+        result = registry_attribution.reattribute(s, who, args.serial, key) if args.reattribute else None
         return {"result": result}
 
     done = _with_db(args, run)
@@ -157,9 +157,9 @@ def cmd_device_list(args: argparse.Namespace) -> int:
 
 def cmd_device_reattribute(args: argparse.Namespace) -> int:
     from server.cli import out
-    from server.people import registry
+    from server.people import registry_attribution
 
-    r = _with_db(args, registry.reattribute, _who("device reattribute"), args.serial, _key(args))
+    r = _with_db(args, registry_attribution.reattribute, _who("device reattribute"), args.serial, _key(args))
     out.print(f"device {r['device']}: {r['reattributed']} of {r['items']} item(s) re-attributed",
               markup=False)
     return 0
@@ -168,10 +168,10 @@ def cmd_device_reattribute(args: argparse.Namespace) -> int:
 # -- stations ----------------------------------------------------------------------------------
 def cmd_station_list(args: argparse.Namespace) -> int:
     from server.cli import settings_from
-    from server.people import registry
+    from server.people import registry_stations
 
     offline = settings_from(args).station_offline_seconds
-    rows = _with_db(args, registry.list_stations, _who("station list"), offline)
+    rows = _with_db(args, registry_stations.list_stations, _who("station list"), offline)
     _table(["station", "agency", "location", "state", "last contact", "files waiting",
             "bytes waiting", "disk free", "last error"],
            [[st["code"], st["agency"], st["location"], st["state"], st["last_contact"] or "never",
@@ -182,9 +182,9 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
 def cmd_station_add(args: argparse.Namespace) -> int:
     from server.cli import out
-    from server.people import registry
+    from server.people import registry_stations
 
-    _with_db(args, lambda s: registry.add_station(s, _who("station add"), code=args.code,
+    _with_db(args, lambda s: registry_stations.add_station(s, _who("station add"), code=args.code,
                                                   agency=args.agency, location=args.location or "",
                                                   user=args.user))
     out.print(f"station {args.code} registered", markup=False)

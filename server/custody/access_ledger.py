@@ -13,8 +13,11 @@ before the first byte is sent:
 
 Sessions live in the catalogue (`view_sessions`), so every server process of a deployment
 shares them; a short in-process cache saves the catalogue lookup for the segments of a session
-this process already knows. A view entry is its own short transaction: the access check before
-it is a read that does not hold SQLite's write lock, and nothing is streamed inside it.
+this process already knows. View entries are short transactions written by one writer task, and
+the entries that arrive while one commits go together in the next (a group commit: one lock and
+one fsync for many reviewers starting playback at once); each caller waits for its own entry to
+be committed. The access check before it is a read that does not hold SQLite's write lock, and
+nothing is streamed inside it.
 
 Permission denials (403, and the 404 that answers for another agency's object) leave an
 `access_denied` entry, at most `denial_ledger_limit` per user per `denial_ledger_window_seconds`
@@ -29,6 +32,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,6 +55,7 @@ PLAYBACK = "playback"
 ORIGINAL_RANGE = "original_range"
 CACHE_MAX = 50_000  # sessions remembered in-process (each a few hundred bytes)
 PRUNE_EVERY_S = 3600.0  # how often finished sessions older than a day are removed
+BATCH_MAX = 64  # view entries written in one transaction at most
 Key = tuple[int, str, str]
 
 
@@ -103,6 +108,11 @@ def _append_denial(s: Session, who: Principal, details: dict[str, Any], limit: i
     return True
 
 
+def _all(s: Session, calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[Any]:
+    """Several entries in one transaction, in order (a group commit)."""
+    return [fn(s, *args) for fn, args in calls]
+
+
 # -- the recorder -------------------------------------------------------------------------------
 class AccessLedger:
     """Writes view and denial entries for one server process."""
@@ -119,30 +129,74 @@ class AccessLedger:
         self.suppressed: dict[int, int] = {}
         self._metric = suppressed_metric
         self._last_prune = 0.0
+        self._queue: list[tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def view(self, who: Principal, subject: str, details: dict[str, Any]) -> int:
         """One `view` entry now (per request); returns its seq."""
-        return await self.db.run(_append_view, who, subject, details)
+        return int(await self._write(_append_view, who, subject, details))
+
+    # -- group commit --------------------------------------------------------------------------
+    # View entries are written by one writer task: the entries that arrive while a transaction
+    # is committing go together in the next one (one lock, one fsync for all of them). Each
+    # caller still waits until its own entry is committed before its first byte is sent.
+    async def _write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.append((fn, args, fut))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain(), name="view-entries")
+        # A caller that goes away does not take the entry out of a transaction in flight.
+        return await asyncio.shield(fut)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+                try:
+                    results = await self.db.run(_all, [(fn, args) for fn, args, _ in batch])
+                except Exception as exc:
+                    if len(batch) == 1 or getattr(exc, "status", None) == 503:  # or an outage
+                        for _, _, fut in batch:
+                            _settle(fut, exc=exc)
+                        continue
+                    # One failing entry must not fail the others: each in its own transaction.
+                    for fn, args, fut in batch:
+                        try:
+                            _settle(fut, await self.db.run(fn, *args))
+                        except Exception as one:
+                            _settle(fut, exc=one)
+                    continue
+                for (_, _, fut), result in zip(batch, results, strict=True):
+                    _settle(fut, result)
+        finally:
+            self._writer = None
 
     async def session(self, who: Principal, item_id: str, kind: str, details: dict[str, Any],
                       *, force: bool = False) -> None:
         """Make sure a live (user, item, kind) session covers this fetch; `force` starts a new
         one (a playlist fetch is the start of a playback)."""
         key = (who.user_id, item_id, kind)
-        if not force and self._live(key):
+        if force:  # always a new entry: nothing to wait for (the writer keeps the order)
+            self._remember(key, await self._write(_start_session, who, item_id, kind, details,
+                                                  self.window, True, self._prune_due()))
+            return
+        if self._live(key):
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            if not force and self._live(key):
+        async with lock:  # one session start per (user, item, kind) at a time
+            if self._live(key):
                 return
-            prune = time.monotonic() - self._last_prune > PRUNE_EVERY_S
-            if prune:
-                self._last_prune = time.monotonic()
-            until = await self.db.run(_start_session, who, item_id, kind, details, self.window,
-                                      force, prune)
+            until = await self._write(_start_session, who, item_id, kind, details, self.window,
+                                      False, self._prune_due())
             self._remember(key, until)
         if not lock.locked():
             self._locks.pop(key, None)
+
+    def _prune_due(self) -> bool:
+        prune = time.monotonic() - self._last_prune > PRUNE_EVERY_S
+        if prune:
+            self._last_prune = time.monotonic()
+        return prune
 
     def _live(self, key: Key) -> bool:
         until = self._sessions.get(key)
@@ -204,3 +258,11 @@ class AccessLedger:
                 logger.exception("could not ledger %d suppressed denials of user %s", n, user_id)
 
 
+def _settle(fut: asyncio.Future[Any], result: Any = None, *, exc: BaseException | None = None) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+        fut.exception()  # retrieved here too: the caller may have gone away
+    else:
+        fut.set_result(result)

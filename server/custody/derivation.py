@@ -3,12 +3,12 @@ person asks for, is a ledger entry naming the derived files' hashes (issue 13 po
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
 from integrity.ledger import DERIVATION
+from integrity.manifest import DerivedFile, ItemManifest
 from server.catalogue.models import ManifestRow
 from server.custody.ledger import actor_of, append
 from server.http.access import Principal
@@ -19,7 +19,7 @@ def record_derivation(
     item_id: str,
     manifest: ManifestRow,
     source_sha256: str,
-    outputs: Iterable[Mapping[str, Any]],
+    outputs: Iterable[DerivedFile],
     *,
     who: Principal | None = None,
 ) -> None:
@@ -30,7 +30,8 @@ def record_derivation(
         "manifest_sha256": manifest.sha256,
         "derived_from": source_sha256,
         "derived": [
-            {k: o.get(k) for k in ("name", "role", "sha256", "size", "tool", "tool_version")}
+            {"name": o.name, "role": o.role, "sha256": o.sha256, "size": o.size, "tool": o.tool,
+             "tool_version": o.tool_version}
             for o in outputs
         ],
     })
@@ -47,3 +48,11 @@ def record_reprocess(s: Session, item_id: str, job_id: int, who: Principal) -> N
         "current_manifest_version": current.version if current else None,
         "current_manifest_sha256": current.sha256 if current else None,
     })
+
+
+def derived_files(s: Session, item_id: str) -> tuple[DerivedFile, ...]:
+    """The derived files of an item as its newest signed manifest names them (none without one)."""
+    from server.custody.manifests import latest_manifest
+
+    row = latest_manifest(s, item_id)
+    return ItemManifest.from_bytes(bytes(row.manifest)).derived if row is not None else ()

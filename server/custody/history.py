@@ -115,7 +115,7 @@ SIGNATURE: dict[str, tuple[str, str]] = {
 def pack_labels(settings: Any) -> PackLabels:
     """Document-type and approval-kind labels of the base rule pack (empty if it cannot be read)."""
     try:
-        from server.cases.rulepack import rulebook
+        from server.cases.rulebook import rulebook
 
         packs = rulebook(settings.rules_dir, settings.rule_pack).packs()
     except Exception:  # labels only: the history is still shown with identifiers named generically
@@ -310,7 +310,7 @@ def _read_item(s: Session, item_id: str, who: Principal) -> str:
 
 
 def _read_case(s: Session, ref: str, who: Principal) -> Case:
-    from server.cases.core import get_case
+    from server.cases.lookups import get_case
 
     if can(who, READ_LEDGER) and who.role == "auditor":
         case = s.get(Case, ref) if isinstance(ref, str) and len(ref) <= 100 else None

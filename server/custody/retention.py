@@ -109,19 +109,13 @@ def sync_store_lock(
     store: ObjectStore | None, sha256: str, cls: str, until: datetime | None
 ) -> None:
     """Make the S3 Object Lock follow the class; local stores are guarded by the API alone."""
-    if store is None or getattr(store, "name", "") != "s3":
+    if store is None:
         return
-    client, bucket, key = store.client, store.bucket, store.key(sha256)  # type: ignore[attr-defined]
     if until is None:
-        client.put_object_legal_hold(Bucket=bucket, Key=key, LegalHold={"Status": "ON"})
+        store.legal_hold(sha256, True)
         return
-    current = store.retention(sha256).get("until")  # type: ignore[attr-defined]
-    if current is None or until > current:
-        # COMPLIANCE mode: the date may only move later, so we never try to shorten it.
-        client.put_object_retention(
-            Bucket=bucket, Key=key, Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until}
-        )
-    client.put_object_legal_hold(Bucket=bucket, Key=key, LegalHold={"Status": "OFF"})
+    store.set_retention(sha256, until)
+    store.legal_hold(sha256, False)
 
 
 def apply_class(

@@ -72,14 +72,15 @@ def label(names: Mapping[str, str], value: Any) -> str:
 
 def local_time(value: Any, zone: str) -> str:
     """An RFC 3339 UTC time as the agency's wall-clock time, e.g. '2026-12-01 10:15:00 北京时间'."""
-    from datetime import datetime
+    from datetime import UTC
     from zoneinfo import ZoneInfo
+
+    from integrity.timefmt import parse_rfc3339
 
     if not isinstance(value, str) or not value:
         return "—"
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        local = moment.astimezone(ZoneInfo(zone))
+        local = parse_rfc3339(value, naive_zone=UTC).astimezone(ZoneInfo(zone))
     except (ValueError, KeyError):
         return str(value)
     name = ZONE_NAMES.get(zone)

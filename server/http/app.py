@@ -12,10 +12,12 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from server.http import appkeys as keys
 from server.http.errors import CustodianError, Unauthorized
+from server.http.grants import MEDIA_GRANTS, GrantCache
 from server.http.guards import bounds_middleware, denial_middleware
 from server.http.lifetimes import (
     access_ledger_ctx,
     database_ctx,
+    executors_ctx,
     exports_cleanup_ctx,
     fixity_ctx,
     hash_pool_ctx,
@@ -144,6 +146,8 @@ def create_app(settings: Settings) -> web.Application:
     app[keys.TOKENS] = TokenIssuer(settings, load_secret(settings))
     app[ACCOUNTS] = AccountCache(settings.account_cache_seconds)
     app[keys.LOGIN_SERIALIZER] = Serializer()
+    app[MEDIA_GRANTS] = GrantCache(settings.media_access_cache_seconds)
+    app.cleanup_ctx.append(executors_ctx)  # first in, last out: every pool outlives its users
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(store_ctx)
     app.cleanup_ctx.extend((signing_ctx, tree_head_ctx, fixity_ctx))  # key, tree heads, scrub

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
@@ -28,3 +30,8 @@ FIXITY_METRICS = web.AppKey("fixity_metrics", ScrubMetrics)
 UPLOADS = web.AppKey("uploads", UploadManager)
 HASH_POOL = web.AppKey("hash_pool", HashPool)
 LOGIN_SERIALIZER = web.AppKey("login_serializer", Serializer)
+# One thread pool per kind of blocking work (issue 18): a busy job or a burst of uploads does
+# not starve playback, and none of them takes asyncio's default executor.
+STREAM_POOL = web.AppKey("stream_pool", ThreadPoolExecutor)
+UPLOAD_POOL = web.AppKey("upload_pool", ThreadPoolExecutor)
+JOB_POOL = web.AppKey("job_pool", ThreadPoolExecutor)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,24 @@ from server.people.passwords import dummy_hash
 from server.store import open_store
 
 logger = logging.getLogger(__name__)
+
+
+async def executors_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One thread pool per kind of blocking work: streaming reads, upload writes and hashing,
+    in-process jobs (the catalogue and password hashing have their own). A busy job pool or a
+    burst of uploads then never queues playback behind it, and none of them shares asyncio's
+    default executor. Registered first, so it is shut down after everything that uses it."""
+    settings = app[keys.SETTINGS]
+    pools = {
+        keys.STREAM_POOL: ThreadPoolExecutor(settings.stream_threads, "stream"),
+        keys.UPLOAD_POOL: ThreadPoolExecutor(settings.upload_threads, "upload"),
+        keys.JOB_POOL: ThreadPoolExecutor(settings.worker_concurrency + 1, "job"),
+    }
+    for key, pool in pools.items():
+        app[key] = pool
+    yield
+    for pool in pools.values():
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -141,7 +160,8 @@ async def fixity_ctx(app: web.Application) -> AsyncIterator[None]:
 async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """The upload manager and its expiry task (runs after the database and store contexts)."""
     settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY])
+    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY],
+                            pool=app.get(keys.UPLOAD_POOL))
     app[keys.UPLOADS] = manager
 
     async def sweep() -> None:
@@ -213,7 +233,8 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """In-process job workers (media processing) for the embedded single-machine setup."""
     from server.media.worker import WorkerPool
 
-    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE])
+    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE],
+                      executor=app[keys.JOB_POOL])
     app[keys.WORKERS] = pool
     task = asyncio.create_task(pool.run())
     yield

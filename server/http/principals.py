@@ -4,7 +4,9 @@ role and agency come from the catalogue, not from the token."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -35,11 +37,19 @@ def load_account(s: Session, user_id: int) -> Account | None:
 
 
 class AccountCache:
-    """Accounts by id for `ttl` seconds; a change made in this process invalidates at once."""
+    """Accounts by id for `ttl` seconds; a change made in this process invalidates at once.
+
+    Concurrent misses for one account share one catalogue read (50 clients of one user whose
+    entry just expired cause one query, not 50). An entry counts its age from when its read
+    began, and a read that began before an invalidation is not cached (nor shared with requests
+    that come after it): a change is never hidden for longer than `ttl`."""
 
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._entries: dict[int, tuple[float, Account | None]] = {}
+        self._loading: dict[int, asyncio.Future[Account | None]] = {}
+        self._generation: dict[int, int] = {}
+        self._all_generation = 0
 
     def get(self, user_id: int) -> tuple[bool, Account | None]:
         hit = self._entries.get(user_id)
@@ -47,17 +57,52 @@ class AccountCache:
             return False, None
         return True, hit[1]
 
-    def put(self, user_id: int, account: Account | None) -> None:
+    def put(self, user_id: int, account: Account | None, read_at: float | None = None) -> None:
         if self.ttl > 0:
             if len(self._entries) > 100_000:  # bound memory against a flood of forged ids
                 self._entries.clear()
-            self._entries[user_id] = (time.monotonic(), account)
+            self._entries[user_id] = (time.monotonic() if read_at is None else read_at, account)
 
     def invalidate(self, user_id: int | None = None) -> None:
         if user_id is None:
             self._entries.clear()
+            self._loading.clear()
+            self._generation.clear()
+            self._all_generation += 1
         else:
             self._entries.pop(user_id, None)
+            self._loading.pop(user_id, None)
+            self._generation[user_id] = self._generation.get(user_id, 0) + 1
+
+    def _stamp(self, user_id: int) -> tuple[int, int]:
+        return self._all_generation, self._generation.get(user_id, 0)
+
+    async def load(self, user_id: int,
+                   read: Callable[[int], Awaitable[Account | None]]) -> Account | None:
+        """The account as the catalogue has it now (one read shared by concurrent callers;
+        the read is its own task, so a caller that goes away does not cancel the others')."""
+        if self.ttl <= 0:  # no cache: every request reads for itself
+            return await read(user_id)
+        task = self._loading.get(user_id)
+        if task is None:
+            stamp, started = self._stamp(user_id), time.monotonic()
+            task = asyncio.ensure_future(self._fetch(user_id, read, stamp, started))
+            self._loading[user_id] = task
+            task.add_done_callback(lambda t: self._done(user_id, t))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, user_id: int, read: Callable[[int], Awaitable[Account | None]],
+                     stamp: tuple[int, int], started: float) -> Account | None:
+        account = await read(user_id)
+        if self._stamp(user_id) == stamp:  # no change in this process since the read began
+            self.put(user_id, account, started)
+        return account
+
+    def _done(self, user_id: int, task: asyncio.Future[Account | None]) -> None:
+        if self._loading.get(user_id) is task:
+            del self._loading[user_id]
+        if not task.cancelled():
+            task.exception()  # retrieved, even when every caller went away
 
 
 ACCOUNTS = web.AppKey("accounts", AccountCache)
@@ -70,8 +115,9 @@ async def resolve(app: web.Application, claims: TokenClaims) -> Principal:
     cache = app[ACCOUNTS]
     found, account = cache.get(claims.user_id)
     if not found:
-        account = await app[keys.DB].run(load_account, claims.user_id)
-        cache.put(claims.user_id, account)
+        db = app[keys.DB]
+        # A read (no write lock): resolving the caller never waits behind a writer.
+        account = await cache.load(claims.user_id, lambda uid: db.read(load_account, uid))
     if account is None or not account.active:
         raise Unauthorized("this account is disabled or no longer exists", code="account_disabled")
     if account.token_version != claims.version:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ import jwt
 from server.http.errors import Unauthorized
 from server.settings import Settings
 
+VERIFIED_MAX = 10_000  # checked tokens remembered (a few hundred bytes each)
 ALGORITHM = "HS256"  # the only one accepted; "none" and every other are refused by decode()
 
 
@@ -59,6 +61,10 @@ class TokenIssuer:
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self.ttl = timedelta(seconds=settings.jwt_ttl_seconds)
+        # Tokens whose signature and claims were checked, with their claims: a player sends
+        # the same token with every segment, and the same string verifies the same way until
+        # it expires (checked on every use). Refusals are never remembered.
+        self._verified: dict[str, TokenClaims] = {}
 
     def issue(self, user_id: int, username: str, role: str, agency_id: int | None,
               now: datetime | None = None, version: int = 0) -> tuple[str, datetime]:
@@ -73,6 +79,19 @@ class TokenIssuer:
 
     def check(self, token: str) -> TokenClaims:
         """Decode and check signature, algorithm, expiry, issuer and audience."""
+        known = self._verified.get(token)
+        if known is not None:
+            if time.time() < known.expires_at.timestamp():  # as jwt's own exp check
+                return known
+            del self._verified[token]
+            raise Unauthorized("token expired; log in again", code="token_expired")
+        claims = self._decode(token)
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = claims
+        return claims
+
+    def _decode(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token, self.secret, algorithms=[ALGORITHM], audience=self.audience,

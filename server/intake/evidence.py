@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from integrity.timefmt import MissingOffset, parse_rfc3339
 from server.catalogue.models import EVIDENCE_KINDS, EVIDENCE_STATUSES, EvidenceItem
 from server.custody.retention import (
     DISPOSED,  # the class of an item disposed of after its retention
@@ -43,12 +44,11 @@ def _query_time(field: str, raw: str, end_of_day: bool) -> datetime:
         if len(raw) == 10:
             day = datetime.fromisoformat(raw).replace(tzinfo=UTC)
             return day + timedelta(days=1) - timedelta(microseconds=1) if end_of_day else day
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_rfc3339(raw)
+    except MissingOffset:
+        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)") from None
     except ValueError:
         raise _filter_error(field, "not_time", "must be an RFC 3339 time or a date") from None
-    if value.tzinfo is None:
-        raise _filter_error(field, "not_time", "needs a UTC offset (e.g. Z or +08:00)")
-    return value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -134,8 +134,19 @@ class Disposed(CustodianError):
     code = "disposed"
 
 
-def item_json(item: EvidenceItem) -> dict[str, Any]:
-    """The public listing fields of API.md plus what a reviewer needs."""
+# The columns item_json reads (the list selects only these).
+LIST_COLUMNS = (
+    EvidenceItem.id, EvidenceItem.sha256, EvidenceItem.size, EvidenceItem.kind,
+    EvidenceItem.status, EvidenceItem.status_reason, EvidenceItem.recorded_at,
+    EvidenceItem.received_at, EvidenceItem.device_id, EvidenceItem.officer_id,
+    EvidenceItem.station_id, EvidenceItem.original_filename, EvidenceItem.agency_id,
+    EvidenceItem.retention_until, EvidenceItem.retention_class,
+)
+
+
+def item_json(item: Any) -> dict[str, Any]:
+    """The public listing fields of API.md plus what a reviewer needs (from an EvidenceItem or
+    a row of LIST_COLUMNS)."""
     return {
         "id": item.id, "sha256": item.sha256, "size": item.size, "kind": item.kind,
         "status": item.status, "status_reason": item.status_reason,
@@ -151,8 +162,10 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     """One item with its renditions, probe results, jobs, playback links, deliveries and the
     cases (of agencies the caller sees) it is linked to."""
     from server.catalogue.models import Job
+    from server.custody.derivation import derived_files
     from server.media.job import renditions
     from server.media.jobs import job_json
+    from transcode.renditions import links as rendition_links
 
     base = f"/api/v1/evidence/{item.id}"
     rends = renditions(s, item.id)
@@ -160,15 +173,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     links = {"original": f"{base}/original"}
     if item.retention_class == DISPOSED:
         names, links = set(), {}  # no longer served
-    if "hls/index.m3u8" in names:
-        links["hls"] = f"{base}/hls/index.m3u8"
-    if "trickplay/thumbnails.vtt" in names:
-        links["thumbnails"] = f"{base}/thumbnails.vtt"
-    if "waveform.json" in names:
-        links["waveform"] = f"{base}/waveform.json"
-    if "preview.jpg" in names:
-        links["preview"] = f"{base}/preview.jpg"
-    links.update(media_links(base, names))
+    links.update(rendition_links(base, names))
     info = item.media_info or {}
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
@@ -177,7 +182,7 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
                        for r in rends],
         "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
-        "derivation": info.get("derivation", []),
+        "derivation": [d.to_dict() for d in derived_files(s, item.id)],
         **media_details(info),
         "intake_link_error": info.get("intake_link_error"),
         "job": job_json(job) if job else None,
@@ -198,18 +203,9 @@ def _public_probe(probe: Any) -> Any:
 def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     """Whose camera it was at recorded_at, as the registry says (issue 16)."""
     from server.catalogue.models import ItemAttribution
-    from server.people.registry import attribution_json
+    from server.people.registry_attribution import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
-def media_links(base: str, names: set[str]) -> dict[str, str]:
-    """Links of the renditions the media branch adds (thumbnail, subtitles, GPS track)."""
-    out = {}
-    for name, key in (("thumb.jpg", "thumbnail"), ("subtitles.vtt", "subtitles"), ("gps.json", "gps")):
-        if name in names:
-            out[key] = f"{base}/{name}"
-    return out
-
-
 def media_details(info: dict[str, Any]) -> dict[str, Any]:
     """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
     return {"photo": info.get("photo"), "text_track": info.get("text_track"),
@@ -218,7 +214,7 @@ def media_details(info: dict[str, Any]) -> dict[str, Any]:
 
 def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
     """The case stages the item is (or was) linked to."""
-    from server.cases.core import item_links
+    from server.cases.queries import item_links
 
     return item_links(s, item_id, who)
 
@@ -266,7 +262,7 @@ def servable_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
     return item
 
 
-def _encode_cursor(item: EvidenceItem) -> str:
+def _encode_cursor(item: Any) -> str:
     raw = f"{iso(item.received_at)}|{item.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
@@ -274,7 +270,7 @@ def _encode_cursor(item: EvidenceItem) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, item_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at.replace("Z", "+00:00")), item_id
+        return parse_rfc3339(at), item_id
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("bad cursor", code="bad_cursor") from None
 
@@ -285,17 +281,17 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     """Items visible to the caller, newest first, keyset-paginated."""
     require(who, READ_EVIDENCE)
     limit = max(1, min(limit, PAGE_MAX))
-    q = select(EvidenceItem)
+    q = select(*LIST_COLUMNS)
     if not sees_all(who):
         q = q.where(EvidenceItem.agency_id == who.agency_id)
     if sha256:
         q = q.where(EvidenceItem.sha256 == sha256.lower())
     if case:  # a case id or case number: the items linked to it now
-        from server.cases.core import case_item_filter
+        from server.cases.queries import case_item_filter
 
         q = q.where(case_item_filter(s, case, who))
     if unit:  # footage of the officers of a unit (科室/中队), as the registry attributes it
-        from server.people.registry import unit_item_clause
+        from server.people.registry_attribution import unit_item_clause
 
         q = q.where(unit_item_clause(unit))
     if filters is not None:
@@ -304,7 +300,10 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
         at, item_id = _decode_cursor(cursor)
         q = q.where(or_(EvidenceItem.received_at < at,
                         and_(EvidenceItem.received_at == at, EvidenceItem.id < item_id)))
-    rows = list(s.scalars(q.order_by(EvidenceItem.received_at.desc(), EvidenceItem.id.desc()).limit(limit + 1)))
+    # Columns, not ORM entities: a page is 50-200 rows and building mapped objects (identity map,
+    # instance state) for each cost more than the query itself.
+    rows = s.execute(q.order_by(EvidenceItem.received_at.desc(), EvidenceItem.id.desc())
+                     .limit(limit + 1)).all()
     more = len(rows) > limit
     rows = rows[:limit]
     jobs = _pending_jobs(s, [r.id for r in rows if r.status in PENDING_STATUSES])
@@ -312,6 +311,11 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
     return {"items": [{**item_json(r), "cases": cases.get(r.id, []),
                        **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
             "next": _encode_cursor(rows[-1]) if more else None}
+
+
+# A list of ids bound as one expanding parameter: the statement stays the same (cached) whatever
+# the page, and its values are not coerced one by one as `.in_(a_list)` would.
+_IDS = bindparam("ids", expanding=True)
 
 
 def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -323,8 +327,8 @@ def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, 
     out: dict[str, list[dict[str, Any]]] = {}
     rows = s.execute(select(CaseLink.item_id, Case.id, Case.number, CaseLink.stage)
                      .join(Case, Case.id == CaseLink.case_id)
-                     .where(CaseLink.item_id.in_(item_ids), CaseLink.unlinked_at.is_(None))
-                     .order_by(CaseLink.linked_at))
+                     .where(CaseLink.item_id.in_(_IDS), CaseLink.unlinked_at.is_(None))
+                     .order_by(CaseLink.linked_at), {"ids": item_ids})
     for item_id, case_id, number, stage in rows:
         out.setdefault(item_id, []).append({"id": case_id, "number": number, "stage": stage})
     return out
@@ -341,7 +345,8 @@ def _pending_jobs(s: Session, item_ids: list[str]) -> dict[str, dict[str, Any]]:
     from server.catalogue.models import Job
 
     out: dict[str, dict[str, Any]] = {}
-    for job in s.scalars(select(Job).where(Job.subject.in_(item_ids)).order_by(Job.id)):
+    for job in s.execute(select(Job.id, Job.subject, Job.kind, Job.state, Job.progress, Job.attempts)
+                         .where(Job.subject.in_(_IDS)).order_by(Job.id), {"ids": item_ids}):
         out[job.subject] = {"id": job.id, "kind": job.kind, "state": job.state,
                             "progress": round(job.progress, 3), "attempts": job.attempts}
     return out

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 from server.catalogue.db import Database
@@ -45,9 +46,13 @@ class WorkerPool:
     """N concurrent job loops sharing one catalogue and store."""
 
     def __init__(self, settings: Settings, db: Database, store: ObjectStore, *,
-                 concurrency: int | None = None, name: str | None = None):
+                 concurrency: int | None = None, name: str | None = None,
+                 executor: Executor | None = None):
         self.settings, self.db, self.store = settings, db, store
         self.concurrency = concurrency or settings.worker_concurrency
+        # Jobs run on their own threads (the app's job pool in `custodian serve`), never on
+        # asyncio's default executor where they would queue other work behind them.
+        self.executor = executor or ThreadPoolExecutor(self.concurrency + 1, "job")
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.handlers = handlers()
         self._stop = asyncio.Event()
@@ -67,8 +72,8 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             try:
-                await loop.run_in_executor(None, sweep_work, self.settings, self.db)
-                await loop.run_in_executor(None, sweep_exports, self.db)
+                await loop.run_in_executor(self.executor, sweep_work, self.settings, self.db)
+                await loop.run_in_executor(self.executor, sweep_exports, self.db)
             except Exception as exc:  # an outage: the next round tries again
                 self.outage.failed(exc)
             await self._sleep(max(5.0, float(self.settings.job_lease_seconds)))
@@ -141,7 +146,7 @@ class WorkerPool:
         try:
             handler = self.handlers[kind]
             result = await loop.run_in_executor(
-                None, handler, self.settings, self.db, self.store, subject,
+                self.executor, handler, self.settings, self.db, self.store, subject,
                 lambda f: progress.__setitem__(0, f))
         except Exception as exc:  # every failure is recorded on the job, never crashes the loop
             deadline = time.monotonic() + lease

@@ -15,6 +15,7 @@ from integrity.ledger import AGENCY, USER
 from server.catalogue.models import ROLES, Agency, User, utcnow
 from server.custody.ledger import append
 from server.http.errors import BadRequest, Conflict, NotFound
+from server.isotime import iso
 from server.people.passwords import hash_password
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def get_agency_by_code(s: Session, code: str) -> Agency:
 
 def agency_json(a: Agency) -> dict[str, Any]:
     return {"id": a.id, "code": a.code, "name": a.name,
-            "created_at": a.created_at.isoformat().replace("+00:00", "Z") if a.created_at else None}
+            "created_at": iso(a.created_at)}
 
 
 def add_agency(s: Session, code: str, name: str, *, actor: str | None = None) -> Agency:

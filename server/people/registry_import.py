@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.catalogue.models import Agency, Device, Officer
-from server.http.access import Principal, require
+from server.http.access import WRITE_REGISTRY, Principal, require
 from server.http.errors import BadRequest, CustodianError
-from server.people import registry
+from server.people import registry, registry_common
+from server.people.registry_vocab import DEVICE_KINDS
 
 KINDS = ("officers", "devices")
 # Column headers as agencies write them (Chinese or English) -> the field.
@@ -63,8 +64,8 @@ def read_table(data: bytes) -> list[dict[str, str]]:
     if not any(header):
         raise BadRequest("no known column in the header row (e.g. code, name, certificate, unit, "
                          "serial, model, kind, officer, from)", code="bad_import")
-    if len(rows) - 1 > registry.IMPORT_MAX_ROWS:
-        raise BadRequest(f"more than {registry.IMPORT_MAX_ROWS} rows; split the file",
+    if len(rows) - 1 > registry_common.IMPORT_MAX_ROWS:
+        raise BadRequest(f"more than {registry_common.IMPORT_MAX_ROWS} rows; split the file",
                          code="bad_import")
     out = []
     for r in rows[1:]:
@@ -78,8 +79,8 @@ def rows_from_json(data: Mapping[str, Any]) -> list[dict[str, str]]:
     rows = data.get("rows")
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise BadRequest("rows must be a list of objects", code="bad_import")
-    if len(rows) > registry.IMPORT_MAX_ROWS:
-        raise BadRequest(f"more than {registry.IMPORT_MAX_ROWS} rows; split them",
+    if len(rows) > registry_common.IMPORT_MAX_ROWS:
+        raise BadRequest(f"more than {registry_common.IMPORT_MAX_ROWS} rows; split them",
                          code="bad_import")
     out = []
     for r in rows:
@@ -126,7 +127,7 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
     """Check every row (required fields, formats, duplicates in the file and in the catalogue);
     unless dry_run, register the good rows (each ledgered as its own act). Row numbers are the
     spreadsheet's (the header is row 1)."""
-    require(who, registry.WRITE_REGISTRY)
+    require(who, WRITE_REGISTRY)
     if kind not in KINDS:
         raise BadRequest(f"kind must be one of {', '.join(KINDS)}", code="bad_import")
     errors: list[dict[str, Any]] = []
@@ -150,7 +151,7 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
         ref = row["agency"] or ""
         if ref not in agencies:  # each agency named in the file is looked up once
             try:
-                agencies[ref] = registry._agency_for_write(s, who, ref or None)
+                agencies[ref] = registry_common.agency_for_write(s, who, ref or None)
             except CustodianError as exc:
                 agencies[ref] = exc
         ag = agencies[ref] if isinstance(agencies[ref], Agency) else None
@@ -198,7 +199,7 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
     problems: list[dict[str, Any]] = []
     code = row.get("code", "")
     if code:
-        if not registry.CODE_RE.match(code):
+        if not registry_common.CODE_RE.match(code):
             problems.append(_p("bad_code", f"officer code {code!r} may hold only letters, digits, "
                                "'.', '_', '-'", field="code", value=code))
         elif code in seen:
@@ -227,7 +228,7 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
         problems.append(_p("too_long", "unit is longer than 200 characters", field="unit", max=200))
     if row.get("user"):
         try:
-            registry._user_ref(s, row["user"], ag.id if ag else None)
+            registry.resolve_user(s, row["user"], ag.id if ag else None)
         except CustodianError as exc:
             problems.append(_p(exc.code, exc.message, value=row["user"]))
     return problems
@@ -238,7 +239,7 @@ def _check_device(row: dict[str, Any], ag: Agency | None, n: int, seen: dict[str
     problems: list[dict[str, Any]] = []
     serial = row.get("serial", "")
     if serial:
-        if not registry.CODE_RE.match(serial):
+        if not registry_common.CODE_RE.match(serial):
             problems.append(_p("bad_code", f"serial {serial!r} may hold only letters, digits, "
                                "'.', '_', '-'", field="serial", value=serial))
         elif serial in seen:
@@ -249,9 +250,9 @@ def _check_device(row: dict[str, Any], ag: Agency | None, n: int, seen: dict[str
                                value=serial))
         seen.setdefault(serial, n)
     kind = _kind_value(row.get("kind", ""))
-    if kind and kind not in registry.DEVICE_KINDS:
+    if kind and kind not in DEVICE_KINDS:
         problems.append(_p("bad_kind", f"kind {row['kind']!r} is not one of "
-                               f"{', '.join(registry.DEVICE_KINDS)}", value=row["kind"]))
+                               f"{', '.join(DEVICE_KINDS)}", value=row["kind"]))
     if len(row.get("model", "")) > 200:
         problems.append(_p("too_long", "model is longer than 200 characters", field="model",
                                max=200))
@@ -271,9 +272,9 @@ def _check_device(row: dict[str, Any], ag: Agency | None, n: int, seen: dict[str
                                field="from"))
         else:
             try:
-                row["_from"] = registry.parse_time(row["from"], "from", zone)
+                row["_from"] = registry_common.parse_time(row["from"], "from", zone)
                 if row.get("to"):
-                    row["_to"] = registry.parse_time(row["to"], "to", zone)
+                    row["_to"] = registry_common.parse_time(row["to"], "to", zone)
                     if row["_to"] <= row["_from"]:
                         problems.append(_p("to_before_from", "to is not after from"))
             except CustodianError as exc:

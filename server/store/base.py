@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from server.http.errors import BadRequest
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+    from server.store.staging import UploadStaging
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 COPY_BLOCK = 1024 * 1024  # why 1 MiB: large enough that Python overhead vanishes next to hashing
@@ -39,11 +43,15 @@ class ObjectStore(ABC):
     name: str
 
     @abstractmethod
-    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def put_file(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         """Copy a file into the store, verifying its bytes hash to the key."""
 
     @abstractmethod
-    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def adopt(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         """Take ownership of a file whose hash the caller computed while writing it (an upload);
         the file is moved (or copied) in and must not be used by the caller afterwards."""
 
@@ -70,6 +78,28 @@ class ObjectStore(ABC):
     @abstractmethod
     def health(self) -> None:
         """Raise StoreUnavailable when the store cannot be reached."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """The object's file for readers that need a path (transcoding, hashing), or None
+        where objects are not files here (S3: read with open_range). Never write to it."""
+        return None
+
+    def location(self, key: str) -> str:
+        """Where an object (or a planted key) lives, for people reading a report."""
+        return f"{self.name}:{key}"
+
+    def set_retention(self, sha256: str, until: datetime) -> None:
+        """Keep the object at least until `until` where the store itself enforces retention
+        (S3 Object Lock; it only ever moves later); local stores are guarded by the API."""
+        return None
+
+    def legal_hold(self, sha256: str, on: bool) -> None:
+        """Set or release the store's own legal hold on an object, where it has one."""
+        return None
+
+    def staging(self, settings: Settings) -> UploadStaging:
+        """Where unfinished uploads of this store wait (server/store/staging.py)."""
+        raise NotImplementedError(f"store {self.name!r} has no upload staging")
 
     def stray_files(self) -> Iterator[str]:
         """Anything in the store that is not an object at its own key's place (planted files,

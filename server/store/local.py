@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from server.http.errors import (
     ObjectMismatch,
@@ -29,6 +29,10 @@ from server.store.base import (
     check_key,
     stream_file,
 )
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+    from server.store.staging import UploadStaging
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +134,9 @@ class LocalStore(ObjectStore):
             raise StoreUnavailable(f"store folder {self.root} is not writable")
 
     # -- writes --------------------------------------------------------------------------
-    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def put_file(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         check_key(sha256)
         size = os.stat(path).st_size
         final = self.path_for(sha256)
@@ -150,7 +156,9 @@ class LocalStore(ObjectStore):
         finally:
             tmp.unlink(missing_ok=True)
 
-    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def adopt(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         check_key(sha256)
         size = os.stat(path).st_size
         final = self.path_for(sha256)
@@ -228,6 +236,35 @@ class LocalStore(ObjectStore):
             raise ObjectNotFound(f"object {sha256} is not in the store")
         return p
 
+    def location(self, key: str) -> str:
+        try:
+            return str(self.path_for(key))
+        except Exception:  # a planted name that is not a hash still has a place
+            return str(self.root / key[:2] / key[2:4] / key)
+
+    def staging(self, settings: Settings) -> UploadStaging:
+        from server.store.staging import LocalStaging
+
+        folder = (
+            Path(settings.upload_staging_path).expanduser().resolve()
+            if settings.upload_staging_path
+            else self.tmp
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        if folder.stat().st_dev == self.root.stat().st_dev:
+            return LocalStaging(folder, self.adopt, self.exists)
+
+        def copy_in(
+            path: Path, sha256: str, *, retention_until: datetime | None = None
+        ) -> PutResult:
+            # Another filesystem: no link possible, the bytes are copied (and re-checked).
+            try:
+                return self.put_file(path, sha256, retention_until=retention_until)
+            finally:
+                path.unlink(missing_ok=True)
+
+        return LocalStaging(folder, copy_in, self.exists)
+
     def stray_files(self) -> Iterator[str]:
         for dirpath, dirnames, filenames in os.walk(self.root):
             here = Path(dirpath)
@@ -237,8 +274,12 @@ class LocalStore(ObjectStore):
                 path = here / name
                 rel = path.relative_to(self.root)
                 parts = rel.parts
-                ok = (len(parts) == 3 and SHA256_RE.match(name) is not None
-                      and parts[0] == name[:2] and parts[1] == name[2:4])
+                ok = (
+                    len(parts) == 3
+                    and SHA256_RE.match(name) is not None
+                    and parts[0] == name[:2]
+                    and parts[1] == name[2:4]
+                )
                 if not ok:
                     yield str(path)
 
@@ -250,5 +291,9 @@ class LocalStore(ObjectStore):
                 if not second.is_dir():
                     continue
                 for obj in sorted(second.iterdir()):
-                    if SHA256_RE.match(obj.name) and obj.name[:2] == first.name and obj.name[2:4] == second.name:
+                    if (
+                        SHA256_RE.match(obj.name)
+                        and obj.name[:2] == first.name
+                        and obj.name[2:4] == second.name
+                    ):
                         yield obj.name

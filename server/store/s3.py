@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -24,6 +24,10 @@ from server.http.errors import (
     StoreUnavailable,
 )
 from server.store.base import COPY_BLOCK, SHA256_RE, ObjectStore, PutResult, check_key
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+    from server.store.staging import UploadStaging
 
 logger = logging.getLogger(__name__)
 
@@ -87,14 +91,22 @@ class S3Store(ObjectStore):
         if isinstance(exc, ClientError):
             code = exc.response.get("Error", {}).get("Code", "")
             msg = exc.response.get("Error", {}).get("Message", "")
-            if code in _MISMATCH_CODES and "checksum" in (msg + code).lower() or code == "BadDigest":
-                return ObjectMismatch(f"{what}: S3 refused the bytes, their SHA-256 does not match ({code})")
+            if (
+                code in _MISMATCH_CODES
+                and "checksum" in (msg + code).lower()
+                or code == "BadDigest"
+            ):
+                return ObjectMismatch(
+                    f"{what}: S3 refused the bytes, their SHA-256 does not match ({code})"
+                )
             if code in _FULL_CODES:
                 return StoreFull(f"{what}: S3 has no room ({code}: {msg})")
             if code in ("NoSuchKey", "404", "NotFound"):
                 return ObjectNotFound(f"{what}: not in bucket {self.bucket}")
             if code == "NoSuchBucket":
-                return StoreUnavailable(f"bucket {self.bucket} does not exist at {self.endpoint_url or 'AWS'}")
+                return StoreUnavailable(
+                    f"bucket {self.bucket} does not exist at {self.endpoint_url or 'AWS'}"
+                )
             return StoreUnavailable(f"{what}: S3 error {code}: {msg}")
         if isinstance(exc, (EndpointConnectionError, BotoCoreError, OSError)):
             return StoreUnavailable(
@@ -139,7 +151,9 @@ class S3Store(ObjectStore):
         until = retention_until or datetime.now(UTC) + self.default_retention
         return {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": until}
 
-    def put_file(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def put_file(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         check_key(sha256)
         size = os.stat(path).st_size
         what = f"put {path} as {sha256}"
@@ -147,7 +161,9 @@ class S3Store(ObjectStore):
             existing = self._head(sha256)
             if existing is not None:
                 if existing != size:
-                    raise ObjectMismatch(f"{what}: object exists with {existing} bytes, new copy has {size}")
+                    raise ObjectMismatch(
+                        f"{what}: object exists with {existing} bytes, new copy has {size}"
+                    )
                 return PutResult(sha256, size, created=False)
             self.check_space(size)
             if size <= self.multipart_threshold:
@@ -173,17 +189,23 @@ class S3Store(ObjectStore):
         logger.info("stored object %s (%d bytes) in s3://%s", sha256, size, self.bucket)
         return PutResult(sha256, size, created=True)
 
-    def adopt(self, path: Path, sha256: str, *, retention_until: datetime | None = None) -> PutResult:
+    def adopt(
+        self, path: Path, sha256: str, *, retention_until: datetime | None = None
+    ) -> PutResult:
         try:
             return self.put_file(path, sha256, retention_until=retention_until)
         finally:
             Path(path).unlink(missing_ok=True)
 
-    def _multipart(self, path: Path, sha256: str, retention_until: datetime | None, what: str) -> None:
+    def _multipart(
+        self, path: Path, sha256: str, retention_until: datetime | None, what: str
+    ) -> None:
         """Upload in parts, each with its own SHA-256 checked by S3, and our whole-file hash
         checked before completing: a mismatch aborts, leaving no object."""
         upload = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key(sha256), ChecksumAlgorithm="SHA256",
+            Bucket=self.bucket,
+            Key=self.key(sha256),
+            ChecksumAlgorithm="SHA256",
             **self._lock_args(retention_until),
         )
         upload_id = upload["UploadId"]
@@ -199,20 +221,32 @@ class S3Store(ObjectStore):
                     whole.update(chunk)
                     part_sum = base64.b64encode(hashlib.sha256(chunk).digest()).decode()
                     r = self.client.upload_part(
-                        Bucket=self.bucket, Key=self.key(sha256), UploadId=upload_id,
-                        PartNumber=number, Body=chunk, ChecksumSHA256=part_sum,
+                        Bucket=self.bucket,
+                        Key=self.key(sha256),
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
+                        ChecksumSHA256=part_sum,
                     )
-                    parts.append({"PartNumber": number, "ETag": r["ETag"], "ChecksumSHA256": part_sum})
+                    parts.append(
+                        {"PartNumber": number, "ETag": r["ETag"], "ChecksumSHA256": part_sum}
+                    )
                     number += 1
             if whole.hexdigest() != sha256:
-                raise ObjectMismatch(f"{what}: bytes hash to {whole.hexdigest()}; nothing was stored")
+                raise ObjectMismatch(
+                    f"{what}: bytes hash to {whole.hexdigest()}; nothing was stored"
+                )
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key(sha256), UploadId=upload_id,
+                Bucket=self.bucket,
+                Key=self.key(sha256),
+                UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
             )
         except BaseException:
             try:
-                self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key(sha256), UploadId=upload_id)
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self.key(sha256), UploadId=upload_id
+                )
             except Exception:  # the abort is best effort; the original error matters
                 logger.warning("could not abort multipart upload %s", upload_id)
             raise
@@ -220,7 +254,9 @@ class S3Store(ObjectStore):
     # -- reads ---------------------------------------------------------------------------
     def _head(self, sha256: str) -> int | None:
         try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))["ContentLength"])
+            return int(
+                self.client.head_object(Bucket=self.bucket, Key=self.key(sha256))["ContentLength"]
+            )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
@@ -248,6 +284,37 @@ class S3Store(ObjectStore):
         except Exception as exc:
             raise self._translate(exc, f"head {sha256}") from exc
         return {"mode": h.get("ObjectLockMode"), "until": h.get("ObjectLockRetainUntilDate")}
+
+    def location(self, key: str) -> str:
+        return f"s3:objects/{key}"
+
+    def set_retention(self, sha256: str, until: datetime) -> None:
+        current = self.retention(sha256).get("until")
+        if current is not None and until <= current:
+            return  # COMPLIANCE mode: the date may only move later, never try to shorten it
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket,
+                Key=self.key(sha256),
+                Retention={"Mode": "COMPLIANCE", "RetainUntilDate": until},
+            )
+        except Exception as exc:
+            raise self._translate(exc, f"retention of {sha256}") from exc
+
+    def legal_hold(self, sha256: str, on: bool) -> None:
+        try:
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket,
+                Key=self.key(sha256),
+                LegalHold={"Status": "ON" if on else "OFF"},
+            )
+        except Exception as exc:
+            raise self._translate(exc, f"legal hold of {sha256}") from exc
+
+    def staging(self, settings: Settings) -> UploadStaging:
+        from server.store.s3_staging import S3Staging
+
+        return S3Staging(self, settings.upload_staging_part_bytes)
 
     def open_range(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         args: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key(sha256)}
@@ -286,7 +353,11 @@ class S3Store(ObjectStore):
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
                 for obj in page.get("Contents", []):
                     key = obj["Key"]
-                    if not (key.startswith("objects/") and SHA256_RE.match(key.removeprefix("objects/"))):
+                    if key.startswith("staging/"):
+                        continue  # unfinished uploads (server/store/s3_staging.py)
+                    if not (
+                        key.startswith("objects/") and SHA256_RE.match(key.removeprefix("objects/"))
+                    ):
                         yield f"s3://{self.bucket}/{key}"
         except Exception as exc:
             raise self._translate(exc, f"list {self.bucket}") from exc

@@ -488,6 +488,7 @@ async def test_proposals_and_auto_link(make_client, tmp_path) -> None:  # type: 
                 it.officer_id, it.device_id = officer, device
                 it.recorded_at = T0 + timedelta(minutes=minutes)
                 it.media_info = {"probe": {"duration_s": secs}}
+                it.duration_s = secs
 
             db.call(upd)
         c = await w.case(number="P-1")

@@ -76,7 +76,7 @@ def test_case_numbers_unique_per_agency(db) -> None:  # type: ignore[no-untyped-
 
 
 def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-def]
-    from server.cases import core as cases
+    from server.cases import approvals, commands, facts
     from server.catalogue.models import LedgerRow
     from server.people.accounts import add_agency, add_user
 
@@ -96,7 +96,7 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
     # opened_at); the case is then moved 30 hours into the past, as if entered then
     t0 = (datetime.now(UTC) - timedelta(minutes=10)).replace(microsecond=0)
     c = db.call(
-        cases.create_case,
+        commands.create_case,
         who,
         {
             "number": "丽-1",
@@ -128,21 +128,21 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
     }
     # A back-dated approval is refused: the approval time is the server's.
     with pytest.raises(BadRequest):
-        db.call(cases.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings)
-    req = db.call(cases.add_approval, c["id"], who, form, settings)
+        db.call(approvals.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings)
+    req = db.call(approvals.add_approval, c["id"], who, form, settings)
     assert req["handler_id"] == uids[0] and req["status"] == "pending"
-    rep = db.call(cases.compliance_report, "丽-1", who, settings)
+    rep = db.call(facts.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
     assert rep["findings"][0]["code"] == "approval_missing"  # a request is no approval
     r = Principal(uids[1], "r", "reviewer", who.agency_id)
     lg = Principal(uids[2], "l", "legal", who.agency_id)
     with pytest.raises(Conflict):  # the approver waits for the reviewer
-        db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
-    db.call(cases.decide_approval, req["id"], r, {"decision": "approve", "opinion": "同意"})
+        db.call(approvals.decide_approval, req["id"], lg, {"decision": "approve"})
+    db.call(approvals.decide_approval, req["id"], r, {"decision": "approve", "opinion": "同意"})
     before = datetime.now(UTC)
-    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    done = db.call(approvals.decide_approval, req["id"], lg, {"decision": "approve"})
     assert done["status"] == "approved" and done["fields"]["unit_opinion"] == "u"
-    rep = db.call(cases.compliance_report, "丽-1", who, settings)
+    rep = db.call(facts.compliance_report, "丽-1", who, settings)
     assert [f["rule"] for f in rep["findings"]] == ["art8-emergency-approval-24h"]
     assert rep["findings"][0]["code"] == "approval_late"
     late = rep["findings"][0]["detail"]["approved_at"]
@@ -156,7 +156,7 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
 def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type: ignore[no-untyped-def]
     """Parties and officers are JSON: the search finds them on SQLite and PostgreSQL alike, and
     pending=me lists what waits for each named person in turn."""
-    from server.cases import core as cases
+    from server.cases import approvals, commands, queries
     from server.people.accounts import add_agency, add_user
 
     settings = db.settings
@@ -172,7 +172,7 @@ def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type:
     agency = db.call(lambda s: s.scalar(select(Agency)).id)
     o, r, lg = (Principal(u, n, role, agency) for u, n, role in zip(uids, "orl", ("officer", "reviewer", "legal"), strict=True))
     db.call(
-        cases.create_case,
+        commands.create_case,
         o,
         {
             "number": "S-1",
@@ -185,14 +185,14 @@ def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type:
         settings,
     )
     db.call(
-        cases.create_case,
+        commands.create_case,
         o,
         {"number": "S-2", "title": "其他", "enforcement_type": "penalty", "procedure": "simple"},
         settings,
     )
 
     def numbers(q: str) -> list[str]:
-        return [c["number"] for c in db.call(cases.list_cases, o, q=q)["items"]]
+        return [c["number"] for c in db.call(queries.list_cases, o, q=q)["items"]]
 
     assert numbers("某超市") == ["S-1"]
     assert numbers("吴某") == ["S-1"]
@@ -201,15 +201,15 @@ def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type:
     assert numbers("其他") == ["S-2"]
     assert numbers("不存在") == []
     req = db.call(
-        cases.add_approval,
+        approvals.add_approval,
         "S-1",
         o,
         {"kind": "initiation", "reviewer_id": uids[1], "approver_id": uids[2]},
         settings,
     )
-    pending = lambda who: [a["id"] for a in db.call(cases.list_approvals, who, pending="me")["items"]]  # noqa: E731
+    pending = lambda who: [a["id"] for a in db.call(approvals.list_approvals, who, pending="me")["items"]]  # noqa: E731
     assert (pending(o), pending(r), pending(lg)) == ([], [req["id"]], [])
-    db.call(cases.decide_approval, req["id"], r, {"decision": "approve"})
+    db.call(approvals.decide_approval, req["id"], r, {"decision": "approve"})
     assert (pending(r), pending(lg)) == ([], [req["id"]])
-    done = db.call(cases.decide_approval, req["id"], lg, {"decision": "approve"})
+    done = db.call(approvals.decide_approval, req["id"], lg, {"decision": "approve"})
     assert done["status"] == "approved" and pending(lg) == []

@@ -87,7 +87,7 @@ async def test_supervision_report_json_csv_and_xlsx(world) -> None:  # type: ign
     assert art8_row["案号"] == "SV-2" and art8_row["案件数"] == "1"
     await world.call("GET", "/api/v1/supervision?format=csv&table=nope", "supervisor", status=400)
 
-    from server.cases.supervision import read_xlsx
+    from server.cases.spreadsheet import read_xlsx
 
     r = await world.client.get(
         f"/api/v1/supervision?{period}&format=xlsx", headers=bearer(world.tokens["supervisor"])
@@ -212,7 +212,7 @@ async def test_supervision_per_unit_from_the_registry(world) -> None:  # type: i
 
 
 async def test_supervision_csv_cells_cannot_run_as_formulas(world) -> None:  # type: ignore[no-untyped-def]
-    from server.cases.supervision import safe_cell
+    from server.cases.spreadsheet import safe_cell
     from server.catalogue.models import Agency
 
     def rename(s):  # type: ignore[no-untyped-def]
@@ -237,7 +237,7 @@ async def test_batch_facts_equal_case_facts(world, tmp_path) -> None:  # type: i
     from datetime import UTC, datetime, timedelta
 
     from helpers import add_evidence, app_store
-    from server.cases.core import case_facts
+    from server.cases.facts import case_facts
     from server.cases.supervision import facts_of
     from server.catalogue.models import Case, EvidenceItem
 

@@ -19,15 +19,10 @@ from cases.test_compliance_rules import (
     video,
 )
 
-from server.cases.compliance import (
-    ApprovalFact,
-    CaseFacts,
-    archiving_blockers,
-    evaluate,
-    localize,
-)
+from server.cases.compliance import archiving_blockers, evaluate, localize
+from server.cases.compliance_facts import ApprovalFact, CaseFacts
 from server.cases.finding_texts import TEXTS, lang_of, render
-from server.cases.rulepack import load_rulebook
+from server.cases.rulebook import load_rulebook
 
 # rules whose compliant and non-compliant cases live in this file
 ARTICLE_RULES = frozenset(

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cases.rulepack import SHIPPED_RULES_DIR, load_rulebook
+from server.cases.rulebook import load_rulebook
+from server.cases.rulepack import SHIPPED_RULES_DIR
 from server.http.errors import SettingsError
 from server.settings import load_settings
 

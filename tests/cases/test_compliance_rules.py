@@ -8,16 +8,15 @@ from typing import Any
 
 import pytest
 
-from server.cases.compliance import (
+from server.cases.compliance import archiving_blockers, evaluate
+from server.cases.compliance_facts import (
     ApprovalFact,
     CaseFacts,
     ComplaintFact,
     ItemFact,
     RecordFact,
-    archiving_blockers,
-    evaluate,
 )
-from server.cases.rulepack import load_rulebook
+from server.cases.rulebook import load_rulebook
 
 PACK = load_rulebook("", "lishui").base
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from ingest.agent import EXIT_FATAL, EXIT_OK, EXIT_PROBLEMS, Agent
 from ingest.journal import Journal
 from server.catalogue.models import EvidenceItem, LedgerRow, Upload
 from server.http import appkeys as keys
-from server.intake.tus import intake_for
+from server.intake.upload_rows import intake_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,7 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     from server.catalogue.models import EvidenceItem, Station
     from server.people.accounts import add_agency, add_user
-    from server.people.registry import on_catalogued
+    from server.people.registry_attribution import on_catalogued
 
     root = tmp_path_factory.mktemp("registry-site")
     server = LiveServer(live_settings(root / "data", station_offline_seconds=300)).start()

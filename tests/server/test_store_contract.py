@@ -189,3 +189,25 @@ def test_s3_endpoint_down_is_a_clear_error(make_settings, tmp_path: Path) -> Non
     with pytest.raises(StoreUnavailable):
         store.health()
     assert path.read_bytes() == b"evidence"
+
+
+def test_store_answers_local_path_location_retention_and_hold(store: ObjectStore,
+                                                             tmp_path: Path) -> None:
+    """The whole store interface, so nobody outside server/store asks which backend it is."""
+    path, key = write(tmp_path / "a.bin", b"held evidence")
+    until = datetime.now(UTC) + timedelta(days=200)
+    store.put_file(path, key, retention_until=until)
+    local = store.local_path(key)
+    if store.name == "local":
+        assert local is not None and local.read_bytes() == b"held evidence"
+        assert store.location(key) == str(local)
+    else:
+        assert local is None and store.location(key) == f"s3:objects/{key}"
+    store.set_retention(key, until + timedelta(days=30))
+    store.set_retention(key, until - timedelta(days=30))  # never shortened, never an error
+    store.legal_hold(key, True)
+    store.legal_hold(key, False)
+    if store.name == "s3":
+        info = store.retention(key)  # type: ignore[attr-defined]
+        assert abs((info["until"] - (until + timedelta(days=30))).total_seconds()) < 2
+    assert store.read_all(key) == b"held evidence"

@@ -472,7 +472,7 @@ async def test_supervision_csv_cells_cannot_be_formulas(client, users) -> None: 
     assert not any(cell.startswith(("=", "+", "@")) for line in text.splitlines()
                    for cell in line.split(","))
 
-    from server.cases.supervision import safe_cell
+    from server.cases.spreadsheet import safe_cell
 
     assert [safe_cell(v) for v in ("-2", "+x", "@a", "\tb", "\rc", "ok", 5, -5)] == \
         ["'-2", "'+x", "'@a", "'\tb", "'\rc", "ok", 5, -5]

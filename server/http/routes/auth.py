@@ -10,15 +10,12 @@ from server.http import appkeys as keys
 from server.http.appkeys import HASH_POOL, LOGIN_SERIALIZER
 from server.http.errors import Unauthorized
 from server.http.netaddr import client_address
-from server.http.web import endpoint, iso, json_response, principal, read_json, require_str
+from server.http.schemas.people import Login, LoginReply, Me
+from server.http.web import endpoint, iso, json_response, principal, read_body
 from server.people.accounts import get_user
 from server.people.logins import LoginLimits, delay_for, fail, prepare, succeed
 
 routes = web.RouteTableDef()
-
-LOGIN_BODY = {"type": "object", "required": ["username", "password"],
-              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}
-
 
 def request_address(request: web.Request) -> str:
     """The client's address: X-Forwarded-For is believed from trusted_proxies only."""
@@ -28,13 +25,13 @@ def request_address(request: web.Request) -> str:
 
 @routes.post("/api/v1/auth/login")
 @endpoint("Exchange a username and password for a short-lived JWT", public=True, tags=("auth",),
-          body=LOGIN_BODY, responses={200: "token and expires_at", 401: "wrong credentials",
+          body=Login, responses={200: ("token and expires_at", LoginReply),
+                                 401: "wrong credentials",
                                       429: "too many failed logins for this user from this "
                                            "address", 503: "too many logins at once"})
 async def login_route(request: web.Request) -> web.Response:
-    data = await read_json(request)
-    username = require_str(data, "username", 100)
-    password = require_str(data, "password", 1000)
+    login = await read_body(request, Login)
+    username, password = login.username, login.password
     app = request.app
     db = app[keys.DB]
     limits = LoginLimits.of(app[keys.SETTINGS])
@@ -77,15 +74,15 @@ async def login_route(request: web.Request) -> web.Response:
     who, version = result
     token, expires = app[keys.TOKENS].issue(who.user_id, who.username, who.role, who.agency_id,
                                             version=version)
-    return json_response({"token": token, "expires_at": iso(expires), "role": who.role})
+    return json_response(LoginReply(token=token, expires_at=iso(expires) or "", role=who.role))
 
 
 @routes.get("/api/v1/auth/me")
-@endpoint("The authenticated user", tags=("auth",))
+@endpoint("The authenticated user", tags=("auth",), responses={200: ("the user", Me)})
 async def me(request: web.Request) -> web.Response:
     who = principal(request)
-    user = await request.app[keys.DB].run(get_user, who.user_id)
+    user = await request.app[keys.DB].read(get_user, who.user_id)
     if not user.active:
         raise Unauthorized("account disabled", code="account_disabled")
-    return json_response({"id": user.id, "username": user.username, "role": user.role,
-                          "agency_id": user.agency_id, "display_name": user.display_name})
+    return json_response(Me(id=user.id, username=user.username, role=user.role,
+                            agency_id=user.agency_id, display_name=user.display_name))

@@ -6,35 +6,28 @@ from aiohttp import web
 
 from server.cases.bookmarks import add_bookmark, add_clip, list_bookmarks, list_clips
 from server.http import appkeys as keys
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas.annotations import (
+    BookmarkList,
+    BookmarkReply,
+    ClipList,
+    ClipReply,
+    NewBookmark,
+    NewClip,
+)
+from server.http.web import endpoint, json_response, principal, read_body
 
 routes = web.RouteTableDef()
 
-BOOKMARK_BODY = {
-    "type": "object",
-    "required": ["time_s"],
-    "properties": {
-        "time_s": {"type": "number", "description": "media time in seconds"},
-        "note": {"type": "string"},
-    },
-}
-CLIP_BODY = {
-    "type": "object",
-    "required": ["evidence_id", "in_s", "out_s", "name"],
-    "properties": {
-        "evidence_id": {"type": "string"},
-        "in_s": {"type": "number"},
-        "out_s": {"type": "number"},
-        "name": {"type": "string"},
-    },
-}
-
 
 @routes.get("/api/v1/evidence/{id}/bookmarks")
-@endpoint("Bookmarks of an item, in time order", tags=("annotations",))
+@endpoint(
+    "Bookmarks of an item, in time order",
+    tags=("annotations",),
+    responses={200: ("the bookmarks", BookmarkList)},
+)
 async def get_bookmarks(request: web.Request) -> web.Response:
     return json_response(
-        await request.app[keys.DB].run(list_bookmarks, request.match_info["id"], principal(request))
+        await request.app[keys.DB].read(list_bookmarks, request.match_info["id"], principal(request))
     )
 
 
@@ -42,24 +35,28 @@ async def get_bookmarks(request: web.Request) -> web.Response:
 @endpoint(
     "Bookmark a time of an item with a note; ledgered as an annotation",
     tags=("annotations",),
-    body=BOOKMARK_BODY,
-    responses={201: "the bookmark", 400: "bad time"},
+    body=NewBookmark,
+    responses={201: ("the bookmark", BookmarkReply), 400: "bad time"},
 )
 async def post_bookmark(request: web.Request) -> web.Response:
-    data = await read_json(request)
+    new = await read_body(request, NewBookmark)
     return json_response(
         await request.app[keys.DB].run(
-            add_bookmark, request.match_info["id"], principal(request), data
+            add_bookmark, request.match_info["id"], principal(request), new
         ),
         status=201,
     )
 
 
 @routes.get("/api/v1/cases/{id}/basket")
-@endpoint("The export basket of a case: named clips (item, in, out)", tags=("annotations",))
+@endpoint(
+    "The export basket of a case: named clips (item, in, out)",
+    tags=("annotations",),
+    responses={200: ("the clips", ClipList)},
+)
 async def get_basket(request: web.Request) -> web.Response:
     return json_response(
-        await request.app[keys.DB].run(list_clips, request.match_info["id"], principal(request))
+        await request.app[keys.DB].read(list_clips, request.match_info["id"], principal(request))
     )
 
 
@@ -67,14 +64,14 @@ async def get_basket(request: web.Request) -> web.Response:
 @endpoint(
     "Add a named clip of an item to the case's export basket; ledgered as an annotation",
     tags=("annotations",),
-    body=CLIP_BODY,
-    responses={201: "the clip", 400: "bad clip"},
+    body=NewClip,
+    responses={201: ("the clip", ClipReply), 400: "bad clip"},
 )
 async def post_basket(request: web.Request) -> web.Response:
-    data = await read_json(request)
+    new = await read_body(request, NewClip)
     return json_response(
         await request.app[keys.DB].run(
-            add_clip, request.match_info["id"], principal(request), data
+            add_clip, request.match_info["id"], principal(request), new
         ),
         status=201,
     )

@@ -2,136 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.cases import compliance
-from server.cases import core as cases
-from server.cases.finding_texts import request_lang
-from server.cases.rulepack import rulebook
-from server.catalogue.models import (
-    CASE_STAGES,
-    ENFORCEMENT_TYPES,
-    PROCEDURES,
-    SIGNATURE_STATUSES,
-    Agency,
+from server.cases import (
+    approvals,
+    commands,
+    compliance,
+    facts,
+    links,
+    proposals,
+    queries,
+    records,
 )
+from server.cases.finding_texts import request_lang
+from server.cases.rulebook import rulebook
+from server.catalogue.models import Agency
 from server.custody import retention
 from server.http import appkeys as keys
 from server.http.access import READ_CASES, require
 from server.http.errors import BadRequest
 from server.http.guards import access_ledger
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.messages import error_body, negotiate
+from server.http.schemas import cases as schemas
+from server.http.web import endpoint, json_response, principal, read_body, read_checked, read_query
 from server.intake.evidence import get_item
 
 routes = web.RouteTableDef()
 TAGS = ("cases",)
-
-CASE_BODY = {
-    "type": "object",
-    "required": ["number", "title", "enforcement_type", "procedure"],
-    "properties": {
-        "number": {"type": "string", "description": "case number, unique in the agency"},
-        "title": {"type": "string"},
-        "enforcement_type": {"type": "string", "enum": list(ENFORCEMENT_TYPES)},
-        "procedure": {"type": "string", "enum": list(PROCEDURES)},
-        "agency": {"type": "string", "description": "agency code (cross-agency roles only)"},
-        "parties": {"type": "array", "items": {}},
-        "officers": {
-            "type": "array",
-            "description": "officer ids, codes or certificate numbers",
-            "items": {},
-        },
-        "emergency_start": {"type": "boolean"},
-        "major": {"type": "boolean"},
-        "disputed": {"type": "boolean"},
-        "opened_at": {"type": "string", "format": "date-time"},
-        "description": {"type": "string"},
-    },
-}
-RECORD_BODY = {
-    "type": "object",
-    "required": ["doc_type", "time"],
-    "properties": {
-        "doc_type": {
-            "type": "string",
-            "description": "a document type of the rule pack (GET /api/v1/rules)",
-        },
-        "stage": {"type": "string", "enum": list(CASE_STAGES)},
-        "time": {"type": "string", "format": "date-time"},
-        "end_time": {"type": "string", "format": "date-time"},
-        "title": {"type": "string"},
-        "officers": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "officer": {},
-                    "name": {"type": "string"},
-                    "certificate_no": {"type": "string"},
-                    "shown": {"type": "boolean"},
-                },
-            },
-        },
-        "signature_status": {"type": "string", "enum": list(SIGNATURE_STATUSES)},
-        "service_method": {"type": "string"},
-        "execution_type": {"type": "string"},
-        "witness": {"type": "string"},
-        "evidence_ids": {"type": "array", "items": {"type": "string"}},
-        "fields": {"type": "object"},
-        "supersedes": {"type": "string"},
-    },
-}
-APPROVAL_BODY = {
-    "type": "object",
-    "required": ["kind", "reviewer_id", "approver_id"],
-    "description": "A request: nobody's decision yet (except the caller's own request as "
-    "handler). Times are the server's; approved_at and any other client time is refused (400).",
-    "properties": {
-        "kind": {
-            "type": "string",
-            "description": "initiation, legal_review, decision, execution, ...",
-        },
-        "handler_id": {"type": "integer", "description": "default: the caller"},
-        "reviewer_id": {"type": "integer"},
-        "approver_id": {"type": "integer"},
-        "reason": {"type": "string"},
-        "party": {"type": "string"},
-        "handler_opinion": {"type": "string"},
-        "unit_opinion": {"type": "string"},
-        "legal_basis": {"type": "string"},
-        "legal_review_opinion": {"type": "string"},
-        "fields": {"type": "object"},
-    },
-}
-DECISION_BODY = {
-    "type": "object",
-    "required": ["decision"],
-    "properties": {
-        "decision": {"type": "string", "enum": list(cases.DECISIONS)},
-        "opinion": {"type": "string"},
-    },
-}
-CASE_EDIT_BODY = {
-    "type": "object",
-    "properties": {k: CASE_BODY["properties"][k] for k in cases.EDITABLE},
-}
-COMPLAINT_BODY = {
-    "type": "object",
-    "properties": {
-        "received_at": {"type": "string", "format": "date-time"},
-        "channel": {"type": "string"},
-        "complainant": {"type": "string"},
-        "named": {"type": "boolean"},
-        "contact": {"type": "string"},
-        "content": {"type": "string"},
-        "decision": {"type": "string", "enum": list(cases.COMPLAINT_DECISIONS)},
-        "decision_reason": {"type": "string"},
-    },
-}
-
 
 def _db(request: web.Request):  # type: ignore[no-untyped-def]
     return request.app[keys.DB]
@@ -142,6 +44,23 @@ def _limit(request: web.Request) -> int:
         return int(request.query.get("limit", "50"))
     except ValueError:
         raise BadRequest("limit must be an integer") from None
+
+
+def _with_agencies(s: Session) -> list[Agency]:
+    """Load the agencies into the session and keep them referenced: the session's identity map
+    holds objects weakly, so without a reference every case_json() of a page would query its
+    agency again (one query per case: 50 for a page). There are tens of agencies, not more."""
+    return list(s.scalars(select(Agency)))
+
+
+def _list_cases(s: Session, who: Any, **query: Any) -> dict[str, Any]:
+    held = _with_agencies(s)  # noqa: F841 (referenced while the page is built)
+    return queries.list_cases(s, who, **query)
+
+
+def _case_detail(s: Session, ref: str, who: Any, settings: Any) -> dict[str, Any]:
+    held = _with_agencies(s)  # noqa: F841 (case_json and pack_for look the agency up)
+    return queries.case_detail(s, ref, who, settings)
 
 
 @routes.get("/api/v1/rules")
@@ -162,7 +81,7 @@ async def get_rules(request: web.Request) -> web.Response:
         a = s.get(Agency, who.agency_id) if who.agency_id is not None else None
         return a.code if a else None
 
-    agency = await _db(request).run(find)
+    agency = await _db(request).read(find)
     pack = rulebook(settings.rules_dir, settings.rule_pack).for_agency(agency)
     return json_response({**pack.to_json(), "agency": agency})
 
@@ -171,22 +90,14 @@ async def get_rules(request: web.Request) -> web.Response:
 @endpoint(
     "List cases visible to the caller",
     tags=TAGS,
-    params={
-        "q": "text in the case number, title, parties or officers",
-        "enforcement_type": "one of the seven types",
-        "status": "open or archived",
-        "stage": "current stage",
-        "agency": "agency code",
-        "from": "opened at or after (RFC 3339)",
-        "to": "opened before (RFC 3339)",
-        "cursor": "from the previous page's next",
-        "limit": "page size, at most 200",
-    },
+    query=schemas.CaseListQuery,
+    responses={200: "a page of cases", 400: "bad parameter, or a cursor not from a page"},
 )
 async def list_cases(request: web.Request) -> web.Response:
+    read_query(request, schemas.CaseListQuery)
     q = request.query
     page = await _db(request).read(
-        cases.list_cases,
+        _list_cases,
         principal(request),
         q=q.get("q"),
         enforcement_type=q.get("enforcement_type"),
@@ -205,12 +116,12 @@ async def list_cases(request: web.Request) -> web.Response:
 @endpoint(
     "Open a case",
     tags=TAGS,
-    body=CASE_BODY,
+    body=schemas.NewCase,
     responses={201: "the case", 400: "bad field", 409: "number already used"},
 )
 async def create_case(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
-    body = await _db(request).run(cases.create_case, who, data, request.app[keys.SETTINGS])
+    who, data = principal(request), await read_checked(request, schemas.NewCase)
+    body = await _db(request).run(commands.create_case, who, data, request.app[keys.SETTINGS])
     return json_response(body, status=201)
 
 
@@ -223,37 +134,37 @@ async def create_case(request: web.Request) -> web.Response:
 async def get_case(request: web.Request) -> web.Response:
     who = principal(request)
     body = await _db(request).read(
-        cases.case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
+        _case_detail, request.match_info["id"], who, request.app[keys.SETTINGS]
     )
-    # Opening a case reveals its content: one view entry per request (its own short write).
-    await access_ledger(request).view(
-        who,
-        f"case:{body['id']}",
-        {"what": "case", "number": body.get("number"), "address": request.remote or ""},
+    # Opening a case reveals its content: one view entry per request, committed before the
+    # answer leaves (the access ledger group-commits the entries of cases opened at the same
+    # moment); the answer is built while the entry is written.
+    entry = asyncio.ensure_future(
+        access_ledger(request).view(
+            who,
+            f"case:{body['id']}",
+            {"what": "case", "number": body.get("number"), "address": request.remote or ""},
+        )
     )
-    compliance.localize(body["findings"], request_lang(request))
-    return json_response(body)
+    try:
+        compliance.localize(body["findings"], request_lang(request))
+        response = json_response(body)
+    finally:
+        await entry  # not sent unless ledgered
+    return response
 
 
 @routes.post("/api/v1/cases/{id}/links")
 @endpoint(
     "Link an evidence item to a case stage",
     tags=TAGS,
-    body={
-        "type": "object",
-        "required": ["evidence_id"],
-        "properties": {
-            "evidence_id": {"type": "string"},
-            "stage": {"type": "string", "enum": list(CASE_STAGES)},
-            "record_id": {"type": "string"},
-        },
-    },
+    body=schemas.NewLink,
     responses={201: "linked", 200: "already linked (the existing link)", 409: "case archived"},
 )
 async def add_link(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.NewLink)
     link, created = await _db(request).run(
-        cases.add_link,
+        links.add_link,
         request.match_info["id"],
         who,
         data,
@@ -274,7 +185,7 @@ async def remove_link(request: web.Request) -> web.Response:
     reason = request.query.get("reason", "")[:2000]
     return json_response(
         await _db(request).run(
-            cases.remove_link,
+            links.remove_link,
             request.match_info["id"],
             request.match_info["link_id"],
             principal(request),
@@ -289,14 +200,14 @@ async def remove_link(request: web.Request) -> web.Response:
 @endpoint(
     "Add a typed text record to a stage",
     tags=TAGS,
-    body=RECORD_BODY,
+    body=schemas.NewRecord,
     responses={201: "the record", 400: "bad field", 409: "case archived"},
 )
 async def add_record(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.NewRecord)
     return json_response(
         await _db(request).run(
-            cases.add_record,
+            records.add_record,
             request.match_info["id"],
             who,
             data,
@@ -311,13 +222,13 @@ async def add_record(request: web.Request) -> web.Response:
 @endpoint(
     "Edit an open case's parties, officers, title, description or flags (ledgered)",
     tags=TAGS,
-    body=CASE_EDIT_BODY,
+    body=schemas.CaseChange,
     responses={200: "the case", 400: "bad or non-editable field", 409: "case archived"},
 )
 async def patch_case(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.CaseChange)
     return json_response(
-        await _db(request).run(cases.update_case, request.match_info["id"], who, data)
+        await _db(request).run(commands.update_case, request.match_info["id"], who, data)
     )
 
 
@@ -325,17 +236,13 @@ async def patch_case(request: web.Request) -> web.Response:
 @endpoint(
     "Attach an item (a scan of the paper record, its recording) to a record",
     tags=TAGS,
-    body={
-        "type": "object",
-        "required": ["evidence_id"],
-        "properties": {"evidence_id": {"type": "string"}},
-    },
+    body=schemas.Attachment,
     responses={201: "the link naming the record", 200: "already attached", 404: "no record"},
 )
 async def attach_to_record(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.Attachment)
     link, created = await _db(request).run(
-        cases.attach_to_record,
+        links.attach_to_record,
         request.match_info["id"],
         request.match_info["record_id"],
         who,
@@ -350,7 +257,7 @@ async def attach_to_record(request: web.Request) -> web.Response:
 @endpoint("The people of the case's agency who can be named in its approvals", tags=TAGS)
 async def case_people(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).read(cases.case_people, request.match_info["id"], principal(request))
+        await _db(request).read(approvals.case_people, request.match_info["id"], principal(request))
     )
 
 
@@ -358,12 +265,13 @@ async def case_people(request: web.Request) -> web.Response:
 @endpoint(
     "Approvals naming the caller; pending=me: those waiting for the caller's decision",
     tags=TAGS,
-    params={"pending": "me", "case": "a case id or number (all its approvals)"},
+    query=schemas.ApprovalsQuery,
+    responses={200: "the approvals", 404: "no such case"},
 )
 async def list_approvals(request: web.Request) -> web.Response:
     return json_response(
         await _db(request).read(
-            cases.list_approvals,
+            approvals.list_approvals,
             principal(request),
             pending=request.query.get("pending"),
             case=request.query.get("case"),
@@ -376,7 +284,7 @@ async def list_approvals(request: web.Request) -> web.Response:
     "Decide on an approval as the named handler, reviewer or approver, in that order, at "
     "server time (a client-supplied time is refused)",
     tags=TAGS,
-    body=DECISION_BODY,
+    body=schemas.ApprovalDecision,
     responses={
         200: "the approval",
         400: "bad field or a client time",
@@ -385,9 +293,9 @@ async def list_approvals(request: web.Request) -> web.Response:
     },
 )
 async def decide_approval(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.ApprovalDecision)
     return json_response(
-        await _db(request).run(cases.decide_approval, request.match_info["id"], who, data)
+        await _db(request).run(approvals.decide_approval, request.match_info["id"], who, data)
     )
 
 
@@ -396,14 +304,14 @@ async def decide_approval(request: web.Request) -> web.Response:
     "Request an internal approval naming handler, reviewer and approver (three people); "
     "each decides in their own session",
     tags=TAGS,
-    body=APPROVAL_BODY,
+    body=schemas.NewApproval,
     responses={201: "the request", 400: "bad field", 409: "same person in two roles (Art. 24)"},
 )
 async def add_approval(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.NewApproval)
     return json_response(
         await _db(request).run(
-            cases.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            approvals.add_approval, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         ),
         status=201,
     )
@@ -413,13 +321,13 @@ async def add_approval(request: web.Request) -> web.Response:
 @endpoint(
     "Record a complaint or report and its decision (Art. 9)",
     tags=TAGS,
-    body=COMPLAINT_BODY,
+    body=schemas.NewComplaint,
     responses={201: "the complaint"},
 )
 async def add_complaint(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.NewComplaint)
     return json_response(
-        await _db(request).run(cases.add_complaint, request.match_info["id"], who, data), status=201
+        await _db(request).run(commands.add_complaint, request.match_info["id"], who, data), status=201
     )
 
 
@@ -427,25 +335,21 @@ async def add_complaint(request: web.Request) -> web.Response:
 @endpoint(
     "Move the case forward to a stage; archiving is refused while records are missing",
     tags=TAGS,
-    body={
-        "type": "object",
-        "required": ["stage"],
-        "properties": {"stage": {"type": "string", "enum": list(CASE_STAGES)}},
-    },
+    body=schemas.StageMove,
     responses={200: "the case", 409: "backwards, archived, or archiving refused with {missing}"},
 )
 async def move_stage(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.StageMove)
     try:
         body = await _db(request).run(
-            cases.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
+            commands.move_stage, request.match_info["id"], who, data, request.app[keys.SETTINGS]
         )
-    except cases.ArchivingRefused as exc:
+    except commands.ArchivingRefused as exc:
+        lang = request_lang(request)
         return json_response(
             {
-                "error": exc.message,
-                "code": exc.code,
-                "missing": compliance.localize(exc.missing, request_lang(request)),
+                **error_body(exc.code, exc.message, None, negotiate(lang), exc.status),
+                "missing": compliance.localize(exc.missing, lang),
             },
             status=exc.status,
         )
@@ -455,8 +359,8 @@ async def move_stage(request: web.Request) -> web.Response:
 @routes.get("/api/v1/cases/{id}/compliance")
 @endpoint("Compliance findings of the case under its agency's rule pack", tags=TAGS)
 async def get_compliance(request: web.Request) -> web.Response:
-    body = await _db(request).run(
-        cases.compliance_report,
+    body = await _db(request).read(
+        facts.compliance_report,
         request.match_info["id"],
         principal(request),
         request.app[keys.SETTINGS],
@@ -472,8 +376,8 @@ async def get_compliance(request: web.Request) -> web.Response:
 )
 async def get_proposals(request: web.Request) -> web.Response:
     return json_response(
-        await _db(request).run(
-            cases.proposals,
+        await _db(request).read(
+            proposals.proposals,
             request.match_info["id"],
             principal(request),
             request.app[keys.SETTINGS],
@@ -491,27 +395,21 @@ async def get_retention(request: web.Request) -> web.Response:
         item = get_item(s, request.match_info["id"], who)
         return {
             **retention.retention_json(s, item, settings),
-            "links": cases.item_links(s, item.id, who),
+            "links": queries.item_links(s, item.id, who),
         }
 
-    return json_response(await _db(request).run(read))
+    return json_response(await _db(request).read(read))
 
 
 @routes.post("/api/v1/evidence/{id}/legal-hold")
 @endpoint(
     "Place (hold=true) or release (hold=false) a legal hold",
     tags=("retention",),
-    body={
-        "type": "object",
-        "properties": {"hold": {"type": "boolean"}, "reason": {"type": "string"}},
-    },
+    body=schemas.LegalHold,
 )
 async def legal_hold(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
-    hold = data.get("hold", True)
-    if not isinstance(hold, bool):
-        raise BadRequest("field 'hold' must be true or false", code="bad_field")
-    reason = str(data.get("reason") or "")[:2000]
+    who, body = principal(request), await read_body(request, schemas.LegalHold)
+    hold, reason = body.hold, body.reason
     settings, store = request.app[keys.SETTINGS], request.app[keys.STORE]
 
     def act(s: Session) -> dict[str, Any]:
@@ -525,12 +423,12 @@ async def legal_hold(request: web.Request) -> web.Response:
 @endpoint(
     "Ask to dispose of an item after its retention (a second person approves)",
     tags=("retention",),
-    body={"type": "object", "properties": {"reason": {"type": "string"}}},
+    body=schemas.DisposalRequest,
     responses={201: "the request", 409: "inside retention, on hold, linked, or pending"},
 )
 async def request_disposal(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
-    reason = str(data.get("reason") or "")[:2000]
+    who = principal(request)
+    reason = (await read_body(request, schemas.DisposalRequest)).reason
     settings = request.app[keys.SETTINGS]
 
     def act(s: Session) -> dict[str, Any]:
@@ -544,10 +442,10 @@ async def request_disposal(request: web.Request) -> web.Response:
 @endpoint(
     "Disposal requests of the caller's agency",
     tags=("retention",),
-    params={"state": "pending or approved"},
+    query=schemas.DisposalsQuery,
 )
 async def list_disposals(request: web.Request) -> web.Response:
-    items = await _db(request).run(
+    items = await _db(request).read(
         retention.list_requests, principal(request), request.query.get("state")
     )
     return json_response({"items": items, "next": None})
@@ -557,13 +455,13 @@ async def list_disposals(request: web.Request) -> web.Response:
 @endpoint(
     "Approve a disposal request (not by its requester)",
     tags=("retention",),
-    body={"type": "object", "properties": {"note": {"type": "string"}}},
+    body=schemas.DisposalApproval,
+    body_optional=True,
     responses={200: "approved", 409: "requester cannot approve, or back inside retention"},
 )
 async def approve_disposal(request: web.Request) -> web.Response:
     who = principal(request)
-    data = await read_json(request) if request.can_read_body else {}
-    note = str(data.get("note") or "")[:2000]
+    note = (await read_body(request, schemas.DisposalApproval, optional=True)).note
     return json_response(
         await _db(request).run(
             retention.approve_disposal,

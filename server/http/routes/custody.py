@@ -20,26 +20,11 @@ from server.custody.treeheads import inclusion, issue_tree_head
 from server.http import appkeys as keys
 from server.http.errors import BadRequest
 from server.http.messages import negotiate
-from server.http.web import endpoint, json_response, principal
+from server.http.schemas import ledger as schemas
+from server.http.schemas.ledger import SEQ
+from server.http.web import endpoint, json_response, principal, read_query
 
 routes = web.RouteTableDef()
-
-PARAMS = {"after": "entries after this seq (a page's `next`)", "limit": "page size, at most 1000"}
-
-
-def _int(request: web.Request, name: str, default: int) -> int:
-    raw = request.query.get(name, "")
-    if raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
-                         params={"field": name}) from None
-    if value < 0 or value > 2**62:
-        raise BadRequest(f"query parameter {name!r} is out of range", code="bad_query",
-                         params={"field": name})
-    return value
 
 
 def _seq(request: web.Request) -> int:
@@ -60,39 +45,45 @@ async def _proof(request: web.Request, seq: int) -> dict[str, Any]:
 
 @routes.get("/api/v1/evidence/{id}/custody")
 @endpoint("Custody history of an item: its ledger entries in order (who, when, what), for every "
-          "role that may read the item", tags=("ledger",), params=PARAMS)
+          "role that may read the item", tags=("ledger",), query=schemas.HistoryPage)
 async def evidence_custody(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
-    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
-    return json_response(await request.app[keys.DB].run(
+    q = read_query(request, schemas.HistoryPage)
+    after, limit = q.after, PAGE_DEFAULT if q.limit is None else q.limit
+    return json_response(await request.app[keys.DB].read(
         item_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
 
 
 @routes.get("/api/v1/cases/{id}/custody")
 @endpoint("Custody history of a case: its ledger entries and the links of items to it, in order",
-          tags=("ledger",), params=PARAMS)
+          tags=("ledger",), query=schemas.HistoryPage)
 async def case_custody_route(request: web.Request) -> web.Response:
     who, lang = principal(request), negotiate(request.headers.get("Accept-Language"))
-    after, limit = _int(request, "after", 0), _int(request, "limit", PAGE_DEFAULT)
-    return json_response(await request.app[keys.DB].run(
+    q = read_query(request, schemas.HistoryPage)
+    after, limit = q.after, PAGE_DEFAULT if q.limit is None else q.limit
+    return json_response(await request.app[keys.DB].read(
         case_custody, request.match_info["id"], who, after=after, limit=limit, lang=lang,
         labels=pack_labels(request.app[keys.SETTINGS])))
 
 
 @routes.get(r"/api/v1/evidence/{id}/custody/{seq:\d+}/proof")
 @endpoint("Inclusion proof of one entry of the item's custody history (RFC 9162)", tags=("ledger",),
-          responses={200: "entry, audit path and the signed head", 404: "not an entry of this item"})
+          path={"seq": SEQ},
+          responses={200: "entry, audit path and the signed head", 400: "seq 0",
+                     404: "not an entry of this item"})
 async def evidence_custody_proof(request: web.Request) -> web.Response:
-    seq = await request.app[keys.DB].run(entry_of_item, request.match_info["id"], _seq(request),
+    seq = await request.app[keys.DB].read(entry_of_item, request.match_info["id"], _seq(request),
                                          principal(request))
     return json_response(await _proof(request, seq))
 
 
 @routes.get(r"/api/v1/cases/{id}/custody/{seq:\d+}/proof")
 @endpoint("Inclusion proof of one entry of the case's custody history (RFC 9162)", tags=("ledger",),
-          responses={200: "entry, audit path and the signed head", 404: "not an entry of this case"})
+          path={"seq": SEQ},
+          responses={200: "entry, audit path and the signed head", 400: "seq 0",
+                     404: "not an entry of this case"})
 async def case_custody_proof(request: web.Request) -> web.Response:
-    seq = await request.app[keys.DB].run(entry_of_case, request.match_info["id"], _seq(request),
+    seq = await request.app[keys.DB].read(entry_of_case, request.match_info["id"], _seq(request),
                                          principal(request))
     return json_response(await _proof(request, seq))

@@ -47,7 +47,7 @@ async def list_evidence(request: web.Request) -> web.Response:
 @endpoint("One evidence item", tags=("evidence",), responses={200: "the item", 404: "no such item"})
 async def get_evidence(request: web.Request) -> web.Response:
     who = principal(request)
-    return json_response(await request.app[keys.DB].run(
+    return json_response(await request.app[keys.DB].read(
         lambda s: item_detail(s, get_item(s, request.match_info["id"], who), who)))
 
 

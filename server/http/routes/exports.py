@@ -16,37 +16,19 @@ from server.exports.job import (
     package_file,
 )
 from server.http import appkeys as keys
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas.exports import ExportRequest
+from server.http.web import endpoint, json_response, principal, read_checked
 from server.intake.hygiene import check_export_rate
 
 routes = web.RouteTableDef()
 
-EXPORT_BODY = {
-    "type": "object",
-    "required": ["recipient"],
-    "properties": {
-        "recipient": {"type": "string", "description": "who receives the package"},
-        "purpose": {"type": "string", "description": "why it is handed out"},
-        "items": {"type": "array", "items": {"type": "string"},
-                  "description": "linked evidence ids (default: every linked item)"},
-        "clips": {"type": "array", "description": "clips to cut (default: the case's basket)",
-                  "items": {"type": "object", "required": ["evidence_id", "in_s", "out_s"],
-                            "properties": {"evidence_id": {"type": "string"},
-                                           "in_s": {"type": "number"},
-                                           "out_s": {"type": "number"},
-                                           "name": {"type": "string"},
-                                           "precise": {"type": "boolean"}}}},
-        "watermark": {"type": "boolean",
-                      "description": "burn recipient and export id into clip copies"},
-    },
-}
-
 
 @routes.post("/api/v1/cases/{id}/exports")
 @endpoint("Request a sealed court package of a case (runs as a job)", tags=("exports",),
-          body=EXPORT_BODY, responses={202: "the export, queued", 400: "bad request"})
+          body=ExportRequest, responses={202: "the export, queued", 400: "bad request",
+                                              429: "too many exports this hour"})
 async def post_export(request: web.Request) -> web.Response:
-    data = await read_json(request)
+    data = await read_checked(request, ExportRequest)
     settings = request.app[keys.SETTINGS]
 
     def create(s):  # type: ignore[no-untyped-def]

@@ -13,8 +13,9 @@ from server.custody.ledger import row_json
 from server.custody.treeheads import consistency, head_json, inclusion, issue_tree_head, list_heads
 from server.http import appkeys as keys
 from server.http.access import READ_LEDGER, VERIFY, Principal, require, sees_all
-from server.http.errors import BadRequest, Forbidden
-from server.http.web import endpoint, json_response, principal
+from server.http.errors import Forbidden
+from server.http.schemas import ledger as schemas
+from server.http.web import endpoint, json_response, principal, read_query
 
 routes = web.RouteTableDef()
 
@@ -30,36 +31,17 @@ def _require_whole_ledger(who: Principal) -> None:
                         "may not read it", code="forbidden")
 
 
-def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer", code="bad_query",
-                         params={"field": name}) from None
-    if value < 0:
-        raise BadRequest(f"query parameter {name!r} must not be negative", code="bad_query",
-                         params={"field": name})
-    return value
-
-
 @routes.get("/api/v1/ledger")
 @endpoint(
     "Custody ledger entries seq from..to (inclusive), oldest first",
     tags=("ledger",),
-    params={
-        "from": "first seq (default 1; a page's `next`)",
-        "to": "last seq",
-        "limit": f"page size, at most {PAGE_MAX}",
-    },
+    query=schemas.LedgerPage,
 )
 async def list_ledger(request: web.Request) -> web.Response:
     _require_whole_ledger(principal(request))
-    first = _int(request, "from", 1) or 1
-    last = _int(request, "to")
-    limit = max(1, min(_int(request, "limit", PAGE_DEFAULT) or PAGE_DEFAULT, PAGE_MAX))
+    q = read_query(request, schemas.LedgerPage)
+    first, last = q.from_ or 1, q.to
+    limit = max(1, min(q.limit or PAGE_DEFAULT, PAGE_MAX))
 
     def page(s):  # type: ignore[no-untyped-def]
         q = select(LedgerRow).where(LedgerRow.seq >= first)
@@ -73,7 +55,7 @@ async def list_ledger(request: web.Request) -> web.Response:
             "next": str(rows[-1].seq + 1) if more else None,
         }
 
-    return json_response(await request.app[keys.DB].run(page))
+    return json_response(await request.app[keys.DB].read(page))
 
 
 @routes.get(r"/api/v1/ledger/{seq:\d+}/proof")
@@ -81,14 +63,19 @@ async def list_ledger(request: web.Request) -> web.Response:
     "Inclusion proof of one entry against a signed tree head (RFC 9162); when the newest "
     "head does not cover the entry yet, a new head is signed first",
     tags=("ledger",),
-    params={"tree_size": "prove against the signed head of this size instead"},
-    responses={200: "entry, audit path and the signed head", 404: "no such entry or head"},
+    query=schemas.ProofAt,
+    path={"seq": schemas.SEQ},
+    responses={
+        200: "entry, audit path and the signed head",
+        400: "seq 0, or a tree size smaller than seq",
+        404: "no such entry or head",
+    },
 )
 async def ledger_proof(request: web.Request) -> web.Response:
     _require_whole_ledger(principal(request))
     app = request.app
     seq = int(request.match_info["seq"])
-    tree_size = _int(request, "tree_size")
+    tree_size = read_query(request, schemas.ProofAt).tree_size
     result = await app[keys.DB].run(inclusion, seq, tree_size)
     if result is None:
         # The entry is newer than every signed head: sign one over the ledger as it is now.
@@ -104,15 +91,13 @@ async def ledger_proof(request: web.Request) -> web.Response:
     "Consistency proof between tree sizes first <= second (RFC 9162), with the signed "
     "heads of those sizes where they exist",
     tags=("ledger",),
-    params={
-        "first": "the older tree size (default 0)",
-        "second": "the newer tree size (default: the newest signed head)",
-    },
+    query=schemas.ConsistencyRange,
+    responses={200: "the proof", 400: "first > second", 404: "no head of that size yet"},
 )
 async def ledger_consistency(request: web.Request) -> web.Response:
     _require_whole_ledger(principal(request))
-    first = _int(request, "first", 0) or 0
-    second = _int(request, "second")
+    q = read_query(request, schemas.ConsistencyRange)
+    first, second = q.first or 0, q.second
     return json_response(await request.app[keys.DB].run(consistency, first, second))
 
 
@@ -120,13 +105,13 @@ async def ledger_consistency(request: web.Request) -> web.Response:
 @endpoint(
     "Signed tree heads, newest first",
     tags=("ledger",),
-    params={"cursor": "from the previous page's next", "limit": "page size, at most 500"},
+    query=schemas.HeadsPage,
 )
 async def list_tree_heads(request: web.Request) -> web.Response:
     _require_whole_ledger(principal(request))
-    before = _int(request, "cursor")
-    limit = _int(request, "limit", 100) or 100
-    return json_response(await request.app[keys.DB].run(list_heads, before=before, limit=limit))
+    q = read_query(request, schemas.HeadsPage)
+    before, limit = q.cursor, q.limit or 100
+    return json_response(await request.app[keys.DB].read(list_heads, before=before, limit=limit))
 
 
 @routes.post("/api/v1/ledger/tree-heads")

@@ -11,32 +11,49 @@ from server.custody.access_ledger import PLAYBACK
 from server.custody.derivation import record_reprocess
 from server.http import appkeys as keys
 from server.http.access import REVIEW, Principal, require
+from server.http.errors import NotFound
+from server.http.grants import MEDIA_GRANTS, Grant, Served
 from server.http.guards import access_ledger
+from server.http.netaddr import client_address
 from server.http.streaming import send_object
 from server.http.web import endpoint, json_response, principal
 from server.intake.evidence import get_item, servable_item
-from server.media.job import MEDIA_JOB, rendition
+from server.media.job import MEDIA_JOB, renditions
 from server.media.jobs import enqueue, job_json
+from transcode import renditions as R
 
 routes = web.RouteTableDef()
 IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never changes
 
 
+def _grant(s: Session, item_id: str, who: Principal) -> Grant:
+    """Check in the catalogue that the caller may fetch the item's renditions; list them."""
+    item = servable_item(s, item_id, who)
+    return Grant(item.id, item.sha256, {r.name: Served(r.sha256, r.size, r.content_type)
+                                        for r in renditions(s, item.id)})
+
+
 async def _serve(request: web.Request, name: str, *, starts_playback: bool = False) -> web.StreamResponse:
     item_id = request.match_info["id"]
-    who = principal(request)
-
-    def lookup(s: Session):  # type: ignore[no-untyped-def]
-        item = servable_item(s, item_id, who)
-        return item, rendition(s, item_id, name)
-
-    item, r = await request.app[keys.DB].read(lookup)
+    who = principal(request)  # resolved from the catalogue (account cache) on every request
+    grants = request.app[MEDIA_GRANTS]
+    db = request.app[keys.DB]
+    grant = await grants.load(who, item_id, lambda: db.read(_grant, item_id, who))
+    if name not in grant.renditions:  # made since the grant was remembered?
+        grant = await db.read(_grant, item_id, who)
+        grants.put(who, grant)
+    r = grant.renditions.get(name)
+    if r is None:
+        raise NotFound(f"item {item_id} has no rendition {name!r} (not processed yet, or not "
+                       "media)", code="no_rendition")
     # One "view" entry per playback session: fetching the playlist starts one; any other
     # rendition fetched outside a live session (the playlist skipped) starts one too.
+    settings = request.app[keys.SETTINGS]
     await access_ledger(request).session(
-        who, item.id, PLAYBACK,
-        {"what": "playback", "rendition": name, "sha256": item.sha256,
-         "address": request.remote or ""},
+        who, grant.item_id, PLAYBACK,
+        {"what": "playback", "rendition": name, "sha256": grant.item_sha256,
+         "address": client_address(request.remote, request.headers.get("X-Forwarded-For"),
+                                   settings.trusted_proxies)},
         force=starts_playback)
     return await send_object(request, request.app[keys.STORE], r.sha256, r.size,
                              content_type=r.content_type,
@@ -48,57 +65,57 @@ async def _serve(request: web.Request, name: str, *, starts_playback: bool = Fal
           "view entry", tags=("media",),
           responses={200: "m3u8", 404: "not processed or not media"})
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "hls/index.m3u8", starts_playback=True)
+    return await _serve(request, R.HLS_PLAYLIST, starts_playback=True)
 
 
 @routes.get(r"/api/v1/evidence/{id}/hls/{name:[A-Za-z0-9_.-]{1,64}}")
 @endpoint("An HLS init or media segment (content-addressed, cached long)", tags=("media",))
 async def hls_file(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, f"hls/{request.match_info['name']}")
+    return await _serve(request, f"{R.HLS_DIR}/{request.match_info['name']}")
 
 
 @routes.get("/api/v1/evidence/{id}/thumbnails.vtt")
 @endpoint("WebVTT trickplay track pointing into sprite sheets (#xywh=)", tags=("media",))
 async def thumbnails_vtt(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "trickplay/thumbnails.vtt")
+    return await _serve(request, R.TRICKPLAY_VTT)
 
 
 @routes.get(r"/api/v1/evidence/{id}/{sheet:sprite-\d{3}\.jpg}")
 @endpoint("A trickplay sprite sheet", tags=("media",))
 async def sprite(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, f"trickplay/{request.match_info['sheet']}")
+    return await _serve(request, f"{R.TRICKPLAY_DIR}/{request.match_info['sheet']}")
 
 
 @routes.get("/api/v1/evidence/{id}/waveform.json")
 @endpoint("Audio peaks for the timeline", tags=("media",))
 async def waveform(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "waveform.json")
+    return await _serve(request, R.WAVEFORM)
 
 
 @routes.get("/api/v1/evidence/{id}/preview.jpg")
 @endpoint("JPEG preview of a photo", tags=("media",))
 async def preview(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "preview.jpg")
+    return await _serve(request, R.PREVIEW)
 
 
 @routes.get("/api/v1/evidence/{id}/thumb.jpg")
 @endpoint("Thumbnail of a photo: upright (EXIF applied), scaled to fit 320x240", tags=("media",))
 async def thumb(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "thumb.jpg")
+    return await _serve(request, R.THUMBNAIL)
 
 
 @routes.get("/api/v1/evidence/{id}/subtitles.vtt")
 @endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
           tags=("media",))
 async def subtitles(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "subtitles.vtt")
+    return await _serve(request, R.SUBTITLES)
 
 
 @routes.get("/api/v1/evidence/{id}/gps.json")
 @endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
           tags=("media",))
 async def gps_track(request: web.Request) -> web.StreamResponse:
-    return await _serve(request, "gps.json")
+    return await _serve(request, R.GPS_TRACK)
 
 
 @routes.get("/api/v1/evidence/{id}/jobs")
@@ -111,7 +128,7 @@ async def item_jobs(request: web.Request) -> web.Response:
         get_item(s, item_id, who)
         return [job_json(j) for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))]
 
-    return json_response({"items": await request.app[keys.DB].run(load), "next": None})
+    return json_response({"items": await request.app[keys.DB].read(load), "next": None})
 
 
 @routes.post("/api/v1/evidence/{id}/process")
@@ -128,4 +145,6 @@ async def reprocess(request: web.Request) -> web.Response:
         record_reprocess(s, item_id, job.id, who)  # the request is a person's act (issue 13)
         return job_json(job)
 
-    return json_response(await request.app[keys.DB].run(queue), status=202)
+    queued = await request.app[keys.DB].run(queue)
+    request.app[MEDIA_GRANTS].forget(item_id)  # the renditions may change
+    return json_response(queued, status=202)

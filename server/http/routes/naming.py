@@ -10,7 +10,8 @@ from aiohttp import web
 from ingest.naming import Naming, from_name, load_naming
 from server.http import appkeys as keys
 from server.http.access import UPLOAD, require
-from server.http.web import endpoint, json_response, principal, read_json, require_str
+from server.http.schemas.people import NameToParse
+from server.http.web import endpoint, json_response, principal, read_body
 
 routes = web.RouteTableDef()
 
@@ -23,10 +24,10 @@ def _naming(zone: str) -> Naming:
 @routes.post("/api/v1/naming/parse")
 @endpoint("Device, officer and recording time (UTC) from a file name, by the station agent's "
           "naming rules in the camera time zone", tags=("uploads",),
-          body={"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+          body=NameToParse,
           responses={200: "{device_id?, officer_id?, recorded_at?}: what the name says"})
 async def parse_name(request: web.Request) -> web.Response:
     require(principal(request), UPLOAD)
-    name = require_str(await read_json(request), "name", max_len=1000)
+    name = (await read_body(request, NameToParse)).name
     zone = request.app[keys.SETTINGS].camera_timezone
     return json_response({"name": name, **from_name(name.rsplit("/", 1)[-1], _naming(zone))})

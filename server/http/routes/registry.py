@@ -8,10 +8,19 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from server.http import appkeys as keys
-from server.http.access import READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
-from server.http.errors import BadRequest, Forbidden, PayloadTooLarge
-from server.http.web import endpoint, json_response, principal, read_json
-from server.people import registry
+from server.http.access import HEARTBEAT, READ_REGISTRY, WRITE_CASES, WRITE_REGISTRY, can, require
+from server.http.errors import Forbidden, PayloadTooLarge
+from server.http.schemas import registry as schemas
+from server.http.web import (
+    endpoint,
+    json_response,
+    principal,
+    read_body,
+    read_checked,
+    read_json,
+    read_query,
+)
+from server.people import registry, registry_attribution, registry_common, registry_stations
 from server.people.registry_import import import_rows, read_table, rows_from_json
 
 routes = web.RouteTableDef()
@@ -26,13 +35,6 @@ def _offline(request: web.Request) -> int:
     return request.app[keys.SETTINGS].station_offline_seconds
 
 
-def _limit(request: web.Request) -> int:
-    try:
-        return int(request.query.get("limit", str(registry.LIST_MAX)))
-    except ValueError:
-        raise BadRequest("limit must be an integer", code="bad_limit") from None
-
-
 async def _run(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await request.app[keys.DB].run(fn, *args, **kwargs)
 
@@ -45,30 +47,24 @@ async def _read(request: web.Request, fn: Any, *args: Any, **kwargs: Any) -> Any
 # -- officers ----------------------------------------------------------------------------------
 @routes.get("/api/v1/officers")
 @endpoint("Officers of the registry (also the case form's officer picker)", tags=("registry",),
-          params={"q": "code, name, certificate number or unit contains", "agency": "agency code",
-                  "status": "active or left", "unit": "exact unit", "limit": "at most 500"})
+          query=schemas.OfficerListQuery)
 async def list_officers(request: web.Request) -> web.Response:
     who = principal(request)
     if not (can(who, READ_REGISTRY) or can(who, WRITE_CASES)):
         require(who, READ_REGISTRY)
-    q = request.query
-    items = await _read(request, registry.list_officers, who, q=q.get("q", ""),
-                       agency=q.get("agency", ""), status=q.get("status", ""),
-                       unit=q.get("unit", ""), limit=_limit(request))
+    q = read_query(request, schemas.OfficerListQuery)
+    items = await _read(request, registry.list_officers, who, q=q.q, agency=q.agency,
+                        status=q.status, unit=q.unit, limit=q.limit)
     return json_response({"items": items, "next": None})
 
 
 @routes.post("/api/v1/officers")
-@endpoint("Register an officer", tags=("registry",), body={
-    "type": "object", "required": ["code", "name"],
-    "properties": {"code": {"type": "string"}, "name": {"type": "string"},
-                   "agency": {"type": "string"}, "certificate": {"type": "string"},
-                   "unit": {"type": "string"}, "user": {"type": "string"}}},
+@endpoint("Register an officer", tags=("registry",), body=schemas.NewOfficer,
     responses={201: "created", 400: "bad field", 409: "code or certificate taken"})
 async def create_officer(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewOfficer)
 
     def create(s: Session) -> dict[str, Any]:
         o = registry.add_officer(s, who, code=data.get("code"), name=data.get("name"),
@@ -91,53 +87,48 @@ async def get_officer(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/officers/{id}")
 @endpoint("Change an officer (name, certificate, unit, user; status left = leave)",
-          tags=("registry",))
+          tags=("registry",), body=schemas.OfficerChange)
 async def patch_officer(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.OfficerChange)
     return json_response(await _run(request, lambda s: registry.officer_detail(
         s, registry.update_officer(s, who, request.match_info["id"], data))))
 
 
 @routes.get("/api/v1/officers/{id}/footage")
 @endpoint("An officer's footage by day (attributed through device assignments)",
-          tags=("registry",), params={"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"})
+          tags=("registry",), query=schemas.FootageQuery)
 async def officer_footage(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    q = request.query
-    return json_response(await _read(request, registry.officer_footage, who,
+    q = read_query(request, schemas.FootageQuery)
+    return json_response(await _read(request, registry_attribution.officer_footage, who,
                                     request.match_info["id"], _zone(request),
-                                    date_from=q.get("from", ""), date_to=q.get("to", "")))
+                                    date_from=q.from_ or "", date_to=q.to or ""))
 
 
 # -- devices -----------------------------------------------------------------------------------
 @routes.get("/api/v1/devices")
 @endpoint("Devices of the registry with their current holder", tags=("registry",),
-          params={"q": "serial, model or holder contains", "agency": "agency code",
-                  "status": "in_service, repair, retired", "kind": "device kind"})
+          query=schemas.DeviceListQuery)
 async def list_devices(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, READ_REGISTRY)
-    q = request.query
-    items = await _read(request, registry.list_devices, who, q=q.get("q", ""),
-                       agency=q.get("agency", ""), status=q.get("status", ""),
-                       kind=q.get("kind", ""), limit=_limit(request))
+    q = read_query(request, schemas.DeviceListQuery)
+    items = await _read(request, registry.list_devices, who, q=q.q, agency=q.agency,
+                        status=q.status, kind=q.kind, limit=q.limit)
     return json_response({"items": items, "next": None})
 
 
 @routes.post("/api/v1/devices")
-@endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body={
-    "type": "object", "required": ["serial"],
-    "properties": {"serial": {"type": "string"}, "agency": {"type": "string"},
-                   "model": {"type": "string"}, "kind": {"type": "string"},
-                   "officer": {"type": "string"}, "from": {"type": "string"}}},
-    responses={201: "created", 400: "bad field", 409: "exists"})
+@endpoint("Register a device (serial as it appears in file names)", tags=("registry",), body=schemas.NewDevice,
+    responses={201: "created", 400: "bad field", 404: "no such officer to hand it to",
+               409: "exists"})
 async def create_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewDevice)
     zone = _zone(request)
 
     def create(s: Session) -> dict[str, Any]:
@@ -145,8 +136,8 @@ async def create_device(request: web.Request) -> web.Response:
                                 model=data.get("model", ""), kind=data.get("kind") or "body_camera")
         if data.get("officer"):
             registry.assign_device(s, who, d.serial, data["officer"],
-                                   registry.parse_time(data.get("from"), "from", zone),
-                                   registry.parse_time(data["to"], "to", zone)
+                                   registry_common.parse_time(data.get("from"), "from", zone),
+                                   registry_common.parse_time(data["to"], "to", zone)
                                    if data.get("to") else None)
         return registry.device_detail(s, d)
 
@@ -158,7 +149,7 @@ async def create_device(request: web.Request) -> web.Response:
           tags=("registry",))
 async def unknown_devices(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _read(request, registry.unknown_devices, who)
+    items = await _read(request, registry_attribution.unknown_devices, who)
     return json_response({"items": items, "next": None})
 
 
@@ -169,7 +160,7 @@ async def unknown_devices(request: web.Request) -> web.Response:
 async def flagged(request: web.Request) -> web.Response:
     who = principal(request)
     flag = request.query.get("flag", "officer_mismatch")
-    items = await _read(request, registry.flagged_items, who, flag)
+    items = await _read(request, registry_attribution.flagged_items, who, flag)
     return json_response({"items": items, "next": None})
 
 
@@ -184,11 +175,12 @@ async def get_device(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/devices/{id}")
 @endpoint("Change a device: model, kind, status (in_service, repair, retired)",
-          tags=("registry",))
+          tags=("registry",), body=schemas.DeviceChange,
+          responses={200: "the device", 409: "already retired"})
 async def patch_device(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.DeviceChange)
 
     def change(s: Session) -> dict[str, Any]:
         d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
@@ -199,22 +191,19 @@ async def patch_device(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/devices/{id}/assignments")
-@endpoint("Hand a device to an officer from a time (to a time)", tags=("registry",), body={
-    "type": "object", "required": ["officer", "from"],
-    "properties": {"officer": {"type": "string"}, "from": {"type": "string"},
-                   "to": {"type": "string"}}},
+@endpoint("Hand a device to an officer from a time (to a time)", tags=("registry",), body=schemas.Assignment,
     responses={201: "assigned", 409: "overlaps another assignment"})
 async def assign(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.Assignment)
     zone = _zone(request)
 
     def run(s: Session) -> dict[str, Any]:
         d = registry.get_device(s, request.match_info["id"], who, WRITE_REGISTRY)
         registry.assign_device(s, who, d.serial, data.get("officer"),
-                               registry.parse_time(data.get("from"), "from", zone),
-                               registry.parse_time(data["to"], "to", zone) if data.get("to") else None)
+                               registry_common.parse_time(data.get("from"), "from", zone),
+                               registry_common.parse_time(data["to"], "to", zone) if data.get("to") else None)
         return registry.device_detail(s, d)
 
     return json_response(await _run(request, run), status=201)
@@ -226,7 +215,7 @@ async def assign(request: web.Request) -> web.Response:
 async def reattribute(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    return json_response(await _run(request, registry.reattribute, who, request.match_info["id"],
+    return json_response(await _run(request, registry_attribution.reattribute, who, request.match_info["id"],
                                     request.app[keys.SIGNING_KEY]))
 
 
@@ -234,14 +223,15 @@ async def reattribute(request: web.Request) -> web.Response:
 @routes.post("/api/v1/registry/import")
 @endpoint("Import officers or devices from a CSV or XLSX body, or JSON {\"rows\": [...]} "
           "(dry_run=1 checks only and lists every bad row)", tags=("registry",),
-          params={"kind": "officers or devices", "dry_run": "1 = check only",
-                  "agency": "agency code for rows without one"})
+          query=schemas.ImportQuery,
+          responses={200: "what was (or would be) imported, and every bad row",
+                     400: "not a table, or no rows (bad_import)", 413: "file too large"})
 async def import_table(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    q = request.query
-    kind = q.get("kind", "")
-    dry = q.get("dry_run", "0").lower() in ("1", "true", "yes")
+    q = read_query(request, schemas.ImportQuery)
+    kind = q.kind
+    dry = q.dry_run.lower() in ("1", "true", "yes")
     if request.content_type == "application/json":
         rows = rows_from_json(await read_json(request))
     else:
@@ -253,7 +243,7 @@ async def import_table(request: web.Request) -> web.Response:
     zone = _zone(request)
     fn = _read if dry else _run  # a dry run writes nothing
     return json_response(await fn(request, import_rows, who, kind, rows, dry_run=dry,
-                                  agency=q.get("agency", ""), zone=zone))
+                                  agency=q.agency, zone=zone))
 
 
 # -- stations ----------------------------------------------------------------------------------
@@ -261,47 +251,41 @@ async def import_table(request: web.Request) -> web.Response:
 @endpoint("Docking stations: last contact, backlog, free disk, online/offline", tags=("registry",))
 async def list_stations(request: web.Request) -> web.Response:
     who = principal(request)
-    items = await _read(request, registry.list_stations, who, _offline(request))
+    items = await _read(request, registry_stations.list_stations, who, _offline(request))
     return json_response({"items": items, "next": None, "offline_after_seconds": _offline(request)})
 
 
 @routes.post("/api/v1/stations")
-@endpoint("Register a station (id, agency, location, its account)", tags=("registry",), body={
-    "type": "object", "required": ["code"],
-    "properties": {"code": {"type": "string"}, "agency": {"type": "string"},
-                   "location": {"type": "string"}, "user": {"type": "string"}}},
+@endpoint("Register a station (id, agency, location, its account)", tags=("registry",), body=schemas.NewStation,
     responses={201: "created", 409: "exists"})
 async def create_station(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, WRITE_REGISTRY)
-    data = await read_json(request)
+    data = await read_checked(request, schemas.NewStation)
     offline = _offline(request)
 
     def create(s: Session) -> dict[str, Any]:
-        st = registry.add_station(s, who, code=data.get("code"), agency=data.get("agency"),
+        st = registry_stations.add_station(s, who, code=data.get("code"), agency=data.get("agency"),
                                   location=data.get("location", ""), user=data.get("user"))
-        return registry.station_json(st, offline)
+        return registry_stations.station_json(st, offline)
 
     return json_response(await _run(request, create), status=201)
 
 
 @routes.post("/api/v1/stations/heartbeat")
-@endpoint("A station agent's minute report", tags=("registry",), body={
-    "type": "object", "required": ["station_id", "files_waiting", "bytes_waiting"],
-    "properties": {"station_id": {"type": "string"}, "files_waiting": {"type": "integer"},
-                   "bytes_waiting": {"type": "integer"}, "disk_free": {"type": "integer"},
-                   "last_error": {"type": "string"}, "version": {"type": "string"}}})
+@endpoint("A station agent's minute report", tags=("registry",), body=schemas.Heartbeat)
 async def station_heartbeat(request: web.Request) -> web.Response:
     who = principal(request)
-    if not can(who, registry.HEARTBEAT):
+    if not can(who, HEARTBEAT):
         raise Forbidden(f"role {who.role!r} may not report a station heartbeat", code="forbidden")
-    data = await read_json(request)
-    return json_response(await _run(request, registry.heartbeat, who, data, _offline(request)))
+    report = await read_body(request, schemas.Heartbeat)
+    return json_response(await _run(request, registry_stations.heartbeat, who, report.model_dump(),
+                                    _offline(request)))
 
 
 @routes.get("/api/v1/stations/{id}")
 @endpoint("One station with its recent deliveries", tags=("registry",))
 async def get_station(request: web.Request) -> web.Response:
     who = principal(request)
-    return json_response(await _read(request, registry.station_detail, who,
+    return json_response(await _read(request, registry_stations.station_detail, who,
                                     request.match_info["id"], _offline(request)))

@@ -8,13 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from server.cases import spotcheck
-from server.cases.core import parse_time
 from server.cases.finding_texts import request_lang
-from server.cases.supervision import TABLES, report_csv, report_xlsx, supervision_report
+from server.cases.supervision import supervision_report
+from server.cases.supervision_tables import report_csv, report_xlsx
 from server.http import appkeys as keys
 from server.http.access import SUPERVISE, require
 from server.http.errors import BadRequest
-from server.http.web import endpoint, json_response, principal, read_json
+from server.http.schemas import supervision as schemas
+from server.http.web import endpoint, json_response, principal, read_checked, read_query
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -22,42 +23,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 __all__ = ["report_csv", "routes", "supervision_report"]
 
 
-def _pending_days(q: Any) -> float:
-    raw = q.get("pending_days", "3")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise BadRequest("pending_days must be a number of days", code="bad_field") from None
-    if not 0 <= value <= 3650:
-        raise BadRequest("pending_days must be between 0 and 3650", code="bad_field")
-    return value
-
-
 @routes.get("/api/v1/supervision")
 @endpoint(
     "Supervision report per agency, unit and period (JSON; CSV or XLSX with format=)",
     tags=("supervision",),
-    params={
-        "agency": "agency code (default: every agency the caller supervises)",
-        "from": "cases opened at or after (RFC 3339)",
-        "to": "cases opened before (RFC 3339)",
-        "pending_days": "an undecided approval request older than this is overdue (default 3)",
-        "format": "json (default), csv or xlsx",
-        "table": "for csv: summary (default), articles (with case numbers), overdue, officers, trend",
-        "lang": "zh-CN (default) or en; else Accept-Language",
+    query=schemas.ReportQuery,
+    responses={
+        200: "the report (JSON, or a CSV or XLSX file)",
+        400: "bad parameter, 'to' before 'from', or no such agency (bad_agency)",
     },
 )
 async def supervision(request: web.Request) -> web.StreamResponse:
-    who, q = principal(request), request.query
+    who, q = principal(request), read_query(request, schemas.ReportQuery)
     require(who, SUPERVISE)
-    fmt = q.get("format", "json")
-    if fmt not in ("json", "csv", "xlsx"):
-        raise BadRequest("format must be json, csv or xlsx", code="bad_format")
-    table = q.get("table", "summary")
-    if table not in TABLES:
-        raise BadRequest(f"table must be one of {', '.join(TABLES)}", code="bad_query")
-    start = parse_time(q["from"], "from") if q.get("from") else None
-    end = parse_time(q["to"], "to") if q.get("to") else None
+    fmt, table, start, end = q.format, q.table, q.from_, q.to
     if start and end and end <= start:
         raise BadRequest("'to' must be after 'from'", code="bad_time")
     lang = request_lang(request)
@@ -65,10 +44,10 @@ async def supervision(request: web.Request) -> web.StreamResponse:
         supervision_report,
         who,
         request.app[keys.SETTINGS],
-        q.get("agency"),
+        q.agency,
         start,
         end,
-        pending_days=_pending_days(q),
+        pending_days=q.pending_days,
         lang=lang,
     )
     if fmt == "csv":
@@ -96,22 +75,11 @@ def _settings(request: web.Request) -> Any:
 @endpoint(
     "Draw a seeded random sample of an agency's archived cases (抽查); the seed is ledgered",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["agency"],
-        "properties": {
-            "agency": {"type": "string"},
-            "from": {"type": "string", "format": "date-time"},
-            "to": {"type": "string", "format": "date-time"},
-            "size": {"type": "integer", "minimum": 1, "maximum": spotcheck.MAX_SAMPLE},
-            "seed": {"type": "string", "maxLength": 64},
-            "note": {"type": "string"},
-        },
-    },
+    body=schemas.SpotCheckDraw,
     responses={201: "the spot check with its sample", 409: "no archived case in the period"},
 )
 async def draw_spot_check(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.SpotCheckDraw)
     body = await request.app[keys.DB].run(spotcheck.draw, who, _settings(request), data)
     return json_response(body, status=201)
 
@@ -143,16 +111,10 @@ async def get_spot_check(request: web.Request) -> web.Response:
 @endpoint(
     "Score a sampled case against the checklist and record its problems",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "properties": {
-            "results": {"type": "object", "additionalProperties": {"enum": ["pass", "fail", "na"]}},
-            "problems": {"type": "array", "items": {"type": "object"}},
-        },
-    },
+    body=schemas.Score,
 )
 async def score_spot_check_case(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.Score)
     return json_response(
         await request.app[keys.DB].run(
             spotcheck.score,
@@ -169,19 +131,11 @@ async def score_spot_check_case(request: web.Request) -> web.Response:
 @endpoint(
     "Issue a 责令限期整改 for the problems found, with a deadline",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["deadline", "requirement"],
-        "properties": {
-            "deadline": {"type": "string", "format": "date-time"},
-            "requirement": {"type": "string"},
-            "case_ids": {"type": "array", "items": {"type": "string"}},
-        },
-    },
+    body=schemas.OrderRequest,
     responses={201: "the order", 409: "no problems to order rectified"},
 )
 async def issue_rectification_order(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.OrderRequest)
     body = await request.app[keys.DB].run(
         spotcheck.issue_order, who, _settings(request), request.match_info["id"], data
     )
@@ -207,15 +161,11 @@ async def list_rectification_orders(request: web.Request) -> web.Response:
 @endpoint(
     "The agency's rectification in answer to an order (its legal office)",
     tags=("supervision",),
-    body={
-        "type": "object",
-        "required": ["response"],
-        "properties": {"response": {"type": "string"}},
-    },
+    body=schemas.OrderResponse,
     responses={200: "the order, answered", 409: "already answered"},
 )
 async def answer_rectification_order(request: web.Request) -> web.Response:
-    who, data = principal(request), await read_json(request)
+    who, data = principal(request), await read_checked(request, schemas.OrderResponse)
     return json_response(
         await request.app[keys.DB].run(spotcheck.respond, who, request.match_info["id"], data)
     )

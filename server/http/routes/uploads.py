@@ -17,17 +17,14 @@ from server.http.errors import CustodianError
 from server.http.messages import error_body, negotiate
 from server.http.web import endpoint, json_response, principal
 from server.intake.hygiene import public_message
-from server.intake.tus import (
-    CHECKSUM_ALGORITHMS,
-    READ_BUFFER,
-    TUS_EXTENSIONS,
-    TUS_VERSION,
-    get_upload,
-    list_uploads,
-    upload_json,
-)
+from server.intake.tus import READ_BUFFER
+from server.intake.tus_headers import CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION
+from server.intake.upload_rows import get_upload, list_uploads, upload_json
 
 routes = web.RouteTableDef()
+# Every tus request but OPTIONS names the protocol version (412 otherwise).
+TUS_HEADER = {"Tus-Resumable": {"type": "string", "enum": ["1.0.0"]}}
+TUS_412 = "Tus-Resumable: 1.0.0 missing"
 BASE = "/api/v1/uploads"
 OFFSET_TYPE = "application/offset+octet-stream"
 # Browsers may only read response headers that are listed here (tus-js-client needs them).
@@ -160,7 +157,9 @@ async def options(request: web.Request) -> web.Response:
         403: "role may not upload",
         413: "over upload_max_bytes",
         507: "no room in the store or over quota",
+        412: TUS_412,
     },
+    headers=TUS_HEADER,
 )
 @tus
 async def create(request: web.Request) -> web.Response:
@@ -233,7 +232,9 @@ async def head(request: web.Request) -> web.Response:
         415: "wrong Content-Type",
         460: "chunk checksum or whole-file SHA-256 mismatch (refused)",
         507: "store full",
+        412: TUS_412,
     },
+    headers=TUS_HEADER,
 )
 @tus
 async def patch(request: web.Request) -> web.Response:
@@ -259,7 +260,8 @@ async def patch(request: web.Request) -> web.Response:
 @endpoint(
     "tus termination: abandon an unfinished upload and delete its bytes",
     tags=("uploads",),
-    responses={204: "terminated", 409: "already evidence"},
+    responses={204: "terminated", 409: "already evidence", 412: TUS_412},
+    headers=TUS_HEADER,
 )
 @tus
 async def terminate(request: web.Request) -> web.Response:
