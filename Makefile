@@ -50,8 +50,9 @@ test-min: requirements/test-min.lock
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MIN_VENV)/bin/python -m pip install --quiet -c requirements/test-min.lock -e '.[test]'
 	$(MIN_VENV)/bin/python -m pytest -q -p no:cacheprovider $(XDIST) -m "not slow and not browser" \
-	    tests/integrity tests/server/test_cli.py tests/server/test_catalogue.py \
-	    tests/server/test_settings.py tests/ingest/test_tus_protocol.py tests/deploy
+	    tests/integrity tests/transcode tests/server/test_cli.py tests/server/test_catalogue.py \
+	    tests/server/test_migrations.py tests/server/test_settings.py \
+	    tests/ingest/test_tus_protocol.py tests/export/test_export_package.py tests/deploy
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
