@@ -36,6 +36,7 @@ run: $(RUN_STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q $(XDIST)
 

@@ -37,9 +37,17 @@ async def main(requests: int, kib: int) -> None:
     from server.settings import load_settings
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-access-"))
-    settings = load_settings(None, env={}, overrides={
-        "data_dir": str(tmp / "data"), "jwt_secret": "bench-" + "x" * 40,
-        "store_min_free_bytes": 0, "worker_in_server": False, "log_level": "WARNING"})
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "data_dir": str(tmp / "data"),
+            "jwt_secret": "bench-" + "x" * 40,
+            "store_min_free_bytes": 0,
+            "worker_in_server": False,
+            "log_level": "WARNING",
+        },
+    )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     app = client.server.app
@@ -54,12 +62,21 @@ async def main(requests: int, kib: int) -> None:
         add_user(s, "rev", PASSWORD, "reviewer", "A1")
         s.add(StoredObject(sha256=key, size=len(data), role="original"))
         s.flush()
-        it = EvidenceItem(sha256=key, size=len(data), kind="video", original_filename="c.mp4",
-                          agency_id=a.id)
+        it = EvidenceItem(
+            sha256=key, size=len(data), kind="video", original_filename="c.mp4", agency_id=a.id
+        )
         s.add(it)
         s.flush()
-        s.add(Rendition(item_id=it.id, name="hls/seg-00000.m4s", role="rendition", sha256=key,
-                        size=len(data), content_type="video/mp4"))
+        s.add(
+            Rendition(
+                item_id=it.id,
+                name="hls/seg-00000.m4s",
+                role="rendition",
+                sha256=key,
+                size=len(data),
+                content_type="video/mp4",
+            )
+        )
         return it.id
 
     item = await app[keys.DB].run(setup)
@@ -82,15 +99,19 @@ async def main(requests: int, kib: int) -> None:
     def entries(s):  # type: ignore[no-untyped-def]
         return s.scalar(select(func.count()).select_from(LedgerRow))
 
-    results: dict[str, list[float]] = {"segment in a live session (no write)": [],
-                                       "original, one view entry each": []}
+    results: dict[str, list[float]] = {
+        "segment in a live session (no write)": [],
+        "original, one view entry each": [],
+    }
     for _ in range(3):
         before = await app[keys.DB].run(entries)
         results["segment in a live session (no write)"].append(
-            await burst(f"/api/v1/evidence/{item}/hls/seg-00000.m4s"))
+            await burst(f"/api/v1/evidence/{item}/hls/seg-00000.m4s")
+        )
         mid = await app[keys.DB].run(entries)
         results["original, one view entry each"].append(
-            await burst(f"/api/v1/evidence/{item}/original"))
+            await burst(f"/api/v1/evidence/{item}/original")
+        )
         after = await app[keys.DB].run(entries)
         assert mid - before <= 1 and after - mid == requests, (before, mid, after)
     await client.close()

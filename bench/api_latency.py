@@ -48,7 +48,9 @@ sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).with_name("custodian")
 PASSWORD = "bench password 123"
 JWT_SECRET = "bench-api-latency-secret-" + "x" * 32
-PG_URL = os.environ.get("CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 USERS = 10  # reviewer accounts the clients share (client i uses account i % USERS)
 GOAL_P99_MS = 200.0
 
@@ -89,8 +91,13 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 
 def server_env(data: Path, database_url: str) -> dict[str, str]:
-    env = {**os.environ, "CUSTODIAN_ADMIN_PASSWORD": PASSWORD, "CUSTODIAN_LOG_LEVEL": "WARNING",
-           "CUSTODIAN_JWT_SECRET": JWT_SECRET, "CUSTODIAN_STORE_MIN_FREE_BYTES": "0"}
+    env = {
+        **os.environ,
+        "CUSTODIAN_ADMIN_PASSWORD": PASSWORD,
+        "CUSTODIAN_LOG_LEVEL": "WARNING",
+        "CUSTODIAN_JWT_SECRET": JWT_SECRET,
+        "CUSTODIAN_STORE_MIN_FREE_BYTES": "0",
+    }
     if database_url:
         env["CUSTODIAN_DATABASE_URL"] = database_url
     return env
@@ -122,25 +129,44 @@ def fill_catalogue(data: Path, database_url: str, items: int, cases: int, links:
         s.flush()
         rows = []
         for n, key in enumerate(keys):
-            rows.append(EvidenceItem(
-                sha256=key, size=1000, kind="video" if n % 10 else "photo",
-                status="ready", original_filename=f"DSJ{n % 50:03d}_{n}.mp4",
-                agency_id=agency.id, device_id=f"DSJ{n % 50:03d}", officer_id=f"P{n % 200:04d}",
-                station_id=f"ST{n % 5}", recorded_at=t0 + timedelta(minutes=n),
-                received_at=t0 + timedelta(minutes=n, seconds=30),
-                media_info={"probe": {"duration_s": 60.0}}))
+            rows.append(
+                EvidenceItem(
+                    sha256=key,
+                    size=1000,
+                    kind="video" if n % 10 else "photo",
+                    status="ready",
+                    original_filename=f"DSJ{n % 50:03d}_{n}.mp4",
+                    agency_id=agency.id,
+                    device_id=f"DSJ{n % 50:03d}",
+                    officer_id=f"P{n % 200:04d}",
+                    station_id=f"ST{n % 5}",
+                    recorded_at=t0 + timedelta(minutes=n),
+                    received_at=t0 + timedelta(minutes=n, seconds=30),
+                    media_info={"probe": {"duration_s": 60.0}},
+                )
+            )
         s.add_all(rows)
         s.flush()
         ids = []
         for c in range(cases):
-            case = Case(agency_id=agency.id, number=f"BENCH-{c:04d}", title=f"bench case {c}",
-                        enforcement_type="penalty", procedure="general",
-                        opened_at=t0 + timedelta(hours=c))
+            case = Case(
+                agency_id=agency.id,
+                number=f"BENCH-{c:04d}",
+                title=f"bench case {c}",
+                enforcement_type="penalty",
+                procedure="general",
+                opened_at=t0 + timedelta(hours=c),
+            )
             s.add(case)
             s.flush()
             for k in range(links):
-                s.add(CaseLink(case_id=case.id, item_id=rows[(c * links + k) % items].id,
-                               stage="investigation"))
+                s.add(
+                    CaseLink(
+                        case_id=case.id,
+                        item_id=rows[(c * links + k) % items].id,
+                        stage="investigation",
+                    )
+                )
             ids.append(case.id)
         return ids
 
@@ -166,8 +192,13 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
 
 def start_custodian(data: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
     log = open(data.parent / f"server-{port}.log", "wb")  # noqa: SIM115 (lives with the process)
-    proc = subprocess.Popen([str(BIN), "serve", "--data", str(data), "--port", str(port)],
-                            cwd=ROOT, env=server_env(data, database_url), stdout=log, stderr=log)
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--data", str(data), "--port", str(port)],
+        cwd=ROOT,
+        env=server_env(data, database_url),
+        stdout=log,
+        stderr=log,
+    )
     wait_up(f"http://127.0.0.1:{port}", proc, "custodian serve")
     return proc
 
@@ -185,8 +216,11 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 
 
 def start_trivial(body: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", TRIVIAL, str(port), str(body)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TRIVIAL, str(port), str(body)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_up(f"http://127.0.0.1:{port}", proc, "trivial aiohttp server")
     return proc
 
@@ -215,9 +249,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def login(url: str, username: str) -> str:
     import json
 
-    req = urllib.request.Request(f"{url}/api/v1/auth/login", method="POST",
-                                 data=json.dumps({"username": username, "password": PASSWORD}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{url}/api/v1/auth/login",
+        method="POST",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=60) as r:
         return str(json.loads(r.read())["token"])
 
@@ -226,7 +263,9 @@ def login(url: str, username: str) -> str:
 @dataclass
 class Result:
     seconds: float
-    api: dict[str, list[float]] = field(default_factory=lambda: {"evidence": [], "cases": [], "case": []})
+    api: dict[str, list[float]] = field(
+        default_factory=lambda: {"evidence": [], "cases": [], "case": []}
+    )
     health: list[float] = field(default_factory=list)
     errors: int = 0
     server_cpu: float = float("nan")  # CPU seconds of the server processes while measuring
@@ -237,14 +276,27 @@ class Result:
 
     def summary(self) -> dict[str, float]:
         every = self.all_ms
-        return {"rps": len(every) / self.seconds, "p50": pct(every, 0.5), "p99": pct(every, 0.99),
-                "cpu_ms": self.server_cpu * 1000 / max(1, len(every)),
-                "health_p99": pct(self.health, 0.99), "errors": float(self.errors),
-                **{f"p99_{k}": pct(v, 0.99) for k, v in self.api.items()}}
+        return {
+            "rps": len(every) / self.seconds,
+            "p50": pct(every, 0.5),
+            "p99": pct(every, 0.99),
+            "cpu_ms": self.server_cpu * 1000 / max(1, len(every)),
+            "health_p99": pct(self.health, 0.99),
+            "errors": float(self.errors),
+            **{f"p99_{k}": pct(v, 0.99) for k, v in self.api.items()},
+        }
 
 
-async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients: int,
-                seconds: float, warmup: float, pids: list[int], think: float) -> Result:
+async def _load(
+    urls: list[str],
+    tokens: list[str],
+    case_ids: list[str],
+    clients: int,
+    seconds: float,
+    warmup: float,
+    pids: list[int],
+    think: float,
+) -> Result:
     import aiohttp
 
     rng = random.Random(7)
@@ -261,8 +313,11 @@ async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients
 
     async def client(n: int, session: aiohttp.ClientSession) -> None:
         headers = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
-        calls = [("evidence", "/api/v1/evidence?limit=50"), ("cases", "/api/v1/cases?limit=50"),
-                 ("case", None)]
+        calls = [
+            ("evidence", "/api/v1/evidence?limit=50"),
+            ("cases", "/api/v1/cases?limit=50"),
+            ("case", None),
+        ]
         i = n
         while time.monotonic() < stop_at[0]:
             kind, path = calls[i % 3]
@@ -297,8 +352,10 @@ async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients
                 res.health.append((time.perf_counter() - t) * 1000)
             await asyncio.sleep(0.05)
 
-    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session, \
-            aiohttp.ClientSession(timeout=timeout) as hsession:
+    async with (
+        aiohttp.ClientSession(connector=conn, timeout=timeout) as session,
+        aiohttp.ClientSession(timeout=timeout) as hsession,
+    ):
         stop_at[0] = time.monotonic() + warmup + seconds
         tasks = [asyncio.create_task(client(n, session)) for n in range(clients)]
         tasks.append(asyncio.create_task(health(hsession)))
@@ -311,9 +368,16 @@ async def _load(urls: list[str], tokens: list[str], case_ids: list[str], clients
     return res
 
 
-def run_load(urls: list[str], tokens: list[str], case_ids: list[str], clients: int,
-             seconds: float, warmup: float = 3.0, pids: list[int] | None = None,
-             think: float = 0.0) -> Result:
+def run_load(
+    urls: list[str],
+    tokens: list[str],
+    case_ids: list[str],
+    clients: int,
+    seconds: float,
+    warmup: float = 3.0,
+    pids: list[int] | None = None,
+    think: float = 0.0,
+) -> Result:
     """CLIENTS clients for SECONDS (after WARMUP), each waiting THINK s on average between
     requests (0: back to back); PIDS: the server processes (their CPU time is reported)."""
     return asyncio.run(_load(urls, tokens, case_ids, clients, seconds, warmup, pids or [], think))
@@ -355,9 +419,22 @@ class Busy:
         dock.mkdir(parents=True)
         stamp = (datetime(2026, 2, 1, tzinfo=UTC) + timedelta(minutes=n)).strftime("%Y%m%d%H%M%S")
         # A new clip (a remux with a distinct title: other bytes, the same media work).
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(self.clip), "-c", "copy",
-                        "-metadata", f"title=bench {n} {uuid.uuid4()}",
-                        str(dock / f"DSJ001_P10001_{stamp}.mp4")], check=True)
+        subprocess.run(
+            [
+                ffmpeg_exe(),
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(self.clip),
+                "-c",
+                "copy",
+                "-metadata",
+                f"title=bench {n} {uuid.uuid4()}",
+                str(dock / f"DSJ001_P10001_{stamp}.mp4"),
+            ],
+            check=True,
+        )
         block = os.urandom(1 << 20)
         with open(dock / f"DSJ002_P10002_{stamp}.mp4", "wb") as f:
             for k in range(self.filler_mb):
@@ -375,10 +452,28 @@ class Busy:
         while not self._stop.is_set():
             dock = self._dock(n)
             self.proc = subprocess.Popen(
-                [str(BIN), "ingest", "--server", self.url, "--dock", str(dock), "--credentials",
-                 str(creds), "--state", str(self.work / f"state{n}"), "--once", "--service",
-                 "--log-level", "WARNING", "--clear", "move"],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    str(BIN),
+                    "ingest",
+                    "--server",
+                    self.url,
+                    "--dock",
+                    str(dock),
+                    "--credentials",
+                    str(creds),
+                    "--state",
+                    str(self.work / f"state{n}"),
+                    "--once",
+                    "--service",
+                    "--log-level",
+                    "WARNING",
+                    "--clear",
+                    "move",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             self.proc.wait()
             if self.proc.returncode == 0:
                 self.docked += 1
@@ -402,8 +497,10 @@ def wait_media_running(url: str, token: str, timeout: float = 120.0) -> bool:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        req = urllib.request.Request(f"{url}/api/v1/evidence?status=processing&limit=5",
-                                     headers={"Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            f"{url}/api/v1/evidence?status=processing&limit=5",
+            headers={"Authorization": f"Bearer {token}"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             if json.loads(r.read())["items"]:
                 return True
@@ -413,14 +510,17 @@ def wait_media_running(url: str, token: str, timeout: float = 120.0) -> bool:
 
 # -- one round ------------------------------------------------------------------------------------
 def line(label: str, s: dict[str, float]) -> str:
-    return (f"  {label:<28} {s['rps']:7.0f} req/s  p50 {s['p50']:7.1f} ms  p99 {s['p99']:7.1f} ms"
-            f"  (evidence {s['p99_evidence']:.0f}, cases {s['p99_cases']:.0f}, case "
-            f"{s['p99_case']:.0f})  /healthz p99 {s['health_p99']:6.1f} ms  server CPU "
-            f"{s['cpu_ms']:.1f} ms/req"
-            + (f"  errors {s['errors']:.0f}" if s["errors"] else ""))
+    return (
+        f"  {label:<28} {s['rps']:7.0f} req/s  p50 {s['p50']:7.1f} ms  p99 {s['p99']:7.1f} ms"
+        f"  (evidence {s['p99_evidence']:.0f}, cases {s['p99_cases']:.0f}, case "
+        f"{s['p99_case']:.0f})  /healthz p99 {s['health_p99']:6.1f} ms  server CPU "
+        f"{s['cpu_ms']:.1f} ms/req" + (f"  errors {s['errors']:.0f}" if s["errors"] else "")
+    )
 
 
-def one_round(backend: str, args: argparse.Namespace, work: Path, clip: Path) -> dict[str, dict[str, float]]:
+def one_round(
+    backend: str, args: argparse.Namespace, work: Path, clip: Path
+) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     data = work / "data"
     database_url = pg_database(args.pg_url) if backend == "postgres" else ""
@@ -432,34 +532,57 @@ def one_round(backend: str, args: argparse.Namespace, work: Path, clip: Path) ->
         try:
             tokens = [login(url, f"rev{n}") for n in range(USERS)]
             body = work / "page.json"
-            req = urllib.request.Request(f"{url}/api/v1/evidence?limit=50",
-                                         headers={"Authorization": f"Bearer {tokens[0]}"})
+            req = urllib.request.Request(
+                f"{url}/api/v1/evidence?limit=50", headers={"Authorization": f"Bearer {tokens[0]}"}
+            )
             with urllib.request.urlopen(req) as r:
                 body.write_bytes(r.read())
             if not args.no_baseline:
                 tport = free_port()
                 trivial = start_trivial(body, tport)
                 try:
-                    out["trivial"] = run_load([f"http://127.0.0.1:{tport}"], tokens, case_ids,
-                                              args.clients, args.seconds,
-                                              pids=[trivial.pid], think=args.think).summary()
+                    out["trivial"] = run_load(
+                        [f"http://127.0.0.1:{tport}"],
+                        tokens,
+                        case_ids,
+                        args.clients,
+                        args.seconds,
+                        pids=[trivial.pid],
+                        think=args.think,
+                    ).summary()
                 finally:
                     stop(trivial)
                 print(line("trivial aiohttp", out["trivial"]), flush=True)
             if args.busy in ("both", "idle"):
-                out["idle"] = run_load([url], tokens, case_ids, args.clients, args.seconds,
-                                       pids=[server.pid], think=args.think).summary()
+                out["idle"] = run_load(
+                    [url],
+                    tokens,
+                    case_ids,
+                    args.clients,
+                    args.seconds,
+                    pids=[server.pid],
+                    think=args.think,
+                ).summary()
                 print(line(f"custodian {backend}", out["idle"]), flush=True)
             if args.busy in ("both", "busy"):
                 with Busy(url, work / "busy", clip, args.filler_mb) as busy:
                     running = wait_media_running(url, tokens[0])
-                    out["busy"] = run_load([url], tokens, case_ids, args.clients,
-                                           args.seconds, pids=[server.pid],
-                                           think=args.think).summary()
+                    out["busy"] = run_load(
+                        [url],
+                        tokens,
+                        case_ids,
+                        args.clients,
+                        args.seconds,
+                        pids=[server.pid],
+                        think=args.think,
+                    ).summary()
                     still = wait_media_running(url, tokens[0], timeout=0.5)
-                print(line(f"custodian {backend} + ingest", out["busy"])
-                      + f"  [media job running at start: {running}, at end: {still}; "
-                        f"{busy.docked} docks done]", flush=True)
+                print(
+                    line(f"custodian {backend} + ingest", out["busy"])
+                    + f"  [media job running at start: {running}, at end: {still}; "
+                    f"{busy.docked} docks done]",
+                    flush=True,
+                )
         finally:
             stop(server)
     finally:
@@ -483,30 +606,44 @@ def main() -> int:
     ap.add_argument("--filler-mb", type=int, default=64, help="filler file docked with each clip")
     ap.add_argument("--cache", default=str(ROOT / "var" / "bench"))
     ap.add_argument("--no-baseline", action="store_true", help="skip the trivial aiohttp run")
-    ap.add_argument("--think", type=float, default=0.0,
-                    help="mean pause of each client between requests, s (default 0: back to back)")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean pause of each client between requests, s (default 0: back to back)",
+    )
     args = ap.parse_args()
-    clip = make_clip(Path(args.cache) / f"api-clip-{args.clip_seconds}s-640x360.mp4",
-                     args.clip_seconds, "640x360")
+    clip = make_clip(
+        Path(args.cache) / f"api-clip-{args.clip_seconds}s-640x360.mp4",
+        args.clip_seconds,
+        "640x360",
+    )
     results: dict[str, list[dict[str, dict[str, float]]]] = {}
     for r in range(args.rounds):
         for backend in args.backends.split(","):
             print(f"round {r + 1}, {backend}:", flush=True)
             with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
                 results.setdefault(backend, []).append(one_round(backend, args, Path(tmp), clip))
-    print(f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.seconds:g} s each "
-          f"(goal: p99 < {GOAL_P99_MS:.0f} ms):")
+    print(
+        f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.seconds:g} s each "
+        f"(goal: p99 < {GOAL_P99_MS:.0f} ms):"
+    )
     ok = True
     for backend, rounds in results.items():
         for label in ("trivial", "idle", "busy"):
             if label not in rounds[0]:
                 continue
             med = {k: statistics.median(r[label][k] for r in rounds) for k in rounds[0][label]}
-            name = {"trivial": "trivial aiohttp", "idle": f"custodian {backend}",
-                    "busy": f"custodian {backend} + ingest"}[label]
+            name = {
+                "trivial": "trivial aiohttp",
+                "idle": f"custodian {backend}",
+                "busy": f"custodian {backend} + ingest",
+            }[label]
             extra = ""
             if label != "trivial" and "trivial" in rounds[0]:
-                triv = {k: statistics.median(r["trivial"][k] for r in rounds) for k in ("rps", "p99")}
+                triv = {
+                    k: statistics.median(r["trivial"][k] for r in rounds) for k in ("rps", "p99")
+                }
                 extra = f"  = {med['rps'] / triv['rps']:.2f}x trivial req/s"
             if label != "trivial":
                 extra += f", p99 {med['p99'] / GOAL_P99_MS:.2f}x goal"

@@ -33,12 +33,17 @@ def timed(argv: list[str], env: dict[str, str], stdin: str = "") -> float:
 
 def top_imports(argv: list[str], env: dict[str, str], stdin: str, n: int = 8) -> list[str]:
     """The n top-level imports with the largest cumulative import time (ms)."""
-    r = subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True,
-                       env=env, timeout=300, input=stdin.encode())
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        env=env,
+        timeout=300,
+        input=stdin.encode(),
+    )
     rows = []
     for line in r.stderr.decode().splitlines():
         if line.startswith("import time:") and "|" in line:
-            _, cum, name = line[len("import time:"):].split("|")
+            _, cum, name = line[len("import time:") :].split("|")
             if cum.strip().isdigit() and not name.startswith("  "):  # top level only
                 rows.append((int(cum) / 1000, name.strip()))
     return [f"{name} {ms:.0f}ms" for ms, name in sorted(rows, reverse=True)[:n]]
@@ -54,8 +59,9 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
     env["CUSTODIAN_JWT_SECRET"] = "b" * 48
     subprocess.run([exe, "migrate", "--data", data], check=True, capture_output=True, env=env)
-    subprocess.run([exe, "agency", "add", "BENCH", "--data", data], check=True,
-                   capture_output=True, env=env)
+    subprocess.run(
+        [exe, "agency", "add", "BENCH", "--data", data], check=True, capture_output=True, env=env
+    )
     baseline = "python -c 'import aiohttp' (baseline)"
     # name -> (argv for round n, stdin)
     commands = {
@@ -64,8 +70,19 @@ def main() -> None:
         "custodian migrate (up to date)": (lambda n: [exe, "migrate", "--data", data], ""),
         "custodian agency add": (lambda n: [exe, "agency", "add", f"B{n}", "--data", data], ""),
         "custodian user add": (
-            lambda n: [exe, "user", "add", f"bench{n}", "--role", "officer", "--agency", "BENCH",
-                       "--password-stdin", "--data", data],
+            lambda n: [
+                exe,
+                "user",
+                "add",
+                f"bench{n}",
+                "--role",
+                "officer",
+                "--agency",
+                "BENCH",
+                "--password-stdin",
+                "--data",
+                data,
+            ],
             PASSWORD + "\n",
         ),
         "custodian keys": (lambda n: [exe, "keys", "--data", data], ""),

@@ -42,8 +42,11 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-evidence-"))
     url = args.database_url or f"sqlite:///{tmp / 'catalogue.db'}"
-    settings = load_settings(None, env={}, overrides={"data_dir": str(tmp / "data"), "database_url": url,
-                                                       "jwt_secret": "b" * 40})
+    settings = load_settings(
+        None,
+        env={},
+        overrides={"data_dir": str(tmp / "data"), "database_url": url, "jwt_secret": "b" * 40},
+    )
     db = Database(settings)
     upgrade(db.engine)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -51,8 +54,13 @@ def main() -> None:
     def fill(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
         user = add_user(s, "rev", "Bench-pass-2026!", "reviewer", "A1")
-        case = Case(agency_id=a1.id, number="BENCH-1", title="bench", enforcement_type="penalty",
-                    procedure="general")
+        case = Case(
+            agency_id=a1.id,
+            number="BENCH-1",
+            title="bench",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add(case)
         s.flush()
         ids = []
@@ -60,11 +68,19 @@ def main() -> None:
         s.add_all([StoredObject(sha256=key, size=1000, role="original") for key in keys])
         s.flush()
         for n, key in enumerate(keys):
-            it = EvidenceItem(sha256=key, size=1000, kind="video" if n % 10 else "photo",
-                              status="ready" if n % 7 else "damaged", original_filename=f"DSJ{n % 50:03d}_{n}.mp4",
-                              agency_id=a1.id, device_id=f"DSJ{n % 50:03d}", officer_id=f"P{n % 200:04d}",
-                              station_id=f"ST{n % 5}", recorded_at=t0 + timedelta(minutes=n),
-                              received_at=t0 + timedelta(minutes=n, seconds=30))
+            it = EvidenceItem(
+                sha256=key,
+                size=1000,
+                kind="video" if n % 10 else "photo",
+                status="ready" if n % 7 else "damaged",
+                original_filename=f"DSJ{n % 50:03d}_{n}.mp4",
+                agency_id=a1.id,
+                device_id=f"DSJ{n % 50:03d}",
+                officer_id=f"P{n % 200:04d}",
+                station_id=f"ST{n % 5}",
+                recorded_at=t0 + timedelta(minutes=n),
+                received_at=t0 + timedelta(minutes=n, seconds=30),
+            )
             s.add(it)
             if n % 500 == 0:
                 s.flush()
@@ -72,18 +88,37 @@ def main() -> None:
         s.flush()
         actor = f"user:{user.id}:rev"
         for n, it in enumerate(ids):
-            append(s, actor=actor, action="ingest", subject=f"evidence:{it.id}", details={"sha256": it.sha256})
+            append(
+                s,
+                actor=actor,
+                action="ingest",
+                subject=f"evidence:{it.id}",
+                details={"sha256": it.sha256},
+            )
             if n < 1000:
                 s.add(CaseLink(case_id=case.id, item_id=it.id, stage="investigation"))
-                append(s, actor=actor, action="link", subject=f"evidence:{it.id}",
-                       details={"case": case.id, "number": case.number, "stage": "investigation"})
+                append(
+                    s,
+                    actor=actor,
+                    action="link",
+                    subject=f"evidence:{it.id}",
+                    details={"case": case.id, "number": case.number, "stage": "investigation"},
+                )
             for _ in range(max(0, args.entries_per_item - 2)):
-                append(s, actor=actor, action="view", subject=f"evidence:{it.id}", details={"what": "playback"})
+                append(
+                    s,
+                    actor=actor,
+                    action="view",
+                    subject=f"evidence:{it.id}",
+                    details={"what": "playback"},
+                )
         return user.id, a1.id, case.id, ids[10].id
 
     started = time.perf_counter()
     uid, agency, case_id, item_id = db.call(fill)
-    print(f"filled {args.items} items in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})")
+    print(
+        f"filled {args.items} items in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
+    )
     who = Principal(uid, "rev", "reviewer", agency)
 
     def timed(label: str, fn) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +135,10 @@ def main() -> None:
     timed("list, no filter", listing())
     timed("list, device_id", listing(device_id="DSJ007"))
     timed("list, officer_id + status", listing(officer_id="P0042", status="damaged"))
-    timed("list, recorded_from/to (one day)", listing(recorded_from="2026-01-05", recorded_to="2026-01-05"))
+    timed(
+        "list, recorded_from/to (one day)",
+        listing(recorded_from="2026-01-05", recorded_to="2026-01-05"),
+    )
     timed("list, kind=photo", listing(kind="photo"))
     timed("list, unlinked=1", listing(unlinked="1"))
     timed("custody of one item", lambda s: item_custody(s, item_id, who))

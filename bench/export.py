@@ -33,8 +33,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 def _settings(data: Path):  # type: ignore[no-untyped-def]
     from server.settings import load_settings
 
-    return load_settings(None, env={}, overrides={
-        "data_dir": str(data), "jwt_secret": "bench-" + "x" * 40, "store_min_free_bytes": 0})
+    return load_settings(
+        None,
+        env={},
+        overrides={
+            "data_dir": str(data),
+            "jwt_secret": "bench-" + "x" * 40,
+            "store_min_free_bytes": 0,
+        },
+    )
 
 
 def setup(data: Path, mb: int, files: int) -> str:
@@ -65,8 +72,13 @@ def setup(data: Path, mb: int, files: int) -> str:
 
     def make_case(s):  # type: ignore[no-untyped-def]
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
-        case = Case(agency_id=a1.id, number="BENCH-001", title="基准", enforcement_type="penalty",
-                    procedure="general")
+        case = Case(
+            agency_id=a1.id,
+            number="BENCH-001",
+            title="基准",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add(case)
         s.flush()
         for item_id in ids:
@@ -86,15 +98,24 @@ def child(data: Path, case_id: str, out: Path) -> None:
 
     settings = _settings(data)
     db = Database(settings)
-    export = db.call(create_export, case_id, None, {"recipient": "bench", "purpose": "bench"},
-                     settings, enqueue=False)
+    export = db.call(
+        create_export,
+        case_id,
+        None,
+        {"recipient": "bench", "purpose": "bench"},
+        settings,
+        enqueue=False,
+    )
     started = time.perf_counter()
     result = run_export(settings, db, open_store(settings), export.id, out_path=out)
     seconds = time.perf_counter() - started
     db.close()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_kb / 1024,
-                      "bytes": result["package_size"]}))
+    print(
+        json.dumps(
+            {"seconds": seconds, "peak_rss_mb": peak_kb / 1024, "bytes": result["package_size"]}
+        )
+    )
 
 
 def main() -> None:
@@ -125,21 +146,29 @@ def main() -> None:
             cp_times.append(time.perf_counter() - started)
             shutil.rmtree(dest)
             out = scratch / f"package-{r}.zip"
-            run = subprocess.run([sys.executable, __file__, "--child", str(data), case_id,
-                                  str(out)], capture_output=True, text=True, check=True)
+            run = subprocess.run(
+                [sys.executable, __file__, "--child", str(data), case_id, str(out)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             figures = json.loads(run.stdout.strip().splitlines()[-1])
             export_times.append(figures["seconds"])
             peaks.append(figures["peak_rss_mb"])
             out.unlink()
             mbps = total / 2**20
-            print(f"round {r + 1}: cp {mbps / cp_times[-1]:7.0f} MiB/s   export "
-                  f"{mbps / export_times[-1]:7.0f} MiB/s   peak RSS {peaks[-1]:6.0f} MB")
+            print(
+                f"round {r + 1}: cp {mbps / cp_times[-1]:7.0f} MiB/s   export "
+                f"{mbps / export_times[-1]:7.0f} MiB/s   peak RSS {peaks[-1]:6.0f} MB"
+            )
         cp_med, export_med = statistics.median(cp_times), statistics.median(export_times)
         ratio = statistics.median(c / e for c, e in zip(cp_times, export_times, strict=True))
-        print(f"\n{total / 2**20:.0f} MiB, medians of {args.rounds} rounds: cp "
-              f"{total / 2**20 / cp_med:.0f} MiB/s, export {total / 2**20 / export_med:.0f} MiB/s "
-              f"-> ratio {ratio:.2f}x cp (goal >= 0.7x); "
-              f"peak RSS of the export process {max(peaks):.0f} MB (goal < 200 MB)")
+        print(
+            f"\n{total / 2**20:.0f} MiB, medians of {args.rounds} rounds: cp "
+            f"{total / 2**20 / cp_med:.0f} MiB/s, export {total / 2**20 / export_med:.0f} MiB/s "
+            f"-> ratio {ratio:.2f}x cp (goal >= 0.7x); "
+            f"peak RSS of the export process {max(peaks):.0f} MB (goal < 200 MB)"
+        )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -70,7 +70,9 @@ def make_files(cache: Path, stations: int, files: int, mb: int) -> list[list[Pat
                 with open(tmp, "wb") as f:
                     left = size
                     while left > 0:
-                        head = st.to_bytes(2, "big") + i.to_bytes(2, "big") + left.to_bytes(8, "big")
+                        head = (
+                            st.to_bytes(2, "big") + i.to_bytes(2, "big") + left.to_bytes(8, "big")
+                        )
                         chunk = (head + block)[: min(left, len(block))]
                         f.write(chunk)
                         left -= len(chunk)
@@ -101,12 +103,20 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:  # type: ignore[ty
     return subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, **kw)
 
 
-def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namespace) -> dict[str, float]:
+def one_round(
+    work: Path, station_files: list[list[Path]], args: argparse.Namespace
+) -> dict[str, float]:
     data = work / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    env.update({"CUSTODIAN_ADMIN_PASSWORD": PASSWORD, "CUSTODIAN_DATA_DIR": str(data),
-                "CUSTODIAN_STORE_MIN_FREE_BYTES": "0", "CUSTODIAN_WORKER_IN_SERVER": "false",
-                "CUSTODIAN_LOG_LEVEL": "WARNING"})
+    env.update(
+        {
+            "CUSTODIAN_ADMIN_PASSWORD": PASSWORD,
+            "CUSTODIAN_DATA_DIR": str(data),
+            "CUSTODIAN_STORE_MIN_FREE_BYTES": "0",
+            "CUSTODIAN_WORKER_IN_SERVER": "false",
+            "CUSTODIAN_LOG_LEVEL": "WARNING",
+        }
+    )
     pg_name = None
     if args.pg:
         from sqlalchemy import create_engine, text
@@ -159,20 +169,48 @@ def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namesp
                 past = time.time() - 3600
                 os.utime(dock / p.name, (past, past))
             creds = work / f"station{st:02d}.toml"
-            creds.write_text(f'username = "station{st:02d}"\npassword = "{PASSWORD}"\n'
-                             f'station_id = "ST{st:02d}"\n')
+            creds.write_text(
+                f'username = "station{st:02d}"\npassword = "{PASSWORD}"\n'
+                f'station_id = "ST{st:02d}"\n'
+            )
             docks.append((dock, creds))
         total = sum(p.stat().st_size for files in station_files for p in files)
         run(["sync"])
         cpu0, sys0 = cpu_seconds(server.pid), cpu_seconds(server.pid, (12,))
         t0 = time.perf_counter()
         for st, (dock, creds) in enumerate(docks):
-            agents.append(subprocess.Popen(
-                [str(BIN), "ingest", "--server", f"http://127.0.0.1:{port}", "--dock", str(dock),
-                 "--credentials", str(creds), "--state", str(work / f"state{st:02d}"), "--once",
-                 "--quiet-seconds", "0", "--heartbeat", "0", "--log-level", "WARNING",
-                 "--concurrency", str(args.concurrency), "--clear", "move"],
-                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            agents.append(
+                subprocess.Popen(
+                    [
+                        str(BIN),
+                        "ingest",
+                        "--server",
+                        f"http://127.0.0.1:{port}",
+                        "--dock",
+                        str(dock),
+                        "--credentials",
+                        str(creds),
+                        "--state",
+                        str(work / f"state{st:02d}"),
+                        "--once",
+                        "--quiet-seconds",
+                        "0",
+                        "--heartbeat",
+                        "0",
+                        "--log-level",
+                        "WARNING",
+                        "--concurrency",
+                        str(args.concurrency),
+                        "--clear",
+                        "move",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+            )
         for a in agents:
             out, _ = a.communicate(timeout=3600)
             if a.returncode != 0:
@@ -199,21 +237,32 @@ def one_round(work: Path, station_files: list[list[Path]], args: argparse.Namesp
 
             with create_engine(args.pg_url, isolation_level="AUTOCOMMIT").connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-    return {"gib": total / GIB, "wall_s": wall, "mibps": total / MIB / wall,
-            "server_cpu_s": cpu, "server_cpu_per_gib": cpu / (total / GIB),
-            "server_kernel_per_gib": kernel / (total / GIB)}
+    return {
+        "gib": total / GIB,
+        "wall_s": wall,
+        "mibps": total / MIB / wall,
+        "server_cpu_s": cpu,
+        "server_cpu_per_gib": cpu / (total / GIB),
+        "server_kernel_per_gib": kernel / (total / GIB),
+    }
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--stations", type=int, default=10)
     ap.add_argument("--mb", type=int, default=200, help="MiB per station (default 200)")
     ap.add_argument("--files", type=int, default=2, help="files per station (default 2)")
     ap.add_argument("--concurrency", type=int, default=2, help="uploads per station (default 2)")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; medians reported (default 3)")
     ap.add_argument("--pg", action="store_true", help="PostgreSQL catalogue instead of SQLite")
-    ap.add_argument("--pg-url", default=os.environ.get(
-        "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
     ap.add_argument("--tmp", default="/tmp", help="work folder (default /tmp)")
     ap.add_argument("--cache", default="/tmp/custodian-bench-cache", help="generated files")
     ap.add_argument("--profile", help="run the server under cProfile, writing this file")
@@ -233,17 +282,22 @@ def main() -> int:
         res["sha256_per_gib"] = hash_cpu / (hashed / GIB)
         res["ratio"] = res["server_cpu_per_gib"] / res["sha256_per_gib"]
         results.append(res)
-        print(f"round {i + 1}: {args.stations} stations, {res['gib']:.2f} GiB in "
-              f"{res['wall_s']:.1f} s = {res['mibps']:.0f} MiB/s; server CPU "
-              f"{res['server_cpu_per_gib']:.2f} s/GiB ({res['server_kernel_per_gib']:.2f} in the "
-              f"kernel); one SHA-256 pass "
-              f"{res['sha256_per_gib']:.2f} s/GiB; ratio {res['ratio']:.2f}x", flush=True)
+        print(
+            f"round {i + 1}: {args.stations} stations, {res['gib']:.2f} GiB in "
+            f"{res['wall_s']:.1f} s = {res['mibps']:.0f} MiB/s; server CPU "
+            f"{res['server_cpu_per_gib']:.2f} s/GiB ({res['server_kernel_per_gib']:.2f} in the "
+            f"kernel); one SHA-256 pass "
+            f"{res['sha256_per_gib']:.2f} s/GiB; ratio {res['ratio']:.2f}x",
+            flush=True,
+        )
     med = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    print(f"median of {args.rounds} ({'PostgreSQL' if args.pg else 'SQLite'}): "
-          f"{args.stations} stations at once {med['mibps']:.0f} MiB/s in total; server CPU "
-          f"{med['server_cpu_per_gib']:.2f} s/GiB = {med['ratio']:.2f}x one SHA-256 pass "
-          f"({med['sha256_per_gib']:.2f} s/GiB); goal <= {GOAL:.0f}x "
-          f"({'met' if med['ratio'] <= GOAL else 'missed'})")
+    print(
+        f"median of {args.rounds} ({'PostgreSQL' if args.pg else 'SQLite'}): "
+        f"{args.stations} stations at once {med['mibps']:.0f} MiB/s in total; server CPU "
+        f"{med['server_cpu_per_gib']:.2f} s/GiB = {med['ratio']:.2f}x one SHA-256 pass "
+        f"({med['sha256_per_gib']:.2f} s/GiB); goal <= {GOAL:.0f}x "
+        f"({'met' if med['ratio'] <= GOAL else 'missed'})"
+    )
     return 0 if med["ratio"] <= GOAL else 1
 
 

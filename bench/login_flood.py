@@ -21,14 +21,25 @@ from server.settings import load_settings  # noqa: E402
 
 
 async def main(n: int, threads: int) -> None:
-    settings = load_settings(None, env={}, overrides={
-        "data_dir": tempfile.mkdtemp(), "jwt_secret": "bench-" + "x" * 40, "store_min_free_bytes": 0,
-        "login_max_failures": 100_000, "login_hash_threads": threads, "login_hash_queue": 10_000})
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "data_dir": tempfile.mkdtemp(),
+            "jwt_secret": "bench-" + "x" * 40,
+            "store_min_free_bytes": 0,
+            "login_max_failures": 100_000,
+            "login_hash_threads": threads,
+            "login_hash_queue": 10_000,
+        },
+    )
     client = TestClient(TestServer(create_app(settings)))
     await client.start_server()
     try:
         await app_db(client).run(add_user, "admin", PASSWORD, "admin")
-        r = await client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+        r = await client.post(
+            "/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}
+        )
         auth = {"Authorization": "Bearer " + (await r.json())["token"]}
 
         async def probe() -> float:
@@ -38,18 +49,31 @@ async def main(n: int, threads: int) -> None:
 
         idle = max([await probe() for _ in range(5)])
         start = time.monotonic()
-        flood = [asyncio.create_task(client.post("/api/v1/auth/login", json={
-            "username": f"nobody{i}", "password": "wrong password!"})) for i in range(n)]
+        flood = [
+            asyncio.create_task(
+                client.post(
+                    "/api/v1/auth/login",
+                    json={"username": f"nobody{i}", "password": "wrong password!"},
+                )
+            )
+            for i in range(n)
+        ]
         await asyncio.sleep(0.2)
         during = [await probe() for _ in range(10)]
         await asyncio.gather(*flood)
-        print(f"{n} bad logins on {threads} hash threads: catalogue request idle {idle:.3f}s, "
-              f"during the flood worst {max(during):.3f}s median {sorted(during)[5]:.3f}s; "
-              f"flood done in {time.monotonic() - start:.1f}s")
+        print(
+            f"{n} bad logins on {threads} hash threads: catalogue request idle {idle:.3f}s, "
+            f"during the flood worst {max(during):.3f}s median {sorted(during)[5]:.3f}s; "
+            f"flood done in {time.monotonic() - start:.1f}s"
+        )
     finally:
         await client.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 100,
-                     int(sys.argv[2]) if len(sys.argv) > 2 else 2))
+    asyncio.run(
+        main(
+            int(sys.argv[1]) if len(sys.argv) > 1 else 100,
+            int(sys.argv[2]) if len(sys.argv) > 2 else 2,
+        )
+    )

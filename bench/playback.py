@@ -115,8 +115,10 @@ class Deployment:
 
     def stop(self) -> None:
         if self.nginx_conf is not None:
-            subprocess.run([NGINX, "-p", str(self.work / "nginx"), "-c", str(self.nginx_conf),
-                            "-s", "stop"], capture_output=True)
+            subprocess.run(
+                [NGINX, "-p", str(self.work / "nginx"), "-c", str(self.nginx_conf), "-s", "stop"],
+                capture_output=True,
+            )
         if self.server is not None and self.server.poll() is None:
             self.server.send_signal(signal.SIGINT)
             try:
@@ -129,9 +131,15 @@ def settings_env(data: Path, database_url: str, accel: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
     # The store sits beside the data folder (0700), readable by nginx's workers, as
     # deploy/nginx/accel.conf asks.
-    env.update({"CUSTODIAN_ADMIN_PASSWORD": PASSWORD, "CUSTODIAN_JWT_SECRET": SECRET,
-                "CUSTODIAN_DATA_DIR": str(data), "CUSTODIAN_STORE_PATH": str(data.parent / "store"),
-                "CUSTODIAN_STORE_MIN_FREE_BYTES": "0"})
+    env.update(
+        {
+            "CUSTODIAN_ADMIN_PASSWORD": PASSWORD,
+            "CUSTODIAN_JWT_SECRET": SECRET,
+            "CUSTODIAN_DATA_DIR": str(data),
+            "CUSTODIAN_STORE_PATH": str(data.parent / "store"),
+            "CUSTODIAN_STORE_MIN_FREE_BYTES": "0",
+        }
+    )
     if database_url:
         env["CUSTODIAN_DATABASE_URL"] = database_url
     if accel:
@@ -157,9 +165,13 @@ def prepare_catalogue(env: dict[str, str], reviewers: int) -> tuple[list[str], o
     def setup(s):  # type: ignore[no-untyped-def]
         add_agency(s, "BENCH", "Bench agency")
         add_user(s, "station", PASSWORD, "station", "BENCH", password_hash=digest)
-        return [(u.id, u.username) for u in (
-            add_user(s, f"reviewer{i:03d}", PASSWORD, "reviewer", "BENCH", password_hash=digest)
-            for i in range(reviewers))]
+        return [
+            (u.id, u.username)
+            for u in (
+                add_user(s, f"reviewer{i:03d}", PASSWORD, "reviewer", "BENCH", password_hash=digest)
+                for i in range(reviewers)
+            )
+        ]
 
     made = db.call(setup)
     db.close()
@@ -181,8 +193,24 @@ def dock_and_process(dep: Deployment, media: list[Path]) -> None:
     creds = dep.work / "station.toml"
     creds.write_text(f'username = "station"\npassword = "{PASSWORD}"\n')
     base = f"http://127.0.0.1:{dep.port}"
-    run([str(BIN), "ingest", "--server", base, "--dock", str(dock), "--credentials", str(creds),
-         "--state", str(dep.work / "agent"), "--once", "--log-level", "WARNING"], env=dep.env)
+    run(
+        [
+            str(BIN),
+            "ingest",
+            "--server",
+            base,
+            "--dock",
+            str(dock),
+            "--credentials",
+            str(creds),
+            "--state",
+            str(dep.work / "agent"),
+            "--once",
+            "--log-level",
+            "WARNING",
+        ],
+        env=dep.env,
+    )
     headers = {"Authorization": f"Bearer {dep.tokens[0]}"}
 
     def get(path: str) -> dict:  # type: ignore[type-arg]
@@ -193,8 +221,9 @@ def dock_and_process(dep: Deployment, media: list[Path]) -> None:
     deadline = time.monotonic() + 600
     while True:
         listed = get("/api/v1/evidence?limit=200")["items"]
-        if len(listed) == len(media) and all(i["status"] not in ("received", "processing")
-                                             for i in listed):
+        if len(listed) == len(media) and all(
+            i["status"] not in ("received", "processing") for i in listed
+        ):
             break
         if time.monotonic() > deadline:
             raise SystemExit(f"items not processed in time: {listed}")
@@ -210,8 +239,9 @@ def hls_files(item: dict) -> dict[str, str]:  # type: ignore[type-arg]
     rends = item.get("renditions") or []
     if isinstance(rends, dict):
         rends = [{"name": k, **v} for k, v in rends.items()]
-    return {r["name"].removeprefix("hls/"): r["sha256"] for r in rends
-            if r["name"].startswith("hls/")}
+    return {
+        r["name"].removeprefix("hls/"): r["sha256"] for r in rends if r["name"].startswith("hls/")
+    }
 
 
 def store_path(data: Path, sha256: str) -> Path:
@@ -228,9 +258,12 @@ def start_nginx(dep: Deployment, data: Path, nginx_port: int, proxy_port: int) -
         for name, sha in hls_files(item).items():
             os.link(store_path(data, sha), folder / name)  # the very same file
     (prefix / "logs").mkdir(parents=True)
-    accel = (ROOT / "deploy" / "nginx" / "accel.conf")
-    accel_block = accel.read_text().replace("/var/lib/custodian-store/", f"{data.parent}/store/") \
-        if accel.exists() else ""
+    accel = ROOT / "deploy" / "nginx" / "accel.conf"
+    accel_block = (
+        accel.read_text().replace("/var/lib/custodian-store/", f"{data.parent}/store/")
+        if accel.exists()
+        else ""
+    )
     conf = prefix / "nginx.conf"
     conf.write_text(f"""
 user root;  # a shortcut for the bench: `serve` makes the store 0700 (see accel.conf: ACLs)
@@ -326,8 +359,9 @@ class Result:
         return lat[min(len(lat) - 1, int(q * len(lat)))] * 1000
 
 
-async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: int,
-               seconds: float, side: str) -> Result:
+async def load(
+    urls: list[tuple[str, list[str]]], tokens: list[str], viewers: int, seconds: float, side: str
+) -> Result:
     """`viewers` reviewers for `seconds`; urls: per item, (playlist url, base for segments)."""
     import aiohttp
 
@@ -338,7 +372,9 @@ async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: in
     conn = aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False)
     timeout = aiohttp.ClientTimeout(total=120)
 
-    async def fetch(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> bytes | None:
+    async def fetch(
+        session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+    ) -> bytes | None:
         t0 = time.perf_counter()
         async with session.get(url, headers=headers) as r:
             if r.status != 200:
@@ -383,7 +419,9 @@ async def load(urls: list[tuple[str, list[str]]], tokens: list[str], viewers: in
     return res
 
 
-def side_urls(dep: Deployment, side: str, nginx_port: int, proxy_port: int) -> list[tuple[str, list[str]]]:
+def side_urls(
+    dep: Deployment, side: str, nginx_port: int, proxy_port: int
+) -> list[tuple[str, list[str]]]:
     out = []
     for item in dep.items:
         if side == "nginx":
@@ -424,31 +462,47 @@ def one_run(args: argparse.Namespace, media: list[Path], run_no: int) -> list[Re
         dock_and_process(dep, media)
         nginx_port, proxy_port = free_port(), free_port()
         start_nginx(dep, data, nginx_port, proxy_port)
-        sizes = [os.path.getsize(store_path(data, sha)) for it in dep.items
-                 for n, sha in hls_files(it).items() if n.startswith("seg-")]
+        sizes = [
+            os.path.getsize(store_path(data, sha))
+            for it in dep.items
+            for n, sha in hls_files(it).items()
+            if n.startswith("seg-")
+        ]
         if run_no == 0:
-            print(f"{len(dep.items)} items, {len(sizes)} segments, median segment "
-                  f"{statistics.median(sizes) / 1e6:.1f} MB", flush=True)
+            print(
+                f"{len(dep.items)} items, {len(sizes)} segments, median segment "
+                f"{statistics.median(sizes) / 1e6:.1f} MB",
+                flush=True,
+            )
         for n in args.viewers:
             for side in args.sides:
                 urls = side_urls(dep, side, nginx_port, proxy_port)
                 tokens = [] if side == "nginx" else dep.tokens
-                pids = {"nginx": nginx_pids(dep), "custodian": [dep.server.pid],
-                        "proxied": [dep.server.pid, *nginx_pids(dep)]}[side]
+                pids = {
+                    "nginx": nginx_pids(dep),
+                    "custodian": [dep.server.pid],
+                    "proxied": [dep.server.pid, *nginx_pids(dep)],
+                }[side]
                 cpu0, sys0 = cpu_seconds(pids), cpu_seconds(pids, (12,))
                 res = asyncio.run(load(urls, tokens, n, args.seconds, side))
                 res.cpu_s = cpu_seconds(pids) - cpu0
                 res.sys_s = cpu_seconds(pids, (12,)) - sys0
                 results.append(res)
-                print(f"  run {run_no + 1} N={n:<4} {side:<10} {res.mbps:8.0f} MB/s  p50 "
-                      f"{res.pct(0.5):7.1f} ms  p99 {res.pct(0.99):7.1f} ms  "
-                      f"{len(res.latencies)} segments  errors {res.errors}  server CPU "
-                      f"{res.cpu_per_gb:.2f} s/GB ({res.sys_s / max(res.bytes / 1e9, 1e-9):.2f} "
-                      "in the kernel)", flush=True)
+                print(
+                    f"  run {run_no + 1} N={n:<4} {side:<10} {res.mbps:8.0f} MB/s  p50 "
+                    f"{res.pct(0.5):7.1f} ms  p99 {res.pct(0.99):7.1f} ms  "
+                    f"{len(res.latencies)} segments  errors {res.errors}  server CPU "
+                    f"{res.cpu_per_gb:.2f} s/GB ({res.sys_s / max(res.bytes / 1e9, 1e-9):.2f} "
+                    "in the kernel)",
+                    flush=True,
+                )
                 if args.verbose:
                     pl = sorted(res.playlists) or [float("nan")]
-                    print(f"      playlists: {len(pl)}, p50 {pl[len(pl) // 2] * 1000:.1f} ms, "
-                          f"p99 {pl[int(0.99 * len(pl))] * 1000:.1f} ms", flush=True)
+                    print(
+                        f"      playlists: {len(pl)}, p50 {pl[len(pl) // 2] * 1000:.1f} ms, "
+                        f"p99 {pl[int(0.99 * len(pl))] * 1000:.1f} ms",
+                        flush=True,
+                    )
         log.close()
     finally:
         dep.stop()
@@ -464,18 +518,27 @@ def one_run(args: argparse.Namespace, media: list[Path], run_no: int) -> list[Re
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--viewers", default="10,50,200", help="comma-separated N (default 10,50,200)")
     ap.add_argument("--seconds", type=float, default=60.0, help="per side and N (default 60)")
     ap.add_argument("--runs", type=int, default=3, help="runs; medians are reported (default 3)")
-    ap.add_argument("--sides", default="nginx,custodian,proxied",
-                    help="nginx (baseline), custodian (direct), proxied (behind nginx, X-Accel)")
+    ap.add_argument(
+        "--sides",
+        default="nginx,custodian,proxied",
+        help="nginx (baseline), custodian (direct), proxied (behind nginx, X-Accel)",
+    )
     ap.add_argument("--items", type=int, default=2, help="distinct items (default 2)")
     ap.add_argument("--clip-seconds", type=int, default=60)
     ap.add_argument("--kbps", type=int, default=5200, help="clip bitrate: 5200 ~ 2.6 MB segments")
     ap.add_argument("--pg", action="store_true", help="PostgreSQL catalogue instead of SQLite")
-    ap.add_argument("--pg-url", default=os.environ.get(
-        "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument(
+        "--pg-url",
+        default=os.environ.get(
+            "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
     ap.add_argument("--tmp", default="/tmp", help="work folder (default /tmp)")
     ap.add_argument("--cache", default="/tmp/custodian-bench-cache", help="generated clips")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
@@ -492,8 +555,10 @@ def main() -> int:
     every: list[Result] = []
     for r in range(args.runs):
         every += one_run(args, media, r)
-    print(f"\nmedians of {args.runs} run(s), {args.seconds:.0f} s per side"
-          f"{' (PostgreSQL)' if args.pg else ' (SQLite)'}; ratios against nginx in the same run")
+    print(
+        f"\nmedians of {args.runs} run(s), {args.seconds:.0f} s per side"
+        f"{' (PostgreSQL)' if args.pg else ' (SQLite)'}; ratios against nginx in the same run"
+    )
     ok = True
     for n in args.viewers:
         for side in args.sides:
@@ -503,17 +568,24 @@ def main() -> int:
             p50 = statistics.median(r.pct(0.5) for r in mine)
             p99 = statistics.median(r.pct(0.99) for r in mine)
             cpu = statistics.median(r.cpu_per_gb for r in mine)
-            line = (f"N={n:<4} {side:<10} {mb:8.0f} MB/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
-                    f"CPU {cpu:5.2f} s/GB")
+            line = (
+                f"N={n:<4} {side:<10} {mb:8.0f} MB/s  p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
+                f"CPU {cpu:5.2f} s/GB"
+            )
             if side != "nginx":
                 # ratios within each run (both sides of a ratio share a run), then their median
-                tr = statistics.median(a.mbps / max(b.mbps, 1e-9) for a, b in zip(mine, base, strict=True))
-                pr = statistics.median(a.pct(0.99) / max(b.pct(0.99), 1e-9)
-                                       for a, b in zip(mine, base, strict=True))
+                tr = statistics.median(
+                    a.mbps / max(b.mbps, 1e-9) for a, b in zip(mine, base, strict=True)
+                )
+                pr = statistics.median(
+                    a.pct(0.99) / max(b.pct(0.99), 1e-9) for a, b in zip(mine, base, strict=True)
+                )
                 met = tr >= GOALS["throughput"] and pr <= GOALS["p99"]
                 ok &= met
-                line += (f"   throughput {tr:.2f}x nginx, p99 {pr:.2f}x nginx "
-                         f"({'meets' if met else 'misses'} the goal)")
+                line += (
+                    f"   throughput {tr:.2f}x nginx, p99 {pr:.2f}x nginx "
+                    f"({'meets' if met else 'misses'} the goal)"
+                )
             print(line)
     return 0 if ok else 1
 

@@ -57,7 +57,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=int, default=500)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--dir", help="work folder (default: a temp dir); the same filesystem is used for all")
+    ap.add_argument(
+        "--dir", help="work folder (default: a temp dir); the same filesystem is used for all"
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="custodian-bench-", dir=args.dir))
     try:
@@ -70,7 +72,11 @@ def main() -> int:
             dst = work / f"cp-{r}.bin"
             t_cp = timed(lambda: subprocess.run(["cp", str(src), str(dst)], check=True))
             dst2 = work / f"cpsync-{r}.bin"
-            t_cps = timed(lambda: subprocess.run(["sh", "-c", f'cp "{src}" "{dst2}" && sync "{dst2}"'], check=True))
+            t_cps = timed(
+                lambda: subprocess.run(
+                    ["sh", "-c", f'cp "{src}" "{dst2}" && sync "{dst2}"'], check=True
+                )
+            )
             store = LocalStore(work / f"store-{r}")
             t_put = timed(lambda: store.put_file(src, key))
             # An upload is hashed while it is received and lands in the store's temp folder;
@@ -86,8 +92,10 @@ def main() -> int:
                 p.unlink()
             shutil.rmtree(work / f"store-{r}", ignore_errors=True)
             shutil.rmtree(work / f"store2-{r}", ignore_errors=True)
-            print(f"round {r + 1}: cp {t_cp:.3f}s  cp+sync {t_cps:.3f}s  store.put {t_put:.3f}s  "
-                  f"hashlib {t_raw:.3f}s  integrity.hashing {t_ours:.3f}s  adopt {t_adopt:.3f}s")
+            print(
+                f"round {r + 1}: cp {t_cp:.3f}s  cp+sync {t_cps:.3f}s  store.put {t_put:.3f}s  "
+                f"hashlib {t_raw:.3f}s  integrity.hashing {t_ours:.3f}s  adopt {t_adopt:.3f}s"
+            )
         med = [statistics.median(c) for c in zip(*rows, strict=True)]
         put_vs_cp = [row[0] / row[2] for row in rows]
         put_vs_cps = [row[1] / row[2] for row in rows]
@@ -102,10 +110,14 @@ def main() -> int:
         print(f"put / cp speed ratio:        {statistics.median(put_vs_cp):.2f}x (goal >= 0.8x)")
         print(f"put / (cp+sync) speed ratio: {statistics.median(put_vs_cps):.2f}x")
         print(f"hashing / hashlib ratio:     {statistics.median(hash_ratio):.2f}x (goal >= 0.9x)")
-        print(f"upload commit (adopt) / cp:  {statistics.median([row[0] / row[5] for row in rows]):.2f}x")
+        print(
+            f"upload commit (adopt) / cp:  {statistics.median([row[0] / row[5] for row in rows]):.2f}x"
+        )
         # put hashes every byte it writes and SHA-256 runs on one core: put/cp can never exceed
         # hashing speed / cp speed, printed so a missed goal can be read against its ceiling.
-        print(f"ceiling for put / cp (hashlib / cp speed): {statistics.median([row[0] / row[3] for row in rows]):.2f}x")
+        print(
+            f"ceiling for put / cp (hashlib / cp speed): {statistics.median([row[0] / row[3] for row in rows]):.2f}x"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

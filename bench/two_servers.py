@@ -40,15 +40,17 @@ def one_round(args: argparse.Namespace, work: Path, clip: Path) -> dict[str, dic
             tokens = [al.login(a_url, f"rev{n}") for n in range(al.USERS)]
             modes = [m for m in ("idle", "busy") if args.busy in (m, "both")]
             for mode in modes:
-                out[f"one_{mode}"] = measure([a_url], [a.pid], tokens, case_ids, args, mode,
-                                             work / f"busy1{mode}", clip)
+                out[f"one_{mode}"] = measure(
+                    [a_url], [a.pid], tokens, case_ids, args, mode, work / f"busy1{mode}", clip
+                )
                 print(al.line(f"one server, {mode}", out[f"one_{mode}"]), flush=True)
             b_port = al.free_port()
             b = al.start_custodian(data, database_url, b_port)
             urls = [a_url, f"http://127.0.0.1:{b_port}"]
             for mode in modes:
-                out[f"two_{mode}"] = measure(urls, [a.pid, b.pid], tokens, case_ids, args, mode,
-                                             work / f"busy2{mode}", clip)
+                out[f"two_{mode}"] = measure(
+                    urls, [a.pid, b.pid], tokens, case_ids, args, mode, work / f"busy2{mode}", clip
+                )
                 print(al.line(f"two servers, {mode}", out[f"two_{mode}"]), flush=True)
         finally:
             al.stop(a)
@@ -59,8 +61,16 @@ def one_round(args: argparse.Namespace, work: Path, clip: Path) -> dict[str, dic
     return out
 
 
-def measure(urls: list[str], pids: list[int], tokens: list[str], case_ids: list[str],
-            args: argparse.Namespace, mode: str, work: Path, clip: Path) -> dict[str, float]:
+def measure(
+    urls: list[str],
+    pids: list[int],
+    tokens: list[str],
+    case_ids: list[str],
+    args: argparse.Namespace,
+    mode: str,
+    work: Path,
+    clip: Path,
+) -> dict[str, float]:
     if mode == "idle":
         return al.run_load(urls, tokens, case_ids, args.clients, args.seconds, pids=pids).summary()
     with al.Busy(urls[0], work, clip, args.filler_mb):  # the station docks to the first server
@@ -82,24 +92,37 @@ def main() -> int:
     ap.add_argument("--filler-mb", type=int, default=64)
     ap.add_argument("--cache", default=str(al.ROOT / "var" / "bench"))
     args = ap.parse_args()
-    clip = al.make_clip(Path(args.cache) / f"api-clip-{args.clip_seconds}s-640x360.mp4",
-                        args.clip_seconds, "640x360")
+    clip = al.make_clip(
+        Path(args.cache) / f"api-clip-{args.clip_seconds}s-640x360.mp4",
+        args.clip_seconds,
+        "640x360",
+    )
     rounds = []
     for r in range(args.rounds):
         print(f"round {r + 1}:", flush=True)
         with tempfile.TemporaryDirectory(prefix="bench-two-") as tmp:
             rounds.append(one_round(args, Path(tmp), clip))
-    print(f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.seconds:g} s each, "
-          "PostgreSQL:")
+    print(
+        f"\nmedians of {args.rounds} rounds, {args.clients} clients, {args.seconds:g} s each, "
+        "PostgreSQL:"
+    )
     for mode in ("idle", "busy"):
         if f"one_{mode}" not in rounds[0]:
             continue
-        one = {k: statistics.median(r[f"one_{mode}"][k] for r in rounds) for k in rounds[0][f"one_{mode}"]}
-        two = {k: statistics.median(r[f"two_{mode}"][k] for r in rounds) for k in rounds[0][f"two_{mode}"]}
+        one = {
+            k: statistics.median(r[f"one_{mode}"][k] for r in rounds)
+            for k in rounds[0][f"one_{mode}"]
+        }
+        two = {
+            k: statistics.median(r[f"two_{mode}"][k] for r in rounds)
+            for k in rounds[0][f"two_{mode}"]
+        }
         print(al.line(f"one server, {mode}", one))
         print(al.line(f"two servers, {mode}", two))
-        print(f"  two/one ({mode}): req/s {two['rps'] / one['rps']:.2f}x, p50 "
-              f"{two['p50'] / one['p50']:.2f}x, p99 {two['p99'] / one['p99']:.2f}x")
+        print(
+            f"  two/one ({mode}): req/s {two['rps'] / one['rps']:.2f}x, p50 "
+            f"{two['p50'] / one['p50']:.2f}x, p99 {two['p99'] / one['p99']:.2f}x"
+        )
     return 0
 
 

@@ -120,6 +120,7 @@ class Agent(Uploads):
         """Service mode: run until stop(). --once: the exit code."""
         self.client = CustodianClient(self.cfg.server, self.cfg.username, self.cfg.password)
         loop = asyncio.get_running_loop()
+
         def wake() -> None:
             loop.call_soon_threadsafe(self._wake.set)
 
@@ -190,9 +191,14 @@ class Agent(Uploads):
             free: int | None = shutil.disk_usage(self.cfg.state_dir).free
         except OSError:
             free = None
-        return {"station_id": self.cfg.station_id, "files_waiting": files, "bytes_waiting": size,
-                "last_error": (self._fatal or error)[:2000], "disk_free": free,
-                "version": _agent_version()}
+        return {
+            "station_id": self.cfg.station_id,
+            "files_waiting": files,
+            "bytes_waiting": size,
+            "last_error": (self._fatal or error)[:2000],
+            "disk_free": free,
+            "version": _agent_version(),
+        }
 
     async def heartbeat(self) -> bool:
         """Send one heartbeat; a failure is logged, never fatal (uploads matter more)."""
@@ -200,10 +206,15 @@ class Agent(Uploads):
             return False
         try:
             payload = await asyncio.to_thread(self.heartbeat_payload)
-            status, _h, body = await asyncio.wait_for(self.client.request(
-                "POST", self.client.url("/api/v1/stations/heartbeat"),
-                headers={"Content-Type": "application/json"}, data=json.dumps(payload)),
-                HEARTBEAT_TIMEOUT)
+            status, _h, body = await asyncio.wait_for(
+                self.client.request(
+                    "POST",
+                    self.client.url("/api/v1/stations/heartbeat"),
+                    headers={"Content-Type": "application/json"},
+                    data=json.dumps(payload),
+                ),
+                HEARTBEAT_TIMEOUT,
+            )
         except TimeoutError:
             logger.info("heartbeat not sent: no answer in %ss", HEARTBEAT_TIMEOUT)
             return False
@@ -211,8 +222,11 @@ class Agent(Uploads):
             logger.info("heartbeat not sent: %s", exc)
             return False
         if status != 200:
-            logger.warning("heartbeat refused (%s): %s", status,
-                           body.get("error") if isinstance(body, dict) else body)
+            logger.warning(
+                "heartbeat refused (%s): %s",
+                status,
+                body.get("error") if isinstance(body, dict) else body,
+            )
             return False
         return True
 
@@ -293,7 +307,11 @@ class Agent(Uploads):
             return
         if e.state == "cleared":
             return
-        if e.state == "confirmed" and self.cfg.clear_mode == "leave" and e.ctime_ns == st.st_ctime_ns:
+        if (
+            e.state == "confirmed"
+            and self.cfg.clear_mode == "leave"
+            and e.ctime_ns == st.st_ctime_ns
+        ):
             return  # delivered before and left in place on purpose; untouched since
         if e.state == "failed" and e.id in self._gave_up:
             return  # each run of the agent gives a failed file one more chance, not more
@@ -382,6 +400,7 @@ class Agent(Uploads):
     async def _recheck(self, e: Entry, path: Path) -> Entry:
         """A delivered file left on the dock was written to since: hash it. The same bytes stay
         delivered; other bytes under the same name, size and mtime are delivered again."""
+
         def digest() -> tuple[str, int]:
             with open(path, "rb", buffering=0) as f:
                 before = os.fstat(f.fileno()).st_ctime_ns
@@ -390,17 +409,31 @@ class Agent(Uploads):
         try:
             local, ctime = await asyncio.to_thread(digest)
         except OSError as exc:
-            logger.warning("%s: cannot re-read it to compare with what was delivered: %s", path, exc)
+            logger.warning(
+                "%s: cannot re-read it to compare with what was delivered: %s", path, exc
+            )
             return e
         if local == e.sha256:
             self.journal.update(e.id, ctime_ns=ctime)
         else:
             logger.warning(
                 "%s changed after delivery (same name, size and time; sha256 %s, delivered %s): "
-                "delivering the new content as well", path, local, e.sha256)
-            self.journal.update(e.id, state="queued", sha256=None, server_sha256=None,
-                                evidence_id=None, upload_url=None, attempts=0, error="",
-                                ctime_ns=None)
+                "delivering the new content as well",
+                path,
+                local,
+                e.sha256,
+            )
+            self.journal.update(
+                e.id,
+                state="queued",
+                sha256=None,
+                server_sha256=None,
+                evidence_id=None,
+                upload_url=None,
+                attempts=0,
+                error="",
+                ctime_ns=None,
+            )
         return self.journal.by_id(e.id)
 
     def _wait(self, e: Entry, key: str, why: str) -> None:
@@ -461,9 +494,9 @@ def _move_cleared(dock: Path, rel: tuple[str, ...], path: Path, moved: list[Path
             final = move_relative(src_fd, path.name, dst_fd, path.name)
             for side in moved[1:]:  # the sidecar keeps following its clip's (new) name
                 if side.name.startswith(path.name):
-                    name = final + side.name[len(path.name):]
+                    name = final + side.name[len(path.name) :]
                 else:
-                    name = Path(final).stem + side.name[len(path.stem):]
+                    name = Path(final).stem + side.name[len(path.stem) :]
                 move_relative(src_fd, side.name, dst_fd, name)
         finally:
             os.close(dst_fd)

@@ -154,8 +154,10 @@ def credential_warnings(path: str) -> list[str]:
     except OSError:
         return []
     if mode & 0o077:
-        return [f"credentials file {path} can be read by other users (mode {mode:o}); "
-                f"protect it: chmod 600 {path}"]
+        return [
+            f"credentials file {path} can be read by other users (mode {mode:o}); "
+            f"protect it: chmod 600 {path}"
+        ]
     return []
 
 
@@ -174,9 +176,11 @@ def server_warnings(url: str) -> list[str]:
         loopback = host == "localhost" or host.endswith(".localhost")
     if loopback:
         return []
-    return [f"--server {url} is plain http:// to another machine: the password and the footage "
-            "cross the network unencrypted; use https:// (a reverse proxy with TLS, see the "
-            "README's 'Running behind TLS')"]
+    return [
+        f"--server {url} is plain http:// to another machine: the password and the footage "
+        "cross the network unencrypted; use https:// (a reverse proxy with TLS, see the "
+        "README's 'Running behind TLS')"
+    ]
 
 
 def config_from(args: argparse.Namespace) -> Any:

@@ -33,8 +33,11 @@ def open_under(base: Path, parts: tuple[str, ...], *, create: bool, mode: int = 
                 nfd = os.open(part, _DIR_FLAGS, dir_fd=fd)
             except OSError as exc:
                 if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                    raise UnsafePath(exc.errno, f"{part!r} under {base} is a symlink or not a "
-                                     "folder; refusing to move files through it") from None
+                    raise UnsafePath(
+                        exc.errno,
+                        f"{part!r} under {base} is a symlink or not a "
+                        "folder; refusing to move files through it",
+                    ) from None
                 raise
             os.close(fd)
             fd = nfd

@@ -105,8 +105,9 @@ class Uploads:
                     hasher = await asyncio.to_thread(hash_prefix, f, e.size)
                     local = hasher.hexdigest()
                     logger.info("%s: all bytes on the server; asking it to finish", path.name)
-                    result = await self.client.patch(url, e.size, b"", chunk_sha256=None,
-                                                     claim=local)
+                    result = await self.client.patch(
+                        url, e.size, b"", chunk_sha256=None, claim=local
+                    )
                     if result.get("sha256") != local or not result.get("evidence_id"):
                         raise Rejected(
                             f"server answered sha256 {result.get('sha256')} on finishing, "

@@ -87,8 +87,18 @@ DEVICE_RETIRE = "device_retire"
 STATION_ADD = "station_add"
 ATTRIBUTE = "attribute"  # at ingest: the officer who held the item's device at recorded_at
 REATTRIBUTE = "reattribute"  # a person re-ran attribution after registering a device
-ACTIONS = ACTIONS | {OFFICER_ADD, OFFICER_UPDATE, OFFICER_LEAVE, DEVICE_ADD, DEVICE_UPDATE,
-                     DEVICE_ASSIGN, DEVICE_RETIRE, STATION_ADD, ATTRIBUTE, REATTRIBUTE}
+ACTIONS = ACTIONS | {
+    OFFICER_ADD,
+    OFFICER_UPDATE,
+    OFFICER_LEAVE,
+    DEVICE_ADD,
+    DEVICE_UPDATE,
+    DEVICE_ASSIGN,
+    DEVICE_RETIRE,
+    STATION_ADD,
+    ATTRIBUTE,
+    REATTRIBUTE,
+}
 
 # Court-side custody events (issue 13): a signing-key rotation, and media derivation (a new
 # manifest version naming derived files, or a re-process).

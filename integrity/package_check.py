@@ -72,8 +72,13 @@ class Verdict:
 # -- the bag's files -------------------------------------------------------------------------
 def _bad_name(name: str) -> bool:
     pieces = name.split("/")
-    return (not name or name[0] == "/" or "\\" in name or "\0" in name
-            or any(x in ("", ".", "..") for x in pieces))
+    return (
+        not name
+        or name[0] == "/"
+        or "\\" in name
+        or "\0" in name
+        or any(x in ("", ".", "..") for x in pieces)
+    )
 
 
 class _Files:
@@ -160,7 +165,11 @@ class _Zip(_Files):
         if len(infos) > FILE_LIMIT:
             raise Unreadable("too many files")
         plain = {i.filename for i in infos if not i.is_dir()}
-        roots = {n.split("/", 1)[0] for n in plain if "/" in n and f"{n.split('/', 1)[0]}/bagit.txt" in plain}
+        roots = {
+            n.split("/", 1)[0]
+            for n in plain
+            if "/" in n and f"{n.split('/', 1)[0]}/bagit.txt" in plain
+        }
         if len(roots) != 1:
             raise Unreadable("not exactly one bag in the ZIP")
         (self.top,) = roots
@@ -183,7 +192,7 @@ class _Zip(_Files):
             if key is None:
                 continue
             if key.startswith(self.top + "/"):
-                rel = key[len(self.top) + 1:]
+                rel = key[len(self.top) + 1 :]
                 self.members[rel] = info
                 self.sizes[rel] = info.file_size
             else:
@@ -286,8 +295,10 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
         for line in files.whole("bagit.txt").decode("utf-8", "replace").splitlines():
             k, _, val = line.partition(":")
             decl[k.strip()] = val.strip()
-        if decl.get("BagIt-Version") != "1.0" or decl.get(
-                "Tag-File-Character-Encoding", "").upper() != "UTF-8":
+        if (
+            decl.get("BagIt-Version") != "1.0"
+            or decl.get("Tag-File-Character-Encoding", "").upper() != "UTF-8"
+        ):
             fail.append("bagit.txt declaration")
     info: dict[str, list[str]] = {}
     if "bag-info.txt" not in names:
@@ -384,7 +395,9 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
             if item.get("key_id") != kid:
                 fail.append("keys.json: key id")
                 continue
-            if item.get("fingerprint") is not None and item["fingerprint"] != signing.fingerprint(raw):
+            if item.get("fingerprint") is not None and item["fingerprint"] != signing.fingerprint(
+                raw
+            ):
                 fail.append("keys.json: fingerprint")
             keys[kid] = raw
             windows[kid] = (item.get("valid_from"), item.get("valid_to"))
@@ -406,14 +419,24 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
         candidate = _json(files, "data/ledger/tree-head.json", fail)
         if candidate is not None:
             try:
-                signed = canonical_json({"format": TREE_HEAD_FORMAT, "size": candidate["size"],
-                                         "root": candidate["root"], "time": candidate["time"],
-                                         "key_id": candidate["key_id"]})
+                signed = canonical_json(
+                    {
+                        "format": TREE_HEAD_FORMAT,
+                        "size": candidate["size"],
+                        "root": candidate["root"],
+                        "time": candidate["time"],
+                        "key_id": candidate["key_id"],
+                    }
+                )
             except (KeyError, TypeError, ValueError):
                 fail.append("tree head fields")
             else:
-                if signed_ok(candidate["key_id"], signed, candidate.get("signature", ""),
-                             str(candidate["time"])):
+                if signed_ok(
+                    candidate["key_id"],
+                    signed,
+                    candidate.get("signature", ""),
+                    str(candidate["time"]),
+                ):
                     head = candidate
                     extra = "data/ledger/tree-head.signed.json"
                     if extra in names and files.whole(extra) != signed:
@@ -449,7 +472,9 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
                 continue
             bad = False
             try:
-                details_ok = hashlib.sha256(canonical_json(details)).hexdigest() == entry.details_hash
+                details_ok = (
+                    hashlib.sha256(canonical_json(details)).hexdigest() == entry.details_hash
+                )
             except (ValueError, TypeError):
                 details_ok = False
             if not details_ok:
@@ -468,8 +493,12 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
                     proof = [bytes.fromhex(x) for x in record["proof"]]
                     size = int(record.get("tree_size", head["size"]))
                     ok = size == head["size"] and merkle.verify_inclusion(
-                        leaf_for(entry), seq - 1, int(head["size"]), proof,
-                        bytes.fromhex(head["root"]))
+                        leaf_for(entry),
+                        seq - 1,
+                        int(head["size"]),
+                        proof,
+                        bytes.fromhex(head["root"]),
+                    )
                 except (KeyError, ValueError, TypeError):
                     ok = False
                 if not ok:
@@ -482,8 +511,14 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
 
     # The export entry pins originals and clips.
     export_id = first("External-Identifier")
-    mine = [d for e, d in accepted if e["action"] == "export" and isinstance(d, dict)
-            and d.get("format") == EXPORT_FORMAT and d.get("export_id") == export_id]
+    mine = [
+        d
+        for e, d in accepted
+        if e["action"] == "export"
+        and isinstance(d, dict)
+        and d.get("format") == EXPORT_FORMAT
+        and d.get("export_id") == export_id
+    ]
     export = mine[-1] if export_id and mine else None
     if export is None:
         fail.append("export entry")
@@ -517,8 +552,12 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
             sig = _json(files, sig_rel, fail)
             if sig is None:
                 continue
-            signed_ok(sig.get("key_id", "") if isinstance(sig, dict) else "", data,
-                      sig.get("signature", "") if isinstance(sig, dict) else "", None)
+            signed_ok(
+                sig.get("key_id", "") if isinstance(sig, dict) else "",
+                data,
+                sig.get("signature", "") if isinstance(sig, dict) else "",
+                None,
+            )
             try:
                 body = loads(data)
                 canonical = canonical_json(body) == data
@@ -528,7 +567,10 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
                 fail.append(f"{rel} not canonical")
                 continue
             if (body.get("format"), body.get("item_id"), body.get("version")) != (
-                    MANIFEST_FORMAT, item, n):
+                MANIFEST_FORMAT,
+                item,
+                n,
+            ):
                 fail.append(f"{rel} identity")
             if n > 1 and previous is not None and body.get("supersedes") != previous:
                 fail.append(f"{rel} chain")
@@ -546,8 +588,10 @@ def judge(path: str | os.PathLike[str], trusted: Sequence[Trust] = ()) -> Verdic
         present = set(originals)
         listed_items = {x.get("sha256") for x in export.get("items", [])}
         for clip in export.get("clips", []):
-            if clip.get("derived_from") not in listed_items or clip.get(
-                    "derived_from") not in present:
+            if (
+                clip.get("derived_from") not in listed_items
+                or clip.get("derived_from") not in present
+            ):
                 fail.append("clip derivation")
 
     # Origin: every signer trusted, every head inside its declared and trusted windows.

@@ -285,9 +285,7 @@ class TrustedKey:
 
 
 def _pem_public_key(text: str, where: str) -> bytes:
-    body = re.search(
-        r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", text, re.DOTALL
-    )
+    body = re.search(r"-----BEGIN PUBLIC KEY-----(.*?)-----END PUBLIC KEY-----", text, re.DOTALL)
     if body is None:
         raise BadTrustedKey(f"{where}: no 'BEGIN PUBLIC KEY' block")
     try:
@@ -362,8 +360,10 @@ def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
         text = str(value).strip()
         candidate = Path(text).expanduser() if text else None
         is_file = False
-        if candidate is not None and not HEX64.match(text.lower()) and not HEX16.match(
-            text.lower()
+        if (
+            candidate is not None
+            and not HEX64.match(text.lower())
+            and not HEX16.match(text.lower())
         ):
             try:
                 is_file = candidate.is_file()
@@ -371,8 +371,13 @@ def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
                 is_file = False
         if candidate is None or not is_file:
             if "-----BEGIN" in text:
-                out.append(TrustedKey(fingerprint_of(_pem_public_key(text, "--trusted-key")),
-                                      None, source="--trusted-key"))
+                out.append(
+                    TrustedKey(
+                        fingerprint_of(_pem_public_key(text, "--trusted-key")),
+                        None,
+                        source="--trusted-key",
+                    )
+                )
             else:
                 out.extend(_hex_forms(text, "--trusted-key"))
             continue
@@ -384,8 +389,9 @@ def load_trusted_keys(values: tuple[str, ...] | list[str]) -> list[TrustedKey]:
         except (OSError, UnicodeDecodeError) as exc:
             raise BadTrustedKey(f"{where}: cannot be read ({exc})") from None
         if "-----BEGIN" in content:
-            out.append(TrustedKey(fingerprint_of(_pem_public_key(content, where)), None,
-                                  source=where))
+            out.append(
+                TrustedKey(fingerprint_of(_pem_public_key(content, where)), None, source=where)
+            )
         elif content.lstrip().startswith(("{", "[")):
             try:
                 out.extend(_keys_file(_strict_loads(content.encode("utf-8")), where))
@@ -438,22 +444,33 @@ class _Names:
         nfc = unicodedata.normalize("NFC", raw)
         if raw in self.exact:
             self.flaws.append(
-                ("duplicate_entry", nfc, f"{nfc}: appears twice in the {self.what} (an extractor "
-                 "may pick either copy)")
+                (
+                    "duplicate_entry",
+                    nfc,
+                    f"{nfc}: appears twice in the {self.what} (an extractor may pick either copy)",
+                )
             )
             return None
         self.exact.add(raw)
         if nfc in self.nfc:
             self.flaws.append(
-                ("name_collision", nfc, f"{nfc}: two {self.what} entries with the same name after "
-                 f"Unicode NFC normalisation ({self.nfc[nfc]!r} and {raw!r})")
+                (
+                    "name_collision",
+                    nfc,
+                    f"{nfc}: two {self.what} entries with the same name after "
+                    f"Unicode NFC normalisation ({self.nfc[nfc]!r} and {raw!r})",
+                )
             )
             return None
         folded = nfc.casefold()
         if folded in self.folded:
             self.flaws.append(
-                ("name_collision", nfc, f"{nfc}: collides with {self.folded[folded]} when case is "
-                 f"ignored (Windows and macOS would keep only one)")
+                (
+                    "name_collision",
+                    nfc,
+                    f"{nfc}: collides with {self.folded[folded]} when case is "
+                    f"ignored (Windows and macOS would keep only one)",
+                )
             )
             return None
         self.nfc[nfc] = raw
@@ -522,8 +539,10 @@ class FolderBag(BagSource):
             while stack:
                 prefix = stack.pop()
                 try:
-                    entries = sorted(os.scandir(self.root / prefix if prefix else self.root),
-                                     key=lambda e: e.name)
+                    entries = sorted(
+                        os.scandir(self.root / prefix if prefix else self.root),
+                        key=lambda e: e.name,
+                    )
                 except OSError as exc:
                     raise PackageUnreadable(f"{prefix or self.root}: cannot list ({exc})") from None
                 for entry in entries:
@@ -531,16 +550,28 @@ class FolderBag(BagSource):
                     nfc = unicodedata.normalize("NFC", rel)
                     st = entry.stat(follow_symlinks=False)
                     if stat.S_ISLNK(st.st_mode):
-                        self.flaws.append(("not_regular", nfc, f"{nfc}: a symbolic link "
-                                           f"(to {os.readlink(entry.path)!r}), not a file; links "
-                                           "are never followed"))
+                        self.flaws.append(
+                            (
+                                "not_regular",
+                                nfc,
+                                f"{nfc}: a symbolic link "
+                                f"(to {os.readlink(entry.path)!r}), not a file; links "
+                                "are never followed",
+                            )
+                        )
                         continue
                     if stat.S_ISDIR(st.st_mode):
                         stack.append(rel + "/")
                         continue
                     if not stat.S_ISREG(st.st_mode):
-                        self.flaws.append(("not_regular", nfc, f"{nfc}: not a regular file "
-                                           f"({_file_type(st.st_mode)}); never opened"))
+                        self.flaws.append(
+                            (
+                                "not_regular",
+                                nfc,
+                                f"{nfc}: not a regular file "
+                                f"({_file_type(st.st_mode)}); never opened",
+                            )
+                        )
                         continue
                     key = names.add(rel)
                     if key is None:
@@ -619,14 +650,25 @@ class ZipBag(BagSource):
             name = info.filename
             mode = info.external_attr >> 16
             if _unsafe_name(name.rstrip("/") if info.is_dir() else name):
-                self.flaws.append(("unsafe_name", name, f"{name!r}: unsafe entry name in the ZIP "
-                                   "(absolute, '..', empty part or backslash)"))
+                self.flaws.append(
+                    (
+                        "unsafe_name",
+                        name,
+                        f"{name!r}: unsafe entry name in the ZIP "
+                        "(absolute, '..', empty part or backslash)",
+                    )
+                )
                 continue
             if info.is_dir():
                 continue
             if info.create_system == 3 and mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
-                self.flaws.append(("not_regular", name, f"{name}: ZIP entry is "
-                                   f"{_file_type(mode)}, not a regular file"))
+                self.flaws.append(
+                    (
+                        "not_regular",
+                        name,
+                        f"{name}: ZIP entry is {_file_type(mode)}, not a regular file",
+                    )
+                )
                 continue
             if info.flag_bits & 0x1:
                 self.flaws.append(("not_regular", name, f"{name}: encrypted ZIP entry"))
@@ -1479,7 +1521,6 @@ class Verifier:
                     )
                     self._fail_file(rel, "RFC 3161 token does not verify")
 
-
     def step11_origin(self) -> None:
         """Origin: every key that signed something verified here must be one the clerk trusts
         (--trusted-key), valid at the time it signed; the package's own key list proves nothing
@@ -1550,14 +1591,26 @@ class Verifier:
         with tempfile.TemporaryDirectory(prefix="verify-tsa-") as tmp:
             paths = [Path(tmp, n) for n in ("t.tsr", "d.bin", "ca.pem")]
             for path, data in zip(
-                paths, (self.bag.read(token), self.bag.read(stamped), self.trusted_tsa),
+                paths,
+                (self.bag.read(token), self.bag.read(stamped), self.trusted_tsa),
                 strict=True,
             ):
                 path.write_bytes(data)
             result = subprocess.run(
-                [openssl, "ts", "-verify", "-in", str(paths[0]), "-data", str(paths[1]),
-                 "-CAfile", str(paths[2])],
-                capture_output=True, text=True, timeout=60,
+                [
+                    openssl,
+                    "ts",
+                    "-verify",
+                    "-in",
+                    str(paths[0]),
+                    "-data",
+                    str(paths[1]),
+                    "-CAfile",
+                    str(paths[2]),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
         if result.returncode == 0 and "OK" in result.stdout:
             self.report.origin_by_tsa = True
@@ -1568,6 +1621,7 @@ class Verifier:
             self.report.warnings.append(
                 "--trusted-tsa: the tree head's token does not verify with the roots you gave"
             )
+
 
 def _stamped_data(token_rel: str) -> str:
     """Which file a token stamps: tree-head.tsr -> tree-head.signed.json, vN.tsr -> vN.json."""
@@ -1595,8 +1649,11 @@ def verify_package(
 ) -> Report:
     """Check one package (folder or ZIP); raises PackageUnreadable when it cannot be read
     (or exceeds a size limit) and BadTrustedKey when a trusted key cannot be understood."""
-    trusted = [t for k in trusted_keys
-               for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))]
+    trusted = [
+        t
+        for k in trusted_keys
+        for t in ([k] if isinstance(k, TrustedKey) else load_trusted_keys([k]))
+    ]
     bag = open_bag(Path(path))
     try:
         return Verifier(bag, trusted_keys=trusted, progress=progress, trusted_tsa=trusted_tsa).run()

@@ -10,8 +10,14 @@ class CustodianError(Exception):
     status = 500
     code = "internal"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 params: dict[str, object] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        params: dict[str, object] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.params = params or {}

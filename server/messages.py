@@ -23,10 +23,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     # authentication and permission
     "unauthorized": {"zh-CN": "请先登录", "en": "Please log in"},
     "bad_credentials": {"zh-CN": "用户名或密码错误", "en": "Wrong username or password"},
-    "token_expired": {"zh-CN": "登录已过期，请重新登录", "en": "Your session has expired; log in again"},
+    "token_expired": {
+        "zh-CN": "登录已过期，请重新登录",
+        "en": "Your session has expired; log in again",
+    },
     "bad_token": {"zh-CN": "登录凭证无效，请重新登录", "en": "Invalid session; log in again"},
     "account_disabled": {"zh-CN": "该账号已停用", "en": "This account is disabled"},
-    "forbidden": {"zh-CN": "{role_zh}无权{action_zh}", "en": "The role {role_en} may not {action_en}"},
+    "forbidden": {
+        "zh-CN": "{role_zh}无权{action_zh}",
+        "en": "The role {role_en} may not {action_en}",
+    },
     "other_agency": {"zh-CN": "该音像记录属于其他单位", "en": "The item belongs to another agency"},
     # not found
     "not_found": {"zh-CN": "未找到{what_zh}{ref}", "en": "No {what_en} {ref}"},
@@ -34,81 +40,166 @@ MESSAGES: dict[str, dict[str, str]] = {
     # bad input
     "bad_request": {"zh-CN": "请求有误", "en": "Bad request"},
     "bad_json": {"zh-CN": "请求内容格式有误", "en": "The request body is not a valid JSON object"},
-    "bad_field": {"zh-CN": "“{field_zh}”填写有误{detail_zh}", "en": "Field “{field}” is not valid{detail_en}"},
+    "bad_field": {
+        "zh-CN": "“{field_zh}”填写有误{detail_zh}",
+        "en": "Field “{field}” is not valid{detail_en}",
+    },
     "field_required": {"zh-CN": "“{field_zh}”为必填项", "en": "Field “{field}” is required"},
-    "field_too_long": {"zh-CN": "“{field_zh}”不能超过 {max} 个字符",
-                       "en": "Field “{field}” is longer than {max} characters"},
-    "bad_time": {"zh-CN": "“{field_zh}”不是有效的时间", "en": "Field “{field}” is not a valid time"},
-    "bad_query": {"zh-CN": "查询参数“{field_zh}”无效", "en": "Query parameter “{field}” is not valid"},
-    "bad_cursor": {"zh-CN": "分页位置无效，请从第一页重新查询", "en": "Bad page cursor; start again from the first page"},
+    "field_too_long": {
+        "zh-CN": "“{field_zh}”不能超过 {max} 个字符",
+        "en": "Field “{field}” is longer than {max} characters",
+    },
+    "bad_time": {
+        "zh-CN": "“{field_zh}”不是有效的时间",
+        "en": "Field “{field}” is not a valid time",
+    },
+    "bad_query": {
+        "zh-CN": "查询参数“{field_zh}”无效",
+        "en": "Query parameter “{field}” is not valid",
+    },
+    "bad_cursor": {
+        "zh-CN": "分页位置无效，请从第一页重新查询",
+        "en": "Bad page cursor; start again from the first page",
+    },
     "bad_range": {"zh-CN": "请求的字节范围无效", "en": "The requested byte range is not valid"},
     "bad_metadata": {"zh-CN": "上传信息有误", "en": "The upload metadata is not valid"},
     "too_large": {"zh-CN": "请求内容过大", "en": "The request is too large"},
     "too_many": {"zh-CN": "所选条目过多", "en": "Too many items chosen"},
-    "rate_limited": {"zh-CN": "操作过于频繁，请稍后再试", "en": "Too many requests; try again later"},
+    "rate_limited": {
+        "zh-CN": "操作过于频繁，请稍后再试",
+        "en": "Too many requests; try again later",
+    },
     "validation": {"zh-CN": "填写内容未通过校验", "en": "The input did not pass validation"},
     # conflicts
-    "conflict": {"zh-CN": "操作与当前状态冲突", "en": "The action conflicts with the current state"},
-    "archived": {"zh-CN": "案件已归档，不能再修改", "en": "The case is archived; its file is closed"},
-    "stage_backwards": {"zh-CN": "案件只能向后推进执法阶段", "en": "A case only moves forward through its stages"},
+    "conflict": {
+        "zh-CN": "操作与当前状态冲突",
+        "en": "The action conflicts with the current state",
+    },
+    "archived": {
+        "zh-CN": "案件已归档，不能再修改",
+        "en": "The case is archived; its file is closed",
+    },
+    "stage_backwards": {
+        "zh-CN": "案件只能向后推进执法阶段",
+        "en": "A case only moves forward through its stages",
+    },
     "disposed": {"zh-CN": "该音像记录已按规定处置", "en": "The item has been disposed of"},
-    "inside_retention": {"zh-CN": "该音像记录仍在保存期限内或被诉讼保全",
-                         "en": "The item is inside its retention or under a legal hold"},
+    "inside_retention": {
+        "zh-CN": "该音像记录仍在保存期限内或被诉讼保全",
+        "en": "The item is inside its retention or under a legal hold",
+    },
     "already_unlinked": {"zh-CN": "该关联已解除", "en": "The link was already removed"},
-    "separation_of_duties": {"zh-CN": "承办人、审核人、批准人须为不同人员",
-                             "en": "Handler, reviewer and approver must be three different people"},
-    "same_person": {"zh-CN": "申请人不能审批自己的申请", "en": "The requester cannot approve their own request"},
-    "empty_export": {"zh-CN": "该案件尚未关联任何音像记录，无法导出",
-                     "en": "The case has no linked items to export"},
+    "separation_of_duties": {
+        "zh-CN": "承办人、审核人、批准人须为不同人员",
+        "en": "Handler, reviewer and approver must be three different people",
+    },
+    "same_person": {
+        "zh-CN": "申请人不能审批自己的申请",
+        "en": "The requester cannot approve their own request",
+    },
+    "empty_export": {
+        "zh-CN": "该案件尚未关联任何音像记录，无法导出",
+        "en": "The case has no linked items to export",
+    },
     "not_ready": {"zh-CN": "导出包尚未生成", "en": "The package is not ready yet"},
     # uploads and storage
-    "hash_mismatch": {"zh-CN": "文件校验值不一致，未保存任何内容",
-                      "en": "The file does not match its SHA-256; nothing was kept"},
+    "hash_mismatch": {
+        "zh-CN": "文件校验值不一致，未保存任何内容",
+        "en": "The file does not match its SHA-256; nothing was kept",
+    },
     "insufficient_storage": {"zh-CN": "存储空间不足", "en": "The store is full"},
-    "catalogue_unavailable": {"zh-CN": "数据库暂不可用，请稍后再试", "en": "The catalogue is unavailable; try again later"},
-    "catalogue_busy": {"zh-CN": "数据库繁忙，请稍后再试", "en": "The catalogue is busy; try again shortly"},
-    "store_unavailable": {"zh-CN": "存储暂不可用，请稍后再试", "en": "The store is unavailable; try again later"},
+    "catalogue_unavailable": {
+        "zh-CN": "数据库暂不可用，请稍后再试",
+        "en": "The catalogue is unavailable; try again later",
+    },
+    "catalogue_busy": {
+        "zh-CN": "数据库繁忙，请稍后再试",
+        "en": "The catalogue is busy; try again shortly",
+    },
+    "store_unavailable": {
+        "zh-CN": "存储暂不可用，请稍后再试",
+        "en": "The store is unavailable; try again later",
+    },
     "store_error": {"zh-CN": "存储出错", "en": "Storage error"},
     "tus_version": {"zh-CN": "上传协议版本不受支持", "en": "Unsupported upload protocol version"},
     "method_not_allowed": {"zh-CN": "不支持该请求方法", "en": "Method not allowed"},
     # uploads
-    "one_at_a_time": {"zh-CN": "请先完成或取消正在进行的上传", "en": "Finish or cancel your unfinished upload first"},
+    "one_at_a_time": {
+        "zh-CN": "请先完成或取消正在进行的上传",
+        "en": "Finish or cancel your unfinished upload first",
+    },
     "empty_upload": {"zh-CN": "不能上传空文件", "en": "An empty file cannot be uploaded"},
-    "upload_too_large": {"zh-CN": "文件超过允许的上传大小", "en": "The file is larger than uploads may be"},
-    "exceeds_upload_length": {"zh-CN": "上传内容超过声明的文件大小", "en": "More bytes than the declared upload length"},
-    "offset_mismatch": {"zh-CN": "上传位置不一致，请重试", "en": "The upload moved on meanwhile; try again"},
-    "checksum_mismatch": {"zh-CN": "分块校验值不一致，未保存该分块", "en": "Chunk checksum mismatch; the chunk was not kept"},
+    "upload_too_large": {
+        "zh-CN": "文件超过允许的上传大小",
+        "en": "The file is larger than uploads may be",
+    },
+    "exceeds_upload_length": {
+        "zh-CN": "上传内容超过声明的文件大小",
+        "en": "More bytes than the declared upload length",
+    },
+    "offset_mismatch": {
+        "zh-CN": "上传位置不一致，请重试",
+        "en": "The upload moved on meanwhile; try again",
+    },
+    "checksum_mismatch": {
+        "zh-CN": "分块校验值不一致，未保存该分块",
+        "en": "Chunk checksum mismatch; the chunk was not kept",
+    },
     "bad_checksum": {"zh-CN": "校验值格式有误", "en": "Malformed checksum"},
     "bad_hash": {"zh-CN": "SHA-256 校验值格式有误", "en": "Malformed SHA-256"},
-    "committing": {"zh-CN": "该上传正在入库，请稍候", "en": "The upload is being committed; wait a moment"},
+    "committing": {
+        "zh-CN": "该上传正在入库，请稍候",
+        "en": "The upload is being committed; wait a moment",
+    },
     "already_committed": {"zh-CN": "该上传已完成入库", "en": "The upload is already committed"},
     "upload_gone": {"zh-CN": "该上传已失效", "en": "The upload is no longer available"},
     "bad_content_type": {"zh-CN": "上传内容类型有误", "en": "Wrong content type for the upload"},
-    "upload_io_error": {"zh-CN": "接收文件时出错，请重试", "en": "Error while receiving the file; try again"},
+    "upload_io_error": {
+        "zh-CN": "接收文件时出错，请重试",
+        "en": "Error while receiving the file; try again",
+    },
     # cases and records
     "duplicate_number": {"zh-CN": "该案号已被使用", "en": "The case number is already used"},
-    "ambiguous_case": {"zh-CN": "多个单位使用了该案号，请从案件列表打开", "en": "Several agencies use this case number; open the case from the list"},
-    "not_linked": {"zh-CN": "该音像记录未关联到本案件", "en": "The item is not linked to this case"},
+    "ambiguous_case": {
+        "zh-CN": "多个单位使用了该案号，请从案件列表打开",
+        "en": "Several agencies use this case number; open the case from the list",
+    },
+    "not_linked": {
+        "zh-CN": "该音像记录未关联到本案件",
+        "en": "The item is not linked to this case",
+    },
     "bad_stage": {"zh-CN": "执法阶段有误", "en": "Unknown enforcement stage"},
     "bad_clip": {"zh-CN": "片段起点或终点有误", "en": "The clip start or end is not valid"},
     "pending": {"zh-CN": "已有一项申请在办理中", "en": "A request is already pending"},
     "not_pending": {"zh-CN": "该申请已办结", "en": "The request is no longer pending"},
     "already_answered": {"zh-CN": "已经答复过", "en": "Already answered"},
-    "package_gone": {"zh-CN": "导出包已不在服务器上，请重新导出", "en": "The package is no longer on the server; export again"},
+    "package_gone": {
+        "zh-CN": "导出包已不在服务器上，请重新导出",
+        "en": "The package is no longer on the server; export again",
+    },
     "agency_required": {"zh-CN": "请指定单位", "en": "An agency is required"},
     "agency_mismatch": {"zh-CN": "所属单位不一致", "en": "The agencies do not match"},
     "bad_agency": {"zh-CN": "单位有误", "en": "Unknown agency"},
     # users and registry
     "weak_password": {"zh-CN": "密码强度不足", "en": "The password is too weak"},
     "bad_password": {"zh-CN": "密码有误", "en": "Bad password"},
-    "login_locked": {"zh-CN": "登录失败次数过多，请稍后再试", "en": "Too many failed logins; try again later"},
+    "login_locked": {
+        "zh-CN": "登录失败次数过多，请稍后再试",
+        "en": "Too many failed logins; try again later",
+    },
     "bad_role": {"zh-CN": "角色有误", "en": "Unknown role"},
     "bad_user": {"zh-CN": "用户有误", "en": "Unknown user"},
     "officer_exists": {"zh-CN": "该执法人员已登记", "en": "The officer is already registered"},
-    "certificate_exists": {"zh-CN": "该执法证件编号已登记", "en": "The certificate number is already registered"},
+    "certificate_exists": {
+        "zh-CN": "该执法证件编号已登记",
+        "en": "The certificate number is already registered",
+    },
     "device_exists": {"zh-CN": "该执法记录仪已登记", "en": "The body camera is already registered"},
     "station_exists": {"zh-CN": "该采集站已登记", "en": "The station is already registered"},
-    "assignment_overlap": {"zh-CN": "该时段已有配发记录", "en": "The assignment overlaps another one"},
+    "assignment_overlap": {
+        "zh-CN": "该时段已有配发记录",
+        "en": "The assignment overlaps another one",
+    },
     "device_retired": {"zh-CN": "该执法记录仪已停用", "en": "The body camera is retired"},
     "officer_left": {"zh-CN": "该执法人员已离岗", "en": "The officer has left"},
     "bad_import": {"zh-CN": "导入文件有误", "en": "The import file is not valid"},
@@ -140,19 +231,33 @@ BY_STATUS: dict[int, dict[str, str]] = {
 
 # Things that may be missing (NotFound params "what").
 WHAT: dict[str, tuple[str, str]] = {
-    "evidence": ("音像记录", "evidence item"), "case": ("案件", "case"), "export": ("导出包", "export"),
-    "user": ("用户", "user"), "upload": ("上传任务", "upload"), "agency": ("单位", "agency"),
-    "record": ("文书", "record"), "link": ("关联", "link"), "approval": ("审批", "approval"),
-    "ledger_entry": ("留痕记录", "ledger entry"), "tree_head": ("签名树头", "signed tree head"),
-    "rendition": ("播放版本", "rendition"), "disposal_request": ("处置申请", "disposal request"),
-    "officer": ("执法人员", "officer"), "device": ("执法记录仪", "body camera"),
-    "job": ("处理任务", "job"), "file": ("文件", "file"), "page": ("页面", "page"),
+    "evidence": ("音像记录", "evidence item"),
+    "case": ("案件", "case"),
+    "export": ("导出包", "export"),
+    "user": ("用户", "user"),
+    "upload": ("上传任务", "upload"),
+    "agency": ("单位", "agency"),
+    "record": ("文书", "record"),
+    "link": ("关联", "link"),
+    "approval": ("审批", "approval"),
+    "ledger_entry": ("留痕记录", "ledger entry"),
+    "tree_head": ("签名树头", "signed tree head"),
+    "rendition": ("播放版本", "rendition"),
+    "disposal_request": ("处置申请", "disposal request"),
+    "officer": ("执法人员", "officer"),
+    "device": ("执法记录仪", "body camera"),
+    "job": ("处理任务", "job"),
+    "file": ("文件", "file"),
+    "page": ("页面", "page"),
 }
 
 ROLE_NAMES: dict[str, tuple[str, str]] = {
-    "station": ("采集工作站", "station"), "officer": ("执法人员", "officer"),
-    "reviewer": ("审核人员", "reviewer"), "legal": ("法制审核人员", "legal reviewer"),
-    "supervisor": ("监督人员", "supervisor"), "auditor": ("审计人员", "auditor"),
+    "station": ("采集工作站", "station"),
+    "officer": ("执法人员", "officer"),
+    "reviewer": ("审核人员", "reviewer"),
+    "legal": ("法制审核人员", "legal reviewer"),
+    "supervisor": ("监督人员", "supervisor"),
+    "auditor": ("审计人员", "auditor"),
     "admin": ("系统管理员", "administrator"),
 }
 
@@ -162,8 +267,10 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
     "evidence.upload_many": ("批量上传", "upload in bulk"),
     "users.manage": ("管理用户", "manage users"),
     "ledger.read": ("查看留痕记录", "read the custody ledger"),
-    "cases.read": ("查看案件", "read cases"), "cases.write": ("编辑案件", "edit cases"),
-    "cases.review": ("审核案件", "review cases"), "exports.create": ("导出证据包", "export packages"),
+    "cases.read": ("查看案件", "read cases"),
+    "cases.write": ("编辑案件", "edit cases"),
+    "cases.review": ("审核案件", "review cases"),
+    "exports.create": ("导出证据包", "export packages"),
     "integrity.verify": ("进行完整性核验", "verify integrity"),
     "metrics.read": ("查看运行指标", "read metrics"),
     "cases.legal_review": ("进行法制审核", "do legal review"),
@@ -174,22 +281,68 @@ ACTION_NAMES: dict[str, tuple[str, str]] = {
 
 # Chinese labels of common API field names (anything else is shown as its identifier).
 FIELD_NAMES: dict[str, str] = {
-    "number": "案号", "title": "标题", "enforcement_type": "执法类型", "procedure": "程序",
-    "parties": "当事人", "officers": "执法人员", "stage": "执法阶段", "evidence_id": "音像记录",
-    "recipient": "接收单位", "purpose": "用途", "items": "音像记录", "clips": "待导出片段",
-    "name": "名称", "note": "备注", "time": "时间", "end_time": "结束时间", "time_s": "时间点",
-    "in_s": "片段起点", "out_s": "片段终点", "reason": "原因", "hold": "诉讼保全",
-    "watermark": "水印", "opened_at": "启动时间", "recorded_at": "录制时间", "limit": "每页条数",
-    "from": "起始", "to": "截止", "cursor": "分页位置", "username": "用户名", "password": "密码",
-    "role": "角色", "agency": "单位", "officer": "执法人员", "device": "执法记录仪编号",
-    "station": "采集站", "kind": "类型", "status": "处理状态", "unlinked": "未关联案件",
-    "doc_type": "文书类型", "signature_status": "签名情况", "opinion": "意见", "decision": "审批意见",
-    "handler_id": "承办人", "reviewer_id": "审核人", "approver_id": "批准人", "filename": "文件名",
-    "supersedes": "被更正的文书", "party": "当事人", "q": "关键词", "case": "案件",
-    "recorded_from": "录制时间起", "recorded_to": "录制时间止", "officer_id": "执法人员",
-    "device_id": "执法记录仪编号", "station_id": "采集站", "ids": "音像记录", "after": "起始序号",
+    "number": "案号",
+    "title": "标题",
+    "enforcement_type": "执法类型",
+    "procedure": "程序",
+    "parties": "当事人",
+    "officers": "执法人员",
+    "stage": "执法阶段",
+    "evidence_id": "音像记录",
+    "recipient": "接收单位",
+    "purpose": "用途",
+    "items": "音像记录",
+    "clips": "待导出片段",
+    "name": "名称",
+    "note": "备注",
+    "time": "时间",
+    "end_time": "结束时间",
+    "time_s": "时间点",
+    "in_s": "片段起点",
+    "out_s": "片段终点",
+    "reason": "原因",
+    "hold": "诉讼保全",
+    "watermark": "水印",
+    "opened_at": "启动时间",
+    "recorded_at": "录制时间",
+    "limit": "每页条数",
+    "from": "起始",
+    "to": "截止",
+    "cursor": "分页位置",
+    "username": "用户名",
+    "password": "密码",
+    "role": "角色",
+    "agency": "单位",
+    "officer": "执法人员",
+    "device": "执法记录仪编号",
+    "station": "采集站",
+    "kind": "类型",
+    "status": "处理状态",
+    "unlinked": "未关联案件",
+    "doc_type": "文书类型",
+    "signature_status": "签名情况",
+    "opinion": "意见",
+    "decision": "审批意见",
+    "handler_id": "承办人",
+    "reviewer_id": "审核人",
+    "approver_id": "批准人",
+    "filename": "文件名",
+    "supersedes": "被更正的文书",
+    "party": "当事人",
+    "q": "关键词",
+    "case": "案件",
+    "recorded_from": "录制时间起",
+    "recorded_to": "录制时间止",
+    "officer_id": "执法人员",
+    "device_id": "执法记录仪编号",
+    "station_id": "采集站",
+    "ids": "音像记录",
+    "after": "起始序号",
     "unit": "科室/中队",
-    "sha256": "SHA-256", "first": "起始树大小", "second": "截止树大小", "tree_size": "树大小",
+    "sha256": "SHA-256",
+    "first": "起始树大小",
+    "second": "截止树大小",
+    "tree_size": "树大小",
 }
 
 # What is wrong with a field (bad_field params "problem").
@@ -276,8 +429,14 @@ def params_from_text(code: str, text: str) -> dict[str, Any]:
     return {"field": m.group(1)} if m else {}
 
 
-def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAULT_LANG,
-           *, status: int = 400, fallback: str = "") -> str:
+def render(
+    code: str,
+    params: Mapping[str, Any] | None = None,
+    lang: str = DEFAULT_LANG,
+    *,
+    status: int = 400,
+    fallback: str = "",
+) -> str:
     """The message of `code` in `lang`. Without a usable template: English gets `fallback` (the
     diagnostic text) or the status text; Chinese gets the status text, never English."""
     lang = lang if lang in LANGS else DEFAULT_LANG
@@ -293,12 +452,16 @@ def render(code: str, params: Mapping[str, Any] | None = None, lang: str = DEFAU
     return generic[lang]
 
 
-def error_body(code: str, error: str, params: Mapping[str, Any] | None, lang: str,
-               status: int) -> dict[str, Any]:
+def error_body(
+    code: str, error: str, params: Mapping[str, Any] | None, lang: str, status: int
+) -> dict[str, Any]:
     """The JSON of an error: {"error", "code", "message", "params"?}."""
     params = dict(params or {}) or params_from_text(code, error)
-    body: dict[str, Any] = {"error": error, "code": code,
-                            "message": render(code, params, lang, status=status, fallback=error)}
+    body: dict[str, Any] = {
+        "error": error,
+        "code": code,
+        "message": render(code, params, lang, status=status, fallback=error),
+    }
     if params:
         body["params"] = params
     return body

@@ -21,8 +21,9 @@ def parse_networks(text: str) -> tuple[Network, ...]:
         try:
             nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise SettingsError(f"setting 'trusted_proxies': {part!r} is not an address or "
-                                "network") from None
+            raise SettingsError(
+                f"setting 'trusted_proxies': {part!r} is not an address or network"
+            ) from None
     return tuple(nets)
 
 

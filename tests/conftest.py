@@ -14,7 +14,9 @@ from sqlalchemy import create_engine, text
 from helpers import free_port, role_users
 from server.settings import Settings, load_settings
 
-PG_URL = os.environ.get("CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "CUSTODIAN_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 # Prefix of the throwaway databases tests create on that server (one per test, dropped after).
 PG_DB_PREFIX = os.environ.get("CUSTODIAN_TEST_DB_PREFIX", "custodian_t_")
 
@@ -60,8 +62,10 @@ def pg_admin_engine():  # type: ignore[no-untyped-def]
         with engine.connect() as c:
             c.execute(text("select 1"))
     except Exception as exc:  # pragma: no cover - reported, never skipped
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc}); start it with "
-                    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start")
+        pytest.fail(
+            f"PostgreSQL at {PG_URL} is not reachable ({exc}); start it with "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        )
     yield engine
     engine.dispose()
 

@@ -32,8 +32,16 @@ def app_store(client: Any) -> Any:
     return client.server.app[keys.STORE]
 
 
-def make_clip(path: Any, seconds: float = 2.0, *, size: str = "320x240", fps: int = 25,
-              audio: bool = True, codec: str = "libx264", extra: tuple[str, ...] = ()) -> Any:
+def make_clip(
+    path: Any,
+    seconds: float = 2.0,
+    *,
+    size: str = "320x240",
+    fps: int = 25,
+    audio: bool = True,
+    codec: str = "libx264",
+    extra: tuple[str, ...] = (),
+) -> Any:
     """A small real H.264/AAC MP4 (testsrc2 + sine), keyframe every 2 s."""
     import subprocess
     from pathlib import Path
@@ -41,18 +49,38 @@ def make_clip(path: Any, seconds: float = 2.0, *, size: str = "320x240", fps: in
     import imageio_ffmpeg
 
     path = Path(path)
-    argv = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={seconds}"]
+    argv = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=size={size}:rate={fps}:duration={seconds}",
+    ]
     if audio:
         argv += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}", "-c:a", "aac"]
-    argv += ["-c:v", codec, "-pix_fmt", "yuv420p", "-g", str(2 * fps), "-preset", "ultrafast",
-             *extra, "-shortest", str(path)]
+    argv += [
+        "-c:v",
+        codec,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(2 * fps),
+        "-preset",
+        "ultrafast",
+        *extra,
+        "-shortest",
+        str(path),
+    ]
     subprocess.run(argv, check=True, capture_output=True)
     return path
 
 
-def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
-                 filename: str | None = None) -> str:
+def add_evidence(
+    db: Any, store: Any, path: Any, *, agency_code: str = "A1", filename: str | None = None
+) -> str:
     """Put a file into the store and catalogue it as an item of an agency (as an upload would)."""
     from pathlib import Path
 
@@ -70,9 +98,13 @@ def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
         if s.get(StoredObject, key) is None:
             s.add(StoredObject(sha256=key, size=path.stat().st_size, role="original"))
             s.flush()
-        item = EvidenceItem(sha256=key, size=path.stat().st_size, kind="video",
-                            original_filename=filename or path.name,
-                            agency_id=agency.id if agency else None)
+        item = EvidenceItem(
+            sha256=key,
+            size=path.stat().st_size,
+            kind="video",
+            original_filename=filename or path.name,
+            agency_id=agency.id if agency else None,
+        )
         s.add(item)
         s.flush()
         return str(item.id)
@@ -81,8 +113,13 @@ def add_evidence(db: Any, store: Any, path: Any, *, agency_code: str = "A1",
 
 
 ROLE_USERS = {
-    "station": "A1", "officer": "A1", "reviewer": "A1", "legal": "A1",
-    "supervisor": None, "auditor": None, "admin": None,
+    "station": "A1",
+    "officer": "A1",
+    "reviewer": "A1",
+    "legal": "A1",
+    "supervisor": None,
+    "auditor": None,
+    "admin": None,
 }
 
 
@@ -116,6 +153,7 @@ async def role_users(client: Any) -> dict[str, str]:
     issuer = client.server.app[keys.TOKENS]
     tokens = {}
     for u in await db.run(lambda s: list(s.scalars(select(User)))):
-        tokens[u.username] = issuer.issue(u.id, u.username, u.role, u.agency_id,
-                                          version=u.token_version)[0]
+        tokens[u.username] = issuer.issue(
+            u.id, u.username, u.role, u.agency_id, version=u.token_version
+        )[0]
     return tokens

@@ -36,8 +36,15 @@ class CorpusFile:
 
 def ffmpeg(*args: str) -> None:
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-         *args],
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-y",
+            *args,
+        ],
         check=True,
         timeout=120,
         capture_output=True,
@@ -54,14 +61,37 @@ def _tone(seconds: float, rate: int = 48000, freq: int = 440) -> list[str]:
 
 def _x264(gop: int, preset: str = "veryfast") -> list[str]:
     # veryfast (not ultrafast) so B-frames are present, as in real camera streams.
-    return ["-c:v", "libx264", "-preset", preset, "-pix_fmt", "yuv420p", "-g", str(gop),
-            "-keyint_min", str(gop), "-sc_threshold", "0"]
+    return [
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(gop),
+        "-keyint_min",
+        str(gop),
+        "-sc_threshold",
+        "0",
+    ]
 
 
 def avi_h264_ulaw(path: Path) -> None:
     """Body camera: H.264 in AVI with G.711 mu-law audio (AVI carries no pts for H.264)."""
-    ffmpeg(*_video(4), *_tone(4, 8000), *_x264(50), "-c:a", "pcm_mulaw", "-ar", "8000",
-           "-shortest", "-f", "avi", str(path))
+    ffmpeg(
+        *_video(4),
+        *_tone(4, 8000),
+        *_x264(50),
+        "-c:a",
+        "pcm_mulaw",
+        "-ar",
+        "8000",
+        "-shortest",
+        "-f",
+        "avi",
+        str(path),
+    )
 
 
 def mkv_onekey_subtitles(path: Path) -> None:
@@ -72,14 +102,42 @@ def mkv_onekey_subtitles(path: Path) -> None:
         text = f"2026-03-01 09:00:{s:02d} N30.{27415 + 12 * s:05d} E120.{15515 + 9 * s:05d} {40 + s} km/h"
         cues.append(f"{s + 1}\n00:00:{s:02d},000 --> 00:00:{s + 1:02d},000\n{text}\n")
     srt.write_text("\n".join(cues), encoding="utf-8")
-    ffmpeg(*_video(6), *_tone(6), "-i", str(srt), "-map", "0:v", "-map", "1:a", "-map", "2:s",
-           *_x264(100000), "-c:a", "aac", "-b:a", "64k", "-c:s", "srt", "-shortest",
-           "-f", "matroska", str(path))
+    ffmpeg(
+        *_video(6),
+        *_tone(6),
+        "-i",
+        str(srt),
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-map",
+        "2:s",
+        *_x264(100000),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-c:s",
+        "srt",
+        "-shortest",
+        "-f",
+        "matroska",
+        str(path),
+    )
 
 
 def mp4_h264_aac(path: Path, seconds: float = 4, faststart: bool = True) -> None:
-    args = [*_video(seconds), *_tone(seconds), *_x264(2 * FPS), "-c:a", "aac", "-b:a", "64k",
-            "-shortest"]
+    args = [
+        *_video(seconds),
+        *_tone(seconds),
+        *_x264(2 * FPS),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+    ]
     if faststart:
         args += ["-movflags", "+faststart"]
     ffmpeg(*args, str(path))
@@ -95,37 +153,113 @@ def mp4_truncated_front_index(path: Path) -> None:
 
 
 def mp4_h265(path: Path) -> None:
-    ffmpeg(*_video(3), *_tone(3), "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt",
-           "yuv420p", "-tag:v", "hvc1", "-x265-params", "log-level=error:keyint=50:min-keyint=50",
-           "-c:a", "aac", "-b:a", "64k", "-shortest", str(path))
+    ffmpeg(
+        *_video(3),
+        *_tone(3),
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-tag:v",
+        "hvc1",
+        "-x265-params",
+        "log-level=error:keyint=50:min-keyint=50",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+        str(path),
+    )
 
 
 def mov_hevc10_rotated(path: Path) -> None:
     """Phone: HEVC Main 10 in MOV with a 90 degree display rotation."""
     plain = path.with_name(path.stem + "-plain.mov")
-    ffmpeg(*_video(3), *_tone(3), "-c:v", "libx265", "-preset", "ultrafast", "-pix_fmt",
-           "yuv420p10le", "-tag:v", "hvc1", "-x265-params",
-           "log-level=error:keyint=50:min-keyint=50", "-c:a", "aac", "-b:a", "64k", "-shortest",
-           "-f", "mov", str(plain))
+    ffmpeg(
+        *_video(3),
+        *_tone(3),
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p10le",
+        "-tag:v",
+        "hvc1",
+        "-x265-params",
+        "log-level=error:keyint=50:min-keyint=50",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+        "-f",
+        "mov",
+        str(plain),
+    )
     ffmpeg("-display_rotation", "90", "-i", str(plain), "-c", "copy", "-f", "mov", str(path))
     plain.unlink()
 
 
 def avi_mjpeg(path: Path) -> None:
-    ffmpeg(*_video(3), *_tone(3, 16000), "-c:v", "mjpeg", "-q:v", "6", "-pix_fmt", "yuvj420p",
-           "-c:a", "pcm_s16le", "-shortest", "-f", "avi", str(path))
+    ffmpeg(
+        *_video(3),
+        *_tone(3, 16000),
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "6",
+        "-pix_fmt",
+        "yuvj420p",
+        "-c:a",
+        "pcm_s16le",
+        "-shortest",
+        "-f",
+        "avi",
+        str(path),
+    )
 
 
 def mpeg2_ps(path: Path) -> None:
     """DVR export: MPEG-2 video + MP2 audio in an MPEG program stream."""
-    ffmpeg(*_video(3, "352x288"), *_tone(3), "-c:v", "mpeg2video", "-q:v", "5", "-g", "12",
-           "-c:a", "mp2", "-b:a", "128k", "-shortest", "-f", "vob", str(path))
+    ffmpeg(
+        *_video(3, "352x288"),
+        *_tone(3),
+        "-c:v",
+        "mpeg2video",
+        "-q:v",
+        "5",
+        "-g",
+        "12",
+        "-c:a",
+        "mp2",
+        "-b:a",
+        "128k",
+        "-shortest",
+        "-f",
+        "vob",
+        str(path),
+    )
 
 
 def ts_long_gop(path: Path) -> None:
     """NVR: H.264 in MPEG-TS with a 10 s GOP (one keyframe per 10 s)."""
-    ffmpeg(*_video(8), *_tone(8), *_x264(250), "-c:a", "aac", "-b:a", "64k", "-shortest",
-           "-f", "mpegts", str(path))
+    ffmpeg(
+        *_video(8),
+        *_tone(8),
+        *_x264(250),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-shortest",
+        "-f",
+        "mpegts",
+        str(path),
+    )
 
 
 def mp4_short(path: Path) -> None:
@@ -150,14 +284,17 @@ def m4a(path: Path) -> None:
 
 
 def amr_available() -> bool:
-    out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-encoders"],
-                         capture_output=True, text=True, check=False).stdout
+    out = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-encoders"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
     return "amr_nb" in out or "libopencore_amrnb" in out
 
 
 def amr(path: Path) -> None:
-    ffmpeg(*_tone(3, 8000, 330), "-c:a", "libopencore_amrnb", "-ar", "8000", "-ac", "1",
-           str(path))
+    ffmpeg(*_tone(3, 8000, 330), "-c:a", "libopencore_amrnb", "-ar", "8000", "-ac", "1", str(path))
 
 
 def photo_exif(path: Path, *, size: tuple[int, int] = (640, 480), orientation: int = 6) -> None:
@@ -170,17 +307,21 @@ def photo_exif(path: Path, *, size: tuple[int, int] = (640, 480), orientation: i
     # An arrow pointing at the top of the stored image: after orientation 6 it points right.
     w, hgt = size
     draw.rectangle([0, 0, w - 1, hgt // 6], fill=(230, 60, 40))
-    draw.polygon([(w // 2, hgt // 6), (w // 2 - 60, hgt // 2), (w // 2 + 60, hgt // 2)],
-                 fill=(250, 220, 40))
+    draw.polygon(
+        [(w // 2, hgt // 6), (w // 2 - 60, hgt // 2), (w // 2 + 60, hgt // 2)], fill=(250, 220, 40)
+    )
     exif = Image.Exif()
     exif[0x0112] = orientation
     exif[0x010F] = "TestCam"
     exif[0x0110] = "DSJ-X1"
     exif_ifd = {0x9003: "2026:03:01 17:05:09", 0x9011: "+08:00"}
     gps_ifd = {
-        0x0001: "N", 0x0002: (30.0, 16.0, 26.94),
-        0x0003: "E", 0x0004: (120.0, 9.0, 18.54),
-        0x0005: b"\x00", 0x0006: 12.5,
+        0x0001: "N",
+        0x0002: (30.0, 16.0, 26.94),
+        0x0003: "E",
+        0x0004: (120.0, 9.0, 18.54),
+        0x0005: b"\x00",
+        0x0006: 12.5,
     }
     exif[0x8769] = exif_ifd
     exif[0x8825] = gps_ifd
@@ -202,16 +343,40 @@ def pdf(path: Path) -> None:
 
 # (class id, file name, maker, kind, expected status, label)
 CLASSES: list[tuple[str, str, Callable[[Path], None], str, str, str]] = [
-    ("avi_h264_ulaw", "DSJ001_20260301090000.avi", avi_h264_ulaw, "video", "ready",
-     "AVI H.264 + G.711 mu-law (body camera)"),
-    ("mkv_onekey_gps", "DASH01_20260301090000.mkv", mkv_onekey_subtitles, "video", "ready",
-     "MKV H.264 one keyframe + GPS subtitle (dashcam)"),
-    ("mp4_truncated", "DSJ002_20260301090000.mp4", mp4_truncated_front_index, "video",
-     "damaged", "truncated MP4, index at the front"),
+    (
+        "avi_h264_ulaw",
+        "DSJ001_20260301090000.avi",
+        avi_h264_ulaw,
+        "video",
+        "ready",
+        "AVI H.264 + G.711 mu-law (body camera)",
+    ),
+    (
+        "mkv_onekey_gps",
+        "DASH01_20260301090000.mkv",
+        mkv_onekey_subtitles,
+        "video",
+        "ready",
+        "MKV H.264 one keyframe + GPS subtitle (dashcam)",
+    ),
+    (
+        "mp4_truncated",
+        "DSJ002_20260301090000.mp4",
+        mp4_truncated_front_index,
+        "video",
+        "damaged",
+        "truncated MP4, index at the front",
+    ),
     ("mp4_h264_aac", "PHONE_h264.mp4", mp4_h264_aac, "video", "ready", "H.264/AAC MP4"),
     ("mp4_h265", "PHONE_h265.mp4", mp4_h265, "video", "ready", "H.265 MP4"),
-    ("mov_hevc10_rot", "IMG_0001.mov", mov_hevc10_rotated, "video", "ready",
-     "HEVC 10-bit MOV rotated 90"),
+    (
+        "mov_hevc10_rot",
+        "IMG_0001.mov",
+        mov_hevc10_rotated,
+        "video",
+        "ready",
+        "HEVC 10-bit MOV rotated 90",
+    ),
     ("avi_mjpeg", "CAM_mjpeg.avi", avi_mjpeg, "video", "ready", "MJPEG AVI"),
     ("mpeg2_ps", "DVR_ch01.mpg", mpeg2_ps, "video", "ready", "MPEG-2 program stream"),
     ("ts_long_gop", "NVR_ch02.ts", ts_long_gop, "video", "ready", "MPEG-TS, 10 s GOP"),
@@ -220,8 +385,14 @@ CLASSES: list[tuple[str, str, Callable[[Path], None], str, str, str]] = [
     ("wav_alaw", "interview_alaw.wav", wav("pcm_alaw"), "audio", "ready", "WAV A-law"),
     ("wav_mulaw", "interview_mulaw.wav", wav("pcm_mulaw"), "audio", "ready", "WAV mu-law"),
     ("m4a", "interview.m4a", m4a, "audio", "ready", "M4A AAC"),
-    ("photo", "IMG_20260301_170509.jpg", photo_exif, "photo", "ready",
-     "JPEG photo, EXIF orientation 6 + GPS"),
+    (
+        "photo",
+        "IMG_20260301_170509.jpg",
+        photo_exif,
+        "photo",
+        "ready",
+        "JPEG photo, EXIF orientation 6 + GPS",
+    ),
 ]
 
 

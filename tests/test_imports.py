@@ -168,11 +168,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def describe(component: list[str], edges: dict[str, set[str]], lines: dict) -> str:
     members = set(component)
-    inner = [
-        f"    {a}:{lines[a, b]} -> {b}"
-        for a in component
-        for b in sorted(edges[a] & members)
-    ]
+    inner = [f"    {a}:{lines[a, b]} -> {b}" for a in component for b in sorted(edges[a] & members)]
     return "{" + ", ".join(component) + "}\n" + "\n".join(inner)
 
 
@@ -191,8 +187,12 @@ def test_the_graph_sees_lazy_imports_and_skips_type_checking(tmp_path: Path) -> 
     )
     path = tmp_path / "m.py"
     path.write_text(src)
-    modules = {"server.catalogue.m": path, "server.catalogue.db": path,
-               "server.custody.ledger": path, "server.catalogue.models": path}
+    modules = {
+        "server.catalogue.m": path,
+        "server.catalogue.db": path,
+        "server.custody.ledger": path,
+        "server.catalogue.models": path,
+    }
     found = {t for t, _ in imports_of("server.catalogue.m", path, modules)}
     assert "server.custody.ledger" in found
     assert "server.catalogue.db" in found
@@ -218,8 +218,7 @@ def test_layering(import_graph) -> None:
         f"{a}:{lines[a, b]} imports {b}"
         for a, targets in sorted(edges.items())
         for b in sorted(targets)
-        if b.split(".")[0] != a.split(".")[0]
-        and b.split(".")[0] not in ALLOWED[a.split(".")[0]]
+        if b.split(".")[0] != a.split(".")[0] and b.split(".")[0] not in ALLOWED[a.split(".")[0]]
     ]
     assert not wrong, "imports against integrity <- transcode <- ingest <- server:\n" + "\n".join(
         wrong

@@ -17,7 +17,10 @@ STDERR_TAIL_CHARS = 2000
 
 
 def _pump_progress(
-    stream: Iterable[bytes], duration_s: float | None, progress: Progress | None, failures: list[BaseException]
+    stream: Iterable[bytes],
+    duration_s: float | None,
+    progress: Progress | None,
+    failures: list[BaseException],
 ) -> None:
     last = -1.0
     for raw in stream:

@@ -156,9 +156,7 @@ def read_segment(path: str | os.PathLike[str], tracks: dict[int, Track]) -> list
     return out
 
 
-def _read_traf(
-    fh: BinaryIO, start: int, end: int, moof: int, tracks: dict[int, Track]
-) -> Fragment:
+def _read_traf(fh: BinaryIO, start: int, end: int, moof: int, tracks: dict[int, Track]) -> Fragment:
     tid = 0
     base = moof
     dur = size = flags = 0
@@ -184,7 +182,9 @@ def _read_traf(
                 flags = struct.unpack(">I", fh.read(4))[0]
         elif kind == b"tfdt":
             version = fh.read(4)[0]
-            dts = struct.unpack(">Q" if version == 1 else ">I", fh.read(8 if version == 1 else 4))[0]
+            dts = struct.unpack(">Q" if version == 1 else ">I", fh.read(8 if version == 1 else 4))[
+                0
+            ]
         elif kind == b"trun":
             runs.append((body, stop))
     frag.track_id = tid
@@ -229,8 +229,11 @@ def _read_traf(
             if min_pos is None or pos < min_pos:
                 min_pos = pos
             if i == 0 or i == count - 1:
-                s_flags = v[i_flags] if i_flags >= 0 else (
-                    first_flags if i == 0 and first_flags is not None else flags)
+                s_flags = (
+                    v[i_flags]
+                    if i_flags >= 0
+                    else (first_flags if i == 0 and first_flags is not None else flags)
+                )
                 sample = Sample(t, s_dur, cts, s_size, pos, not (s_flags & NON_SYNC))
                 if frag.first is None:
                     frag.first = sample

@@ -351,8 +351,14 @@ def package_hls(
             except (TranscodeError, ValueError, av.error.FFmpegError) as exc:
                 reason = getattr(exc, "reason", None) or str(exc)
                 attempts.append(
-                    Attempt(step, preset, _tool_of(step, probe), False, error=reason,
-                            package_s=time.perf_counter() - t0)  # fmt: skip
+                    Attempt(
+                        step,
+                        preset,
+                        _tool_of(step, probe),
+                        False,
+                        error=reason,
+                        package_s=time.perf_counter() - t0,
+                    )  # fmt: skip
                 )
                 logger.info("%s of %s failed: %s", step, src_path, reason)
             else:
@@ -380,9 +386,7 @@ def package_hls(
                 if report.passed:
                     passed = (step, argv, report)
                     break
-                logger.warning(
-                    "self-check of %s (%s) failed: %s", src_path, step, report.summary()
-                )
+                logger.warning("self-check of %s (%s) failed: %s", src_path, step, report.summary())
             if not pending and steps is None:
                 nxt = next_step(tried, report)
                 if nxt is not None and nxt not in tried:

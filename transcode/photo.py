@@ -32,7 +32,9 @@ class PhotoInfo:
     width: int
     height: int
     orientation: int = 1
-    taken_at: str | None = None  # RFC 3339 when EXIF gives an offset, else local "YYYY-MM-DDTHH:MM:SS"
+    taken_at: str | None = (
+        None  # RFC 3339 when EXIF gives an offset, else local "YYYY-MM-DDTHH:MM:SS"
+    )
     taken_at_offset: str | None = None
     gps_lat: float | None = None
     gps_lon: float | None = None

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 FinalStatus = Literal["ready", "damaged", "unplayable", "stored"]
 
+
 @dataclass(frozen=True)
 class MediaResult:
     """Everything the worker learned and made for one source file."""

@@ -158,21 +158,30 @@ def check_rendition(directory: str | os.PathLike[str], expect: Expectation) -> C
         init = b""
     total = sum(d for _, d in entries if d > 0)
     if entries and (target is None or target < 1):
-        out.add("target_duration_zero", "container",
-                f"#EXT-X-TARGETDURATION is {target}; players cannot schedule segments")
+        out.add(
+            "target_duration_zero",
+            "container",
+            f"#EXT-X-TARGETDURATION is {target}; players cannot schedule segments",
+        )
     elif not entries and init:
         out.add("no_segments", "container", "the playlist lists no segment")
     for name, dur in entries:
         if dur <= 0:
             out.add("segment_zero_duration", "container", f"{name} has #EXTINF {dur:g}")
         elif dur > MAX_SEGMENT_S and expect.video:
-            out.add("segment_too_long", "video",
-                    f"{name} lasts {dur:.1f} s (keyframes too far apart to cut it)")
+            out.add(
+                "segment_too_long",
+                "video",
+                f"{name} lasts {dur:.1f} s (keyframes too far apart to cut it)",
+            )
     if expect.duration_s and entries:
         gap = total - expect.duration_s
         if abs(gap) > _tolerance(expect.duration_s):
-            out.add("duration_mismatch", "container",
-                    f"segments add up to {total:.3f} s, the source has {expect.duration_s:.3f} s")
+            out.add(
+                "duration_mismatch",
+                "container",
+                f"segments add up to {total:.3f} s, the source has {expect.duration_s:.3f} s",
+            )
     present: list[tuple[str, int]] = []
     for name, _ in entries:
         path = os.path.join(directory, name)
@@ -200,8 +209,11 @@ def check_rendition(directory: str | os.PathLike[str], expect: Expectation) -> C
     first = min((t for t in (video.first, audio.first) if t is not None), default=None)
     for kind, track in (("video", video), ("audio", audio)):
         if track.first is not None and abs(track.first) > START_TOLERANCE_S:
-            out.add("start_not_zero", kind,  # type: ignore[arg-type]
-                    f"the {kind} starts at {track.first:.3f} s instead of near 0")
+            out.add(
+                "start_not_zero",
+                kind,  # type: ignore[arg-type]
+                f"the {kind} starts at {track.first:.3f} s instead of near 0",
+            )
     if expect.video and entries and video.packets == 0:
         out.add("no_video", "video", "the rendition holds no video samples")
     if expect.audio and entries and audio.packets == 0:
@@ -304,8 +316,11 @@ def _check_group(
             if cc.name in _NAL_CODECS:
                 length_size = _nal_length_size(cc.name, bytes(cc.extradata or b""))
                 if length_size is None:
-                    out.add("codec_config_missing", "video",
-                            f"the {cc.name} stream has no avcC/hvcC configuration")
+                    out.add(
+                        "codec_config_missing",
+                        "video",
+                        f"the {cc.name} stream has no avcC/hvcC configuration",
+                    )
             if not cc.width or not cc.height:
                 out.add("video_size_unknown", "video", "the video has no frame size")
         seen_video = [False] * len(group)
@@ -329,8 +344,11 @@ def _check_group(
             pts, dts = packet.pts * tb, packet.dts * tb
             dur = (packet.duration or 0) * tb
             if track.last_dts is not None and dts <= track.last_dts:
-                out.add("timestamps_not_increasing", kind,
-                        f"{name}: {kind} dts {dts:.3f} s after {track.last_dts:.3f} s")
+                out.add(
+                    "timestamps_not_increasing",
+                    kind,
+                    f"{name}: {kind} dts {dts:.3f} s after {track.last_dts:.3f} s",
+                )
             track.see(pts, dts, dur)
             if is_video:
                 frames += 1
@@ -338,11 +356,17 @@ def _check_group(
                 first = not seen_video[seg]
                 seen_video[seg] = True
                 if first and not packet.is_keyframe:
-                    out.add("segment_starts_without_keyframe", "video",
-                            f"{name} (segment {first_index + seg}) does not start with a keyframe")
+                    out.add(
+                        "segment_starts_without_keyframe",
+                        "video",
+                        f"{name} (segment {first_index + seg}) does not start with a keyframe",
+                    )
                 if length_size is not None and not sample_is_whole(memoryview(packet), length_size):
-                    out.add("sample_truncated", "video",
-                            f"{name}: a video sample at {pts:.3f} s is cut short or overruns")
+                    out.add(
+                        "sample_truncated",
+                        "video",
+                        f"{name}: a video sample at {pts:.3f} s is cut short or overruns",
+                    )
                 if not (first or full):
                     continue
                 try:
@@ -355,13 +379,18 @@ def _check_group(
                     out.add("decode_failed", "video", f"{name}: video at {pts:.3f} s: {exc}")
                     got = []
                 if first and not got and not full:
-                    out.add("decode_failed", "video", f"{name}: the first video frame does not decode")
+                    out.add(
+                        "decode_failed", "video", f"{name}: the first video frame does not decode"
+                    )
                 if got and rotation_pending and expect.rotation is not None:
                     rotation_pending = False
                     seen = int(round(got[0].rotation)) % 360
                     if seen != expect.rotation % 360:
-                        out.add("rotation_lost", "video",
-                                f"frames show rotation {seen}, expected {expect.rotation}")
+                        out.add(
+                            "rotation_lost",
+                            "video",
+                            f"frames show rotation {seen}, expected {expect.rotation}",
+                        )
                 decoded += len(got)
                 vdec += len(got)
             else:
@@ -380,8 +409,11 @@ def _check_group(
             decoded += tail
             vdec += tail
             if frames and vdec < frames - FRAME_TOLERANCE:
-                out.add("decode_failed", "video",
-                        f"only {vdec} of {frames} video samples decode to frames")
+                out.add(
+                    "decode_failed",
+                    "video",
+                    f"only {vdec} of {frames} video samples decode to frames",
+                )
         if vs is not None:
             for i, n in enumerate(seg_frames):
                 if n == 0:
@@ -412,8 +444,11 @@ def _check_boxes(
         if vcc is not None and vcc.name in _NAL_CODECS:
             length_size = _nal_length_size(vcc.name, bytes(vcc.extradata or b""))
             if length_size is None:
-                out.add("codec_config_missing", "video",
-                        f"the {vcc.name} stream has no avcC/hvcC configuration")
+                out.add(
+                    "codec_config_missing",
+                    "video",
+                    f"the {vcc.name} stream has no avcC/hvcC configuration",
+                )
         for index, (name, size) in enumerate(present):
             path = os.path.join(directory, name)
             seg_video = 0
@@ -431,31 +466,48 @@ def _check_boxes(
                     first, last = frag.first, frag.last
                     assert first is not None and last is not None
                     dts0 = frag.first_dts * scale
-                    if (track.last_dts is not None and dts0 <= track.last_dts) or frag.zero_durations:
-                        out.add("timestamps_not_increasing", kind,
-                                f"{name}: {kind} timestamps do not increase at {dts0:.3f} s")
-                    track.first = (frag.min_pts or 0) * scale if track.first is None else min(
-                        track.first, (frag.min_pts or 0) * scale)
+                    if (
+                        track.last_dts is not None and dts0 <= track.last_dts
+                    ) or frag.zero_durations:
+                        out.add(
+                            "timestamps_not_increasing",
+                            kind,
+                            f"{name}: {kind} timestamps do not increase at {dts0:.3f} s",
+                        )
+                    track.first = (
+                        (frag.min_pts or 0) * scale
+                        if track.first is None
+                        else min(track.first, (frag.min_pts or 0) * scale)
+                    )
                     end = (frag.max_end or 0) * scale
                     track.end = end if track.end is None else max(track.end, end)
                     track.last_dts = last.dts * scale
                     track.packets += frag.count
                     if frag.min_pos < 0 or frag.max_byte_end > size or frag.empty_samples:
-                        out.add("sample_truncated", kind,
-                                f"{name}: a {kind} sample lies outside the segment")
+                        out.add(
+                            "sample_truncated",
+                            kind,
+                            f"{name}: a {kind} sample lies outside the segment",
+                        )
                     if is_video:
                         seg_video += frag.count
                         if seg_video == frag.count and not first.sync:
-                            out.add("segment_starts_without_keyframe", "video",
-                                    f"{name} (segment {index}) does not start with a keyframe")
+                            out.add(
+                                "segment_starts_without_keyframe",
+                                "video",
+                                f"{name} (segment {index}) does not start with a keyframe",
+                            )
                         if vcc is not None and seg_video == frag.count:
                             data = _read_at(fh, first.pos, first.size)
                             decoded += _decode_alone(vcc, data, name, "video", out)
                             if length_size is not None:
                                 for smp_data in (data, _read_at(fh, last.pos, last.size)):
                                     if not sample_is_whole(smp_data, length_size):
-                                        out.add("sample_truncated", "video",
-                                                f"{name}: a video sample is cut short or overruns")
+                                        out.add(
+                                            "sample_truncated",
+                                            "video",
+                                            f"{name}: a video sample is cut short or overruns",
+                                        )
                     elif acc is not None:
                         # The first and the last sample: a cut at the end of a file shows there.
                         for smp in (first, last):
@@ -497,8 +549,9 @@ def _check_first_rotation(directory: str, first: str, expected: int, out: Collec
         for frame in c.decode(c.streams.video[0]):
             seen = int(round(frame.rotation)) % 360
             if seen != expected % 360:
-                out.add("rotation_lost", "video",
-                        f"frames show rotation {seen}, expected {expected}")
+                out.add(
+                    "rotation_lost", "video", f"frames show rotation {seen}, expected {expected}"
+                )
             return
 
 
@@ -511,14 +564,23 @@ def _check_totals(
             wanted = round(expect.duration_s * expect.frame_rate)
         if wanted:
             if abs(frames - wanted) > max(FRAME_TOLERANCE, FRAME_TOLERANCE_RATIO * wanted):
-                out.add("frame_count_mismatch", "video",
-                        f"{frames} video frames, the source has {wanted}")
+                out.add(
+                    "frame_count_mismatch",
+                    "video",
+                    f"{frames} video frames, the source has {wanted}",
+                )
         if expect.duration_s and video.duration is not None:
             if abs(video.duration - expect.duration_s) > _tolerance(expect.duration_s):
-                out.add("video_duration_mismatch", "video",
-                        f"video lasts {video.duration:.3f} s, expected {expect.duration_s:.3f} s")
+                out.add(
+                    "video_duration_mismatch",
+                    "video",
+                    f"video lasts {video.duration:.3f} s, expected {expect.duration_s:.3f} s",
+                )
     if expect.audio and audio.packets and audio.duration is not None:
         wanted_a = expect.audio_duration_s or expect.duration_s
         if wanted_a and not math.isclose(audio.duration, wanted_a, abs_tol=_tolerance(wanted_a)):
-            out.add("audio_duration_mismatch", "audio",
-                    f"audio lasts {audio.duration:.3f} s, expected {wanted_a:.3f} s")
+            out.add(
+                "audio_duration_mismatch",
+                "audio",
+                f"audio lasts {audio.duration:.3f} s, expected {wanted_a:.3f} s",
+            )

@@ -114,12 +114,30 @@ def add_record(
         },
     )
     for item in items:  # attached scans and recordings become evidence of this stage
-        link_item(s, case, item, stage or case.stage, who, settings, store, source="record", record_id=rec.id)
+        link_item(
+            s,
+            case,
+            item,
+            stage or case.stage,
+            who,
+            settings,
+            store,
+            source="record",
+            record_id=rec.id,
+        )
     if auto_link_enabled(s, settings, case.agency_id):
         for p in proposals_for(s, case, [rec], settings):
             proposed = s.get(EvidenceItem, p["evidence_id"])
             if proposed is not None:
                 link_item(
-                    s, case, proposed, p["stage"], who, settings, store, source="auto", record_id=rec.id
+                    s,
+                    case,
+                    proposed,
+                    p["stage"],
+                    who,
+                    settings,
+                    store,
+                    source="auto",
+                    record_id=rec.id,
                 )
     return body

@@ -164,8 +164,13 @@ def facts_of(s: Session, cases: list[Case]) -> dict[str, CaseFacts]:
     for case in cases:
         recs = records[case.id]
         superseded = {r.supersedes for r in recs if r.supersedes}
-        out[case.id] = facts_from_rows(case, [r for r in recs if r.id not in superseded],
-                                       approvals[case.id], complaints[case.id], linked[case.id])
+        out[case.id] = facts_from_rows(
+            case,
+            [r for r in recs if r.id not in superseded],
+            approvals[case.id],
+            complaints[case.id],
+            linked[case.id],
+        )
     return out
 
 

@@ -31,7 +31,10 @@ def make_engine(settings: Settings) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            },
             pool_size=8,
             max_overflow=8,
         )
@@ -117,7 +120,9 @@ class Database:
         """Like call(), in a read-only session."""
         return self._guarded(self.read_session, fn, args, kwargs)
 
-    def _guarded(self, opener: Callable[[], Any], fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+    def _guarded(
+        self, opener: Callable[[], Any], fn: Callable[..., T], args: Any, kwargs: Any
+    ) -> T:
         try:
             with opener() as s:
                 result = fn(s, *args, **kwargs)
@@ -141,8 +146,9 @@ class Database:
         """Run a read-only fn(session, *args) on the DB thread pool without taking SQLite's
         write lock. fn must not write: its session is rolled back."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool,
-                                          lambda: self.call_read(fn, *args, **kwargs))
+        return await loop.run_in_executor(
+            self._read_pool, lambda: self.call_read(fn, *args, **kwargs)
+        )
 
     def close(self) -> None:
         self._read_pool.shutdown(wait=True)

@@ -19,7 +19,10 @@ def ensure_stored_object(s: Session, **values: Any) -> bool:
     """Insert the stored_objects row unless one with that sha256 exists; True if inserted."""
     dialect = s.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (insert(StoredObject).values(**values)
-            .on_conflict_do_nothing(index_elements=["sha256"])
-            .returning(StoredObject.sha256))  # rowcount is not reliable for DO NOTHING
+    stmt = (
+        insert(StoredObject)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["sha256"])
+        .returning(StoredObject.sha256)
+    )  # rowcount is not reliable for DO NOTHING
     return s.execute(stmt).first() is not None

@@ -39,11 +39,15 @@ def classify(exc: BaseException) -> CustodianError | None:
     if isinstance(exc, PoolTimeout):
         return CatalogueBusy("the catalogue has no free connection; retry shortly")
     text = str(getattr(exc, "orig", None) or exc).lower()
-    if isinstance(exc, OperationalError) and ("database is locked" in text or "database is busy" in text):
+    if isinstance(exc, OperationalError) and (
+        "database is locked" in text or "database is busy" in text
+    ):
         return CatalogueBusy("the catalogue is busy; retry shortly")
     if isinstance(exc, DisconnectionError):
         return CatalogueUnavailable("the catalogue cannot be reached; retry shortly")
-    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError)):
+    if isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
+    ):
         return CatalogueUnavailable("the catalogue cannot be reached; retry shortly")
     try:  # psycopg raised outside SQLAlchemy's wrapping (e.g. while connecting)
         import psycopg
@@ -72,8 +76,11 @@ class OutageLog:
             if self.since is None:
                 self.since = time.monotonic()
                 self.outages += 1
-                self.log.error("%s unavailable: %s (logged once until it recovers)", self.what,
-                               str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300])
+                self.log.error(
+                    "%s unavailable: %s (logged once until it recovers)",
+                    self.what,
+                    str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300],
+                )
 
     def ok(self) -> None:
         if self.since is None:  # the common case, no lock
@@ -81,8 +88,12 @@ class OutageLog:
         with self._lock:
             if self.since is None:
                 return
-            self.log.warning("%s available again after %.1f s (%d operations refused)", self.what,
-                             time.monotonic() - self.since, self.refused)
+            self.log.warning(
+                "%s available again after %.1f s (%d operations refused)",
+                self.what,
+                time.monotonic() - self.since,
+                self.refused,
+            )
             self.since, self.refused = None, 0
 
     @property

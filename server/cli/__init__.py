@@ -47,8 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.http.app import AccessLogger, create_app
 
     settings = settings_from(args, host=args.host, port=args.port)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_db(settings)
     created = bootstrap_admin(db)
@@ -56,16 +57,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}"
     if created:
         user, password, generated = created
-        out.print(f"[bold]Created the first administrator[/]: user [cyan]{user}[/]"
-                  + (f", password [cyan]{password}[/] (shown once; keep it safe)" if generated
-                     else " with the password from CUSTODIAN_ADMIN_PASSWORD"))
-    out.print(f"Custodian serving on [link={url}]{url}[/link] "
-              f"(data in {settings.data_path}, catalogue {settings.resolved_database_url.split('://')[0]}, "
-              f"store {settings.store_backend})")
-    out.print(f"Log in: curl -s -X POST {url}/api/v1/auth/login -H 'Content-Type: application/json' "
-              "-d '{\"username\": \"admin\", \"password\": \"…\"}'")
-    web.run_app(create_app(settings), host=settings.host, port=settings.port,
-                access_log_class=AccessLogger, print=None)
+        out.print(
+            f"[bold]Created the first administrator[/]: user [cyan]{user}[/]"
+            + (
+                f", password [cyan]{password}[/] (shown once; keep it safe)"
+                if generated
+                else " with the password from CUSTODIAN_ADMIN_PASSWORD"
+            )
+        )
+    out.print(
+        f"Custodian serving on [link={url}]{url}[/link] "
+        f"(data in {settings.data_path}, catalogue {settings.resolved_database_url.split('://')[0]}, "
+        f"store {settings.store_backend})"
+    )
+    out.print(
+        f"Log in: curl -s -X POST {url}/api/v1/auth/login -H 'Content-Type: application/json' "
+        '-d \'{"username": "admin", "password": "…"}\''
+    )
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log_class=AccessLogger,
+        print=None,
+    )
     return 0
 
 
@@ -77,8 +92,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from server.store import open_store
 
     settings = settings_from(args)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = open_db(settings)
     pool = WorkerPool(settings, db, open_store(settings), concurrency=args.concurrency)
@@ -87,8 +103,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, pool.stop)
-        out.print(f"worker {pool.name}: {pool.concurrency} job loop(s) on "
-                  f"{settings.resolved_database_url.split('://')[0]}; Ctrl-C stops after the current job")
+        out.print(
+            f"worker {pool.name}: {pool.concurrency} job loop(s) on "
+            f"{settings.resolved_database_url.split('://')[0]}; Ctrl-C stops after the current job"
+        )
         await pool.run()
 
     try:
@@ -114,12 +132,21 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     check_password_policy(password, args.name)
     db = open_db(settings)
     try:
-        user = db.call(add_user, args.name, password, args.role, args.agency, args.display_name or "",
-                       actor=cli_actor())
+        user = db.call(
+            add_user,
+            args.name,
+            password,
+            args.role,
+            args.agency,
+            args.display_name or "",
+            actor=cli_actor(),
+        )
     finally:
         db.close()
-    say(f"user {styled(user.username, 'cyan')} created (id {user.id}, role {user.role}"
-        + (f", agency {args.agency})" if args.agency else ")"))
+    say(
+        f"user {styled(user.username, 'cyan')} created (id {user.id}, role {user.role}"
+        + (f", agency {args.agency})" if args.agency else ")")
+    )
     return 0
 
 
@@ -152,13 +179,15 @@ def cmd_user_change(args: argparse.Namespace) -> int:
         changes["password"] = password
     else:
         if args.role is None and args.agency is None and args.display_name is None:
-            raise CustodianError("user set: give --role, --agency or --display-name",
-                                 code="bad_argument")
+            raise CustodianError(
+                "user set: give --role, --agency or --display-name", code="bad_argument"
+            )
         changes["role"] = args.role
         changes["agency_code"] = _UNSET if args.agency is None else (args.agency or None)
         changes["display_name"] = args.display_name
     db = open_db(settings)
     try:
+
         def change(s: Any) -> dict[str, Any]:
             return update_user(s, get_user_by_name(s, args.name), actor=cli_actor(), **changes)
 
@@ -168,8 +197,10 @@ def cmd_user_change(args: argparse.Namespace) -> int:
     if not changed:
         say(f"user {styled(args.name, 'cyan')}: nothing to change")
     else:
-        say(f"user {styled(args.name, 'cyan')}: {', '.join(sorted(changed))} changed"
-            + ("; existing tokens no longer work" if set(changed) - {"display_name"} else ""))
+        say(
+            f"user {styled(args.name, 'cyan')}: {', '.join(sorted(changed))} changed"
+            + ("; existing tokens no longer work" if set(changed) - {"display_name"} else "")
+        )
     return 0
 
 
@@ -201,9 +232,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         public_keys = key.public_keys() if key else {}
         roots = load_tsa_roots(settings)
         show = out.is_terminal and not args.quiet
-        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                      TransferSpeedColumn(), TimeRemainingColumn(), console=out.console,
-                      disable=not show, transient=True) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=out.console,
+            disable=not show,
+            transient=True,
+        ) as bar:
             tasks: dict[str, Any] = {}
 
             def progress(stage: str, done: int, total: int) -> None:
@@ -211,29 +249,49 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     tasks[stage] = bar.add_task(stage, total=total or None)
                 bar.update(tasks[stage], completed=done, total=total or None)
 
-            report = verify_all(db, store, public_keys, tsa_roots=roots, progress=progress,
-                                max_bytes_per_second=int(args.max_mb_per_second * 1024 * 1024),
-                                jobs=args.jobs)
+            report = verify_all(
+                db,
+                store,
+                public_keys,
+                tsa_roots=roots,
+                progress=progress,
+                max_bytes_per_second=int(args.max_mb_per_second * 1024 * 1024),
+                jobs=args.jobs,
+            )
         if not args.no_record:
             db.call(record_result, report, action=VERIFY, actor="cli:custodian verify")
     finally:
         db.close()
-    checked = (f"{report.objects} objects ({report.bytes_hashed} bytes re-hashed), "
-               f"{report.manifests} manifest versions of {report.items} items, "
-               f"{report.entries} ledger entries, {report.tree_heads} signed tree heads, "
-               f"{report.tokens_checked} RFC 3161 tokens in {report.seconds:.1f}s")
+    checked = (
+        f"{report.objects} objects ({report.bytes_hashed} bytes re-hashed), "
+        f"{report.manifests} manifest versions of {report.items} items, "
+        f"{report.entries} ledger entries, {report.tree_heads} signed tree heads, "
+        f"{report.tokens_checked} RFC 3161 tokens in {report.seconds:.1f}s"
+    )
     if key is None:
-        out.print(f"note: no signing key at {key_path(settings)}; signatures cannot be checked",
-                  markup=False, soft_wrap=True)
+        out.print(
+            f"note: no signing key at {key_path(settings)}; signatures cannot be checked",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.tokens_unchecked:
-        out.print(f"note: {report.tokens_unchecked} RFC 3161 tokens not checked "
-                  "(set tsa_roots_file to check them)", markup=False, soft_wrap=True)
+        out.print(
+            f"note: {report.tokens_unchecked} RFC 3161 tokens not checked "
+            "(set tsa_roots_file to check them)",
+            markup=False,
+            soft_wrap=True,
+        )
     if report.ok:
-        out.print(f"[green]verification passed[/]: {escape(checked)}; everything holds", soft_wrap=True)
+        out.print(
+            f"[green]verification passed[/]: {escape(checked)}; everything holds", soft_wrap=True
+        )
         return 0
     count = len(report.problems)
-    out.print(f"[red]verification FAILED[/]: {count} problem{'s' if count != 1 else ''} "
-              f"({escape(checked)})", soft_wrap=True)
+    out.print(
+        f"[red]verification FAILED[/]: {count} problem{'s' if count != 1 else ''} "
+        f"({escape(checked)})",
+        soft_wrap=True,
+    )
     for line in problem_lines(report):
         out.print("  " + line, markup=False, soft_wrap=True)
     return 1
@@ -242,7 +300,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from server.access import ROLES
 
-    parser = argparse.ArgumentParser(prog="custodian", description="Custodian video-evidence server")
+    parser = argparse.ArgumentParser(
+        prog="custodian", description="Custodian video-evidence server"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("serve", help="run the server (API, player, uploads, workers)")
@@ -253,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("worker", help="run media/export jobs only (scale-out)")
     add_common(p)
-    p.add_argument("--concurrency", type=int, help="job loops in this process (default: worker_concurrency)")
+    p.add_argument(
+        "--concurrency", type=int, help="job loops in this process (default: worker_concurrency)"
+    )
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("migrate", help="bring the catalogue schema up to date")
@@ -265,14 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     pa = usub.add_parser("add", help="create a user")
     pa.add_argument("name", help="login name")
     pa.add_argument("--role", required=True, choices=ROLES, help="the user's role")
-    pa.add_argument("--agency", metavar="CODE", help="agency code (required except for "
-                    "supervisor, auditor, admin)")
+    pa.add_argument(
+        "--agency",
+        metavar="CODE",
+        help="agency code (required except for supervisor, auditor, admin)",
+    )
     pa.add_argument("--display-name", help="name shown in the UI and the custody report")
     pa.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add_common(pa)
     pa.set_defaults(func=cmd_user_add)
-    for name, text in (("disable", "disable a user (their tokens stop working)"),
-                       ("enable", "enable a disabled user")):
+    for name, text in (
+        ("disable", "disable a user (their tokens stop working)"),
+        ("enable", "enable a disabled user"),
+    ):
         pa = usub.add_parser(name, help=text)
         pa.add_argument("name", help="login name")
         add_common(pa)
@@ -297,15 +364,25 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--name", help="full name, e.g. 丽水市综合行政执法局")
     add_common(pa)
     pa.set_defaults(func=cmd_agency_add)
-    p = sub.add_parser("verify", help="re-hash every stored object and check manifests, the "
-                       "custody ledger, tree heads and tokens; exit 0 only when all holds")
+    p = sub.add_parser(
+        "verify",
+        help="re-hash every stored object and check manifests, the "
+        "custody ledger, tree heads and tokens; exit 0 only when all holds",
+    )
     add_common(p)
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="hash N objects at once (default 1)")
-    p.add_argument("--max-mb-per-second", type=float, default=0.0, metavar="MB",
-                   help="limit reads to MB MiB/s (default: unlimited)")
-    p.add_argument("--no-record", action="store_true",
-                   help="do not append the result to the custody ledger")
+    p.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="hash N objects at once (default 1)"
+    )
+    p.add_argument(
+        "--max-mb-per-second",
+        type=float,
+        default=0.0,
+        metavar="MB",
+        help="limit reads to MB MiB/s (default: unlimited)",
+    )
+    p.add_argument(
+        "--no-record", action="store_true", help="do not append the result to the custody ledger"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_verify)
     from ingest.cli import add_parser as add_ingest_parser
@@ -321,8 +398,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_parsers(sub, add_common)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -61,13 +61,18 @@ def say(line: str) -> None:
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", metavar="DIR", help="data folder (default ./var): catalogue, store, keys")
-    p.add_argument("--config", metavar="FILE", help="TOML settings file on top of config/custodian.toml")
+    p.add_argument(
+        "--data", metavar="DIR", help="data folder (default ./var): catalogue, store, keys"
+    )
+    p.add_argument(
+        "--config", metavar="FILE", help="TOML settings file on top of config/custodian.toml"
+    )
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
-    return load_settings(getattr(args, "config", None),
-                         overrides={"data_dir": getattr(args, "data", None), **extra})
+    return load_settings(
+        getattr(args, "config", None), overrides={"data_dir": getattr(args, "data", None), **extra}
+    )
 
 
 def open_db(settings: Settings) -> Database:
@@ -90,8 +95,9 @@ def read_password(args: argparse.Namespace) -> str:
         if getpass.getpass("Again: ") != password:
             raise CustodianError("the two passwords differ", code="bad_password")
     else:
-        raise CustodianError("no terminal to ask for a password: use --password-stdin",
-                             code="bad_password")
+        raise CustodianError(
+            "no terminal to ask for a password: use --password-stdin", code="bad_password"
+        )
     return password
 
 

@@ -67,23 +67,50 @@ def cmd_officer_add(args: argparse.Namespace) -> int:
     from server.cli.common import out
     from server.people import registry
 
-    o = _with_db(args, lambda s: registry.officer_json(registry.add_officer(
-        s, _who("officer add"), code=args.code, name=args.name, agency=args.agency,
-        certificate=args.certificate or "", unit=args.unit or "", user=args.user)))
-    out.print(f"officer [cyan]{o['code']}[/] {o['name']} registered (id {o['id']}"
-              + (f", certificate {o['certificate']}" if o["certificate"] else "")
-              + (f", unit {o['unit']}" if o["unit"] else "") + ")", markup=True)
+    o = _with_db(
+        args,
+        lambda s: registry.officer_json(
+            registry.add_officer(
+                s,
+                _who("officer add"),
+                code=args.code,
+                name=args.name,
+                agency=args.agency,
+                certificate=args.certificate or "",
+                unit=args.unit or "",
+                user=args.user,
+            )
+        ),
+    )
+    out.print(
+        f"officer [cyan]{o['code']}[/] {o['name']} registered (id {o['id']}"
+        + (f", certificate {o['certificate']}" if o["certificate"] else "")
+        + (f", unit {o['unit']}" if o["unit"] else "")
+        + ")",
+        markup=True,
+    )
     return 0
 
 
 def cmd_officer_list(args: argparse.Namespace) -> int:
     from server.people import registry
 
-    rows = _with_db(args, registry.list_officers, _who("officer list"), q=args.q or "",
-                    agency=args.agency or "", status=args.status or "", unit=args.unit or "")
-    _table(["code", "name", "certificate", "unit", "agency", "status"],
-           [[o["code"], o["name"], o["certificate"], o["unit"], o["agency"], o["status"]]
-            for o in rows])
+    rows = _with_db(
+        args,
+        registry.list_officers,
+        _who("officer list"),
+        q=args.q or "",
+        agency=args.agency or "",
+        status=args.status or "",
+        unit=args.unit or "",
+    )
+    _table(
+        ["code", "name", "certificate", "unit", "agency", "status"],
+        [
+            [o["code"], o["name"], o["certificate"], o["unit"], o["agency"], o["status"]]
+            for o in rows
+        ],
+    )
     return 0
 
 
@@ -92,10 +119,17 @@ def cmd_officer_leave(args: argparse.Namespace) -> int:
     from server.people import registry, registry_common
 
     at = registry_common.parse_time(args.at, "--at", _zone(args)) if args.at else None
-    o = _with_db(args, lambda s: registry.officer_json(
-        registry.leave_officer(s, _who("officer leave"), args.code, at)))
-    out.print(f"officer {o['code']} {o['name']} has left ({o['left_at']}); their devices are "
-              "unassigned, their history is kept", markup=False)
+    o = _with_db(
+        args,
+        lambda s: registry.officer_json(
+            registry.leave_officer(s, _who("officer leave"), args.code, at)
+        ),
+    )
+    out.print(
+        f"officer {o['code']} {o['name']} has left ({o['left_at']}); their devices are "
+        "unassigned, their history is kept",
+        markup=False,
+    )
     return 0
 
 
@@ -104,9 +138,20 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     from server.cli.common import out
     from server.people import registry
 
-    d = _with_db(args, lambda s: registry.device_json(s, registry.add_device(
-        s, _who("device add"), serial=args.serial, agency=args.agency, model=args.model or "",
-        kind=args.kind)))
+    d = _with_db(
+        args,
+        lambda s: registry.device_json(
+            s,
+            registry.add_device(
+                s,
+                _who("device add"),
+                serial=args.serial,
+                agency=args.agency,
+                model=args.model or "",
+                kind=args.kind,
+            ),
+        ),
+    )
     out.print(f"device {d['serial']} ({d['kind']}) registered (id {d['id']})", markup=False)
     return 0
 
@@ -123,14 +168,22 @@ def cmd_device_assign(args: argparse.Namespace) -> int:
     def run(s: Any) -> dict[str, Any]:
         who = _who("device assign")
         registry.assign_device(s, who, args.serial, args.officer, start, end)
-        result = registry_attribution.reattribute(s, who, args.serial, key) if args.reattribute else None
+        result = (
+            registry_attribution.reattribute(s, who, args.serial, key) if args.reattribute else None
+        )
         return {"result": result}
 
     done = _with_db(args, run)
-    out.print(f"device {args.serial} assigned to officer {args.officer} from {start.isoformat()}"
-              + (f" to {end.isoformat()}" if end else "")
-              + (f"; {done['result']['reattributed']} past item(s) re-attributed"
-                 if done["result"] else ""), markup=False)
+    out.print(
+        f"device {args.serial} assigned to officer {args.officer} from {start.isoformat()}"
+        + (f" to {end.isoformat()}" if end else "")
+        + (
+            f"; {done['result']['reattributed']} past item(s) re-attributed"
+            if done["result"]
+            else ""
+        ),
+        markup=False,
+    )
     return 0
 
 
@@ -146,12 +199,28 @@ def cmd_device_retire(args: argparse.Namespace) -> int:
 def cmd_device_list(args: argparse.Namespace) -> int:
     from server.people import registry
 
-    rows = _with_db(args, registry.list_devices, _who("device list"), q=args.q or "",
-                    agency=args.agency or "", status=args.status or "")
-    _table(["serial", "model", "kind", "agency", "status", "holder"],
-           [[d["serial"], d["model"], d["kind"], d["agency"], d["status"],
-             f"{d['officer_code']} {d['officer_name']}" if d["officer_code"] else ""]
-            for d in rows])
+    rows = _with_db(
+        args,
+        registry.list_devices,
+        _who("device list"),
+        q=args.q or "",
+        agency=args.agency or "",
+        status=args.status or "",
+    )
+    _table(
+        ["serial", "model", "kind", "agency", "status", "holder"],
+        [
+            [
+                d["serial"],
+                d["model"],
+                d["kind"],
+                d["agency"],
+                d["status"],
+                f"{d['officer_code']} {d['officer_name']}" if d["officer_code"] else "",
+            ]
+            for d in rows
+        ],
+    )
     return 0
 
 
@@ -159,9 +228,13 @@ def cmd_device_reattribute(args: argparse.Namespace) -> int:
     from server.cli.common import out
     from server.people import registry_attribution
 
-    r = _with_db(args, registry_attribution.reattribute, _who("device reattribute"), args.serial, _key(args))
-    out.print(f"device {r['device']}: {r['reattributed']} of {r['items']} item(s) re-attributed",
-              markup=False)
+    r = _with_db(
+        args, registry_attribution.reattribute, _who("device reattribute"), args.serial, _key(args)
+    )
+    out.print(
+        f"device {r['device']}: {r['reattributed']} of {r['items']} item(s) re-attributed",
+        markup=False,
+    )
     return 0
 
 
@@ -172,11 +245,33 @@ def cmd_station_list(args: argparse.Namespace) -> int:
 
     offline = settings_from(args).station_offline_seconds
     rows = _with_db(args, registry_stations.list_stations, _who("station list"), offline)
-    _table(["station", "agency", "location", "state", "last contact", "files waiting",
-            "bytes waiting", "disk free", "last error"],
-           [[st["code"], st["agency"], st["location"], st["state"], st["last_contact"] or "never",
-             st["files_waiting"], st["bytes_waiting"], st["disk_free"], st["last_error"]]
-            for st in rows])
+    _table(
+        [
+            "station",
+            "agency",
+            "location",
+            "state",
+            "last contact",
+            "files waiting",
+            "bytes waiting",
+            "disk free",
+            "last error",
+        ],
+        [
+            [
+                st["code"],
+                st["agency"],
+                st["location"],
+                st["state"],
+                st["last_contact"] or "never",
+                st["files_waiting"],
+                st["bytes_waiting"],
+                st["disk_free"],
+                st["last_error"],
+            ]
+            for st in rows
+        ],
+    )
     return 0
 
 
@@ -184,9 +279,17 @@ def cmd_station_add(args: argparse.Namespace) -> int:
     from server.cli.common import out
     from server.people import registry_stations
 
-    _with_db(args, lambda s: registry_stations.add_station(s, _who("station add"), code=args.code,
-                                                  agency=args.agency, location=args.location or "",
-                                                  user=args.user))
+    _with_db(
+        args,
+        lambda s: registry_stations.add_station(
+            s,
+            _who("station add"),
+            code=args.code,
+            agency=args.agency,
+            location=args.location or "",
+            user=args.user,
+        ),
+    )
     out.print(f"station {args.code} registered", markup=False)
     return 0
 
@@ -201,13 +304,24 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CustodianError(f"{path} is not a file", code="bad_argument")
     rows = read_table(path.read_bytes())
     zone = _zone(args)
-    r = _with_db(args, import_rows, _who("registry import"), args.kind, rows,
-                 dry_run=args.dry_run, agency=args.agency or "", zone=zone)
+    r = _with_db(
+        args,
+        import_rows,
+        _who("registry import"),
+        args.kind,
+        rows,
+        dry_run=args.dry_run,
+        agency=args.agency or "",
+        zone=zone,
+    )
     for e in r["errors"]:
         out.print(f"row {e['row']} ({e['key']}): " + "; ".join(e["errors"]), markup=False)
     verb = "would import" if r["dry_run"] else "imported"
-    out.print(f"{r['kind']}: {r['ok']} good row(s) ({verb} {r['ok'] if r['dry_run'] else r['imported']}), "
-              f"{r['bad']} bad row(s)", markup=False)
+    out.print(
+        f"{r['kind']}: {r['ok']} good row(s) ({verb} {r['ok'] if r['dry_run'] else r['imported']}), "
+        f"{r['bad']} bad row(s)",
+        markup=False,
+    )
     return 1 if r["bad"] else 0
 
 
@@ -245,18 +359,30 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     pa.add_argument("serial", help="serial (设备编号) as the camera writes it into file names")
     pa.add_argument("--agency", required=True, metavar="CODE", help="agency code")
     pa.add_argument("--model", metavar="M", help="model")
-    pa.add_argument("--kind", metavar="K", default="body_camera",
-                    help=f"one of {', '.join(DEVICE_KINDS)} (default body_camera)")
+    pa.add_argument(
+        "--kind",
+        metavar="K",
+        default="body_camera",
+        help=f"one of {', '.join(DEVICE_KINDS)} (default body_camera)",
+    )
     common(pa)
     pa.set_defaults(func=cmd_device_add)
     pa = dsub.add_parser("assign", help="hand a device to an officer from a time")
     pa.add_argument("serial")
     pa.add_argument("officer", metavar="OFFICER_CODE")
-    pa.add_argument("--from", dest="start", required=True, metavar="TIME",
-                    help="RFC 3339, or local 'YYYY-MM-DD HH:MM' in camera_timezone")
+    pa.add_argument(
+        "--from",
+        dest="start",
+        required=True,
+        metavar="TIME",
+        help="RFC 3339, or local 'YYYY-MM-DD HH:MM' in camera_timezone",
+    )
     pa.add_argument("--to", dest="end", metavar="TIME", help="end (default: until the next one)")
-    pa.add_argument("--reattribute", action="store_true",
-                    help="then attribute the device's past items again (ledgered)")
+    pa.add_argument(
+        "--reattribute",
+        action="store_true",
+        help="then attribute the device's past items again (ledgered)",
+    )
     common(pa)
     pa.set_defaults(func=cmd_device_assign)
     pa = dsub.add_parser("retire", help="retire a device (its open assignment ends now)")

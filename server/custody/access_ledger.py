@@ -64,8 +64,16 @@ def _append_view(s: Session, who: Principal, subject: str, details: dict[str, An
     return append(s, actor=actor_of(who), action=VIEW, subject=subject, details=details).seq
 
 
-def _start_session(s: Session, who: Principal, item_id: str, kind: str, details: dict[str, Any],
-                   window: timedelta, force: bool, prune: bool) -> datetime:
+def _start_session(
+    s: Session,
+    who: Principal,
+    item_id: str,
+    kind: str,
+    details: dict[str, Any],
+    window: timedelta,
+    force: bool,
+    prune: bool,
+) -> datetime:
     """A live session of (user, item, kind) or, when none (or force), a new one with its entry.
     The ledger lock is taken first, so two processes cannot both start the same session."""
     _lock(s)
@@ -73,34 +81,62 @@ def _start_session(s: Session, who: Principal, item_id: str, kind: str, details:
     if not force:
         live = s.scalar(
             select(ViewSession.expires_at)
-            .where(ViewSession.user_id == who.user_id, ViewSession.item_id == item_id,
-                   ViewSession.kind == kind, ViewSession.expires_at > now)
+            .where(
+                ViewSession.user_id == who.user_id,
+                ViewSession.item_id == item_id,
+                ViewSession.kind == kind,
+                ViewSession.expires_at > now,
+            )
             .order_by(ViewSession.expires_at.desc())
             .limit(1)
         )
         if live is not None:
             return live
     until = now + window
-    entry = append(s, actor=actor_of(who), action=VIEW, subject=f"evidence:{item_id}",
-                   details={**details, "session": kind, "session_until": iso(until)}, now=now)
-    s.add(ViewSession(user_id=who.user_id, item_id=item_id, kind=kind, started_at=now,
-                      expires_at=until, ledger_seq=entry.seq))
+    entry = append(
+        s,
+        actor=actor_of(who),
+        action=VIEW,
+        subject=f"evidence:{item_id}",
+        details={**details, "session": kind, "session_until": iso(until)},
+        now=now,
+    )
+    s.add(
+        ViewSession(
+            user_id=who.user_id,
+            item_id=item_id,
+            kind=kind,
+            started_at=now,
+            expires_at=until,
+            ledger_seq=entry.seq,
+        )
+    )
     if prune:
         s.execute(delete(ViewSession).where(ViewSession.expires_at < now - timedelta(days=1)))
     return until
 
 
-def _append_denial(s: Session, who: Principal, details: dict[str, Any], limit: int,
-                   window: timedelta, force: bool = False) -> bool:
+def _append_denial(
+    s: Session,
+    who: Principal,
+    details: dict[str, Any],
+    limit: int,
+    window: timedelta,
+    force: bool = False,
+) -> bool:
     """Ledger one denial unless the user already has `limit` of them in the window."""
     _lock(s)
     subject = f"user:{who.user_id}"
     if not force:
         since = rfc3339(utcnow() - window)
         count = s.scalar(
-            select(func.count()).select_from(LedgerRow)
-            .where(LedgerRow.action == ACCESS_DENIED, LedgerRow.subject == subject,
-                   LedgerRow.time >= since)
+            select(func.count())
+            .select_from(LedgerRow)
+            .where(
+                LedgerRow.action == ACCESS_DENIED,
+                LedgerRow.subject == subject,
+                LedgerRow.time >= since,
+            )
         )
         if (count or 0) >= limit:
             return False
@@ -171,14 +207,32 @@ class AccessLedger:
         finally:
             self._writer = None
 
-    async def session(self, who: Principal, item_id: str, kind: str, details: dict[str, Any],
-                      *, force: bool = False) -> None:
+    async def session(
+        self,
+        who: Principal,
+        item_id: str,
+        kind: str,
+        details: dict[str, Any],
+        *,
+        force: bool = False,
+    ) -> None:
         """Make sure a live (user, item, kind) session covers this fetch; `force` starts a new
         one (a playlist fetch is the start of a playback)."""
         key = (who.user_id, item_id, kind)
         if force:  # always a new entry: nothing to wait for (the writer keeps the order)
-            self._remember(key, await self._write(_start_session, who, item_id, kind, details,
-                                                  self.window, True, self._prune_due()))
+            self._remember(
+                key,
+                await self._write(
+                    _start_session,
+                    who,
+                    item_id,
+                    kind,
+                    details,
+                    self.window,
+                    True,
+                    self._prune_due(),
+                ),
+            )
             return
         if self._live(key):
             return
@@ -186,8 +240,9 @@ class AccessLedger:
         async with lock:  # one session start per (user, item, kind) at a time
             if self._live(key):
                 return
-            until = await self._write(_start_session, who, item_id, kind, details, self.window,
-                                      False, self._prune_due())
+            until = await self._write(
+                _start_session, who, item_id, kind, details, self.window, False, self._prune_due()
+            )
             self._remember(key, until)
         if not lock.locked():
             self._locks.pop(key, None)
@@ -211,8 +266,9 @@ class AccessLedger:
                 self._sessions.clear()  # the catalogue still has them
         self._sessions[key] = until
 
-    async def denied(self, who: Principal, status: int, code: str, *, method: str, path: str,
-                     address: str) -> None:
+    async def denied(
+        self, who: Principal, status: int, code: str, *, method: str, path: str, address: str
+    ) -> None:
         """Ledger a permission denial, rate-limited per user; never fails the request."""
         now = time.monotonic()
         recent = self._denials.setdefault(who.user_id, deque())
@@ -223,12 +279,20 @@ class AccessLedger:
             return
         recent.append(now)
         carried = self.suppressed.pop(who.user_id, 0)
-        details = {"method": method, "path": path[:300], "status": status,
-                   "code": code, "role": who.role, "agency_id": who.agency_id,
-                   "address": address, "suppressed_before": carried}
+        details = {
+            "method": method,
+            "path": path[:300],
+            "status": status,
+            "code": code,
+            "role": who.role,
+            "agency_id": who.agency_id,
+            "address": address,
+            "suppressed_before": carried,
+        }
         try:
-            written = await self.db.run(_append_denial, who, details, self.denial_limit,
-                                        self.denial_window)
+            written = await self.db.run(
+                _append_denial, who, details, self.denial_limit, self.denial_window
+            )
         except Exception:  # a busy catalogue must not turn a 403 into a 500
             logger.exception("could not ledger a denial for user %s", who.user_id)
             written = False
@@ -248,17 +312,24 @@ class AccessLedger:
             who = self._users.get(user_id)
             if not n or who is None:
                 continue
-            details = {"suppressed_before": n, "flush": True, "role": who.role,
-                       "agency_id": who.agency_id}
+            details = {
+                "suppressed_before": n,
+                "flush": True,
+                "role": who.role,
+                "agency_id": who.agency_id,
+            }
             try:
-                self.db.call(_append_denial, who, details, self.denial_limit, self.denial_window,
-                             True)
+                self.db.call(
+                    _append_denial, who, details, self.denial_limit, self.denial_window, True
+                )
                 self.suppressed.pop(user_id, None)
             except Exception:
                 logger.exception("could not ledger %d suppressed denials of user %s", n, user_id)
 
 
-def _settle(fut: asyncio.Future[Any], result: Any = None, *, exc: BaseException | None = None) -> None:
+def _settle(
+    fut: asyncio.Future[Any], result: Any = None, *, exc: BaseException | None = None
+) -> None:
     if fut.done():
         return
     if exc is not None:

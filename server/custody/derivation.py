@@ -24,17 +24,29 @@ def record_derivation(
     who: Principal | None = None,
 ) -> None:
     """Ledger a manifest version that names derived files (in the caller's transaction)."""
-    append(s, actor=actor_of(who), action=DERIVATION, subject=f"evidence:{item_id}", details={
-        "what": "manifest_version",
-        "version": manifest.version,
-        "manifest_sha256": manifest.sha256,
-        "derived_from": source_sha256,
-        "derived": [
-            {"name": o.name, "role": o.role, "sha256": o.sha256, "size": o.size, "tool": o.tool,
-             "tool_version": o.tool_version}
-            for o in outputs
-        ],
-    })
+    append(
+        s,
+        actor=actor_of(who),
+        action=DERIVATION,
+        subject=f"evidence:{item_id}",
+        details={
+            "what": "manifest_version",
+            "version": manifest.version,
+            "manifest_sha256": manifest.sha256,
+            "derived_from": source_sha256,
+            "derived": [
+                {
+                    "name": o.name,
+                    "role": o.role,
+                    "sha256": o.sha256,
+                    "size": o.size,
+                    "tool": o.tool,
+                    "tool_version": o.tool_version,
+                }
+                for o in outputs
+            ],
+        },
+    )
 
 
 def record_reprocess(s: Session, item_id: str, job_id: int, who: Principal) -> None:
@@ -42,12 +54,18 @@ def record_reprocess(s: Session, item_id: str, job_id: int, who: Principal) -> N
     from server.custody.manifests import latest_manifest
 
     current = latest_manifest(s, item_id)
-    append(s, actor=actor_of(who), action=DERIVATION, subject=f"evidence:{item_id}", details={
-        "what": "reprocess_requested",
-        "job_id": job_id,
-        "current_manifest_version": current.version if current else None,
-        "current_manifest_sha256": current.sha256 if current else None,
-    })
+    append(
+        s,
+        actor=actor_of(who),
+        action=DERIVATION,
+        subject=f"evidence:{item_id}",
+        details={
+            "what": "reprocess_requested",
+            "job_id": job_id,
+            "current_manifest_version": current.version if current else None,
+            "current_manifest_sha256": current.sha256 if current else None,
+        },
+    )
 
 
 def derived_files(s: Session, item_id: str) -> tuple[DerivedFile, ...]:

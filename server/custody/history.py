@@ -59,21 +59,28 @@ TYPE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 STAGE_NAMES: dict[str, tuple[str, str]] = {
-    "initiation": ("程序启动", "Initiation"), "investigation": ("调查取证", "Investigation"),
+    "initiation": ("程序启动", "Initiation"),
+    "investigation": ("调查取证", "Investigation"),
     "decision": ("审查决定", "Review & decision"),
-    "service_execution": ("送达执行", "Service & execution"), "archiving": ("归档管理", "Archiving"),
+    "service_execution": ("送达执行", "Service & execution"),
+    "archiving": ("归档管理", "Archiving"),
 }
 
 RETENTION_CLASSES: dict[str, tuple[str, str]] = {
-    "ordinary": ("一般保存", "ordinary"), "case": ("随案保存", "kept with its case"),
-    "legal_hold": ("诉讼保全", "legal hold"), "disposed": ("已处置", "disposed"),
+    "ordinary": ("一般保存", "ordinary"),
+    "case": ("随案保存", "kept with its case"),
+    "legal_hold": ("诉讼保全", "legal hold"),
+    "disposed": ("已处置", "disposed"),
 }
 
 VIEW_WHAT: dict[str, tuple[str, str]] = {
-    "playback": ("播放", "playback"), "original": ("获取原始文件", "original file read"),
+    "playback": ("播放", "playback"),
+    "original": ("获取原始文件", "original file read"),
     "export_package": ("下载导出包", "package download"),
-    "original_download": ("下载原始文件", "original download"), "case": ("打开案件", "case opened"),
-    "package": ("下载导出包", "package download"), "download": ("下载", "download"),
+    "original_download": ("下载原始文件", "original download"),
+    "case": ("打开案件", "case opened"),
+    "package": ("下载导出包", "package download"),
+    "download": ("下载", "download"),
 }
 
 
@@ -107,7 +114,8 @@ def _size(n: Any) -> str:
 PackLabels = dict[tuple[str, str], tuple[str, str]]
 
 SIGNATURE: dict[str, tuple[str, str]] = {
-    "signed": ("已签名", "signed"), "refused": ("拒签", "refused to sign"),
+    "signed": ("已签名", "signed"),
+    "refused": ("拒签", "refused to sign"),
     "not_applicable": ("无需签名", "no signature needed"),
 }
 
@@ -134,7 +142,11 @@ def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None
     labels = labels or {}
     sha = str(d.get("sha256") or "")[:12]
     if action in ("ingest", "duplicate_received"):
-        parts = [str(d.get("filename") or ""), _size(d.get("size")), f"SHA-256 {sha}…" if sha else ""]
+        parts = [
+            str(d.get("filename") or ""),
+            _size(d.get("size")),
+            f"SHA-256 {sha}…" if sha else "",
+        ]
         if d.get("device_id"):
             parts.append(("camera " if en else "执法记录仪 ") + str(d["device_id"]))
         return " · ".join(p for p in parts if p)
@@ -148,18 +160,22 @@ def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None
             return f"case {number} · {stage}" if en else f"案件 {number} · {stage}"
         reason = str(d.get("reason") or "")
         return (f"case {number} · {stage}" if en else f"案件 {number} · {stage}") + (
-            f" · {reason}" if reason else "")
+            f" · {reason}" if reason else ""
+        )
     if action == "annotation":
         annotated = d.get("what")
         if annotated == "bookmark":
             t = d.get("time_s")
             at = f"{float(t):.3f} s" if isinstance(t, int | float) else ""
-            return (f"bookmark at {at}" if en else f"书签 {at}") + (f" · {d['note']}" if d.get("note") else "")
+            return (f"bookmark at {at}" if en else f"书签 {at}") + (
+                f" · {d['note']}" if d.get("note") else ""
+            )
         if annotated == "basket_clip":
             a, b = d.get("in_s"), d.get("out_s")
             span = f"{a}–{b} s" if a is not None and b is not None else ""
             return (f"clip for export {span}" if en else f"待导出片段 {span}") + (
-                f" · {d['name']}" if d.get("name") else "")
+                f" · {d['name']}" if d.get("name") else ""
+            )
         return ""
     if action == "export":
         n = len(d.get("items") or []) + len(d.get("clips") or [])
@@ -171,7 +187,9 @@ def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None
     if action == "case_change":
         event = d.get("event")
         if event == "opened":
-            return f"case {d.get('number', '')} opened" if en else f"案件 {d.get('number', '')} 启动"
+            return (
+                f"case {d.get('number', '')} opened" if en else f"案件 {d.get('number', '')} 启动"
+            )
         if event in ("stage", "archived"):
             frm, to = _stage(d.get("from"), lang), _stage(d.get("to"), lang)
             return f"{frm} → {to}"
@@ -181,31 +199,58 @@ def summary(action: str, d: dict[str, Any], lang: str, labels: PackLabels | None
         until = str(d.get("to_until") or "")[:10]
         cls = _pick(lang, pair) if pair else ""
         if en:
-            return " · ".join(p for p in (cls, f"kept until {until}" if until else "kept indefinitely") if p)
+            return " · ".join(
+                p for p in (cls, f"kept until {until}" if until else "kept indefinitely") if p
+            )
         return " · ".join(p for p in (cls, f"保存至 {until}" if until else "长期保存") if p)
     if action == "record":
         doc = labels.get(("doc_type", str(d.get("doc_type") or "")))
         sig = SIGNATURE.get(str(d.get("signature_status") or ""))
-        parts = [_pick(lang, doc) if doc else str(d.get("title") or ""), _stage(d.get("stage"), lang),
-                 _pick(lang, sig) if sig else ""]
+        parts = [
+            _pick(lang, doc) if doc else str(d.get("title") or ""),
+            _stage(d.get("stage"), lang),
+            _pick(lang, sig) if sig else "",
+        ]
         if d.get("supersedes"):
             parts.append("correction" if en else "更正")
         return " · ".join(p for p in parts if p)
     if action == "approval":
         kind = labels.get(("approval_kind", str(d.get("kind") or "")))
         state = str(d.get("decision") or d.get("state") or "")
-        states = {"approve": ("同意", "approved"), "approved": ("同意", "approved"),
-                  "reject": ("不同意", "rejected"), "rejected": ("不同意", "rejected"),
-                  "requested": ("已提请", "requested"), "pending": ("待审批", "pending")}
-        parts = [_pick(lang, kind) if kind else "", _pick(lang, states[state]) if state in states else ""]
+        states = {
+            "approve": ("同意", "approved"),
+            "approved": ("同意", "approved"),
+            "reject": ("不同意", "rejected"),
+            "rejected": ("不同意", "rejected"),
+            "requested": ("已提请", "requested"),
+            "pending": ("待审批", "pending"),
+        }
+        parts = [
+            _pick(lang, kind) if kind else "",
+            _pick(lang, states[state]) if state in states else "",
+        ]
         return " · ".join(p for p in parts if p)
     if action in ("attribute", "reattribute"):
         after = d.get("after") if isinstance(d.get("after"), dict) else d
         officer = str(after.get("officer") or "") if isinstance(after, dict) else ""
         device = str(d.get("device") or "")
         if en:
-            return " · ".join(p for p in (f"camera {device}" if device else "", f"officer {officer}" if officer else "") if p)
-        return " · ".join(p for p in (f"执法记录仪 {device}" if device else "", f"执法人员 {officer}" if officer else "") if p)
+            return " · ".join(
+                p
+                for p in (
+                    f"camera {device}" if device else "",
+                    f"officer {officer}" if officer else "",
+                )
+                if p
+            )
+        return " · ".join(
+            p
+            for p in (
+                f"执法记录仪 {device}" if device else "",
+                f"执法人员 {officer}" if officer else "",
+            )
+            if p
+        )
     if action == "derivation":
         n = len(d.get("derived") or [])
         version = d.get("version")
@@ -240,37 +285,70 @@ def _item_names(s: Session, rows: list[LedgerRow]) -> dict[str, str]:
     ids = {r.subject.split(":", 1)[1] for r in rows if r.subject.startswith("evidence:")}
     if not ids:
         return {}
-    found = s.execute(select(EvidenceItem.id, EvidenceItem.original_filename).where(EvidenceItem.id.in_(ids)))
+    found = s.execute(
+        select(EvidenceItem.id, EvidenceItem.original_filename).where(EvidenceItem.id.in_(ids))
+    )
     return {f"evidence:{i}": name for i, name in found}
 
 
-def _entry(row: LedgerRow, actors: dict[str, dict[str, Any]], lang: str, proof: str,
-           names: dict[str, str], labels: PackLabels) -> dict[str, Any]:
+def _entry(
+    row: LedgerRow,
+    actors: dict[str, dict[str, Any]],
+    lang: str,
+    proof: str,
+    names: dict[str, str],
+    labels: PackLabels,
+) -> dict[str, Any]:
     details = json.loads(row.details)
     who = actors.get(row.actor)
     if who is None:
-        system = row.actor == "system" or row.actor.startswith("cli:") or row.actor.startswith("worker")
+        system = (
+            row.actor == "system" or row.actor.startswith("cli:") or row.actor.startswith("worker")
+        )
         name = ("System" if lang == "en" else "系统") if system else row.actor
         who = {"user_id": None, "username": None, "name": name}
     return {
-        "seq": row.seq, "time": row.time, "actor": row.actor, "actor_name": who["name"],
-        "actor_username": who["username"], "type": row.action, "type_label": type_label(row.action, lang),
-        "subject": row.subject, "subject_name": names.get(row.subject, ""),
-        "summary": summary(row.action, details, lang, labels), "details": details,
-        "entry_hash": row.entry_hash, "proof": f"{proof}/{row.seq}/proof",
+        "seq": row.seq,
+        "time": row.time,
+        "actor": row.actor,
+        "actor_name": who["name"],
+        "actor_username": who["username"],
+        "type": row.action,
+        "type_label": type_label(row.action, lang),
+        "subject": row.subject,
+        "subject_name": names.get(row.subject, ""),
+        "summary": summary(row.action, details, lang, labels),
+        "details": details,
+        "entry_hash": row.entry_hash,
+        "proof": f"{proof}/{row.seq}/proof",
     }
 
 
-def _page(s: Session, where: Any, after: int, limit: int, lang: str, proof: str,
-          labels: PackLabels | None = None) -> dict[str, Any]:
+def _page(
+    s: Session,
+    where: Any,
+    after: int,
+    limit: int,
+    lang: str,
+    proof: str,
+    labels: PackLabels | None = None,
+) -> dict[str, Any]:
     limit = max(1, min(limit, PAGE_MAX))
-    rows = list(s.scalars(select(LedgerRow).where(where, LedgerRow.seq > after)
-                          .order_by(LedgerRow.seq).limit(limit + 1)))
+    rows = list(
+        s.scalars(
+            select(LedgerRow)
+            .where(where, LedgerRow.seq > after)
+            .order_by(LedgerRow.seq)
+            .limit(limit + 1)
+        )
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     actors, names = _actors(s, rows), _item_names(s, rows)
-    return {"items": [_entry(r, actors, lang, proof, names, labels or {}) for r in rows],
-            "next": str(rows[-1].seq) if more else None}
+    return {
+        "items": [_entry(r, actors, lang, proof, names, labels or {}) for r in rows],
+        "next": str(rows[-1].seq) if more else None,
+    }
 
 
 def _like_json(key: str, value: str) -> str:
@@ -281,20 +359,31 @@ def _like_json(key: str, value: str) -> str:
 
 def item_where(s: Session, item_id: str) -> Any:
     """Entries about the item: its own, and the exports of its cases that carried it."""
-    case_ids = list(s.scalars(select(CaseLink.case_id).where(CaseLink.item_id == item_id).distinct()))
+    case_ids = list(
+        s.scalars(select(CaseLink.case_id).where(CaseLink.item_id == item_id).distinct())
+    )
     clauses = [LedgerRow.subject == f"evidence:{item_id}"]
     if case_ids:
-        clauses.append(and_(LedgerRow.action == "export",
-                            LedgerRow.subject.in_([f"case:{c}" for c in case_ids]),
-                            LedgerRow.details.like(_like_json("item_id", item_id), escape="\\")))
+        clauses.append(
+            and_(
+                LedgerRow.action == "export",
+                LedgerRow.subject.in_([f"case:{c}" for c in case_ids]),
+                LedgerRow.details.like(_like_json("item_id", item_id), escape="\\"),
+            )
+        )
     return or_(*clauses)
 
 
 def case_where(case: Case) -> Any:
     """Entries about the case: its own, and the links and unlinks of items to it."""
-    return or_(LedgerRow.subject == f"case:{case.id}",
-               and_(LedgerRow.action.in_(("link", "unlink")), LedgerRow.subject.like("evidence:%"),
-                    LedgerRow.details.like(_like_json("case", case.id), escape="\\")))
+    return or_(
+        LedgerRow.subject == f"case:{case.id}",
+        and_(
+            LedgerRow.action.in_(("link", "unlink")),
+            LedgerRow.subject.like("evidence:%"),
+            LedgerRow.details.like(_like_json("case", case.id), escape="\\"),
+        ),
+    )
 
 
 def _read_item(s: Session, item_id: str, who: Principal) -> str:
@@ -302,9 +391,15 @@ def _read_item(s: Session, item_id: str, who: Principal) -> str:
     from server.intake.evidence import get_item
 
     if can(who, READ_LEDGER) and who.role == "auditor":  # the auditors read the whole ledger
-        item = s.get(EvidenceItem, item_id) if isinstance(item_id, str) and len(item_id) <= 64 else None
+        item = (
+            s.get(EvidenceItem, item_id)
+            if isinstance(item_id, str) and len(item_id) <= 64
+            else None
+        )
         if item is None:
-            raise NotFound(f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]})
+            raise NotFound(
+                f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]}
+            )
         return item.id
     return get_item(s, item_id, who).id
 
@@ -320,18 +415,36 @@ def _read_case(s: Session, ref: str, who: Principal) -> Case:
     return get_case(s, ref, who)
 
 
-def item_custody(s: Session, item_id: str, who: Principal, *, after: int = 0,
-                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN",
-                 labels: PackLabels | None = None) -> dict[str, Any]:
+def item_custody(
+    s: Session,
+    item_id: str,
+    who: Principal,
+    *,
+    after: int = 0,
+    limit: int = PAGE_DEFAULT,
+    lang: str = "zh-CN",
+    labels: PackLabels | None = None,
+) -> dict[str, Any]:
     iid = _read_item(s, item_id, who)
-    return _page(s, item_where(s, iid), after, limit, lang, f"/api/v1/evidence/{iid}/custody", labels)
+    return _page(
+        s, item_where(s, iid), after, limit, lang, f"/api/v1/evidence/{iid}/custody", labels
+    )
 
 
-def case_custody(s: Session, ref: str, who: Principal, *, after: int = 0,
-                 limit: int = PAGE_DEFAULT, lang: str = "zh-CN",
-                 labels: PackLabels | None = None) -> dict[str, Any]:
+def case_custody(
+    s: Session,
+    ref: str,
+    who: Principal,
+    *,
+    after: int = 0,
+    limit: int = PAGE_DEFAULT,
+    lang: str = "zh-CN",
+    labels: PackLabels | None = None,
+) -> dict[str, Any]:
     case = _read_case(s, ref, who)
-    return _page(s, case_where(case), after, limit, lang, f"/api/v1/cases/{case.id}/custody", labels)
+    return _page(
+        s, case_where(case), after, limit, lang, f"/api/v1/cases/{case.id}/custody", labels
+    )
 
 
 def entry_of_item(s: Session, item_id: str, seq: int, who: Principal) -> int:
@@ -349,6 +462,8 @@ def _check(s: Session, where: Any, seq: int) -> int:
     if seq < 1:
         raise BadRequest("ledger entries start at 1", code="bad_seq")
     if s.scalar(select(LedgerRow.seq).where(where, LedgerRow.seq == seq)) is None:
-        raise NotFound(f"entry {seq} is not in this custody history",
-                       params={"what": "ledger_entry", "ref": str(seq)})
+        raise NotFound(
+            f"entry {seq} is not in this custody history",
+            params={"what": "ledger_entry", "ref": str(seq)},
+        )
     return seq

@@ -84,14 +84,32 @@ def ensure_registered(s: Session, key: ServerKey) -> None:
 def keyring(s: Session, current: ServerKey | None = None) -> list[KeyRecord]:
     """Every known key, oldest first; the current key file's key is included even when the
     catalogue does not list it yet."""
-    rows = list(s.scalars(select(SigningKeyRow).order_by(SigningKeyRow.created_at,
-                                                          SigningKeyRow.key_id)))
+    rows = list(
+        s.scalars(select(SigningKeyRow).order_by(SigningKeyRow.created_at, SigningKeyRow.key_id))
+    )
     current_id = current.key_id if current else None
-    out = [KeyRecord(r.key_id, r.fingerprint, r.public_key_hex, r.valid_from, r.valid_to,
-                     r.key_id == current_id) for r in rows]
+    out = [
+        KeyRecord(
+            r.key_id,
+            r.fingerprint,
+            r.public_key_hex,
+            r.valid_from,
+            r.valid_to,
+            r.key_id == current_id,
+        )
+        for r in rows
+    ]
     if current is not None and current_id not in {r.key_id for r in rows}:
-        out.append(KeyRecord(current_id or "", signing.fingerprint(current.private),
-                             signing.public_key_hex(current.private), None, None, True))
+        out.append(
+            KeyRecord(
+                current_id or "",
+                signing.fingerprint(current.private),
+                signing.public_key_hex(current.private),
+                None,
+                None,
+                True,
+            )
+        )
     return out
 
 
@@ -107,15 +125,17 @@ def windows(records: list[KeyRecord]) -> dict[str, tuple[str | None, str | None]
 
 def rotation_statement(old: Any, new: Any, moment: str) -> bytes:
     """The canonical bytes both keys sign: 'from `moment` on, the new key replaces the old'."""
-    return canonical_json({
-        "format": ROTATION_FORMAT,
-        "old_key_id": signing.key_id(old),
-        "old_fingerprint": signing.fingerprint(old),
-        "new_key_id": signing.key_id(new),
-        "new_fingerprint": signing.fingerprint(new),
-        "new_public_key_hex": signing.public_key_hex(new),
-        "time": moment,
-    })
+    return canonical_json(
+        {
+            "format": ROTATION_FORMAT,
+            "old_key_id": signing.key_id(old),
+            "old_fingerprint": signing.fingerprint(old),
+            "new_key_id": signing.key_id(new),
+            "new_fingerprint": signing.fingerprint(new),
+            "new_public_key_hex": signing.public_key_hex(new),
+            "time": moment,
+        }
+    )
 
 
 def _record_rotation(s: Session, old: ServerKey, new_private: Any, actor: str) -> dict[str, Any]:

@@ -36,37 +36,77 @@ def _lock(s: Session) -> None:
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LEDGER_LOCK})
 
 
-def append(s: Session, *, actor: str, action: str, subject: str, details: Mapping[str, Any],
-           now: datetime | None = None) -> LedgerEntry:
+def append(
+    s: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any],
+    now: datetime | None = None,
+) -> LedgerEntry:
     """Append one entry in the caller's transaction (it commits with the act it records)."""
     _lock(s)
-    last = s.execute(select(LedgerRow.seq, LedgerRow.entry_hash).order_by(LedgerRow.seq.desc()).limit(1)).first()
+    last = s.execute(
+        select(LedgerRow.seq, LedgerRow.entry_hash).order_by(LedgerRow.seq.desc()).limit(1)
+    ).first()
     seq, prev = (last[0] + 1, last[1]) if last else (FIRST_SEQ, GENESIS_PREV)
-    entry = make_entry(seq=seq, time=now or utcnow(), actor=actor, action=action, subject=subject,
-                       details=details, prev_hash=prev)
-    s.add(LedgerRow(seq=entry.seq, time=entry.time, actor=entry.actor, action=entry.action,
-                    subject=entry.subject, details=canonical_json(dict(details)).decode(),
-                    details_hash=entry.details_hash, prev_hash=entry.prev_hash,
-                    entry_hash=entry_hash(entry)))
+    entry = make_entry(
+        seq=seq,
+        time=now or utcnow(),
+        actor=actor,
+        action=action,
+        subject=subject,
+        details=details,
+        prev_hash=prev,
+    )
+    s.add(
+        LedgerRow(
+            seq=entry.seq,
+            time=entry.time,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            details=canonical_json(dict(details)).decode(),
+            details_hash=entry.details_hash,
+            prev_hash=entry.prev_hash,
+            entry_hash=entry_hash(entry),
+        )
+    )
     s.flush()
     logger.info("ledger %d %s %s by %s", entry.seq, action, subject, actor)
     return entry
 
 
 def row_entry(row: LedgerRow) -> LedgerEntry:
-    return LedgerEntry(seq=row.seq, time=row.time, actor=row.actor, action=row.action,
-                       subject=row.subject, details_hash=row.details_hash, prev_hash=row.prev_hash)
+    return LedgerEntry(
+        seq=row.seq,
+        time=row.time,
+        actor=row.actor,
+        action=row.action,
+        subject=row.subject,
+        details_hash=row.details_hash,
+        prev_hash=row.prev_hash,
+    )
 
 
 def row_json(row: LedgerRow) -> dict[str, Any]:
-    return {**row_entry(row).to_dict(), "details": json.loads(row.details), "entry_hash": row.entry_hash}
+    return {
+        **row_entry(row).to_dict(),
+        "details": json.loads(row.details),
+        "entry_hash": row.entry_hash,
+    }
 
 
 def iter_rows(s: Session, batch: int = 2000) -> Iterator[LedgerRow]:
     """Every row in seq order, in batches (the ledger may be large)."""
     after = 0
     while True:
-        rows = list(s.scalars(select(LedgerRow).where(LedgerRow.seq > after).order_by(LedgerRow.seq).limit(batch)))
+        rows = list(
+            s.scalars(
+                select(LedgerRow).where(LedgerRow.seq > after).order_by(LedgerRow.seq).limit(batch)
+            )
+        )
         if not rows:
             return
         yield from rows

@@ -43,11 +43,13 @@ class ServerKey:
             try:
                 self._private = signing.load_private_key(self.path)
                 self._stamp = stamp
-                logger.warning("signing key file %s changed: now signing with key %s",
-                               self.path, signing.key_id(self._private))
+                logger.warning(
+                    "signing key file %s changed: now signing with key %s",
+                    self.path,
+                    signing.key_id(self._private),
+                )
             except (OSError, ValueError):
-                logger.exception("cannot reload the signing key %s; keeping the old one",
-                                 self.path)
+                logger.exception("cannot reload the signing key %s; keeping the old one", self.path)
         return self._private
 
     @property
@@ -98,5 +100,3 @@ def load_existing_key(settings: Settings) -> ServerKey | None:
     if not path.exists():
         return None
     return ServerKey(signing.load_private_key(path), path)
-
-

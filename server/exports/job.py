@@ -91,35 +91,64 @@ def _plan(s: Session, export_id: str) -> _Plan:
     if e.clips is not None:
         clips = list(e.clips)
     else:
-        clips = [{"evidence_id": c.item_id, "in_s": c.in_s, "out_s": c.out_s, "name": c.name,
-                  "precise": None, "basket_id": c.id}
-                 for c in s.scalars(select(BasketClip).where(BasketClip.case_id == case.id)
-                                    .order_by(BasketClip.id))
-                 if c.item_id in by_id]
+        clips = [
+            {
+                "evidence_id": c.item_id,
+                "in_s": c.in_s,
+                "out_s": c.out_s,
+                "name": c.name,
+                "precise": None,
+                "basket_id": c.id,
+            }
+            for c in s.scalars(
+                select(BasketClip).where(BasketClip.case_id == case.id).order_by(BasketClip.id)
+            )
+            if c.item_id in by_id
+        ]
     # A clip's original always travels with it, so the court can check the derivation.
     for c in clips:
         if c["evidence_id"] in by_id and by_id[c["evidence_id"]] not in chosen:
             chosen.append(by_id[c["evidence_id"]])
     e.state = "running"
     return _Plan(
-        export={"id": e.id, "recipient": e.recipient, "purpose": e.purpose,
-                "watermark": e.watermark, "requested_by": e.requested_by_name},
-        case={"id": case.id, "number": case.number, "title": case.title,
-              "agency": f"{agency.code} {agency.name}" if agency else "",
-              "agency_code": agency.code if agency else "",
-              "enforcement_type": case.enforcement_type, "procedure": case.procedure},
-        items=[{"id": i.id, "sha256": i.sha256, "size": i.size, "name": i.original_filename,
+        export={
+            "id": e.id,
+            "recipient": e.recipient,
+            "purpose": e.purpose,
+            "watermark": e.watermark,
+            "requested_by": e.requested_by_name,
+        },
+        case={
+            "id": case.id,
+            "number": case.number,
+            "title": case.title,
+            "agency": f"{agency.code} {agency.name}" if agency else "",
+            "agency_code": agency.code if agency else "",
+            "enforcement_type": case.enforcement_type,
+            "procedure": case.procedure,
+        },
+        items=[
+            {
+                "id": i.id,
+                "sha256": i.sha256,
+                "size": i.size,
+                "name": i.original_filename,
                 # Sealed in the report: the textual form of the manifests and the ledger.
                 "recorded_at": rfc3339(i.recorded_at) if i.recorded_at else None,
                 "received_at": rfc3339(i.received_at),
-                "device_id": i.device_id, "officer_id": i.officer_id, "kind": i.kind}
-               for i in chosen],
+                "device_id": i.device_id,
+                "officer_id": i.officer_id,
+                "kind": i.kind,
+            }
+            for i in chosen
+        ],
         clips=clips,
     )
 
 
-def _record_export(s: Session, export_id: str, actor: str, details: dict[str, Any],
-                   subject: str) -> int:
+def _record_export(
+    s: Session, export_id: str, actor: str, details: dict[str, Any], subject: str
+) -> int:
     """The export's entry, written once: a run that was killed after writing it and is run
     again reuses it when it pins the same files (the same hashes, recipient and purpose); only
     different bytes (e.g. a clip cut anew differently) make a new entry, which names the one
@@ -137,8 +166,11 @@ def _record_export(s: Session, export_id: str, actor: str, details: dict[str, An
 
 
 def _slice(s: Session, subjects: list[str], upto: int) -> list[tuple[Any, dict[str, Any]]]:
-    rows = s.scalars(select(LedgerRow).where(LedgerRow.subject.in_(subjects),
-                                             LedgerRow.seq <= upto).order_by(LedgerRow.seq))
+    rows = s.scalars(
+        select(LedgerRow)
+        .where(LedgerRow.subject.in_(subjects), LedgerRow.seq <= upto)
+        .order_by(LedgerRow.seq)
+    )
     return [(row_entry(r), json.loads(r.details)) for r in rows]
 
 
@@ -151,15 +183,21 @@ def _manifests(s: Session, item_ids: list[str], key: Any) -> dict[str, list[Mani
         if not rows:
             # Every item should have been given a manifest when it was received; one that
             # has none gets its first version now, so the court can check the original.
-            logger.warning("evidence %s had no manifest; signing version 1 for the export",
-                           item_id)
+            logger.warning("evidence %s had no manifest; signing version 1 for the export", item_id)
             rows = [write_manifest(s, item_id, key=key)]
         out[item_id] = [ManifestVersion(signed_of(r), r.version, r.tsa_token) for r in rows]
     return out
 
 
-def _finish(s: Session, export_id: str, result: PackageResult, path: Path,
-            summary: dict[str, Any], actor: str, case_id: str) -> None:
+def _finish(
+    s: Session,
+    export_id: str,
+    result: PackageResult,
+    path: Path,
+    summary: dict[str, Any],
+    actor: str,
+    case_id: str,
+) -> None:
     e = s.get(Export, export_id)
     assert e is not None
     e.state = "done"
@@ -170,10 +208,20 @@ def _finish(s: Session, export_id: str, result: PackageResult, path: Path,
     e.summary = summary
     e.finished_at = utcnow()
     e.error = ""
-    append(s, actor=actor, action=EXPORT_ACTION, subject=f"case:{case_id}", details={
-        "format": SEALED_FORMAT, "export_id": export_id, "package_sha256": result.archive_sha256,
-        "package_size": result.archive_size, "payload_oxum": result.payload_oxum,
-        "verifier_sha256": result.verifier_sha256})
+    append(
+        s,
+        actor=actor,
+        action=EXPORT_ACTION,
+        subject=f"case:{case_id}",
+        details={
+            "format": SEALED_FORMAT,
+            "export_id": export_id,
+            "package_sha256": result.archive_sha256,
+            "package_size": result.archive_size,
+            "payload_oxum": result.payload_oxum,
+            "verifier_sha256": result.verifier_sha256,
+        },
+    )
 
 
 def _fail(s: Session, export_id: str, error: str) -> None:
@@ -189,42 +237,68 @@ def package_path_for(settings: Settings, export_id: str) -> Path:
     return settings.resolved_export_path / f"custodian-export-{export_id}.zip"
 
 
-def _report(plan: _Plan, originals: list[OriginalFile], clips: list[ClipFile],
-            records: list[LedgerRecord], head: Any, head_token: bytes | None, created: datetime,
-            font: FontChoice, head_fingerprint: str = "",
-            zone: str = "Asia/Shanghai") -> tuple[dict[str, Any], bytes, bytes]:
+def _report(
+    plan: _Plan,
+    originals: list[OriginalFile],
+    clips: list[ClipFile],
+    records: list[LedgerRecord],
+    head: Any,
+    head_token: bytes | None,
+    created: datetime,
+    font: FontChoice,
+    head_fingerprint: str = "",
+    zone: str = "Asia/Shanghai",
+) -> tuple[dict[str, Any], bytes, bytes]:
     by_id = {i["id"]: i for i in plan.items}
     report = {
         "format": "custodian.custody-report/1",
         "time_zone": zone,
         "case": plan.case,
         "export": {
-            "id": plan.export["id"], "created_at": rfc3339(created),
-            "exporter": plan.export["requested_by"], "recipient": plan.export["recipient"],
+            "id": plan.export["id"],
+            "created_at": rfc3339(created),
+            "exporter": plan.export["requested_by"],
+            "recipient": plan.export["recipient"],
             "purpose": plan.export["purpose"],
-            "watermark": (f"{plan.export['recipient']} / {plan.export['id']} (clips only)"
-                          if plan.export["watermark"] else None),
+            "watermark": (
+                f"{plan.export['recipient']} / {plan.export['id']} (clips only)"
+                if plan.export["watermark"]
+                else None
+            ),
             "verifier_sha256": hashlib.sha256(verifier_source()).hexdigest(),
             "font": font.describe(),
         },
         "items": [
-            {"item_id": o.item_id, "path": f"data/originals/{o.name}",
-             "original_name": by_id[o.item_id]["name"], "sha256": o.sha256, "size": o.size,
-             "recorded_at": by_id[o.item_id]["recorded_at"],
-             "received_at": by_id[o.item_id]["received_at"],
-             "device_id": by_id[o.item_id]["device_id"],
-             "officer_id": by_id[o.item_id]["officer_id"]}
+            {
+                "item_id": o.item_id,
+                "path": f"data/originals/{o.name}",
+                "original_name": by_id[o.item_id]["name"],
+                "sha256": o.sha256,
+                "size": o.size,
+                "recorded_at": by_id[o.item_id]["recorded_at"],
+                "received_at": by_id[o.item_id]["received_at"],
+                "device_id": by_id[o.item_id]["device_id"],
+                "officer_id": by_id[o.item_id]["officer_id"],
+            }
             for o in originals
         ],
         "clips": [{**c.record(), "path": f"data/clips/{c.name}"} for c in clips],
         "custody": [
-            {**r.entry.to_dict(), "entry_hash": json.loads(r.line())["entry_hash"],
-             "details": dict(r.details)}
+            {
+                **r.entry.to_dict(),
+                "entry_hash": json.loads(r.line())["entry_hash"],
+                "details": dict(r.details),
+            }
             for r in records
         ],
-        "tree_head": {"size": head.size, "root": head.root_hex, "time": head.time,
-                      "key_id": head.key_id, "fingerprint": head_fingerprint,
-                      "time_source": "RFC 3161" if head_token else "server clock"},
+        "tree_head": {
+            "size": head.size,
+            "root": head.root_hex,
+            "time": head.time,
+            "key_id": head.key_id,
+            "fingerprint": head_fingerprint,
+            "time_source": "RFC 3161" if head_token else "server clock",
+        },
     }
     pdf = render_pdf(report, font)
     return report, pdf, canonical_json(report)
@@ -263,14 +337,16 @@ def run_export(
             name = unique_name(f"{n:02d}_{item['name']}", taken)
             sha = item["sha256"]
             source: Any = store.local_path(sha) or (lambda sha=sha: store.open_range(sha))
-            originals.append(OriginalFile(item["id"], name, sha, item["size"], source,
-                                          f"{n:02d} {item['name']}"))
+            originals.append(
+                OriginalFile(item["id"], name, sha, item["size"], source, f"{n:02d} {item['name']}")
+            )
         by_item = {o.item_id: o for o in originals}
         # Step 2: clips, cut from the stored original into the work folder.
         clips: list[ClipFile] = []
         tool_version = ffmpeg_version() if plan.clips else ""
-        watermark = (f"{plan.export['recipient']} · {export_id}" if plan.export["watermark"]
-                     else None)
+        watermark = (
+            f"{plan.export['recipient']} · {export_id}" if plan.export["watermark"] else None
+        )
         clip_names: set[str] = set()
         for n, req in enumerate(plan.clips, 1):
             original = by_item[req["evidence_id"]]
@@ -283,17 +359,37 @@ def run_export(
                             f.write(block)
             name = unique_name(f"{n:02d}_{req['name']}.mp4", clip_names)
             precise = req.get("precise")
-            cut = cut_clip(src, work / f"clip-{n:03d}.mp4", in_s=req["in_s"], out_s=req["out_s"],
-                           precise=settings.export_clip_precise if precise is None else precise,
-                           watermark=watermark, font=font.path)
-            clips.append(ClipFile(
-                name=name, sha256=cut.sha256, size=cut.size, source=cut.path,
-                item_id=original.item_id, derived_from=original.sha256, method=str(cut.method),
-                start_s=cut.start_s, end_s=cut.end_s, watermark=watermark, tool="ffmpeg",
-                tool_version=tool_version,
-                parameters={"argv": list(cut.argv), "requested_in_s": req["in_s"],
-                            "requested_out_s": req["out_s"]},
-                label=req["name"]))
+            cut = cut_clip(
+                src,
+                work / f"clip-{n:03d}.mp4",
+                in_s=req["in_s"],
+                out_s=req["out_s"],
+                precise=settings.export_clip_precise if precise is None else precise,
+                watermark=watermark,
+                font=font.path,
+            )
+            clips.append(
+                ClipFile(
+                    name=name,
+                    sha256=cut.sha256,
+                    size=cut.size,
+                    source=cut.path,
+                    item_id=original.item_id,
+                    derived_from=original.sha256,
+                    method=str(cut.method),
+                    start_s=cut.start_s,
+                    end_s=cut.end_s,
+                    watermark=watermark,
+                    tool="ffmpeg",
+                    tool_version=tool_version,
+                    parameters={
+                        "argv": list(cut.argv),
+                        "requested_in_s": req["in_s"],
+                        "requested_out_s": req["out_s"],
+                    },
+                    label=req["name"],
+                )
+            )
             progress(0.05 * n / max(1, len(plan.clips)))
         # Step 2b: originals a browser cannot play (HEVC…) get an H.264 copy, marked as derived.
         kinds = {i["id"]: i.get("kind") for i in plan.items}
@@ -310,18 +406,35 @@ def run_export(
                 continue
             copy = make_playable_copy(src, work / f"playable-{n:03d}.mp4")
             stem = o.name.rsplit(".", 1)[0]
-            clips.append(ClipFile(
-                name=unique_name(f"{stem}.h264.mp4", clip_names), sha256=copy.sha256,
-                size=copy.size, source=copy.path, item_id=o.item_id, derived_from=o.sha256,
-                method="reencode", start_s=0.0, end_s=round(duration, 3), watermark=None,
-                tool="ffmpeg", tool_version=tool_version or ffmpeg_version(),
-                parameters={"purpose": PLAYABLE_PURPOSE, "argv": list(copy.argv)},
-                label=f"{o.label or o.name} — H.264 浏览器播放副本 (derived copy)"))
+            clips.append(
+                ClipFile(
+                    name=unique_name(f"{stem}.h264.mp4", clip_names),
+                    sha256=copy.sha256,
+                    size=copy.size,
+                    source=copy.path,
+                    item_id=o.item_id,
+                    derived_from=o.sha256,
+                    method="reencode",
+                    start_s=0.0,
+                    end_s=round(duration, 3),
+                    watermark=None,
+                    tool="ffmpeg",
+                    tool_version=tool_version or ffmpeg_version(),
+                    parameters={"purpose": PLAYABLE_PURPOSE, "argv": list(copy.argv)},
+                    label=f"{o.label or o.name} — H.264 浏览器播放副本 (derived copy)",
+                )
+            )
         # Step 3: the EXPORT ledger entry pins recipient, purpose and every hash.
         details = export_details(
-            export_id=export_id, case_id=plan.case["id"], case_number=plan.case["number"],
-            recipient=plan.export["recipient"], purpose=plan.export["purpose"],
-            originals=originals, clips=clips, exporter=actor)
+            export_id=export_id,
+            case_id=plan.case["id"],
+            case_number=plan.case["number"],
+            recipient=plan.export["recipient"],
+            purpose=plan.export["purpose"],
+            originals=originals,
+            clips=clips,
+            exporter=actor,
+        )
         db.call(_record_export, export_id, actor, details, f"case:{plan.case['id']}")
         # Step 4: a fresh signed tree head covering that entry.
         head_row = issue_tree_head(db, key, settings)
@@ -330,14 +443,18 @@ def run_export(
         # Every key the server has signed with (old manifests may carry a retired key), each
         # with its validity window; the head's fingerprint goes into bag-info and the report.
         keys_known = db.call(keyring, key)
-        head_fp = next((r.fingerprint for r in keys_known if r.key_id == head.key_id),
-                       fingerprint(key.private))
+        head_fp = next(
+            (r.fingerprint for r in keys_known if r.key_id == head.key_id), fingerprint(key.private)
+        )
         # Step 5: the ledger slice with inclusion proofs, and the signed manifests.
         subjects = [f"case:{plan.case['id']}"] + [f"evidence:{o.item_id}" for o in originals]
 
         def gather(s: Session) -> tuple[list[Any], list[bytes], dict[str, list[ManifestVersion]]]:
-            return (_slice(s, subjects, head.size), ledger_leaves(s, head.size),
-                    _manifests(s, [o.item_id for o in originals], key))
+            return (
+                _slice(s, subjects, head.size),
+                ledger_leaves(s, head.size),
+                _manifests(s, [o.item_id for o in originals], key),
+            )
 
         entries, leaves, manifests = db.call(gather)
         if len(leaves) != head.size:
@@ -345,17 +462,29 @@ def run_export(
         records = ledger_records(entries, leaves)
         # Step 6: the custody report.
         created = utcnow()
-        report, pdf, report_json = _report(plan, originals, clips, records, head, head_token,
-                                           created, font, head_fp, settings.camera_timezone)
-        roots = (Path(settings.tsa_roots_file).read_bytes()
-                 if settings.tsa_roots_file and Path(settings.tsa_roots_file).is_file() else None)
+        report, pdf, report_json = _report(
+            plan,
+            originals,
+            clips,
+            records,
+            head,
+            head_token,
+            created,
+            font,
+            head_fp,
+            settings.camera_timezone,
+        )
+        roots = (
+            Path(settings.tsa_roots_file).read_bytes()
+            if settings.tsa_roots_file and Path(settings.tsa_roots_file).is_file()
+            else None
+        )
         bundle = ExportBundle(
             export_id=export_id,
             bag_info=(
                 ("Source-Organization", plan.case["agency"] or "—"),
                 ("Internal-Sender-Identifier", plan.case["number"]),
-                ("Internal-Sender-Description",
-                 f"案件 {plan.case['number']} {plan.case['title']}"),
+                ("Internal-Sender-Description", f"案件 {plan.case['number']} {plan.case['title']}"),
                 ("Case-Number", plan.case["number"]),
                 ("Agency", plan.case["agency"] or "—"),
                 ("Exporter", actor),
@@ -364,30 +493,47 @@ def run_export(
                 ("Export-Time", rfc3339(created)),
                 ("Report-Font", font.describe()),
             ),
-            originals=tuple(originals), clips=tuple(clips), manifests=manifests,
-            ledger=tuple(records), tree_head=head, tree_head_token=head_token,
-            public_keys=[r.public for r in keys_known], key_windows=windows(keys_known),
-            report_pdf=pdf, report_json=report_json,
-            created_at=created, tsa_roots_pem=roots,
+            originals=tuple(originals),
+            clips=tuple(clips),
+            manifests=manifests,
+            ledger=tuple(records),
+            tree_head=head,
+            tree_head_token=head_token,
+            public_keys=[r.public for r in keys_known],
+            key_windows=windows(keys_known),
+            report_pdf=pdf,
+            report_json=report_json,
+            created_at=created,
+            tsa_roots_pem=roots,
             title=f"{plan.case['number']} {plan.case['title']}",
         )
         spec = build_spec(bundle)
         total = sum(o.size for o in originals) + sum(c.size for c in clips) or 1
-        result = write_package_file(spec, target,
-                                    progress=lambda done: progress(0.05 + 0.95 * done / total))
+        result = write_package_file(
+            spec, target, progress=lambda done: progress(0.05 + 0.95 * done / total)
+        )
         # Step 7: the bytes sealed must be the bytes the catalogue recorded.
         written = {f.path: f for f in result.payload}
         for o in originals:
             got = written[f"data/originals/{o.name}"]
             if got.sha256 != o.sha256 or got.size != o.size:
                 target.unlink(missing_ok=True)
-                raise RuntimeError(f"stored original of {o.item_id} hashes to {got.sha256}, "
-                                   f"not {o.sha256}: the store is damaged; run custodian verify")
-        summary = {"originals": len(originals), "clips": len(clips), "ledger_entries":
-                   len(records), "tree_head_size": head.size, "payload_oxum": result.payload_oxum,
-                   "font_embedded": font.embedded, "font": font.describe(),
-                   "font_warnings": list(font.skipped), "signing_key_fingerprint": head_fp,
-                   "timestamped": head_token is not None}
+                raise RuntimeError(
+                    f"stored original of {o.item_id} hashes to {got.sha256}, "
+                    f"not {o.sha256}: the store is damaged; run custodian verify"
+                )
+        summary = {
+            "originals": len(originals),
+            "clips": len(clips),
+            "ledger_entries": len(records),
+            "tree_head_size": head.size,
+            "payload_oxum": result.payload_oxum,
+            "font_embedded": font.embedded,
+            "font": font.describe(),
+            "font_warnings": list(font.skipped),
+            "signing_key_fingerprint": head_fp,
+            "timestamped": head_token is not None,
+        }
         if out_path is None:  # a package kept on the server: its user's only
             from server.intake.hygiene import private_export
 
@@ -395,10 +541,19 @@ def run_export(
         db.call(_finish, export_id, result, target, summary, actor, plan.case["id"])
         if not font.embedded:
             logger.warning("export %s: %s", export_id, font.describe())
-        logger.info("export %s sealed: %s (%d bytes, sha256 %s)", export_id, target,
-                    result.archive_size, result.archive_sha256)
-        return {"export_id": export_id, "package_sha256": result.archive_sha256,
-                "package_size": result.archive_size, **summary}
+        logger.info(
+            "export %s sealed: %s (%d bytes, sha256 %s)",
+            export_id,
+            target,
+            result.archive_size,
+            result.archive_sha256,
+        )
+        return {
+            "export_id": export_id,
+            "package_sha256": result.archive_sha256,
+            "package_size": result.archive_size,
+            **summary,
+        }
     except BaseException as exc:
         db.call(_fail, export_id, f"{type(exc).__name__}: {exc}")
         raise
@@ -406,7 +561,12 @@ def run_export(
         shutil.rmtree(work, ignore_errors=True)
 
 
-def export_job(settings: Settings, db: Database, store: ObjectStore, subject: str,
-               progress: Callable[[float], None]) -> dict[str, Any]:
+def export_job(
+    settings: Settings,
+    db: Database,
+    store: ObjectStore,
+    subject: str,
+    progress: Callable[[float], None],
+) -> dict[str, Any]:
     """Job handler for kind "export" (subject: the export id)."""
     return run_export(settings, db, store, subject, progress)

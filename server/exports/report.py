@@ -159,8 +159,9 @@ def choose_font(setting: str, candidates: Sequence[str] = FONT_CANDIDATES) -> Fo
             skipped.append(reason)
     if FALLBACK_CID_FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FALLBACK_CID_FONT))
-    logger.warning("no embeddable CJK font found: the custody report uses %s, not embedded",
-                   FALLBACK_CID_FONT)
+    logger.warning(
+        "no embeddable CJK font found: the custody report uses %s, not embedded", FALLBACK_CID_FONT
+    )
     return FontChoice(FALLBACK_CID_FONT, None, False, tuple(skipped))
 
 
@@ -189,8 +190,9 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     h1 = ParagraphStyle("h1", parent=base, fontSize=16, leading=22, spaceAfter=6)
     h2 = ParagraphStyle("h2", parent=base, fontSize=12, leading=17, spaceBefore=8, spaceAfter=4)
 
-    mono = ParagraphStyle("mono", parent=small, fontName="Courier", fontSize=7, leading=9,
-                          wordWrap=None)
+    mono = ParagraphStyle(
+        "mono", parent=small, fontName="Courier", fontSize=7, leading=9, wordWrap=None
+    )
     zone = str(report.get("time_zone") or "Asia/Shanghai")
 
     def p(text: Any, style: ParagraphStyle = base) -> Paragraph:
@@ -230,8 +232,11 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     head = report["tree_head"]
     story: list[Any] = [
         p("视听资料证据监管链报告", h1),
-        p("Custody report of audio-visual evidence (Chinese; the same data is in "
-          "custody-report.json)", small),
+        p(
+            "Custody report of audio-visual evidence (Chinese; the same data is in "
+            "custody-report.json)",
+            small,
+        ),
         Spacer(1, 4 * mm),
         p("一、案件信息", h2),
         grid(
@@ -265,14 +270,19 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     ]
     rows: list[list[Any]] = [["序号", "文件 / 标识", "SHA-256", "大小", "拍摄时间 / 接收时间"]]
     for n, item in enumerate(report["items"], 1):
-        rows.append([
-            n,
-            f"{item.get('path')}\n{item.get('original_name')}\n{item.get('item_id')}",
-            digest(item.get("sha256")),
-            _size(item.get("size")),
-            p(f"拍摄 {local_time(item.get('recorded_at'), zone) if item.get('recorded_at') else '未知'}"
-              f"\n接收 {local_time(item.get('received_at'), zone)}", small),
-        ])
+        rows.append(
+            [
+                n,
+                f"{item.get('path')}\n{item.get('original_name')}\n{item.get('item_id')}",
+                digest(item.get("sha256")),
+                _size(item.get("size")),
+                p(
+                    f"拍摄 {local_time(item.get('recorded_at'), zone) if item.get('recorded_at') else '未知'}"
+                    f"\n接收 {local_time(item.get('received_at'), zone)}",
+                    small,
+                ),
+            ]
+        )
     story.append(grid(rows, [10 * mm, 45 * mm, 55 * mm, 22 * mm, 38 * mm]))
     clips = report.get("clips") or []
     story.append(p("四、剪辑 (由原始文件截取)", h2))
@@ -282,13 +292,15 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
             method = "关键帧流复制" if clip.get("method") == "stream_copy" else "精确重新编码"
             if (clip.get("parameters") or {}).get("purpose") == "browser_playable_copy":
                 method = "浏览器可播放副本\n(H.264 转码，全长，\n衍生文件，非原始文件)"
-            rows.append([
-                clip.get("path"),
-                digest(clip.get("sha256")),
-                digest(clip.get("derived_from")),
-                f"{method}\n{clip.get('start_s')}s – {clip.get('end_s')}s"
-                + (f"\n水印: {clip.get('watermark')}" if clip.get("watermark") else ""),
-            ])
+            rows.append(
+                [
+                    clip.get("path"),
+                    digest(clip.get("sha256")),
+                    digest(clip.get("derived_from")),
+                    f"{method}\n{clip.get('start_s')}s – {clip.get('end_s')}s"
+                    + (f"\n水印: {clip.get('watermark')}" if clip.get("watermark") else ""),
+                ]
+            )
         story.append(grid(rows, [35 * mm, 50 * mm, 50 * mm, 35 * mm]))
     else:
         story.append(p("本次导出不含剪辑。"))
@@ -300,18 +312,21 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
         what = label(ACTION_NAMES, action)
         if action == "case_change" and details.get("event"):
             event = {"opened": "立案", "stage": "阶段变更", "archived": "归档"}.get(
-                str(details.get("event")))
+                str(details.get("event"))
+            )
             what += f"\n{event}" if event else ""
         if details.get("stage") in STAGE_NAMES:
             what += f"\n{STAGE_NAMES[details['stage']]}"
-        rows.append([
-            entry.get("seq"),
-            when(entry.get("time")),
-            entry.get("actor"),
-            what,
-            entry.get("subject"),
-            digest(entry.get("entry_hash")),
-        ])
+        rows.append(
+            [
+                entry.get("seq"),
+                when(entry.get("time")),
+                entry.get("actor"),
+                what,
+                entry.get("subject"),
+                digest(entry.get("entry_hash")),
+            ]
+        )
     story.append(grid(rows, [12 * mm, 30 * mm, 32 * mm, 22 * mm, 30 * mm, 44 * mm]))
     story += [
         p("六、签名与校验", h2),
@@ -319,8 +334,11 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
             [
                 ["签名树头大小", head.get("size")],
                 ["Merkle 根", digest(head.get("root"))],
-                ["签名时间", f"{local_time(head.get('time'), zone)} "
-                 f"({'RFC 3161 时间戳' if head.get('time_source') == 'RFC 3161' else '服务器时钟'})"],
+                [
+                    "签名时间",
+                    f"{local_time(head.get('time'), zone)} "
+                    f"({'RFC 3161 时间戳' if head.get('time_source') == 'RFC 3161' else '服务器时钟'})",
+                ],
                 ["签名密钥标识", head.get("key_id")],
                 ["签名密钥指纹 (SHA-256)", digest(head.get("fingerprint"))],
             ],
@@ -362,8 +380,12 @@ def render_pdf(report: Mapping[str, Any], font: FontChoice) -> bytes:
     def footer(canvas: Any, document: Any) -> None:
         canvas.saveState()
         canvas.setFont(font.name, 7)
-        canvas.drawString(18 * mm, 8 * mm, f"案件 {case.get('number')} · 导出 {export.get('id')} "
-                          f"· 接收方 {export.get('recipient')} · 第 {document.page} 页")
+        canvas.drawString(
+            18 * mm,
+            8 * mm,
+            f"案件 {case.get('number')} · 导出 {export.get('id')} "
+            f"· 接收方 {export.get('recipient')} · 第 {document.page} 页",
+        )
         canvas.restoreState()
 
     doc.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -47,8 +47,14 @@ class AccessLogger(AbstractAccessLogger):
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         who = request.get(PRINCIPAL)
         self.logger.info(
-            '%s "%s %s" %s %s %.3fs user=%s', request.remote, request.method, request.path_qs,
-            response.status, response.body_length, time, who.user_id if who else "-",
+            '%s "%s %s" %s %s %.3fs user=%s',
+            request.remote,
+            request.method,
+            request.path_qs,
+            response.status,
+            response.body_length,
+            time,
+            who.user_id if who else "-",
         )
 
 
@@ -64,13 +70,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status, "http_error"
+        )
         params = {"what": "page", "ref": ""} if exc.status == 404 else None
-        return json_response(error_body(code, exc.reason, params, lang, exc.status), status=exc.status,
-                             headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"})
+        return json_response(
+            error_body(code, exc.reason, params, lang, exc.status),
+            status=exc.status,
+            headers={k: v for k, v in exc.headers.items() if k.lower() == "allow"},
+        )
     except OverflowError:  # a number or date past what the catalogue or datetime can hold
-        return json_response(error_body("out_of_range", "a number or date in the request is out "
-                                        "of range", None, lang, 400), status=400)
+        return json_response(
+            error_body(
+                "out_of_range", "a number or date in the request is out of range", None, lang, 400
+            ),
+            status=400,
+        )
     except Exception as exc:
         mapped = classify(exc)  # a catalogue outage outside Database.run: 503, logged once
         if mapped is not None:
@@ -78,7 +93,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 request.app[keys.DB].outage.failed(exc)
             return _error_response(request, mapped, lang)
         logger.exception("unhandled error on %s %s", request.method, request.path)
-        return json_response(error_body("internal", "internal server error", None, lang, 500), status=500)
+        return json_response(
+            error_body("internal", "internal server error", None, lang, 500), status=500
+        )
 
 
 def _error_response(request: web.Request, exc: CustodianError, lang: str) -> web.Response:
@@ -89,8 +106,11 @@ def _error_response(request: web.Request, exc: CustodianError, lang: str) -> web
         headers["Retry-After"] = str(RETRY_AFTER_S)
     elif exc.status >= 500:
         logger.error("%s %s: %s", request.method, request.path, exc.message)
-    return json_response(error_body(exc.code, public_message(exc), exc.params, lang, exc.status),
-                         status=exc.status, headers=headers)
+    return json_response(
+        error_body(exc.code, public_message(exc), exc.params, lang, exc.status),
+        status=exc.status,
+        headers=headers,
+    )
 
 
 @web.middleware
@@ -111,15 +131,21 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 def metrics_middleware(registry: CollectorRegistry) -> Callable[..., Awaitable[web.StreamResponse]]:
-    requests = Counter("custodian_http_requests", "HTTP requests", ["method", "route", "status"],
-                       registry=registry)
-    latency = Histogram("custodian_http_request_seconds", "HTTP request latency", ["route"],
-                        registry=registry)
+    requests = Counter(
+        "custodian_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry
+    )
+    latency = Histogram(
+        "custodian_http_request_seconds", "HTTP request latency", ["route"], registry=registry
+    )
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         start = time.perf_counter()
-        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+        route = (
+            request.match_info.route.resource.canonical
+            if request.match_info.route.resource
+            else "unmatched"
+        )
         status = 500
         try:
             response = await handler(request)
@@ -137,8 +163,13 @@ def create_app(settings: Settings) -> web.Application:
     registry = CollectorRegistry()
     app = web.Application(
         client_max_size=settings.max_request_bytes,
-        middlewares=[metrics_middleware(registry), error_middleware, auth_middleware,
-                     bounds_middleware, denial_middleware],
+        middlewares=[
+            metrics_middleware(registry),
+            error_middleware,
+            auth_middleware,
+            bounds_middleware,
+            denial_middleware,
+        ],
     )
     app[keys.SETTINGS] = settings
     app[keys.METRICS] = registry

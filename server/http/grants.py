@@ -79,8 +79,9 @@ class GrantCache:
         started = time.monotonic() if read_at is None else read_at
         self._entries[self._key(who, grant.item_id)] = (started + self.ttl, grant)
 
-    async def load(self, who: Principal, item_id: str,
-                   read: Callable[[], Awaitable[Grant]]) -> Grant:
+    async def load(
+        self, who: Principal, item_id: str, read: Callable[[], Awaitable[Grant]]
+    ) -> Grant:
         """The remembered grant, or one catalogue check shared by the callers asking now
         (a refusal is raised to each of them and remembered by nobody)."""
         hit = self.get(who, item_id)
@@ -96,8 +97,9 @@ class GrantCache:
             task.add_done_callback(lambda t: self._done(key, t))
         return await asyncio.shield(task)
 
-    async def _fetch(self, who: Principal, item_id: str,
-                     read: Callable[[], Awaitable[Grant]]) -> Grant:
+    async def _fetch(
+        self, who: Principal, item_id: str, read: Callable[[], Awaitable[Grant]]
+    ) -> Grant:
         started = time.monotonic()
         grant = await read()
         self.put(who, grant, started)

@@ -37,6 +37,12 @@ async def denial_middleware(request: web.Request, handler: Handler) -> web.Strea
         who = request.get(PRINCIPAL)
         ledger = request.app.get(keys.ACCESS_LEDGER)
         if who is not None and ledger is not None:
-            await ledger.denied(who, exc.status, exc.code, method=request.method,
-                                path=request.path, address=request.remote or "")
+            await ledger.denied(
+                who,
+                exc.status,
+                exc.code,
+                method=request.method,
+                path=request.path,
+                address=request.remote or "",
+            )
         raise

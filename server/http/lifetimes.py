@@ -160,8 +160,13 @@ async def fixity_ctx(app: web.Application) -> AsyncIterator[None]:
 async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
     """The upload manager and its expiry task (runs after the database and store contexts)."""
     settings = app[keys.SETTINGS]
-    manager = UploadManager(settings, app[keys.DB], app[keys.STORE], app[keys.SIGNING_KEY],
-                            pool=app.get(keys.UPLOAD_POOL))
+    manager = UploadManager(
+        settings,
+        app[keys.DB],
+        app[keys.STORE],
+        app[keys.SIGNING_KEY],
+        pool=app.get(keys.UPLOAD_POOL),
+    )
     app[keys.UPLOADS] = manager
 
     async def sweep() -> None:
@@ -190,8 +195,11 @@ async def uploads_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def access_ledger_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's access ledger (after the database context)."""
-    metric = Counter("custodian_access_denials_suppressed", "Permission denials counted but not "
-                     "ledgered one by one (over denial_ledger_limit)", registry=app[keys.METRICS])
+    metric = Counter(
+        "custodian_access_denials_suppressed",
+        "Permission denials counted but not ledgered one by one (over denial_ledger_limit)",
+        registry=app[keys.METRICS],
+    )
     ledger = AccessLedger(app[keys.SETTINGS], app[keys.DB], metric)
     app[keys.ACCESS_LEDGER] = ledger
     yield
@@ -233,8 +241,9 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """In-process job workers (media processing) for the embedded single-machine setup."""
     from server.media.worker import WorkerPool
 
-    pool = WorkerPool(app[keys.SETTINGS], app[keys.DB], app[keys.STORE],
-                      executor=app[keys.JOB_POOL])
+    pool = WorkerPool(
+        app[keys.SETTINGS], app[keys.DB], app[keys.STORE], executor=app[keys.JOB_POOL]
+    )
     app[keys.WORKERS] = pool
     task = asyncio.create_task(pool.run())
     yield

@@ -32,8 +32,14 @@ def load_account(s: Session, user_id: int) -> Account | None:
     user = s.get(User, user_id)
     if user is None:
         return None
-    return Account(user.id, user.username, user.role, user.agency_id, bool(user.active),
-                   int(user.token_version or 0))
+    return Account(
+        user.id,
+        user.username,
+        user.role,
+        user.agency_id,
+        bool(user.active),
+        int(user.token_version or 0),
+    )
 
 
 class AccountCache:
@@ -77,8 +83,9 @@ class AccountCache:
     def _stamp(self, user_id: int) -> tuple[int, int]:
         return self._all_generation, self._generation.get(user_id, 0)
 
-    async def load(self, user_id: int,
-                   read: Callable[[int], Awaitable[Account | None]]) -> Account | None:
+    async def load(
+        self, user_id: int, read: Callable[[int], Awaitable[Account | None]]
+    ) -> Account | None:
         """The account as the catalogue has it now (one read shared by concurrent callers;
         the read is its own task, so a caller that goes away does not cancel the others')."""
         if self.ttl <= 0:  # no cache: every request reads for itself
@@ -91,8 +98,13 @@ class AccountCache:
             task.add_done_callback(lambda t: self._done(user_id, t))
         return await asyncio.shield(task)
 
-    async def _fetch(self, user_id: int, read: Callable[[int], Awaitable[Account | None]],
-                     stamp: tuple[int, int], started: float) -> Account | None:
+    async def _fetch(
+        self,
+        user_id: int,
+        read: Callable[[int], Awaitable[Account | None]],
+        stamp: tuple[int, int],
+        started: float,
+    ) -> Account | None:
         account = await read(user_id)
         if self._stamp(user_id) == stamp:  # no change in this process since the read began
             self.put(user_id, account, started)
@@ -121,6 +133,7 @@ async def resolve(app: web.Application, claims: TokenClaims) -> Principal:
     if account is None or not account.active:
         raise Unauthorized("this account is disabled or no longer exists", code="account_disabled")
     if account.token_version != claims.version:
-        raise Unauthorized("this token was revoked (the account changed); log in again",
-                           code="token_revoked")
+        raise Unauthorized(
+            "this token was revoked (the account changed); log in again", code="token_revoked"
+        )
     return Principal(account.user_id, account.username, account.role, account.agency_id)

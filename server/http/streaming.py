@@ -119,14 +119,25 @@ def _open_local(store: LocalStore, sha256: str, size: int) -> BinaryIO:
     actual = os.fstat(f.fileno()).st_size
     if actual != size:
         f.close()
-        raise CustodianError(f"stored object {sha256} has {actual} bytes, the catalogue says "
-                             f"{size}; run `custodian verify`", code="store_damaged", status=500)
+        raise CustodianError(
+            f"stored object {sha256} has {actual} bytes, the catalogue says "
+            f"{size}; run `custodian verify`",
+            code="store_damaged",
+            status=500,
+        )
     return f
 
 
-async def send_object(request: web.Request, store: ObjectStore, sha256: str, size: int, *,
-                      content_type: str = "application/octet-stream", filename: str | None = None,
-                      cache: str = "private, no-cache") -> web.StreamResponse:
+async def send_object(
+    request: web.Request,
+    store: ObjectStore,
+    sha256: str,
+    size: int,
+    *,
+    content_type: str = "application/octet-stream",
+    filename: str | None = None,
+    cache: str = "private, no-cache",
+) -> web.StreamResponse:
     """Send an object (or the requested range of it) to the client. The caller has checked
     and ledgered the access already."""
     rng = parse_range(request.headers.get("Range"), size)
@@ -203,8 +214,16 @@ async def _sendfile(request: web.Request, fobj: BinaryIO, offset: int, count: in
     return True
 
 
-async def _stream(request: web.Request, resp: web.StreamResponse, store: ObjectStore, sha256: str,
-                  start: int, end: int, pool: Executor | None, fobj: BinaryIO | None) -> None:
+async def _stream(
+    request: web.Request,
+    resp: web.StreamResponse,
+    store: ObjectStore,
+    sha256: str,
+    start: int,
+    end: int,
+    pool: Executor | None,
+    fobj: BinaryIO | None,
+) -> None:
     """Read blocks on the streaming pool, write them from the event loop."""
     loop = asyncio.get_running_loop()
     if fobj is not None:

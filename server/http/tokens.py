@@ -66,14 +66,27 @@ class TokenIssuer:
         # it expires (checked on every use). Refusals are never remembered.
         self._verified: dict[str, TokenClaims] = {}
 
-    def issue(self, user_id: int, username: str, role: str, agency_id: int | None,
-              now: datetime | None = None, version: int = 0) -> tuple[str, datetime]:
+    def issue(
+        self,
+        user_id: int,
+        username: str,
+        role: str,
+        agency_id: int | None,
+        now: datetime | None = None,
+        version: int = 0,
+    ) -> tuple[str, datetime]:
         now = now or datetime.now(UTC)
         exp = now + self.ttl
         payload = {
-            "sub": str(user_id), "name": username, "role": role, "agency": agency_id,
-            "ver": version, "iss": self.issuer, "aud": self.audience,
-            "iat": int(now.timestamp()), "exp": int(exp.timestamp()),
+            "sub": str(user_id),
+            "name": username,
+            "role": role,
+            "agency": agency_id,
+            "ver": version,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": int(now.timestamp()),
+            "exp": int(exp.timestamp()),
         }
         return jwt.encode(payload, self.secret, algorithm=ALGORITHM), exp.replace(microsecond=0)
 
@@ -94,8 +107,12 @@ class TokenIssuer:
     def _decode(self, token: str) -> TokenClaims:
         try:
             claims = jwt.decode(
-                token, self.secret, algorithms=[ALGORITHM], audience=self.audience,
-                issuer=self.issuer, options={"require": ["exp", "iat", "iss", "aud", "sub", "ver"]},
+                token,
+                self.secret,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub", "ver"]},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthorized("token expired; log in again", code="token_expired") from None
@@ -103,8 +120,10 @@ class TokenIssuer:
             raise Unauthorized(f"invalid token: {exc}", code="bad_token") from None
         try:
             return TokenClaims(
-                user_id=_int_claim(int(claims["sub"])), username=str(claims.get("name", "")),
-                role=str(claims["role"]), agency_id=claims.get("agency"),
+                user_id=_int_claim(int(claims["sub"])),
+                username=str(claims.get("name", "")),
+                role=str(claims["role"]),
+                agency_id=claims.get("agency"),
                 expires_at=datetime.fromtimestamp(claims["exp"], UTC),
                 version=_int_claim(claims["ver"]),
             )

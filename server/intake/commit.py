@@ -35,7 +35,6 @@ from transcode.kinds import kind_from_name
 logger = logging.getLogger(__name__)
 
 
-
 @dataclass(frozen=True)
 class CommitRequest:
     """A received upload whose bytes are in the store as `sha256`, kept until `retention`."""

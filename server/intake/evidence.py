@@ -34,8 +34,11 @@ FILTER_MAX_LEN = 100
 
 
 def _filter_error(field: str, problem: str, text: str) -> BadRequest:
-    return BadRequest(f"query parameter {field!r} {text}", code="bad_query",
-                      params={"field": field, "problem": problem})
+    return BadRequest(
+        f"query parameter {field!r} {text}",
+        code="bad_query",
+        params={"field": field, "problem": problem},
+    )
 
 
 def _query_time(field: str, raw: str, end_of_day: bool) -> datetime:
@@ -74,7 +77,9 @@ class ItemFilters:
                 value = (q.get(name) or "").strip()
                 if value:
                     if len(value) > FILTER_MAX_LEN:
-                        raise _filter_error(name, "too_long", f"is longer than {FILTER_MAX_LEN} characters")
+                        raise _filter_error(
+                            name, "too_long", f"is longer than {FILTER_MAX_LEN} characters"
+                        )
                     return value
             return None
 
@@ -93,12 +98,17 @@ class ItemFilters:
             raise _filter_error("ids", "unknown", f"must be at most {PAGE_MAX} item ids")
         frm, to = q.get("recorded_from") or "", q.get("recorded_to") or ""
         return cls(
-            officer_id=text("officer_id", "officer"), device_id=text("device_id", "device"),
+            officer_id=text("officer_id", "officer"),
+            device_id=text("device_id", "device"),
             station_id=text("station_id", "station"),
             recorded_from=_query_time("recorded_from", frm, False) if frm else None,
             recorded_to=_query_time("recorded_to", to, True) if to else None,
-            kinds=choices("kind", EVIDENCE_KINDS), statuses=choices("status", EVIDENCE_STATUSES),
-            unlinked=unlinked in ("1", "true"), filename=text("filename", "q"), ids=ids)
+            kinds=choices("kind", EVIDENCE_KINDS),
+            statuses=choices("status", EVIDENCE_STATUSES),
+            unlinked=unlinked in ("1", "true"),
+            filename=text("filename", "q"),
+            ids=ids,
+        )
 
     def apply(self, q: Any) -> Any:
         from server.catalogue.models import CaseLink
@@ -123,8 +133,9 @@ class ItemFilters:
             esc = self.filename.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             q = q.where(EvidenceItem.original_filename.like(f"%{esc}%", escape="\\"))
         if self.unlinked:  # linked to no case at all now (not only "not to this case")
-            q = q.where(~EvidenceItem.id.in_(
-                select(CaseLink.item_id).where(CaseLink.unlinked_at.is_(None))))
+            q = q.where(
+                ~EvidenceItem.id.in_(select(CaseLink.item_id).where(CaseLink.unlinked_at.is_(None)))
+            )
         return q
 
 
@@ -137,11 +148,21 @@ class Disposed(CustodianError):
 
 # The columns item_json reads (the list selects only these).
 LIST_COLUMNS = (
-    EvidenceItem.id, EvidenceItem.sha256, EvidenceItem.size, EvidenceItem.kind,
-    EvidenceItem.status, EvidenceItem.status_reason, EvidenceItem.recorded_at,
-    EvidenceItem.received_at, EvidenceItem.device_id, EvidenceItem.officer_id,
-    EvidenceItem.station_id, EvidenceItem.original_filename, EvidenceItem.agency_id,
-    EvidenceItem.retention_until, EvidenceItem.retention_class,
+    EvidenceItem.id,
+    EvidenceItem.sha256,
+    EvidenceItem.size,
+    EvidenceItem.kind,
+    EvidenceItem.status,
+    EvidenceItem.status_reason,
+    EvidenceItem.recorded_at,
+    EvidenceItem.received_at,
+    EvidenceItem.device_id,
+    EvidenceItem.officer_id,
+    EvidenceItem.station_id,
+    EvidenceItem.original_filename,
+    EvidenceItem.agency_id,
+    EvidenceItem.retention_until,
+    EvidenceItem.retention_class,
 )
 
 
@@ -149,11 +170,19 @@ def item_json(item: Any) -> dict[str, Any]:
     """The public listing fields of API.md plus what a reviewer needs (from an EvidenceItem or
     a row of LIST_COLUMNS)."""
     return {
-        "id": item.id, "sha256": item.sha256, "size": item.size, "kind": item.kind,
-        "status": item.status, "status_reason": item.status_reason,
-        "recorded_at": iso(item.recorded_at), "received_at": iso(item.received_at),
-        "device_id": item.device_id, "officer_id": item.officer_id, "station_id": item.station_id,
-        "original_filename": item.original_filename, "agency_id": item.agency_id,
+        "id": item.id,
+        "sha256": item.sha256,
+        "size": item.size,
+        "kind": item.kind,
+        "status": item.status,
+        "status_reason": item.status_reason,
+        "recorded_at": iso(item.recorded_at),
+        "received_at": iso(item.received_at),
+        "device_id": item.device_id,
+        "officer_id": item.officer_id,
+        "station_id": item.station_id,
+        "original_filename": item.original_filename,
+        "agency_id": item.agency_id,
         "retention_until": iso(item.retention_until),
         "disposed": item.retention_class == DISPOSED,
     }
@@ -179,8 +208,9 @@ def item_detail(s: Session, item: EvidenceItem, who: Principal | None = None) ->
     job = s.scalar(select(Job).where(Job.subject == item.id).order_by(Job.id.desc()).limit(1))
     return {
         **item_json(item),
-        "renditions": [{"name": r.name, "role": r.role, "sha256": r.sha256, "size": r.size}
-                       for r in rends],
+        "renditions": [
+            {"name": r.name, "role": r.role, "sha256": r.sha256, "size": r.size} for r in rends
+        ],
         "probe": _public_probe(info.get("probe")),
         "status_reason_zh": info.get("reason_zh", ""),
         "derivation": [d.to_dict() for d in derived_files(s, item.id)],
@@ -207,10 +237,16 @@ def _attribution(s: Session, item_id: str) -> dict[str, Any] | None:
     from server.people.registry_attribution import attribution_json
 
     return attribution_json(s.get(ItemAttribution, item_id), s)
+
+
 def media_details(info: dict[str, Any]) -> dict[str, Any]:
     """Photo EXIF, text track, other streams and the fallback chain of the item's rendition."""
-    return {"photo": info.get("photo"), "text_track": info.get("text_track"),
-            "streams_other": info.get("streams_other", []), "attempts": info.get("attempts", [])}
+    return {
+        "photo": info.get("photo"),
+        "text_track": info.get("text_track"),
+        "streams_other": info.get("streams_other", []),
+        "attempts": info.get("attempts", []),
+    }
 
 
 def _case_links(s: Session, item_id: str, who: Principal | None) -> list[dict[str, Any]]:
@@ -225,13 +261,25 @@ def deliveries(s: Session, item_id: str) -> list[dict[str, Any]]:
     from server.catalogue.models import EvidenceDelivery
 
     return [
-        {"id": d.id, "upload_id": d.upload_id, "filename": d.filename, "device_id": d.device_id,
-         "officer_id": d.officer_id, "station_id": d.station_id,
-         "recorded_at": iso(d.recorded_at), "received_at": iso(d.received_at),
-         "delivered_by": d.delivered_by, "case": d.case_ref, "stage": d.stage,
-         "first": d.first}
-        for d in s.scalars(select(EvidenceDelivery).where(EvidenceDelivery.item_id == item_id)
-                           .order_by(EvidenceDelivery.id))
+        {
+            "id": d.id,
+            "upload_id": d.upload_id,
+            "filename": d.filename,
+            "device_id": d.device_id,
+            "officer_id": d.officer_id,
+            "station_id": d.station_id,
+            "recorded_at": iso(d.recorded_at),
+            "received_at": iso(d.received_at),
+            "delivered_by": d.delivered_by,
+            "case": d.case_ref,
+            "stage": d.stage,
+            "first": d.first,
+        }
+        for d in s.scalars(
+            select(EvidenceDelivery)
+            .where(EvidenceDelivery.item_id == item_id)
+            .order_by(EvidenceDelivery.id)
+        )
     ]
 
 
@@ -243,7 +291,9 @@ def get_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
     """One item the caller may read; 404 when absent or another agency's (the same answer)."""
     item = _lookup(s, item_id)
     if item is None:
-        raise NotFound(f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]})
+        raise NotFound(
+            f"no evidence item {item_id}", params={"what": "evidence", "ref": str(item_id)[:64]}
+        )
     require_seen(who, READ_EVIDENCE, item.agency_id, f"evidence item {item_id}")
     return item
 
@@ -258,8 +308,11 @@ def servable_item(s: Session, item_id: str, who: Principal) -> EvidenceItem:
         return item
     item = get_item(s, item_id, who)
     if item.retention_class == DISPOSED:
-        raise Disposed(f"evidence item {item_id} was disposed of after its retention; its "
-                       "bytes and renditions are no longer served", code="disposed")
+        raise Disposed(
+            f"evidence item {item_id} was disposed of after its retention; its "
+            "bytes and renditions are no longer served",
+            code="disposed",
+        )
     return item
 
 
@@ -276,9 +329,17 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise BadRequest("bad cursor", code="bad_cursor") from None
 
 
-def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor: str | None = None,
-               limit: int = 50, case: str | None = None, unit: str | None = None,
-               filters: ItemFilters | None = None) -> dict[str, Any]:
+def list_items(
+    s: Session,
+    who: Principal,
+    *,
+    sha256: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    case: str | None = None,
+    unit: str | None = None,
+    filters: ItemFilters | None = None,
+) -> dict[str, Any]:
     """Items visible to the caller, newest first, keyset-paginated."""
     require(who, READ_EVIDENCE)
     limit = max(1, min(limit, PAGE_MAX))
@@ -299,19 +360,32 @@ def list_items(s: Session, who: Principal, *, sha256: str | None = None, cursor:
         q = filters.apply(q)
     if cursor:
         at, item_id = _decode_cursor(cursor)
-        q = q.where(or_(EvidenceItem.received_at < at,
-                        and_(EvidenceItem.received_at == at, EvidenceItem.id < item_id)))
+        q = q.where(
+            or_(
+                EvidenceItem.received_at < at,
+                and_(EvidenceItem.received_at == at, EvidenceItem.id < item_id),
+            )
+        )
     # Columns, not ORM entities: a page is 50-200 rows and building mapped objects (identity map,
     # instance state) for each cost more than the query itself.
-    rows = s.execute(q.order_by(EvidenceItem.received_at.desc(), EvidenceItem.id.desc())
-                     .limit(limit + 1)).all()
+    rows = s.execute(
+        q.order_by(EvidenceItem.received_at.desc(), EvidenceItem.id.desc()).limit(limit + 1)
+    ).all()
     more = len(rows) > limit
     rows = rows[:limit]
     jobs = _pending_jobs(s, [r.id for r in rows if r.status in PENDING_STATUSES])
     cases = _current_cases(s, [r.id for r in rows])
-    return {"items": [{**item_json(r), "cases": cases.get(r.id, []),
-                       **({"job": jobs[r.id]} if r.id in jobs else {})} for r in rows],
-            "next": _encode_cursor(rows[-1]) if more else None}
+    return {
+        "items": [
+            {
+                **item_json(r),
+                "cases": cases.get(r.id, []),
+                **({"job": jobs[r.id]} if r.id in jobs else {}),
+            }
+            for r in rows
+        ],
+        "next": _encode_cursor(rows[-1]) if more else None,
+    }
 
 
 # A list of ids bound as one expanding parameter: the statement stays the same (cached) whatever
@@ -326,10 +400,13 @@ def _current_cases(s: Session, item_ids: list[str]) -> dict[str, list[dict[str, 
     from server.catalogue.models import Case, CaseLink
 
     out: dict[str, list[dict[str, Any]]] = {}
-    rows = s.execute(select(CaseLink.item_id, Case.id, Case.number, CaseLink.stage)
-                     .join(Case, Case.id == CaseLink.case_id)
-                     .where(CaseLink.item_id.in_(_IDS), CaseLink.unlinked_at.is_(None))
-                     .order_by(CaseLink.linked_at), {"ids": item_ids})
+    rows = s.execute(
+        select(CaseLink.item_id, Case.id, Case.number, CaseLink.stage)
+        .join(Case, Case.id == CaseLink.case_id)
+        .where(CaseLink.item_id.in_(_IDS), CaseLink.unlinked_at.is_(None))
+        .order_by(CaseLink.linked_at),
+        {"ids": item_ids},
+    )
     for item_id, case_id, number, stage in rows:
         out.setdefault(item_id, []).append({"id": case_id, "number": number, "stage": stage})
     return out
@@ -346,8 +423,17 @@ def _pending_jobs(s: Session, item_ids: list[str]) -> dict[str, dict[str, Any]]:
     from server.catalogue.models import Job
 
     out: dict[str, dict[str, Any]] = {}
-    for job in s.execute(select(Job.id, Job.subject, Job.kind, Job.state, Job.progress, Job.attempts)
-                         .where(Job.subject.in_(_IDS)).order_by(Job.id), {"ids": item_ids}):
-        out[job.subject] = {"id": job.id, "kind": job.kind, "state": job.state,
-                            "progress": round(job.progress, 3), "attempts": job.attempts}
+    for job in s.execute(
+        select(Job.id, Job.subject, Job.kind, Job.state, Job.progress, Job.attempts)
+        .where(Job.subject.in_(_IDS))
+        .order_by(Job.id),
+        {"ids": item_ids},
+    ):
+        out[job.subject] = {
+            "id": job.id,
+            "kind": job.kind,
+            "state": job.state,
+            "progress": round(job.progress, 3),
+            "attempts": job.attempts,
+        }
     return out

@@ -49,11 +49,18 @@ def check_export_rate(s: Session, who: Principal, settings: Settings) -> None:
     if not limit:
         return
     since = utcnow() - timedelta(hours=1)
-    n = s.scalar(select(func.count()).select_from(Export).where(
-        Export.requested_by == who.user_id, Export.created_at >= since)) or 0
+    n = (
+        s.scalar(
+            select(func.count())
+            .select_from(Export)
+            .where(Export.requested_by == who.user_id, Export.created_at >= since)
+        )
+        or 0
+    )
     if n >= limit:
-        raise TooManyRequests(f"at most {limit} exports per hour per user; try again later",
-                              code="export_rate")
+        raise TooManyRequests(
+            f"at most {limit} exports per hour per user; try again later", code="export_rate"
+        )
 
 
 def expire_exports(s: Session, settings: Settings) -> list[str]:
@@ -64,17 +71,23 @@ def expire_exports(s: Session, settings: Settings) -> list[str]:
         return []
     cutoff = utcnow() - timedelta(days=days)
     gone: list[str] = []
-    for e in s.scalars(select(Export).where(Export.state == "done",
-                                            Export.finished_at.is_not(None),
-                                            Export.finished_at < cutoff).limit(500)):
+    for e in s.scalars(
+        select(Export)
+        .where(Export.state == "done", Export.finished_at.is_not(None), Export.finished_at < cutoff)
+        .limit(500)
+    ):
         if e.package_path:
             Path(e.package_path).unlink(missing_ok=True)
         e.state = "expired"
         e.package_path = ""
         gone.append(e.id)
     if gone:
-        logger.info("deleted %d export packages past export_retention_days=%d: %s", len(gone),
-                    days, ", ".join(gone))
+        logger.info(
+            "deleted %d export packages past export_retention_days=%d: %s",
+            len(gone),
+            days,
+            ", ".join(gone),
+        )
     return gone
 
 
@@ -102,23 +115,36 @@ def public_message(exc: Exception) -> str:
 def _register_messages() -> None:
     from server.messages import register
 
-    register({
-        "out_of_range": {"zh-CN": "请求中的数字或日期超出允许范围",
-                         "en": "A number or date in the request is out of range"},
-        "too_deep": {"zh-CN": "请求内容嵌套层级过深", "en": "The request is nested too deeply"},
-        "token_revoked": {"zh-CN": "账号信息已变更，请重新登录",
-                          "en": "The account changed; log in again"},
-        "login_busy": {"zh-CN": "登录请求过多，请稍后再试",
-                       "en": "Too many logins at once; try again in a moment"},
-        "quota_exceeded": {"zh-CN": "未完成的上传已达到配额，请先完成或取消部分上传",
-                           "en": "The quota of unfinished uploads is reached; finish or cancel "
-                                 "some first"},
-        "export_rate": {"zh-CN": "导出过于频繁，请稍后再试",
-                        "en": "Too many exports in the last hour; try again later"},
-        "last_admin": {"zh-CN": "这是最后一个启用的管理员，请先设置另一位管理员",
-                       "en": "This is the last active administrator; make another one first"},
-        "bad_id": {"zh-CN": "编号格式不正确", "en": "The id is not valid"},
-    })
+    register(
+        {
+            "out_of_range": {
+                "zh-CN": "请求中的数字或日期超出允许范围",
+                "en": "A number or date in the request is out of range",
+            },
+            "too_deep": {"zh-CN": "请求内容嵌套层级过深", "en": "The request is nested too deeply"},
+            "token_revoked": {
+                "zh-CN": "账号信息已变更，请重新登录",
+                "en": "The account changed; log in again",
+            },
+            "login_busy": {
+                "zh-CN": "登录请求过多，请稍后再试",
+                "en": "Too many logins at once; try again in a moment",
+            },
+            "quota_exceeded": {
+                "zh-CN": "未完成的上传已达到配额，请先完成或取消部分上传",
+                "en": "The quota of unfinished uploads is reached; finish or cancel some first",
+            },
+            "export_rate": {
+                "zh-CN": "导出过于频繁，请稍后再试",
+                "en": "Too many exports in the last hour; try again later",
+            },
+            "last_admin": {
+                "zh-CN": "这是最后一个启用的管理员，请先设置另一位管理员",
+                "en": "This is the last active administrator; make another one first",
+            },
+            "bad_id": {"zh-CN": "编号格式不正确", "en": "The id is not valid"},
+        }
+    )
 
 
 _register_messages()

@@ -30,16 +30,23 @@ from transcode.kinds import AV_KINDS
 logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl", ".m4s": "video/iso.segment", ".mp4": "video/mp4",
-    ".jpg": "image/jpeg", ".vtt": "text/vtt; charset=utf-8", ".json": "application/json",
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".json": "application/json",
 }
 MEDIA_JOB = "media"
 
 
 def media_limits(settings: Settings) -> dict[str, Any]:
-    return {"max_width": settings.media_max_width, "max_height": settings.media_max_height,
-            "max_pixels": settings.media_max_width * settings.media_max_height,
-            "max_duration_s": float(settings.media_max_duration_seconds)}
+    return {
+        "max_width": settings.media_max_width,
+        "max_height": settings.media_max_height,
+        "max_pixels": settings.media_max_width * settings.media_max_height,
+        "max_duration_s": float(settings.media_max_duration_seconds),
+    }
 
 
 def _source_path(store: ObjectStore, sha256: str, work: Path) -> Path:
@@ -54,8 +61,13 @@ def _source_path(store: ObjectStore, sha256: str, work: Path) -> Path:
     return dst
 
 
-def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: str,
-                 progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+def process_item(
+    settings: Settings,
+    db: Database,
+    store: ObjectStore,
+    item_id: str,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
     """Run the media pipeline on one item and store every output content-addressed. Running it
     twice yields the same objects (same hashes) and replaces the rendition rows."""
     item = db.call(lambda s: s.get(EvidenceItem, item_id))
@@ -67,17 +79,23 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
     work = Path(tempfile.mkdtemp(prefix=f"media-{item_id}-", dir=work_root))
     try:
         src = _source_path(store, item.sha256, work)
-        result = run_media(str(src), str(work / "out"), media_limits(settings),
-                           float(settings.job_time_limit_seconds), progress,
-                           source_sha256=item.sha256)
+        result = run_media(
+            str(src),
+            str(work / "out"),
+            media_limits(settings),
+            float(settings.job_time_limit_seconds),
+            progress,
+            source_sha256=item.sha256,
+        )
         outputs = result.outputs
         # Catalogue the objects before they reach the store (role "pending" until the
         # renditions are recorded): a job that dies between the two never leaves an object the
         # catalogue does not know, which verification would report as planted.
         db.call(_reserve, item.sha256, outputs, item.retention_until)
         for out in outputs:
-            store.put_file(work / "out" / out.name, out.sha256,
-                           retention_until=item.retention_until)
+            store.put_file(
+                work / "out" / out.name, out.sha256, retention_until=item.retention_until
+            )
         key = load_or_create_key(settings)
         db.call(_record, item_id, result, key)
         logger.info("item %s: %s, %d derived files", item_id, result.status, len(outputs))
@@ -89,11 +107,18 @@ def process_item(settings: Settings, db: Database, store: ObjectStore, item_id: 
 PENDING = "pending"  # a derived object catalogued before it is stored (see process_item)
 
 
-def _reserve(s: Session, source_sha: str, outputs: Sequence[DerivedFile],
-             retention_until: datetime | None) -> None:
+def _reserve(
+    s: Session, source_sha: str, outputs: Sequence[DerivedFile], retention_until: datetime | None
+) -> None:
     for out in outputs:
-        ensure_stored_object(s, sha256=out.sha256, size=out.size, role=PENDING,
-                             derived_from=source_sha, retention_until=retention_until)
+        ensure_stored_object(
+            s,
+            sha256=out.sha256,
+            size=out.size,
+            role=PENDING,
+            derived_from=source_sha,
+            retention_until=retention_until,
+        )
 
 
 def set_status(s: Session, item_id: str, status: str, reason: str) -> None:
@@ -111,21 +136,39 @@ def _record(s: Session, item_id: str, result: MediaOutcome, key: ServerKey) -> N
     outputs = result.outputs
     for out in outputs:
         # Insert-if-absent: another process may record the same derived bytes at this moment.
-        ensure_stored_object(s, sha256=out.sha256, size=out.size, role="derived",
-                             derived_from=out.derived_from, retention_until=item.retention_until)
-    s.execute(update(StoredObject).where(StoredObject.sha256.in_([o.sha256 for o in outputs]),
-                                         StoredObject.role == PENDING).values(role="derived"))
+        ensure_stored_object(
+            s,
+            sha256=out.sha256,
+            size=out.size,
+            role="derived",
+            derived_from=out.derived_from,
+            retention_until=item.retention_until,
+        )
+    s.execute(
+        update(StoredObject)
+        .where(StoredObject.sha256.in_([o.sha256 for o in outputs]), StoredObject.role == PENDING)
+        .values(role="derived")
+    )
     s.flush()
     s.execute(delete(Rendition).where(Rendition.item_id == item_id))
     for out in outputs:
-        s.add(Rendition(item_id=item_id, name=out.name, role=out.role, sha256=out.sha256,
-                        size=out.size, content_type=content_type(out.name)))
+        s.add(
+            Rendition(
+                item_id=item_id,
+                name=out.name,
+                role=out.role,
+                sha256=out.sha256,
+                size=out.size,
+                content_type=content_type(out.name),
+            )
+        )
     probe = result.probe
     item.status = result.status
     # A media file too damaged to probe keeps the kind it arrived as (a cut .mp4 stays a video,
     # shown as unplayable), instead of becoming a "document" because nothing could be read.
-    if not (result.status == "unplayable" and result.kind not in AV_KINDS
-            and item.kind in AV_KINDS):
+    if not (
+        result.status == "unplayable" and result.kind not in AV_KINDS and item.kind in AV_KINDS
+    ):
         item.kind = result.kind
     item.status_reason = "" if result.status == "ready" else result.reason
     text = result.text_track
@@ -139,11 +182,14 @@ def _record(s: Session, item_id: str, result: MediaOutcome, key: ServerKey) -> N
         # The fallback chain as it went: each step with the self-check's verdict.
         "attempts": list(result.attempts),
         "photo": result.photo,
-        "text_track": None if text is None else {
-            k: text.get(k) for k in ("stream_index", "codec", "cues", "gps_points")},
-        "streams_other": [{"index": st.get("index"), "codec": st.get("codec"),
-                           "media_type": st.get("media_type")}
-                          for st in (probe or {}).get("streams", []) if st.get("type") == "other"],
+        "text_track": None
+        if text is None
+        else {k: text.get(k) for k in ("stream_index", "codec", "cues", "gps_points")},
+        "streams_other": [
+            {"index": st.get("index"), "codec": st.get("codec"), "media_type": st.get("media_type")}
+            for st in (probe or {}).get("streams", [])
+            if st.get("type") == "other"
+        ],
     }
     # The derived files are named once, by the signed manifest (see derived_files); an older
     # item may still carry a copy of that list here, which nothing reads any more.
@@ -170,12 +216,16 @@ def _photo_time(text: str | None) -> datetime | None:
 
 
 def renditions(s: Session, item_id: str) -> list[Rendition]:
-    return list(s.scalars(select(Rendition).where(Rendition.item_id == item_id).order_by(Rendition.name)))
+    return list(
+        s.scalars(select(Rendition).where(Rendition.item_id == item_id).order_by(Rendition.name))
+    )
 
 
 def rendition(s: Session, item_id: str, name: str) -> Rendition:
     r = s.scalar(select(Rendition).where(Rendition.item_id == item_id, Rendition.name == name))
     if r is None:
-        raise NotFound(f"item {item_id} has no rendition {name!r} (not processed yet, or not media)",
-                       code="no_rendition")
+        raise NotFound(
+            f"item {item_id} has no rendition {name!r} (not processed yet, or not media)",
+            code="no_rendition",
+        )
     return r

@@ -21,8 +21,11 @@ TRANSIENT_RETRY_S = 10.0  # a job that failed for an outside cause is tried agai
 
 def enqueue(s: Session, kind: str, subject: str, *, max_attempts: int = 3) -> Job:
     """Queue a job unless one for the same kind and subject is already waiting or running."""
-    existing = s.scalar(select(Job).where(Job.kind == kind, Job.subject == subject,
-                                          Job.state.in_(("queued", "running"))))
+    existing = s.scalar(
+        select(Job).where(
+            Job.kind == kind, Job.subject == subject, Job.state.in_(("queued", "running"))
+        )
+    )
     if existing is not None:
         return existing
     job = Job(kind=kind, subject=subject, max_attempts=max_attempts)
@@ -31,16 +34,23 @@ def enqueue(s: Session, kind: str, subject: str, *, max_attempts: int = 3) -> Jo
     return job
 
 
-def claim(s: Session, worker: str, lease_s: float, kinds: tuple[str, ...] | None = None,
-          now: datetime | None = None) -> Job | None:
+def claim(
+    s: Session,
+    worker: str,
+    lease_s: float,
+    kinds: tuple[str, ...] | None = None,
+    now: datetime | None = None,
+) -> Job | None:
     """Take the oldest runnable job: queued and due, or running with an expired lease (its
     worker died). On PostgreSQL rows are locked with SKIP LOCKED so concurrent workers never
     take the same job; SQLite sessions hold the write lock (BEGIN IMMEDIATE) already."""
     now = now or utcnow()
-    q = select(Job).where(or_(
-        and_(Job.state == "queued", Job.run_after <= now),
-        and_(Job.state == "running", Job.lease_until < now),
-    ))
+    q = select(Job).where(
+        or_(
+            and_(Job.state == "queued", Job.run_after <= now),
+            and_(Job.state == "running", Job.lease_until < now),
+        )
+    )
     if kinds:
         q = q.where(Job.kind.in_(kinds))
     q = q.order_by(Job.id).limit(1)
@@ -52,7 +62,11 @@ def claim(s: Session, worker: str, lease_s: float, kinds: tuple[str, ...] | None
     if job.state == "running":
         logger.warning("job %d: lease of %s expired, reclaimed by %s", job.id, job.worker, worker)
         if job.attempts >= job.max_attempts:
-            job.state, job.error, job.finished_at = "failed", f"worker {job.worker} died; out of attempts", now
+            job.state, job.error, job.finished_at = (
+                "failed",
+                f"worker {job.worker} died; out of attempts",
+                now,
+            )
             return None
     job.state = "running"
     job.worker = worker
@@ -66,15 +80,22 @@ def claim(s: Session, worker: str, lease_s: float, kinds: tuple[str, ...] | None
 
 def heartbeat(s: Session, job_id: int, worker: str, progress: float, lease_s: float) -> bool:
     """Extend the lease and record progress; False when the job is no longer ours."""
-    r = s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.state == "running")
-                  .values(progress=max(0.0, min(1.0, progress)),
-                          lease_until=utcnow() + timedelta(seconds=lease_s)))
+    r = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == "running")
+        .values(
+            progress=max(0.0, min(1.0, progress)), lease_until=utcnow() + timedelta(seconds=lease_s)
+        )
+    )
     return bool(cast(CursorResult[Any], r).rowcount)  # an UPDATE's result
 
 
 def finish(s: Session, job_id: int, worker: str, result: dict[str, Any] | None = None) -> bool:
-    r = s.execute(update(Job).where(Job.id == job_id, Job.worker == worker, Job.state == "running")
-                  .values(state="done", progress=1.0, result=result, finished_at=utcnow(), error=""))
+    r = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.state == "running")
+        .values(state="done", progress=1.0, result=result, finished_at=utcnow(), error="")
+    )
     return bool(cast(CursorResult[Any], r).rowcount)  # an UPDATE's result
 
 
@@ -88,7 +109,11 @@ def fail(s: Session, job_id: int, worker: str, error: str) -> str:
         job.state, job.finished_at = "failed", utcnow()
     else:
         delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (job.attempts - 1))
-        job.state, job.run_after, job.lease_until = "queued", utcnow() + timedelta(seconds=delay), None
+        job.state, job.run_after, job.lease_until = (
+            "queued",
+            utcnow() + timedelta(seconds=delay),
+            None,
+        )
     return job.state
 
 
@@ -105,15 +130,24 @@ def retry_later(s: Session, job_id: int, worker: str, error: str) -> str:
     return job.state
 
 
-def start_held(s: Session, kind: str, subject: str, worker: str, lease_s: float,
-               note: str = "") -> int:
+def start_held(
+    s: Session, kind: str, subject: str, worker: str, lease_s: float, note: str = ""
+) -> int:
     """A job that its creator runs itself at once (the command line's export): created
     running, held by `worker` under a lease; one attempt only, so a creator that dies leaves
     a job that the next claim marks failed instead of running it elsewhere."""
     now = utcnow()
-    job = Job(kind=kind, subject=subject, state="running", worker=worker, attempts=1,
-              max_attempts=1, progress=0.0, started_at=now,
-              lease_until=now + timedelta(seconds=lease_s))
+    job = Job(
+        kind=kind,
+        subject=subject,
+        state="running",
+        worker=worker,
+        attempts=1,
+        max_attempts=1,
+        progress=0.0,
+        started_at=now,
+        lease_until=now + timedelta(seconds=lease_s),
+    )
     s.add(job)
     s.flush()
     if kind == "export":
@@ -129,7 +163,15 @@ def start_held(s: Session, kind: str, subject: str, worker: str, lease_s: float,
 def job_json(job: Job) -> dict[str, Any]:
     from server.isotime import iso
 
-    return {"id": job.id, "kind": job.kind, "subject": job.subject, "state": job.state,
-            "attempts": job.attempts, "progress": round(job.progress, 3), "error": job.error,
-            "created_at": iso(job.created_at), "started_at": iso(job.started_at),
-            "finished_at": iso(job.finished_at)}
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "subject": job.subject,
+        "state": job.state,
+        "attempts": job.attempts,
+        "progress": round(job.progress, 3),
+        "error": job.error,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+    }

@@ -30,8 +30,9 @@ EXPORT_DIR = re.compile(r"^\.export-(?P<subject>[A-Za-z0-9_-]+?)-[A-Za-z0-9_]{6,
 
 
 def _live_subjects(s: Session, now: datetime) -> set[tuple[str, str]]:
-    rows = s.execute(select(Job.kind, Job.subject).where(Job.state == "running",
-                                                         Job.lease_until >= now))
+    rows = s.execute(
+        select(Job.kind, Job.subject).where(Job.state == "running", Job.lease_until >= now)
+    )
     return {(kind, subject) for kind, subject in rows}
 
 
@@ -65,8 +66,9 @@ def sweep_work(settings: Settings, db: Database) -> list[Path]:
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
-        logger.warning("removed %s: left by a %s job for %s that is no longer running",
-                       path, kind, subject)
+        logger.warning(
+            "removed %s: left by a %s job for %s that is no longer running", path, kind, subject
+        )
     return removed
 
 
@@ -74,8 +76,11 @@ def _orphaned_exports(s: Session, now: datetime) -> list[tuple[str, str]]:
     """Exports still queued or running whose job is gone for good (failed: its process died
     with its one attempt, e.g. a killed `custodian export`), marked failed here."""
     out = []
-    rows = s.execute(select(Export, Job).join(Job, Job.id == Export.job_id)
-                     .where(Export.state.in_(("queued", "running")), Job.state == "failed"))
+    rows = s.execute(
+        select(Export, Job)
+        .join(Job, Job.id == Export.job_id)
+        .where(Export.state.in_(("queued", "running")), Job.state == "failed")
+    )
     for e, job in rows:
         e.state, e.finished_at = "failed", now
         e.error = f"the process building it is gone ({job.worker}: {job.error})"[:4000]

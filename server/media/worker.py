@@ -45,9 +45,16 @@ def transient(exc: BaseException) -> bool:
 class WorkerPool:
     """N concurrent job loops sharing one catalogue and store."""
 
-    def __init__(self, settings: Settings, db: Database, store: ObjectStore, *,
-                 concurrency: int | None = None, name: str | None = None,
-                 executor: Executor | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        store: ObjectStore,
+        *,
+        concurrency: int | None = None,
+        name: str | None = None,
+        executor: Executor | None = None,
+    ):
         self.settings, self.db, self.store = settings, db, store
         self.concurrency = concurrency or settings.worker_concurrency
         # Jobs run on their own threads (the app's job pool in `custodian serve`), never on
@@ -146,26 +153,45 @@ class WorkerPool:
         try:
             handler = self.handlers[kind]
             result = await loop.run_in_executor(
-                self.executor, handler, self.settings, self.db, self.store, subject,
-                lambda f: progress.__setitem__(0, f))
+                self.executor,
+                handler,
+                self.settings,
+                self.db,
+                self.store,
+                subject,
+                lambda f: progress.__setitem__(0, f),
+            )
         except Exception as exc:  # every failure is recorded on the job, never crashes the loop
             deadline = time.monotonic() + lease
             if transient(exc):
                 # The cause is outside the job (catalogue outage, full or unreachable store):
                 # wait for it to go away instead of spending the job's attempts on it.
-                logger.warning("job %d (%s %s) waits for %s: %s", job_id, kind, subject,
-                               type(exc).__name__, exc)
-                await self._record(jobs.retry_later, job_id, me, f"{type(exc).__name__}: {exc}",
-                                   deadline=deadline)
+                logger.warning(
+                    "job %d (%s %s) waits for %s: %s",
+                    job_id,
+                    kind,
+                    subject,
+                    type(exc).__name__,
+                    exc,
+                )
+                await self._record(
+                    jobs.retry_later, job_id, me, f"{type(exc).__name__}: {exc}", deadline=deadline
+                )
                 return
             logger.warning("job %d (%s %s) failed: %s", job_id, kind, subject, exc)
-            state = await self._record(jobs.fail, job_id, me, str(exc) or type(exc).__name__,
-                                       deadline=deadline)
+            state = await self._record(
+                jobs.fail, job_id, me, str(exc) or type(exc).__name__, deadline=deadline
+            )
             if state == "failed" and kind == "media":
                 from server.media.job import set_status
 
-                await self._record(set_status, subject, "unplayable", f"processing failed: {exc}",
-                                   deadline=deadline)
+                await self._record(
+                    set_status,
+                    subject,
+                    "unplayable",
+                    f"processing failed: {exc}",
+                    deadline=deadline,
+                )
         else:
             await self._record(jobs.finish, job_id, me, result, deadline=time.monotonic() + lease)
             self.completed += 1

@@ -36,15 +36,18 @@ def common_passwords() -> frozenset[str]:
 def check_password_policy(password: str, username: str = "") -> None:
     """Refuse short, listed-common or username-equal passwords (400 weak_password)."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise BadRequest(f"password must have at least {MIN_PASSWORD_LENGTH} characters",
-                         code="weak_password")
+        raise BadRequest(
+            f"password must have at least {MIN_PASSWORD_LENGTH} characters", code="weak_password"
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise BadRequest(f"password must have at most {MAX_PASSWORD_LENGTH} characters",
-                         code="weak_password")
+        raise BadRequest(
+            f"password must have at most {MAX_PASSWORD_LENGTH} characters", code="weak_password"
+        )
     lowered = password.lower()
     if lowered in common_passwords():
-        raise BadRequest("password is on the list of common passwords; choose another",
-                         code="weak_password")
+        raise BadRequest(
+            "password is on the list of common passwords; choose another", code="weak_password"
+        )
     if len(username) >= 4 and username.lower() in lowered:
         raise BadRequest("password must not contain the user name", code="weak_password")
 
@@ -52,13 +55,14 @@ def check_password_policy(password: str, username: str = "") -> None:
 def get_agency_by_code(s: Session, code: str) -> Agency:
     agency = s.scalar(select(Agency).where(Agency.code == code))
     if agency is None:
-        raise NotFound(f"no agency with code {code!r}; create it with `custodian agency add {code}`")
+        raise NotFound(
+            f"no agency with code {code!r}; create it with `custodian agency add {code}`"
+        )
     return agency
 
 
 def agency_json(a: Agency) -> dict[str, Any]:
-    return {"id": a.id, "code": a.code, "name": a.name,
-            "created_at": iso(a.created_at)}
+    return {"id": a.id, "code": a.code, "name": a.name, "created_at": iso(a.created_at)}
 
 
 def add_agency(s: Session, code: str, name: str, *, actor: str | None = None) -> Agency:
@@ -74,29 +78,47 @@ def add_agency(s: Session, code: str, name: str, *, actor: str | None = None) ->
     s.add(agency)
     s.flush()
     if actor:
-        append(s, actor=actor, action=AGENCY, subject=f"agency:{agency.id}",
-               details={"change": "created", "code": agency.code, "name": agency.name})
+        append(
+            s,
+            actor=actor,
+            action=AGENCY,
+            subject=f"agency:{agency.id}",
+            details={"change": "created", "code": agency.code, "name": agency.name},
+        )
     return agency
 
 
 def _check_username(username: str) -> None:
-    if (not username or len(username) > 100
-            or any(c.isspace() or ord(c) < 32 or c in "/\\:" for c in username)):
-        raise BadRequest("username must be 1-100 characters without spaces, slashes or colons",
-                         code="bad_field")
+    if (
+        not username
+        or len(username) > 100
+        or any(c.isspace() or ord(c) < 32 or c in "/\\:" for c in username)
+    ):
+        raise BadRequest(
+            "username must be 1-100 characters without spaces, slashes or colons", code="bad_field"
+        )
 
 
 def _check_role_agency(role: str, agency_id: int | None) -> None:
     if role not in ROLES:
         raise BadRequest(f"unknown role {role!r}; one of {', '.join(ROLES)}", code="bad_role")
     if agency_id is None and role not in UNBOUND_ROLES:
-        raise BadRequest(f"role {role!r} belongs to an agency: give --agency CODE",
-                         code="agency_required")
+        raise BadRequest(
+            f"role {role!r} belongs to an agency: give --agency CODE", code="agency_required"
+        )
 
 
-def add_user(s: Session, username: str, password: str, role: str, agency_code: str | None = None,
-             display_name: str = "", *, actor: str | None = None,
-             password_hash: str | None = None) -> User:
+def add_user(
+    s: Session,
+    username: str,
+    password: str,
+    role: str,
+    agency_code: str | None = None,
+    display_name: str = "",
+    *,
+    actor: str | None = None,
+    password_hash: str | None = None,
+) -> User:
     """Create a user with a role (and agency for agency-bound roles). The password must pass
     the policy; a caller that hashed it already (off the catalogue threads) passes the hash.
     With an actor, the creation is ledgered in the same transaction."""
@@ -110,14 +132,30 @@ def add_user(s: Session, username: str, password: str, role: str, agency_code: s
         raise Conflict(f"user {username!r} already exists")
     agency_id = get_agency_by_code(s, agency_code).id if agency_code else None
     _check_role_agency(role, agency_id)
-    user = User(username=username, password_hash=password_hash or hash_password(password), role=role,
-                agency_id=agency_id, display_name=display_name, token_version=0)
+    user = User(
+        username=username,
+        password_hash=password_hash or hash_password(password),
+        role=role,
+        agency_id=agency_id,
+        display_name=display_name,
+        token_version=0,
+    )
     s.add(user)
     s.flush()
     if actor:
-        append(s, actor=actor, action=USER, subject=f"user:{user.id}",
-               details={"change": "created", "username": user.username, "role": role,
-                        "agency_id": agency_id, "agency": agency_code})
+        append(
+            s,
+            actor=actor,
+            action=USER,
+            subject=f"user:{user.id}",
+            details={
+                "change": "created",
+                "username": user.username,
+                "role": role,
+                "agency_id": agency_id,
+                "agency": agency_code,
+            },
+        )
     return user
 
 
@@ -142,10 +180,18 @@ def get_user_by_name(s: Session, username: str) -> User:
 _UNSET: Any = object()
 
 
-def update_user(s: Session, user: User, *, actor: str, active: bool | None = None,
-                role: str | None = None, agency_code: str | None = _UNSET,
-                password: str | None = None, password_hash: str | None = None,
-                display_name: str | None = None) -> dict[str, Any]:
+def update_user(
+    s: Session,
+    user: User,
+    *,
+    actor: str,
+    active: bool | None = None,
+    role: str | None = None,
+    agency_code: str | None = _UNSET,
+    password: str | None = None,
+    password_hash: str | None = None,
+    display_name: str | None = None,
+) -> dict[str, Any]:
     """Change an account; every change of password, role, agency or active bumps the user's
     token version, so tokens issued before stop working at once. Ledgered in the same
     transaction. Returns what changed (empty when nothing did)."""
@@ -172,14 +218,24 @@ def update_user(s: Session, user: User, *, actor: str, active: bool | None = Non
         changed["display_name"] = {"from": user.display_name, "to": display_name}
     if not changed:
         return {}
-    losing_admin = user.role == "admin" and user.active and (
-        ("role" in changed and new_role != "admin") or ("active" in changed and not active))
+    losing_admin = (
+        user.role == "admin"
+        and user.active
+        and (("role" in changed and new_role != "admin") or ("active" in changed and not active))
+    )
     if losing_admin:
-        others = s.scalar(select(func.count()).select_from(User).where(
-            User.role == "admin", User.active.is_(True), User.id != user.id)) or 0
+        others = (
+            s.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == "admin", User.active.is_(True), User.id != user.id)
+            )
+            or 0
+        )
         if not others:
-            raise Conflict("this is the last active administrator; make another one first",
-                           code="last_admin")
+            raise Conflict(
+                "this is the last active administrator; make another one first", code="last_admin"
+            )
     user.role = new_role
     user.agency_id = new_agency
     if active is not None:
@@ -193,7 +249,17 @@ def update_user(s: Session, user: User, *, actor: str, active: bool | None = Non
         user.token_version = (user.token_version or 0) + 1
     user.updated_at = utcnow()
     s.flush()
-    append(s, actor=actor, action=USER, subject=f"user:{user.id}",
-           details={"change": "updated", "username": user.username, **changed,
-                    "token_version": user.token_version, "tokens_revoked": revoking})
+    append(
+        s,
+        actor=actor,
+        action=USER,
+        subject=f"user:{user.id}",
+        details={
+            "change": "updated",
+            "username": user.username,
+            **changed,
+            "token_version": user.token_version,
+            "tokens_revoked": revoking,
+        },
+    )
     return changed

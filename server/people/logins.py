@@ -39,9 +39,13 @@ class LoginLimits:
 
     @classmethod
     def of(cls, settings: Settings) -> LoginLimits:
-        return cls(settings.login_max_failures, timedelta(seconds=settings.login_window_seconds),
-                   settings.login_delay_seconds, settings.login_max_delay_seconds,
-                   settings.login_failure_entries_per_minute)
+        return cls(
+            settings.login_max_failures,
+            timedelta(seconds=settings.login_window_seconds),
+            settings.login_delay_seconds,
+            settings.login_max_delay_seconds,
+            settings.login_failure_entries_per_minute,
+        )
 
 
 @dataclass(frozen=True)
@@ -63,12 +67,19 @@ def _keys(username: str, address: str) -> tuple[str, str, str]:
 
 
 def _count(s: Session, key: str, since: datetime) -> int:
-    return s.scalar(select(func.count()).select_from(LoginFailure).where(
-        LoginFailure.key == key, LoginFailure.at >= since)) or 0
+    return (
+        s.scalar(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.key == key, LoginFailure.at >= since)
+        )
+        or 0
+    )
 
 
-def prepare(s: Session, username: str, address: str, limits: LoginLimits,
-            now: datetime | None = None) -> Attempt:
+def prepare(
+    s: Session, username: str, address: str, limits: LoginLimits, now: datetime | None = None
+) -> Attempt:
     """Counts and the stored hash. Refuses (429) only an address that itself failed for this
     user too often: a correct password from anywhere else is never refused."""
     now = now or utcnow()
@@ -79,13 +90,18 @@ def prepare(s: Session, username: str, address: str, limits: LoginLimits,
     if pair >= limits.max_failures:
         raise TooManyRequests(
             f"too many failed logins for this user from your address; wait "
-            f"{int(limits.window.total_seconds())} s", code="login_locked")
+            f"{int(limits.window.total_seconds())} s",
+            code="login_locked",
+        )
     user = s.scalar(select(User).where(User.username == username))
-    return Attempt(user_id=user.id if user else None,
-                   password_hash=user.password_hash if user else dummy_hash(),
-                   active=bool(user and user.active),
-                   address_failures=_count(s, addr_key, since),
-                   user_failures=_count(s, user_key, since), pair_failures=pair)
+    return Attempt(
+        user_id=user.id if user else None,
+        password_hash=user.password_hash if user else dummy_hash(),
+        active=bool(user and user.active),
+        address_failures=_count(s, addr_key, since),
+        user_failures=_count(s, user_key, since),
+        pair_failures=pair,
+    )
 
 
 def delay_for(attempt: Attempt, limits: LoginLimits) -> float:
@@ -96,22 +112,43 @@ def delay_for(attempt: Attempt, limits: LoginLimits) -> float:
     return min(limits.max_delay, limits.delay * (2 ** min(over, 30)))
 
 
-def succeed(s: Session, user_id: int, username: str, address: str, password_hash: str,
-            ) -> tuple[Principal, int] | None:
+def succeed(
+    s: Session,
+    user_id: int,
+    username: str,
+    address: str,
+    password_hash: str,
+) -> tuple[Principal, int] | None:
     """Ledger a successful login; the principal and the token version to put in the token.
     None when the account changed while the password was being checked."""
     user = s.get(User, user_id)
     if user is None or not user.active or user.password_hash != password_hash:
         return None
     who = Principal(user.id, user.username, user.role, user.agency_id)
-    append(s, actor=f"user:{user.id}:{user.username}", action=LOGIN, subject=f"user:{user.id}",
-           details={"address": address, "role": user.role, "agency_id": user.agency_id,
-                    "token_version": user.token_version})
+    append(
+        s,
+        actor=f"user:{user.id}:{user.username}",
+        action=LOGIN,
+        subject=f"user:{user.id}",
+        details={
+            "address": address,
+            "role": user.role,
+            "agency_id": user.agency_id,
+            "token_version": user.token_version,
+        },
+    )
     return who, user.token_version
 
 
-def fail(s: Session, username: str, address: str, user_id: int | None, reason: str,
-         limits: LoginLimits, now: datetime | None = None) -> None:
+def fail(
+    s: Session,
+    username: str,
+    address: str,
+    user_id: int | None,
+    reason: str,
+    limits: LoginLimits,
+    now: datetime | None = None,
+) -> None:
     """Count a failure (per address, user and pair) and ledger it, rate-limited: at most
     `failure_entries_per_minute` entries, one per (user, address) per window; the rest are
     counted and the next entry carries how many were left out."""
@@ -123,16 +160,30 @@ def fail(s: Session, username: str, address: str, user_id: int | None, reason: s
     logger.info("failed login for %r from %s (%s)", username, address, reason)
     if admit(s, f"login_failed:{pair_key}", limit=1, window=limits.window, now=now) is None:
         return
-    suppressed = admit(s, "login_failed:*", limit=limits.failure_entries_per_minute,
-                       window=timedelta(minutes=1), now=now)
+    suppressed = admit(
+        s,
+        "login_failed:*",
+        limit=limits.failure_entries_per_minute,
+        window=timedelta(minutes=1),
+        now=now,
+    )
     if suppressed is None:
         return
     # An unknown name is not written down: it may be a password typed in the wrong field.
     subject = f"user:{user_id}" if user_id is not None else "user:unknown"
-    append(s, actor="anonymous", action=LOGIN_FAILED, subject=subject,
-           details={"username": username if user_id is not None else None, "address": address,
-                    "reason": reason, "failures_in_window": _count(s, pair_key, now - limits.window),
-                    "entries_suppressed_before": suppressed})
+    append(
+        s,
+        actor="anonymous",
+        action=LOGIN_FAILED,
+        subject=subject,
+        details={
+            "username": username if user_id is not None else None,
+            "address": address,
+            "reason": reason,
+            "failures_in_window": _count(s, pair_key, now - limits.window),
+            "entries_suppressed_before": suppressed,
+        },
+    )
 
 
 class HashPool:
@@ -150,8 +201,9 @@ class HashPool:
     @contextlib.asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         if self._active.locked() and self._waiting >= self._queue:
-            raise CustodianError("too many logins at once; try again in a moment",
-                                 code="login_busy", status=503)
+            raise CustodianError(
+                "too many logins at once; try again in a moment", code="login_busy", status=503
+            )
         self._waiting += 1
         try:
             await self._active.acquire()
@@ -191,8 +243,9 @@ class Serializer:
         keys = sorted(set(keys))  # one order, no deadlock
         for key in keys:
             if self._users.get(key, 0) >= self.max_waiting:
-                raise TooManyRequests("too many login attempts waiting; try again later",
-                                      code="login_busy")
+                raise TooManyRequests(
+                    "too many login attempts waiting; try again later", code="login_busy"
+                )
         held: list[str] = []
         try:
             for key in keys:
@@ -221,8 +274,9 @@ class Serializer:
             self._drop(key)
 
 
-def login_blocking(db: Any, settings: Settings, username: str, password: str,
-                   address: str = "cli") -> Principal | None:
+def login_blocking(
+    db: Any, settings: Settings, username: str, password: str, address: str = "cli"
+) -> Principal | None:
     """A login from the command line (a credentials file): the same limits, checks and ledger
     entries as the HTTP route, without its delays (a local process, one attempt)."""
     limits = LoginLimits.of(settings)
@@ -232,8 +286,13 @@ def login_blocking(db: Any, settings: Settings, username: str, password: str,
     if ok and attempt.user_id is not None and attempt.active:
         result = db.call(succeed, attempt.user_id, username, address, attempt.password_hash)
     if result is None:
-        reason = ("unknown_user" if attempt.user_id is None else
-                  "wrong_password" if not ok else "account_disabled")
+        reason = (
+            "unknown_user"
+            if attempt.user_id is None
+            else "wrong_password"
+            if not ok
+            else "account_disabled"
+        )
         db.call(fail, username, address, attempt.user_id, reason, limits)
         return None
     return result[0]

@@ -26,21 +26,37 @@ from server.custody.ledger import actor_of
 from server.errors import BadRequest
 
 # Words for people (server/messages.py renders error codes per language).
-messages.register({
-    "no_officer": {"zh-CN": "没有该执法人员", "en": "No such officer"},
-    "no_device": {"zh-CN": "没有该设备", "en": "No such device"},
-    "no_station": {"zh-CN": "没有该采集站", "en": "No such station"},
-    "already_left": {"zh-CN": "该执法人员已离职", "en": "The officer has already left"},
-    "already_retired": {"zh-CN": "该设备已报废", "en": "The device is already retired"},
-    "station_agency": {"zh-CN": "该采集站属于其他单位", "en": "The station belongs to another agency"},
-    "station_account": {"zh-CN": "该采集站只能用其自己的账号上报", "en": "The station reports with its own account only"},
-    "bad_kind": {"zh-CN": "设备类型有误", "en": "Unknown device kind"},
-    "bad_status": {"zh-CN": "状态有误", "en": "Unknown status"},
-})
-for _field, _zh in (("serial", "设备编号"), ("certificate", "执法证号"), ("model", "型号"),
-                   ("location", "位置"), ("files_waiting", "待传文件数"),
-                   ("bytes_waiting", "待传数据量"), ("disk_free", "剩余空间"),
-                   ("last_error", "最近错误"), ("version", "版本"), ("code", "编号")):
+messages.register(
+    {
+        "no_officer": {"zh-CN": "没有该执法人员", "en": "No such officer"},
+        "no_device": {"zh-CN": "没有该设备", "en": "No such device"},
+        "no_station": {"zh-CN": "没有该采集站", "en": "No such station"},
+        "already_left": {"zh-CN": "该执法人员已离职", "en": "The officer has already left"},
+        "already_retired": {"zh-CN": "该设备已报废", "en": "The device is already retired"},
+        "station_agency": {
+            "zh-CN": "该采集站属于其他单位",
+            "en": "The station belongs to another agency",
+        },
+        "station_account": {
+            "zh-CN": "该采集站只能用其自己的账号上报",
+            "en": "The station reports with its own account only",
+        },
+        "bad_kind": {"zh-CN": "设备类型有误", "en": "Unknown device kind"},
+        "bad_status": {"zh-CN": "状态有误", "en": "Unknown status"},
+    }
+)
+for _field, _zh in (
+    ("serial", "设备编号"),
+    ("certificate", "执法证号"),
+    ("model", "型号"),
+    ("location", "位置"),
+    ("files_waiting", "待传文件数"),
+    ("bytes_waiting", "待传数据量"),
+    ("disk_free", "剩余空间"),
+    ("last_error", "最近错误"),
+    ("version", "版本"),
+    ("code", "编号"),
+):
     messages.FIELD_NAMES.setdefault(_field, _zh)
 messages.ACTION_NAMES.setdefault(READ_REGISTRY, ("查看人员设备登记", "read the registry"))
 messages.ACTION_NAMES.setdefault(WRITE_REGISTRY, ("登记人员和设备", "change the registry"))
@@ -70,24 +86,35 @@ def field_text(value: Any, field: str, max_len: int, *, required: bool = False) 
     if value is None:
         value = ""
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise BadRequest(f"field {field!r} must be text", code="bad_field",
-                         params={"field": field, "problem": "not_string"})
+        raise BadRequest(
+            f"field {field!r} must be text",
+            code="bad_field",
+            params={"field": field, "problem": "not_string"},
+        )
     value = str(value).strip()
     if required and not value:
-        raise BadRequest(f"field {field!r} is required", code="bad_field",
-                         params={"field": field, "problem": "required"})
+        raise BadRequest(
+            f"field {field!r} is required",
+            code="bad_field",
+            params={"field": field, "problem": "required"},
+        )
     if len(value) > max_len:
-        raise BadRequest(f"field {field!r} is longer than {max_len} characters",
-                         code="bad_field", params={"field": field, "problem": "too_long",
-                                                   "max": max_len})
+        raise BadRequest(
+            f"field {field!r} is longer than {max_len} characters",
+            code="bad_field",
+            params={"field": field, "problem": "too_long", "max": max_len},
+        )
     return value
 
 
 def field_code(value: Any, field: str) -> str:
     value = field_text(value, field, 64, required=True)
     if not CODE_RE.match(value):
-        raise BadRequest(f"field {field!r}: {value!r} may hold only letters, digits, '.', '_' "
-                         "and '-'", code="bad_field", params={"field": field, "problem": "unknown"})
+        raise BadRequest(
+            f"field {field!r}: {value!r} may hold only letters, digits, '.', '_' and '-'",
+            code="bad_field",
+            params={"field": field, "problem": "unknown"},
+        )
     return value
 
 
@@ -100,8 +127,11 @@ def parse_time(value: Any, field: str, zone: str) -> datetime:
         try:
             return parse_rfc3339(text, naive_zone=ZoneInfo(zone))
         except ValueError:
-            raise BadRequest(f"field {field!r}: {text!r} is not a time (use RFC 3339 or "
-                             "YYYY-MM-DD HH:MM)", code="bad_time", params={"field": field}) from None
+            raise BadRequest(
+                f"field {field!r}: {text!r} is not a time (use RFC 3339 or YYYY-MM-DD HH:MM)",
+                code="bad_time",
+                params={"field": field},
+            ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(zone))
     return dt.astimezone(ZoneInfo("UTC"))
@@ -123,8 +153,9 @@ def agency_for_write(s: Session, who: Principal, agency: Any) -> Agency:
         if found is None and ref.isdigit() and len(ref) <= 12:
             found = s.get(Agency, int(ref))
         if found is None:
-            raise BadRequest(f"no agency {ref!r}; create it with `custodian agency add {ref}`",
-                             code="bad_agency")
+            raise BadRequest(
+                f"no agency {ref!r}; create it with `custodian agency add {ref}`", code="bad_agency"
+            )
     assert found is not None
     require(who, WRITE_REGISTRY, found.id)
     return found

@@ -20,23 +20,59 @@ from server.people.registry_vocab import DEVICE_KINDS
 KINDS = ("officers", "devices")
 # Column headers as agencies write them (Chinese or English) -> the field.
 HEADERS: dict[str, str] = {
-    "code": "code", "officer_code": "code", "警号": "code", "编号": "code", "人员编号": "code",
-    "name": "name", "姓名": "name",
-    "certificate": "certificate", "certificate_no": "certificate", "执法证号": "certificate",
-    "执法证件编号": "certificate", "证件号": "certificate",
-    "unit": "unit", "单位": "unit", "科室": "unit", "中队": "unit", "科室/中队": "unit",
-    "agency": "agency", "机构": "agency", "执法机关": "agency",
-    "user": "user", "账号": "user",
-    "serial": "serial", "设备编号": "serial", "序列号": "serial",
-    "model": "model", "型号": "model",
-    "kind": "kind", "类型": "kind", "设备类型": "kind",
-    "officer": "officer", "持有人": "officer", "持有人警号": "officer", "使用人": "officer",
-    "from": "from", "assigned_from": "from", "起始时间": "from", "分配时间": "from",
-    "to": "to", "assigned_to": "to", "结束时间": "to",
+    "code": "code",
+    "officer_code": "code",
+    "警号": "code",
+    "编号": "code",
+    "人员编号": "code",
+    "name": "name",
+    "姓名": "name",
+    "certificate": "certificate",
+    "certificate_no": "certificate",
+    "执法证号": "certificate",
+    "执法证件编号": "certificate",
+    "证件号": "certificate",
+    "unit": "unit",
+    "单位": "unit",
+    "科室": "unit",
+    "中队": "unit",
+    "科室/中队": "unit",
+    "agency": "agency",
+    "机构": "agency",
+    "执法机关": "agency",
+    "user": "user",
+    "账号": "user",
+    "serial": "serial",
+    "设备编号": "serial",
+    "序列号": "serial",
+    "model": "model",
+    "型号": "model",
+    "kind": "kind",
+    "类型": "kind",
+    "设备类型": "kind",
+    "officer": "officer",
+    "持有人": "officer",
+    "持有人警号": "officer",
+    "使用人": "officer",
+    "from": "from",
+    "assigned_from": "from",
+    "起始时间": "from",
+    "分配时间": "from",
+    "to": "to",
+    "assigned_to": "to",
+    "结束时间": "to",
 }
-KIND_WORDS = {"执法记录仪": "body_camera", "记录仪": "body_camera", "车载": "dashcam",
-              "行车记录仪": "dashcam", "手持": "handheld", "录音笔": "recorder",
-              "录像机": "recorder", "监控": "cctv", "视频监控": "cctv"}
+KIND_WORDS = {
+    "执法记录仪": "body_camera",
+    "记录仪": "body_camera",
+    "车载": "dashcam",
+    "行车记录仪": "dashcam",
+    "手持": "handheld",
+    "录音笔": "recorder",
+    "录像机": "recorder",
+    "监控": "cctv",
+    "视频监控": "cctv",
+}
 REQUIRED = {"officers": ("code", "name"), "devices": ("serial",)}
 
 
@@ -59,17 +95,25 @@ def read_table(data: bytes) -> list[dict[str, str]]:
         rows = [list(r) for r in csv.reader(io.StringIO(text))]
     if not rows:
         raise BadRequest("the file has no header row", code="bad_import")
-    header = [HEADERS.get(str(h or "").strip().lower(), HEADERS.get(str(h or "").strip(), ""))
-              for h in rows[0]]
+    header = [
+        HEADERS.get(str(h or "").strip().lower(), HEADERS.get(str(h or "").strip(), ""))
+        for h in rows[0]
+    ]
     if not any(header):
-        raise BadRequest("no known column in the header row (e.g. code, name, certificate, unit, "
-                         "serial, model, kind, officer, from)", code="bad_import")
+        raise BadRequest(
+            "no known column in the header row (e.g. code, name, certificate, unit, "
+            "serial, model, kind, officer, from)",
+            code="bad_import",
+        )
     if len(rows) - 1 > registry_common.IMPORT_MAX_ROWS:
-        raise BadRequest(f"more than {registry_common.IMPORT_MAX_ROWS} rows; split the file",
-                         code="bad_import")
+        raise BadRequest(
+            f"more than {registry_common.IMPORT_MAX_ROWS} rows; split the file", code="bad_import"
+        )
     out = []
     for r in rows[1:]:
-        row = {f: str(v if v is not None else "").strip() for f, v in zip(header, r, strict=False) if f}
+        row = {
+            f: str(v if v is not None else "").strip() for f, v in zip(header, r, strict=False) if f
+        }
         out.append(row)
     return out
 
@@ -80,8 +124,9 @@ def rows_from_json(data: Mapping[str, Any]) -> list[dict[str, str]]:
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise BadRequest("rows must be a list of objects", code="bad_import")
     if len(rows) > registry_common.IMPORT_MAX_ROWS:
-        raise BadRequest(f"more than {registry_common.IMPORT_MAX_ROWS} rows; split them",
-                         code="bad_import")
+        raise BadRequest(
+            f"more than {registry_common.IMPORT_MAX_ROWS} rows; split them", code="bad_import"
+        )
     out = []
     for r in rows:
         row = {}
@@ -122,8 +167,16 @@ def _kind_value(value: str) -> str:
     return KIND_WORDS.get(value, value)
 
 
-def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, str]], *,
-                dry_run: bool, agency: str = "", zone: str = "Asia/Shanghai") -> dict[str, Any]:
+def import_rows(
+    s: Session,
+    who: Principal,
+    kind: str,
+    rows: list[Mapping[str, str]],
+    *,
+    dry_run: bool,
+    agency: str = "",
+    zone: str = "Asia/Shanghai",
+) -> dict[str, Any]:
     """Check every row (required fields, formats, duplicates in the file and in the catalogue);
     unless dry_run, register the good rows (each ledgered as its own act). Row numbers are the
     spreadsheet's (the header is row 1)."""
@@ -138,8 +191,9 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
     # What the catalogue holds already, read once (not once per row).
     known: dict[str, Any] = {
         "codes": set(s.scalars(select(Officer.code))),
-        "certs": {(a, c) for a, c in s.execute(select(Officer.agency_id, Officer.certificate_no))
-                  if c},
+        "certs": {
+            (a, c) for a, c in s.execute(select(Officer.agency_id, Officer.certificate_no)) if c
+        },
         "serials": set(s.scalars(select(Device.serial))),
         "officers": {o.code: o for o in s.scalars(select(Officer))} if kind == "devices" else {},
     }
@@ -167,47 +221,97 @@ def import_rows(s: Session, who: Principal, kind: str, rows: list[Mapping[str, s
         except CustodianError as exc:
             problems.append(_p(exc.code, exc.message))
         if problems:
-            errors.append({"row": n, "key": row.get("code") or row.get("serial") or "",
-                           "errors": [p["message"] for p in problems], "problems": problems})
+            errors.append(
+                {
+                    "row": n,
+                    "key": row.get("code") or row.get("serial") or "",
+                    "errors": [p["message"] for p in problems],
+                    "problems": problems,
+                }
+            )
         else:
             good.append((n, {**row, "_agency": ag}))
     imported = 0
     if not dry_run:
         for _n, row in good:
             if kind == "officers":
-                registry.add_officer(s, who, code=row["code"], name=row["name"],
-                                     agency=row["_agency"],
-                                     certificate=row.get("certificate", ""),
-                                     unit=row.get("unit", ""), user=row.get("user") or None,
-                                     checked=True)
+                registry.add_officer(
+                    s,
+                    who,
+                    code=row["code"],
+                    name=row["name"],
+                    agency=row["_agency"],
+                    certificate=row.get("certificate", ""),
+                    unit=row.get("unit", ""),
+                    user=row.get("user") or None,
+                    checked=True,
+                )
             else:
-                d = registry.add_device(s, who, serial=row["serial"], agency=row["_agency"],
-                                        model=row.get("model", ""),
-                                        kind=_kind_value(row.get("kind", "")) or "body_camera",
-                                        checked=True)
+                d = registry.add_device(
+                    s,
+                    who,
+                    serial=row["serial"],
+                    agency=row["_agency"],
+                    model=row.get("model", ""),
+                    kind=_kind_value(row.get("kind", "")) or "body_camera",
+                    checked=True,
+                )
                 if row.get("officer"):
-                    registry.assign_device(s, who, d.serial, row["officer"], row["_from"],
-                                           row.get("_to"))
+                    registry.assign_device(
+                        s, who, d.serial, row["officer"], row["_from"], row.get("_to")
+                    )
             imported += 1
-    return {"kind": kind, "dry_run": dry_run, "rows": len(good) + len(errors), "ok": len(good),
-            "bad": len(errors), "imported": imported, "errors": errors}
+    return {
+        "kind": kind,
+        "dry_run": dry_run,
+        "rows": len(good) + len(errors),
+        "ok": len(good),
+        "bad": len(errors),
+        "imported": imported,
+        "errors": errors,
+    }
 
 
-def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
-                   seen: dict[str, int], seen_cert: dict[tuple[str, str], int],
-                   known: dict[str, Any]) -> list[dict[str, Any]]:
+def _check_officer(
+    s: Session,
+    row: dict[str, Any],
+    ag: Agency | None,
+    n: int,
+    seen: dict[str, int],
+    seen_cert: dict[tuple[str, str], int],
+    known: dict[str, Any],
+) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     code = row.get("code", "")
     if code:
         if not registry_common.CODE_RE.match(code):
-            problems.append(_p("bad_code", f"officer code {code!r} may hold only letters, digits, "
-                               "'.', '_', '-'", field="code", value=code))
+            problems.append(
+                _p(
+                    "bad_code",
+                    f"officer code {code!r} may hold only letters, digits, '.', '_', '-'",
+                    field="code",
+                    value=code,
+                )
+            )
         elif code in seen:
-            problems.append(_p("repeats", f"officer code {code!r} repeats row {seen[code]}",
-                               field="code", value=code, row=seen[code]))
+            problems.append(
+                _p(
+                    "repeats",
+                    f"officer code {code!r} repeats row {seen[code]}",
+                    field="code",
+                    value=code,
+                    row=seen[code],
+                )
+            )
         elif code in known["codes"]:
-            problems.append(_p("exists", f"officer code {code!r} is already registered",
-                               field="code", value=code))
+            problems.append(
+                _p(
+                    "exists",
+                    f"officer code {code!r} is already registered",
+                    field="code",
+                    value=code,
+                )
+            )
         seen.setdefault(code, n)
     if len(row.get("name", "")) > 200:
         problems.append(_p("too_long", "name is longer than 200 characters", field="name", max=200))
@@ -215,14 +319,33 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
     if cert and ag is not None:
         key = (ag.code, cert)
         if len(cert) > 100:
-            problems.append(_p("too_long", "certificate is longer than 100 characters",
-                               field="certificate", max=100))
+            problems.append(
+                _p(
+                    "too_long",
+                    "certificate is longer than 100 characters",
+                    field="certificate",
+                    max=100,
+                )
+            )
         elif key in seen_cert:
-            problems.append(_p("repeats", f"certificate {cert!r} repeats row {seen_cert[key]}",
-                               field="certificate", value=cert, row=seen_cert[key]))
+            problems.append(
+                _p(
+                    "repeats",
+                    f"certificate {cert!r} repeats row {seen_cert[key]}",
+                    field="certificate",
+                    value=cert,
+                    row=seen_cert[key],
+                )
+            )
         elif (ag.id, cert) in known["certs"]:
-            problems.append(_p("exists", f"certificate {cert!r} is already registered in {ag.code}",
-                               field="certificate", value=cert))
+            problems.append(
+                _p(
+                    "exists",
+                    f"certificate {cert!r} is already registered in {ag.code}",
+                    field="certificate",
+                    value=cert,
+                )
+            )
         seen_cert.setdefault(key, n)
     if len(row.get("unit", "")) > 200:
         problems.append(_p("too_long", "unit is longer than 200 characters", field="unit", max=200))
@@ -234,42 +357,84 @@ def _check_officer(s: Session, row: dict[str, Any], ag: Agency | None, n: int,
     return problems
 
 
-def _check_device(row: dict[str, Any], ag: Agency | None, n: int, seen: dict[str, int],
-                  zone: str, known: dict[str, Any]) -> list[dict[str, Any]]:
+def _check_device(
+    row: dict[str, Any],
+    ag: Agency | None,
+    n: int,
+    seen: dict[str, int],
+    zone: str,
+    known: dict[str, Any],
+) -> list[dict[str, Any]]:
     problems: list[dict[str, Any]] = []
     serial = row.get("serial", "")
     if serial:
         if not registry_common.CODE_RE.match(serial):
-            problems.append(_p("bad_code", f"serial {serial!r} may hold only letters, digits, "
-                               "'.', '_', '-'", field="serial", value=serial))
+            problems.append(
+                _p(
+                    "bad_code",
+                    f"serial {serial!r} may hold only letters, digits, '.', '_', '-'",
+                    field="serial",
+                    value=serial,
+                )
+            )
         elif serial in seen:
-            problems.append(_p("repeats", f"serial {serial!r} repeats row {seen[serial]}",
-                               field="serial", value=serial, row=seen[serial]))
+            problems.append(
+                _p(
+                    "repeats",
+                    f"serial {serial!r} repeats row {seen[serial]}",
+                    field="serial",
+                    value=serial,
+                    row=seen[serial],
+                )
+            )
         elif serial in known["serials"]:
-            problems.append(_p("exists", f"device {serial!r} is already registered", field="serial",
-                               value=serial))
+            problems.append(
+                _p(
+                    "exists",
+                    f"device {serial!r} is already registered",
+                    field="serial",
+                    value=serial,
+                )
+            )
         seen.setdefault(serial, n)
     kind = _kind_value(row.get("kind", ""))
     if kind and kind not in DEVICE_KINDS:
-        problems.append(_p("bad_kind", f"kind {row['kind']!r} is not one of "
-                               f"{', '.join(DEVICE_KINDS)}", value=row["kind"]))
+        problems.append(
+            _p(
+                "bad_kind",
+                f"kind {row['kind']!r} is not one of {', '.join(DEVICE_KINDS)}",
+                value=row["kind"],
+            )
+        )
     if len(row.get("model", "")) > 200:
-        problems.append(_p("too_long", "model is longer than 200 characters", field="model",
-                               max=200))
+        problems.append(
+            _p("too_long", "model is longer than 200 characters", field="model", max=200)
+        )
     officer = row.get("officer", "")
     if officer:
         o = known["officers"].get(officer)
         if o is None:
-            problems.append(_p("no_officer", f"no officer {officer!r} (import the officers first)",
-                               value=officer))
+            problems.append(
+                _p(
+                    "no_officer",
+                    f"no officer {officer!r} (import the officers first)",
+                    value=officer,
+                )
+            )
         elif ag is not None and o.agency_id != ag.id:
-            problems.append(_p("officer_agency", f"officer {officer!r} belongs to another agency",
-                               value=officer))
+            problems.append(
+                _p(
+                    "officer_agency",
+                    f"officer {officer!r} belongs to another agency",
+                    value=officer,
+                )
+            )
         elif o.status == "left":
             problems.append(_p("officer_left", f"officer {officer!r} has left", value=officer))
         if not row.get("from"):
-            problems.append(_p("empty", "from is empty (when the officer received the device)",
-                               field="from"))
+            problems.append(
+                _p("empty", "from is empty (when the officer received the device)", field="from")
+            )
         else:
             try:
                 row["_from"] = registry_common.parse_time(row["from"], "from", zone)

@@ -27,28 +27,49 @@ from server.people.registry_common import (
 )
 
 
-def station_json(st: Station, offline_after: int, now: datetime | None = None,
-                 agency_code: str | None = None) -> dict[str, Any]:
+def station_json(
+    st: Station, offline_after: int, now: datetime | None = None, agency_code: str | None = None
+) -> dict[str, Any]:
     now = now or utcnow()
     seen = st.last_contact
     online = seen is not None and (now - seen).total_seconds() <= offline_after
-    return {"id": st.id, "code": st.code, "location": st.location, "agency_id": st.agency_id,
-            "agency": agency_code, "user_id": st.user_id, "last_contact": iso(seen),
-            "last_heartbeat": iso(st.last_heartbeat), "files_waiting": st.files_waiting,
-            "bytes_waiting": st.bytes_waiting, "disk_free": st.disk_free,
-            "last_error": st.last_error, "agent_version": st.agent_version,
-            "online": online, "state": "online" if online else "offline",
-            "seconds_since_contact": int((now - seen).total_seconds()) if seen else None}
+    return {
+        "id": st.id,
+        "code": st.code,
+        "location": st.location,
+        "agency_id": st.agency_id,
+        "agency": agency_code,
+        "user_id": st.user_id,
+        "last_contact": iso(seen),
+        "last_heartbeat": iso(st.last_heartbeat),
+        "files_waiting": st.files_waiting,
+        "bytes_waiting": st.bytes_waiting,
+        "disk_free": st.disk_free,
+        "last_error": st.last_error,
+        "agent_version": st.agent_version,
+        "online": online,
+        "state": "online" if online else "offline",
+        "seconds_since_contact": int((now - seen).total_seconds()) if seen else None,
+    }
 
 
-def touch_station(s: Session, code: str, agency_id: int | None, who: Principal | None,
-                   now: datetime | None = None) -> Station:
+def touch_station(
+    s: Session, code: str, agency_id: int | None, who: Principal | None, now: datetime | None = None
+) -> Station:
     st = s.scalar(select(Station).where(Station.code == code))
     now = now or utcnow()
     if st is None:
-        st = Station(code=code, agency_id=agency_id, user_id=uid(who),
-                     location="", files_waiting=0, bytes_waiting=0, last_error="",
-                     agent_version="", created_at=now)
+        st = Station(
+            code=code,
+            agency_id=agency_id,
+            user_id=uid(who),
+            location="",
+            files_waiting=0,
+            bytes_waiting=0,
+            last_error="",
+            agent_version="",
+            created_at=now,
+        )
         s.add(st)
     st.last_contact = now
     if st.user_id is None:
@@ -66,13 +87,17 @@ def _bounded_int(data: Mapping[str, Any], key: str, *, nullable: bool = False) -
     if value is None and nullable:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
-        raise BadRequest(f"{key} must be a whole number from 0", code="bad_field",
-                         params={"field": key, "problem": "not_number"})
+        raise BadRequest(
+            f"{key} must be a whole number from 0",
+            code="bad_field",
+            params={"field": key, "problem": "not_number"},
+        )
     return value
 
 
-def heartbeat(s: Session, who: Principal, data: Mapping[str, Any], offline_after: int
-              ) -> dict[str, Any]:
+def heartbeat(
+    s: Session, who: Principal, data: Mapping[str, Any], offline_after: int
+) -> dict[str, Any]:
     """A station's minute report: files and bytes waiting, last error, free disk."""
     require(who, HEARTBEAT)
     code = field_code(data.get("station_id"), "station_id")
@@ -82,13 +107,23 @@ def heartbeat(s: Session, who: Principal, data: Mapping[str, Any], offline_after
     error = field_text(data.get("last_error") or "", "last_error", 2000)
     version = field_text(data.get("version") or "", "version", 100)
     st = s.scalar(select(Station).where(Station.code == code))
-    if st is not None and st.agency_id is not None and who.agency_id is not None \
-            and st.agency_id != who.agency_id:
+    if (
+        st is not None
+        and st.agency_id is not None
+        and who.agency_id is not None
+        and st.agency_id != who.agency_id
+    ):
         raise Conflict(f"station {code!r} belongs to another agency", code="station_agency")
-    if st is not None and st.user_id is not None and who.role == "station" \
-            and st.user_id != who.user_id:
-        raise Conflict(f"station {code!r} reports with its own account, not {who.username!r}",
-                       code="station_account")
+    if (
+        st is not None
+        and st.user_id is not None
+        and who.role == "station"
+        and st.user_id != who.user_id
+    ):
+        raise Conflict(
+            f"station {code!r} reports with its own account, not {who.username!r}",
+            code="station_account",
+        )
     now = utcnow()
     st = touch_station(s, code, who.agency_id, who, now)
     st.last_heartbeat, st.files_waiting, st.bytes_waiting = now, files, size
@@ -96,22 +131,46 @@ def heartbeat(s: Session, who: Principal, data: Mapping[str, Any], offline_after
     return station_json(st, offline_after, now)
 
 
-def add_station(s: Session, who: Principal, *, code: Any, agency: Any = None, location: Any = "",
-                user: Any = None) -> Station:
+def add_station(
+    s: Session,
+    who: Principal,
+    *,
+    code: Any,
+    agency: Any = None,
+    location: Any = "",
+    user: Any = None,
+) -> Station:
     """Register a station ahead of its first heartbeat (its location and account). Ledgered."""
     ag = agency_for_write(s, who, agency)
     code = field_code(code, "code")
     st = s.scalar(select(Station).where(Station.code == code))
     if st is not None:
         raise Conflict(f"station {code!r} is already registered", code="station_exists")
-    st = Station(code=code, agency_id=ag.id, location=field_text(location, "location", 300),
-                 user_id=resolve_user(s, user, ag.id), files_waiting=0, bytes_waiting=0, last_error="",
-                 agent_version="", created_at=utcnow())
+    st = Station(
+        code=code,
+        agency_id=ag.id,
+        location=field_text(location, "location", 300),
+        user_id=resolve_user(s, user, ag.id),
+        files_waiting=0,
+        bytes_waiting=0,
+        last_error="",
+        agent_version="",
+        created_at=utcnow(),
+    )
     s.add(st)
     s.flush()
-    append(s, actor=actor(who), action=STATION_ADD, subject=f"station:{st.code}",
-           details={"station": st.code, "agency": ag.code, "location": st.location,
-                    "user_id": st.user_id})
+    append(
+        s,
+        actor=actor(who),
+        action=STATION_ADD,
+        subject=f"station:{st.code}",
+        details={
+            "station": st.code,
+            "agency": ag.code,
+            "location": st.location,
+            "user_id": st.user_id,
+        },
+    )
     return st
 
 
@@ -132,12 +191,25 @@ def station_detail(s: Session, who: Principal, ref: Any, offline_after: int) -> 
         require(who, READ_REGISTRY)
         raise NotFound(f"no station {ref!r}", code="no_station")
     # Only the station's own agency's items: a station id is what an upload claims (issue 12).
-    recent = s.scalars(select(EvidenceItem).where(EvidenceItem.station_id == st.code,
-                                                  EvidenceItem.agency_id == st.agency_id)
-                       .order_by(EvidenceItem.received_at.desc()).limit(20))
-    return {**station_json(st, offline_after, agency_code=agency_codes(s).get(st.agency_id or -1)),
-            "recent_deliveries": [
-                {"id": i.id, "original_filename": i.original_filename, "size": i.size,
-                 "received_at": iso(i.received_at), "recorded_at": iso(i.recorded_at),
-                 "device_id": i.device_id, "officer_id": i.officer_id, "status": i.status}
-                for i in recent]}
+    recent = s.scalars(
+        select(EvidenceItem)
+        .where(EvidenceItem.station_id == st.code, EvidenceItem.agency_id == st.agency_id)
+        .order_by(EvidenceItem.received_at.desc())
+        .limit(20)
+    )
+    return {
+        **station_json(st, offline_after, agency_code=agency_codes(s).get(st.agency_id or -1)),
+        "recent_deliveries": [
+            {
+                "id": i.id,
+                "original_filename": i.original_filename,
+                "size": i.size,
+                "received_at": iso(i.received_at),
+                "recorded_at": iso(i.recorded_at),
+                "device_id": i.device_id,
+                "officer_id": i.officer_id,
+                "status": i.status,
+            }
+            for i in recent
+        ],
+    }

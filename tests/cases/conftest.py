@@ -57,9 +57,13 @@ class World:
     ) -> dict[str, Any]:
         """Request an approval as `requester` (the handler) naming reviewer and legal, then let
         each decide in their own session: the approval is made at server time."""
-        reviewer, approver = ("legal", "reviewer") if kind == "legal_review" else (
-            "reviewer",
-            "legal",
+        reviewer, approver = (
+            ("legal", "reviewer")
+            if kind == "legal_review"
+            else (
+                "reviewer",
+                "legal",
+            )
         )
         req = await self.call(
             "POST",

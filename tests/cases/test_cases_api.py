@@ -308,8 +308,14 @@ async def test_records_are_typed_by_the_pack(world, tmp_path) -> None:  # type: 
     paper = await _item(world, tmp_path, "paper.pdf", kind="document")
     attach = f"/api/v1/cases/{c['id']}/records/{fixed['id']}/attachments"
     link = await world.call("POST", attach, body={"evidence_id": paper}, status=201)
-    assert (link["record_id"], link["stage"], link["source"]) == (fixed["id"], "investigation", "record")
-    assert (await world.call("POST", attach, body={"evidence_id": paper}, status=200))["id"] == link["id"]
+    assert (link["record_id"], link["stage"], link["source"]) == (
+        fixed["id"],
+        "investigation",
+        "record",
+    )
+    assert (await world.call("POST", attach, body={"evidence_id": paper}, status=200))[
+        "id"
+    ] == link["id"]
     await world.call(
         "POST",
         f"/api/v1/cases/{c['id']}/records/{rec['id']}/attachments",
@@ -317,9 +323,15 @@ async def test_records_are_typed_by_the_pack(world, tmp_path) -> None:  # type: 
         status=409,
     )
     await world.call(
-        "POST", f"/api/v1/cases/{c['id']}/records/nope/attachments", body={"evidence_id": paper}, status=404
+        "POST",
+        f"/api/v1/cases/{c['id']}/records/nope/attachments",
+        body={"evidence_id": paper},
+        status=404,
     )
-    assert any(e["record"] == fixed["id"] and e["subject"] == f"evidence:{paper}" for e in _ledger(world, "link"))
+    assert any(
+        e["record"] == fixed["id"] and e["subject"] == f"evidence:{paper}"
+        for e in _ledger(world, "link")
+    )
 
 
 async def test_approvals_enforce_separation_of_duties(world) -> None:  # type: ignore[no-untyped-def]
@@ -456,8 +468,11 @@ async def test_proposals_and_auto_link(make_client, tmp_path) -> None:  # type: 
             dev = Device(agency_id=a1.id, serial="DSJ-7", officer_id=o2.id)
             s.add(dev)
             s.flush()  # the registry: JZ002 holds DSJ-7 over the record's time (一人一机)
-            s.add(DeviceAssignment(device_id=dev.id, officer_id=o2.id,
-                                   valid_from=T0 - timedelta(days=1)))
+            s.add(
+                DeviceAssignment(
+                    device_id=dev.id, officer_id=o2.id, valid_from=T0 - timedelta(days=1)
+                )
+            )
             return {"JZ001": o.id, "JZ002": o2.id}
 
         officers = db.call(setup)
@@ -583,9 +598,7 @@ async def test_approval_is_decided_by_each_named_person_in_order_at_server_time(
     await world.call("POST", decide, "legal", {"decision": "approve"}, 409)
     await world.call("POST", decide, "officer2", {"decision": "approve"}, (403, 404))
     await world.call("POST", decide, "admin", {"decision": "approve"}, 403)
-    await world.call(
-        "POST", decide, "reviewer", {"decision": "approve", "decided_at": at(1)}, 400
-    )
+    await world.call("POST", decide, "reviewer", {"decision": "approve", "decided_at": at(1)}, 400)
     await world.call("POST", decide, "reviewer", {"decision": "maybe"}, 400)
     before = datetime.now(UTC)
     rv = await world.call("POST", decide, "reviewer", {"decision": "approve", "opinion": "同意"})
@@ -642,7 +655,10 @@ async def test_case_search_covers_parties_and_officers_and_edits_are_ledgered(wo
     edited = await world.call(
         "PATCH",
         f"/api/v1/cases/{c['id']}",
-        body={"parties": ["张三", {"name": "某公司"}], "officers": [{"name": "赵六", "certificate_no": "999"}]},
+        body={
+            "parties": ["张三", {"name": "某公司"}],
+            "officers": [{"name": "赵六", "certificate_no": "999"}],
+        },
     )
     assert [p["name"] for p in edited["parties"]] == ["张三", "某公司"]
     assert edited["officers"][0]["name"] == "赵六"

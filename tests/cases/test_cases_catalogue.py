@@ -128,7 +128,9 @@ def test_domain_round_trip_and_findings(db) -> None:  # type: ignore[no-untyped-
     }
     # A back-dated approval is refused: the approval time is the server's.
     with pytest.raises(BadRequest):
-        db.call(approvals.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings)
+        db.call(
+            approvals.add_approval, c["id"], who, {**form, "approved_at": t0.isoformat()}, settings
+        )
     req = db.call(approvals.add_approval, c["id"], who, form, settings)
     assert req["handler_id"] == uids[0] and req["status"] == "pending"
     rep = db.call(facts.compliance_report, "丽-1", who, settings)
@@ -170,7 +172,10 @@ def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type:
 
     uids = db.call(setup)
     agency = db.call(lambda s: s.scalar(select(Agency)).id)
-    o, r, lg = (Principal(u, n, role, agency) for u, n, role in zip(uids, "orl", ("officer", "reviewer", "legal"), strict=True))
+    o, r, lg = (
+        Principal(u, n, role, agency)
+        for u, n, role in zip(uids, "orl", ("officer", "reviewer", "legal"), strict=True)
+    )
     db.call(
         commands.create_case,
         o,
@@ -207,7 +212,10 @@ def test_search_by_party_and_officer_and_pending_approvals(db) -> None:  # type:
         {"kind": "initiation", "reviewer_id": uids[1], "approver_id": uids[2]},
         settings,
     )
-    pending = lambda who: [a["id"] for a in db.call(approvals.list_approvals, who, pending="me")["items"]]  # noqa: E731
+
+    def pending(who):
+        return [a["id"] for a in db.call(approvals.list_approvals, who, pending="me")["items"]]
+
     assert (pending(o), pending(r), pending(lg)) == ([], [req["id"]], [])
     db.call(approvals.decide_approval, req["id"], r, {"decision": "approve"})
     assert (pending(r), pending(lg)) == ([], [req["id"]])

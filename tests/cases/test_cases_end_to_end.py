@@ -172,7 +172,9 @@ async def test_market_inspection_case_from_initiation_to_archiving(world, tmp_pa
             },
         },
     )
-    await world.approve(cid, "decision", handler_opinion="建议责令改正并处罚款", unit_opinion="同意")
+    await world.approve(
+        cid, "decision", handler_opinion="建议责令改正并处罚款", unit_opinion="同意"
+    )
     await world.call(
         "POST",
         f"{base}/records",
@@ -344,7 +346,9 @@ async def _approve(world, base: str, kind: str, **fields) -> None:  # type: igno
     sessions, at server time (the approver's opinion comes with the approver's decision)."""
     extra = dict(fields.pop("fields", {}))
     extra.pop("approver_opinion", None)
-    await world.approve(base.rsplit("/", 1)[1], kind, **fields, **({"fields": extra} if extra else {}))
+    await world.approve(
+        base.rsplit("/", 1)[1], kind, **fields, **({"fields": extra} if extra else {})
+    )
 
 
 async def _record(world, base: str, doc_type: str, minutes: float, **body) -> dict:  # type: ignore[no-untyped-def]

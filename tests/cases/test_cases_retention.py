@@ -182,7 +182,9 @@ async def test_s3_object_lock_follows_the_class(make_client, s3_settings, tmp_pa
     p.write_bytes(b"s3 footage" * 100)
     item = add_evidence(db, store, p)
     sha = db.call(
-        lambda s: s.get(__import__("server.catalogue.models", fromlist=["x"]).EvidenceItem, item).sha256
+        lambda s: (
+            s.get(__import__("server.catalogue.models", fromlist=["x"]).EvidenceItem, item).sha256
+        )
     )
     token = (
         await (

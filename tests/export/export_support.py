@@ -66,8 +66,14 @@ def unpack(zip_path: Path, dest: Path) -> Path:
     return folder
 
 
-def build_package(out_dir: Path, media_dir: Path, tsa=None, *, old_key=None,  # type: ignore[no-untyped-def]
-                  windows=None) -> Built:
+def build_package(
+    out_dir: Path,
+    media_dir: Path,
+    tsa=None,
+    *,
+    old_key=None,  # type: ignore[no-untyped-def]
+    windows=None,
+) -> Built:
     """Two originals with signed manifests, one clip, a ledger of 8 entries of which the
     package carries 6, a signed tree head (stamped when tsa is given). old_key: the manifests
     are signed by this (retired) key and the head by a new one, as after a key rotation;

@@ -108,7 +108,9 @@ def test_verify_html_checks_the_signature_against_a_typed_fingerprint(  # type: 
         try:
             page.wait_for_function(
                 "['verified','failed','unsupported'].includes("
-                "document.getElementById('origin').dataset.status)", timeout=30_000)
+                "document.getElementById('origin').dataset.status)",
+                timeout=30_000,
+            )
             origin = page.locator("#origin")
             assert origin.get_attribute("data-status") == expected, origin.inner_text()
         finally:

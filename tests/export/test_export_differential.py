@@ -26,10 +26,27 @@ from integrity.verify_package import (
     verify_package,
 )
 
-NAMES = ["x.bin", "X.BIN", "caf\u00e9.txt", "cafe\u0301.txt", "Verify.py", "tagmanifest-x.txt",
-         "CLIP-01.MP4", "v1.json", "entries.JSONL", "bag-info.txt"]
-DIRS = ["", "data/", "data/originals/", "data/clips/", "data/ledger/", "data/manifests/item1/",
-        "extra/"]
+NAMES = [
+    "x.bin",
+    "X.BIN",
+    "caf\u00e9.txt",
+    "cafe\u0301.txt",
+    "Verify.py",
+    "tagmanifest-x.txt",
+    "CLIP-01.MP4",
+    "v1.json",
+    "entries.JSONL",
+    "bag-info.txt",
+]
+DIRS = [
+    "",
+    "data/",
+    "data/originals/",
+    "data/clips/",
+    "data/ledger/",
+    "data/manifests/item1/",
+    "extra/",
+]
 
 
 @pytest.fixture(scope="module")
@@ -108,15 +125,19 @@ def _reseal(bag: Path) -> None:
 
     payload = [f for f in _files(bag) if regular(f) and f.relative_to(bag).parts[0] == "data"]
     for alg in ("sha256", "sha512"):
-        lines = [f"{hashlib.new(alg, f.read_bytes()).hexdigest()} {f.relative_to(bag).as_posix()}"
-                 for f in payload]
+        lines = [
+            f"{hashlib.new(alg, f.read_bytes()).hexdigest()} {f.relative_to(bag).as_posix()}"
+            for f in payload
+        ]
         _put(bag / f"manifest-{alg}.txt", "".join(x + "\n" for x in lines))
     info = bag / "bag-info.txt"
     if regular(info):
         oxum = f"{sum(f.stat().st_size for f in payload)}.{len(payload)}"
         text = info.read_bytes().decode("utf-8", "replace")
-        lines = [f"Payload-Oxum: {oxum}" if ln.startswith("Payload-Oxum:") else ln
-                 for ln in text.splitlines()]
+        lines = [
+            f"Payload-Oxum: {oxum}" if ln.startswith("Payload-Oxum:") else ln
+            for ln in text.splitlines()
+        ]
         info.write_text("\n".join(lines) + "\n", "utf-8")
     tags = [f for f in bag.iterdir() if regular(f) and not f.name.startswith("tagmanifest-")]
     for alg in ("sha256", "sha512"):
@@ -146,17 +167,24 @@ def _verify_py(target: Path, trusted: list[str]) -> int:
 OPS = st.one_of(
     st.tuples(st.just("flip"), st.integers(0, 999), st.floats(0, 1), st.integers(1, 255)),
     st.tuples(st.just("delete"), st.integers(0, 999)),
-    st.tuples(st.just("add"), st.sampled_from(DIRS), st.sampled_from(NAMES),
-              st.binary(max_size=64)),
+    st.tuples(
+        st.just("add"), st.sampled_from(DIRS), st.sampled_from(NAMES), st.binary(max_size=64)
+    ),
     st.tuples(st.just("variant"), st.integers(0, 999), st.sampled_from(["upper", "nfd"])),
-    st.tuples(st.just("twin"), st.sampled_from(DIRS), st.sampled_from(NAMES),
-              st.sampled_from(["nfd", "case"])),
+    st.tuples(
+        st.just("twin"),
+        st.sampled_from(DIRS),
+        st.sampled_from(NAMES),
+        st.sampled_from(["nfd", "case"]),
+    ),
     st.tuples(st.just("link"), st.integers(0, 999)),
     st.tuples(st.just("fifo"), st.integers(0, 999)),
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     ops=st.lists(OPS, max_size=3),
     reseal=st.booleans(),
@@ -184,15 +212,15 @@ def test_verify_py_and_integrity_agree(  # type: ignore[no-untyped-def]
         if mode != "folder":
             target = work / "p.zip"
             _zip(bag, target, dup if mode == "zip_dup" else None)
-        expected = package_check.exit_code(
-            target, [package_check.Trust(fp) for fp in trusted])
+        expected = package_check.exit_code(target, [package_check.Trust(fp) for fp in trusted])
         found = _verify_py(target, trusted)
         assert found == expected, (ops, reseal, mode, trust, found, expected)
 
 
 def test_the_judges_agree_on_the_untouched_package(plain: Built) -> None:
     for trusted, code in (([], 3), ([plain.fingerprint], 0), (["1" * 64], 3)):
-        assert package_check.exit_code(plain.folder, [package_check.Trust(f) for f in trusted]) \
-            == code
+        assert (
+            package_check.exit_code(plain.folder, [package_check.Trust(f) for f in trusted]) == code
+        )
         assert _verify_py(plain.folder, trusted) == code
         assert _verify_py(plain.zip_path, trusted) == code

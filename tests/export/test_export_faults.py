@@ -19,14 +19,18 @@ class Killed(Exception):
     """Stands for the process dying at this point (its entry is already committed)."""
 
 
-async def test_rerun_of_a_killed_export_ledgers_once(make_client, make_settings, tmp_path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_rerun_of_a_killed_export_ledgers_once(
+    make_client, make_settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = make_settings(worker_in_server=False)
     client = await make_client(settings)
     users = await _users(client)
     case, _ids = await _case_with_items(client, users, tmp_path)
-    r = await client.post(f"/api/v1/cases/{case['id']}/exports", headers=bearer(users["legal"]),
-                          json={"recipient": "丽水市莲都区人民法院", "purpose": "行政诉讼举证"})
+    r = await client.post(
+        f"/api/v1/cases/{case['id']}/exports",
+        headers=bearer(users["legal"]),
+        json={"recipient": "丽水市莲都区人民法院", "purpose": "行政诉讼举证"},
+    )
     assert r.status in (201, 202), await r.text()
     export_id = (await r.json())["id"]
     db, store = app_db(client), app_store(client)
@@ -46,10 +50,14 @@ async def test_rerun_of_a_killed_export_ledgers_once(make_client, make_settings,
     await asyncio.to_thread(export_job, settings, db, store, export_id, lambda _f: None)
 
     def entries(s):  # type: ignore[no-untyped-def]
-        rows = s.scalars(select(LedgerRow).where(LedgerRow.action == EXPORT_ACTION)
-                         .order_by(LedgerRow.seq))
-        return [json.loads(r.details) for r in rows
-                if json.loads(r.details).get("export_id") == export_id]
+        rows = s.scalars(
+            select(LedgerRow).where(LedgerRow.action == EXPORT_ACTION).order_by(LedgerRow.seq)
+        )
+        return [
+            json.loads(r.details)
+            for r in rows
+            if json.loads(r.details).get("export_id") == export_id
+        ]
 
     found = await db.run(entries)
     assert len(found) == 2, found  # the files pinned once, the seal once

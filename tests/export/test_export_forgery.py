@@ -59,8 +59,9 @@ def test_trusted_key_forms(sealed: Built, tmp_path: Path) -> None:
     pem = tmp_path / "agency.pem"
     pem.write_text(public_key_pem(raw_hex))
     keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps({"items": [{"fingerprint": sealed.fingerprint,
-                                                "public_key_hex": raw_hex}]}))
+    keys_file.write_text(
+        json.dumps({"items": [{"fingerprint": sealed.fingerprint, "public_key_hex": raw_hex}]})
+    )
     listing = tmp_path / "fingerprints.txt"
     listing.write_text(f"# Lishui, filed with the Justice Bureau\nSHA256:{sealed.fingerprint}\n")
     for key in (sealed.fingerprint, sealed.key_id, raw_hex, pem, keys_file, listing):
@@ -75,9 +76,19 @@ def test_trusted_window_excludes_a_head_signed_outside_it(sealed: Built, tmp_pat
     retired key): INVALID, not VALID."""
     keys = json.loads((sealed.folder / "data/ledger/keys.json").read_text())["keys"]
     keys_file = tmp_path / "keys.json"
-    keys_file.write_text(json.dumps({"keys": [{"public_key_hex": keys[0]["public_key_hex"],
-                                               "valid_from": "2020-01-01T00:00:00Z",
-                                               "valid_to": "2024-01-01T00:00:00Z"}]}))
+    keys_file.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {
+                        "public_key_hex": keys[0]["public_key_hex"],
+                        "valid_from": "2020-01-01T00:00:00Z",
+                        "valid_to": "2024-01-01T00:00:00Z",
+                    }
+                ]
+            }
+        )
+    )
     r = run_verify(sealed.folder, trusted=keys_file)
     assert r.returncode == 1 and "[key_window]" in r.stdout, r.stdout
 
@@ -92,12 +103,16 @@ def test_python_api_keeps_integrity_and_origin_apart(sealed: Built) -> None:
 
 
 # -- 2. ZIP names ------------------------------------------------------------------------------
-def _rezip(src: Path, out: Path, extra: Callable[[zipfile.ZipFile, zipfile.ZipFile], None],
-           *, before: bool = True) -> None:
+def _rezip(
+    src: Path,
+    out: Path,
+    extra: Callable[[zipfile.ZipFile, zipfile.ZipFile], None],
+    *,
+    before: bool = True,
+) -> None:
     import warnings
 
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout, \
-            warnings.catch_warnings():
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Duplicate name" is the point
         if before:
             extra(zin, zout)
@@ -165,8 +180,12 @@ def test_zip_symlink_entry_is_invalid(sealed: Built, tmp_path: Path) -> None:
 # -- 3. folder mode: links, FIFOs, size limits, unlisted files ----------------------------------
 def _quick(bag: Path, trusted: str) -> subprocess.CompletedProcess[str]:
     """The verifier must answer promptly: a hang fails the test by timeout."""
-    return subprocess.run([sys.executable, str(bag / "verify.py"), str(bag), "--trusted-key",
-                           trusted], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(bag / "verify.py"), str(bag), "--trusted-key", trusted],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_fifo_in_place_of_a_payload_is_invalid_not_a_hang(
@@ -177,7 +196,10 @@ def test_fifo_in_place_of_a_payload_is_invalid_not_a_hang(
     target.unlink()
     os.mkfifo(target)
     r = _quick(bag, sealed.fingerprint)
-    assert r.returncode == 1 and "[not_regular] data/clips/clip-01.mp4: not a regular file (a FIFO)" in r.stdout
+    assert (
+        r.returncode == 1
+        and "[not_regular] data/clips/clip-01.mp4: not a regular file (a FIFO)" in r.stdout
+    )
 
 
 @pytest.mark.parametrize("where", ["/dev/zero", "outside"])
@@ -196,7 +218,9 @@ def test_symlinked_payload_is_invalid(
     assert r.returncode == 1 and "[not_regular] data/clips/clip-01.mp4: a symbolic link" in r.stdout
 
 
-def test_tag_file_over_the_limit_is_unreadable(sealed: Built, fresh_copy: Callable[[], Path]) -> None:
+def test_tag_file_over_the_limit_is_unreadable(
+    sealed: Built, fresh_copy: Callable[[], Path]
+) -> None:
     bag = fresh_copy()
     with open(bag / "bag-info.txt", "r+b") as f:  # sparse: no real disk or time used
         f.truncate(MAX_TAG_FILE_BYTES + 1)
@@ -220,9 +244,11 @@ def test_large_unlisted_file_is_rejected_before_hashing(
 
 def test_verify_package_cli_same_exit_codes(sealed: Built, forged: Built) -> None:
     custodian = str(Path(sys.executable).with_name("custodian"))
-    for target, key, code in ((sealed.zip_path, sealed.fingerprint, 0),
-                              (forged.zip_path, sealed.fingerprint, 3),
-                              (forged.zip_path, None, 3)):
+    for target, key, code in (
+        (sealed.zip_path, sealed.fingerprint, 0),
+        (forged.zip_path, sealed.fingerprint, 3),
+        (forged.zip_path, None, 3),
+    ):
         argv = [custodian, "verify-package", str(target), "--quiet"]
         if key:
             argv += ["--trusted-key", key]
@@ -236,17 +262,39 @@ def test_trusted_tsa_establishes_origin(sealed: Built, local_tsa, tmp_path: Path
     script = sealed.folder / "verify.py"
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(script), str(sealed.folder), *extra],
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(script), str(sealed.folder), *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     r = run("--trusted-tsa", str(local_tsa.root_pem))
     assert r.returncode == 0, r.stdout[-1500:] + r.stderr
     assert "RFC 3161 token of a TSA you trust" in r.stdout
     other = tmp_path / "other-root.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(tmp_path / "k.pem"),
-                    "-out", str(other), "-subj", "/CN=Other TSA root", "-days", "2"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            str(tmp_path / "k.pem"),
+            "-out",
+            str(other),
+            "-subj",
+            "/CN=Other TSA root",
+            "-days",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+    )
     r = run("--trusted-tsa", str(other))
     assert r.returncode == 3 and "--trusted-tsa" in r.stdout, r.stdout[-1500:]
     # A trusted key that does not match still wins over the TSA: exit 3.
@@ -269,17 +317,31 @@ def test_package_after_rotation_verifies_with_the_keys_file(  # type: ignore[no-
     out = tmp_path / "p"
     out.mkdir()
     # build_package signs the head at 2024-05-01T08:30:00Z with a fresh key.
-    built = build_package(out, media_dir, old_key=old,
-                          windows={key_id(old): (None, rotated)})
+    built = build_package(out, media_dir, old_key=old, windows={key_id(old): (None, rotated)})
     keys = json.loads((built.folder / "data/ledger/keys.json").read_text())["keys"]
     assert {k["key_id"] for k in keys} == {key_id(old), built.key_id}
     agency = tmp_path / "agency-keys.json"
-    agency.write_text(json.dumps({"keys": [
-        {"public_key_hex": public_key_hex(old), "valid_from": None, "valid_to": rotated},
-        {"fingerprint": built.fingerprint, "public_key_hex":
-            next(k["public_key_hex"] for k in keys if k["key_id"] == built.key_id),
-         "valid_from": rotated, "valid_to": None},
-    ]}))
+    agency.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {
+                        "public_key_hex": public_key_hex(old),
+                        "valid_from": None,
+                        "valid_to": rotated,
+                    },
+                    {
+                        "fingerprint": built.fingerprint,
+                        "public_key_hex": next(
+                            k["public_key_hex"] for k in keys if k["key_id"] == built.key_id
+                        ),
+                        "valid_from": rotated,
+                        "valid_to": None,
+                    },
+                ]
+            }
+        )
+    )
     r = run_verify(built.folder, trusted=agency)
     assert r.returncode == 0, r.stdout[-2000:]
     r = run_verify(built.folder, trusted=built.fingerprint)

@@ -105,18 +105,32 @@ def test_labels_are_chinese_and_times_in_the_agency_zone(tmp_path: Path) -> None
         "case": {**REPORT["case"], "enforcement_type": "penalty", "procedure": "general"},
         "export": {**REPORT["export"], "created_at": "2026-12-01T02:15:00Z"},
         "custody": [
-            {**REPORT["custody"][0], "action": "case_change", "details": {"event": "opened"},
-             "time": "2026-12-01T02:15:00Z"},
+            {
+                **REPORT["custody"][0],
+                "action": "case_change",
+                "details": {"event": "opened"},
+                "time": "2026-12-01T02:15:00Z",
+            },
         ],
-        "tree_head": {**REPORT["tree_head"], "time": "2026-12-01T02:15:00Z",
-                      "fingerprint": "ab" * 32},
+        "tree_head": {
+            **REPORT["tree_head"],
+            "time": "2026-12-01T02:15:00Z",
+            "fingerprint": "ab" * 32,
+        },
     }
     assert local_time("2026-12-01T02:15:00Z", "Asia/Shanghai") == "2026-12-01 10:15:00 北京时间"
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(render_pdf(report, choose_font("")))
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
-    for phrase in ("行政处罚", "一般程序", "案件变更", "立案", "2026-12-01 10:15:00 北京时间",
-                   "签名密钥指纹", "--trusted-key"):
+    for phrase in (
+        "行政处罚",
+        "一般程序",
+        "案件变更",
+        "立案",
+        "2026-12-01 10:15:00 北京时间",
+        "签名密钥指纹",
+        "--trusted-key",
+    ):
         assert phrase in text, phrase
     for raw in ("penalty", "general", "case_change", "(view)"):
         assert raw not in text, raw
@@ -134,8 +148,10 @@ def test_a_font_that_cannot_be_embedded_is_skipped(tmp_path: Path) -> None:
     assert "postscript outlines are not supported" in font.skipped[0]
     pdf = tmp_path / "r.pdf"
     pdf.write_bytes(render_pdf(REPORT, font))
-    assert "视听资料证据监管链报告" in subprocess.run(
-        ["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert (
+        "视听资料证据监管链报告"
+        in subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    )
     # Only Noto as a candidate: the export still works, on the (not embedded) fallback.
     only = choose_font("", candidates=(NOTO_CJK,))
     assert not only.embedded and only.skipped

@@ -38,8 +38,9 @@ class Remote:
     async def login(self) -> None:
         from helpers import PASSWORD
 
-        r = await self.session.post("/api/v1/auth/login",
-                                    json={"username": "station", "password": PASSWORD})
+        r = await self.session.post(
+            "/api/v1/auth/login", json={"username": "station", "password": PASSWORD}
+        )
         self.token = (await r.json())["token"]
 
     async def close(self) -> None:
@@ -50,8 +51,9 @@ async def _upload_all_but_last_byte(server: Any, data: bytes, name: str) -> str:
     remote = Remote(server.url)
     await remote.login()
     try:
-        r = await tus_create(remote.session, remote.token, len(data), filename=name,
-                             sha256=sha256(data))
+        r = await tus_create(
+            remote.session, remote.token, len(data), filename=name, sha256=sha256(data)
+        )
         assert r.status == 201, await r.text()
         url = r.headers["Location"]
         r = await tus_patch(remote.session, remote.token, url, 0, data[:-1])
@@ -61,8 +63,9 @@ async def _upload_all_but_last_byte(server: Any, data: bytes, name: str) -> str:
         await remote.close()
 
 
-def _crash_inside_commit(server: Any, upload_id: str, data: bytes, *, state: str,
-                         part: Path | None = None) -> Path:
+def _crash_inside_commit(
+    server: Any, upload_id: str, data: bytes, *, state: str, part: Path | None = None
+) -> Path:
     """Leave what a process killed inside the commit leaves: all bytes in the partial file and
     the upload `committing` with its hash (or `receiving` at full length, killed just before
     `_set_committing`)."""
@@ -73,6 +76,7 @@ def _crash_inside_commit(server: Any, upload_id: str, data: bytes, *, state: str
         os.fsync(f.fileno())
     db = Database(server.settings)
     try:
+
         def leave(s: Any) -> None:
             u = s.get(Upload, upload_id)
             u.received = len(data)
@@ -129,8 +133,9 @@ async def test_head_finishes_a_commit_killed_before_it_was_marked(live) -> None:
     remote = Remote(server.url)
     await remote.login()
     try:
-        h = await remote.session.head(f"/api/v1/uploads/{upload_id}",
-                                      headers={**TUS, **bearer(remote.token)})
+        h = await remote.session.head(
+            f"/api/v1/uploads/{upload_id}", headers={**TUS, **bearer(remote.token)}
+        )
         assert h.status == 200
         assert h.headers["Upload-Offset"] == str(len(data))
         assert h.headers["Custodian-Sha256"] == sha256(data)
@@ -149,8 +154,15 @@ async def test_empty_last_patch_finishes_a_committing_upload(live) -> None:  # t
     remote = Remote(server.url)
     await remote.login()
     try:
-        r = await tus_patch(remote.session, remote.token, f"/api/v1/uploads/{upload_id}",
-                            len(data), b"", checksum=False, claim=sha256(data))
+        r = await tus_patch(
+            remote.session,
+            remote.token,
+            f"/api/v1/uploads/{upload_id}",
+            len(data),
+            b"",
+            checksum=False,
+            claim=sha256(data),
+        )
         assert r.status == 204, await r.text()
         assert r.headers["Custodian-Evidence-Id"]
     finally:
@@ -209,7 +221,8 @@ async def test_leave_mode_delivers_changed_content_with_same_name_size_and_mtime
     agent = Agent(cfg)
     assert await agent.run() == EXIT_OK, agent.outcomes
     assert sorted(i.sha256 for i in _items(server)) == sorted(
-        [sha256(first["same.mp4"]), sha256(first["other.mp4"]), sha256(changed)])
+        [sha256(first["same.mp4"]), sha256(first["other.mp4"]), sha256(changed)]
+    )
 
     agent = Agent(cfg)  # a third pass re-sends nothing
     assert await agent.run() == EXIT_OK, agent.outcomes

@@ -28,8 +28,11 @@ def catalogue(server: Any, model: Any) -> list[Any]:
 
 
 def actions(server: Any) -> list[str]:
-    return [r.action for r in sorted(catalogue(server, LedgerRow), key=lambda r: r.seq)
-            if r.action not in ("login", "login_failed")]  # the agent's logins are ledgered too
+    return [
+        r.action
+        for r in sorted(catalogue(server, LedgerRow), key=lambda r: r.seq)
+        if r.action not in ("login", "login_failed")
+    ]  # the agent's logins are ledgered too
 
 
 async def run_once(cfg: Any) -> tuple[int, Agent]:

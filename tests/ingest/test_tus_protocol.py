@@ -28,9 +28,15 @@ from server.intake.tus_headers import safe_filename
 
 def ledger(client) -> list[LedgerRow]:  # type: ignore[no-untyped-def]
     """Custody entries about evidence (logins are ledgered too; tests/server/test_trust_accounts.py)."""
-    return app_db(client).call(lambda s: list(s.scalars(
-        select(LedgerRow).where(LedgerRow.action.not_in(("login", "login_failed")))
-        .order_by(LedgerRow.seq))))
+    return app_db(client).call(
+        lambda s: list(
+            s.scalars(
+                select(LedgerRow)
+                .where(LedgerRow.action.not_in(("login", "login_failed")))
+                .order_by(LedgerRow.seq)
+            )
+        )
+    )
 
 
 def rows(client, model) -> list:  # type: ignore[no-untyped-def]

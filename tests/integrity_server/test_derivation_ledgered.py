@@ -22,7 +22,8 @@ async def _drain(client, timeout: float = 120) -> None:  # type: ignore[no-untyp
     try:
         deadline = asyncio.get_running_loop().time() + timeout
         while await app_db(client).run(
-                lambda s: s.scalar(select(Job).where(Job.state.in_(("queued", "running"))))):
+            lambda s: s.scalar(select(Job).where(Job.state.in_(("queued", "running"))))
+        ):
             assert asyncio.get_running_loop().time() < deadline, "jobs did not finish"
             await asyncio.sleep(0.2)
     finally:
@@ -39,18 +40,27 @@ async def test_media_job_and_reprocess_are_ledgered(client, users, tmp_path) -> 
     await _drain(client)
 
     def entries(s):  # type: ignore[no-untyped-def]
-        return [(r.actor, json.loads(r.details)) for r in s.scalars(
-            select(LedgerRow).where(LedgerRow.action == "derivation",
-                                    LedgerRow.subject == f"evidence:{item}")
-            .order_by(LedgerRow.seq))]
+        return [
+            (r.actor, json.loads(r.details))
+            for r in s.scalars(
+                select(LedgerRow)
+                .where(LedgerRow.action == "derivation", LedgerRow.subject == f"evidence:{item}")
+                .order_by(LedgerRow.seq)
+            )
+        ]
 
     got = await db.run(entries)
     kinds = [d["what"] for _, d in got]
     assert kinds == ["reprocess_requested", "manifest_version"], got
     assert got[0][0].endswith(":reviewer")  # the person's act, under their name
     version = got[1][1]
-    rows = await db.run(lambda s: list(s.scalars(
-        select(ManifestRow).where(ManifestRow.item_id == item).order_by(ManifestRow.version))))
+    rows = await db.run(
+        lambda s: list(
+            s.scalars(
+                select(ManifestRow).where(ManifestRow.item_id == item).order_by(ManifestRow.version)
+            )
+        )
+    )
     assert version["version"] == rows[-1].version and version["manifest_sha256"] == rows[-1].sha256
     body = await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json()
     assert {d["sha256"] for d in version["derived"]} == {r["sha256"] for r in body["renditions"]}

@@ -42,8 +42,13 @@ def _new_item(inst, tmp: Path) -> str:  # type: ignore[no-untyped-def]
         item = EvidenceItem(sha256=sha, size=28, kind="video", original_filename="late.mp4")
         s.add(item)
         s.flush()
-        append(s, actor="user:1:station", action=INGEST, subject=f"evidence:{item.id}",
-               details={"sha256": sha})
+        append(
+            s,
+            actor="user:1:station",
+            action=INGEST,
+            subject=f"evidence:{item.id}",
+            details={"sha256": sha},
+        )
         write_manifest(s, item, key=inst.key)
         return item.id
 
@@ -67,11 +72,14 @@ def test_deleting_the_unsigned_tail_is_detected(make_installation, tmp_path: Pat
 def test_deleting_one_rows_entry_is_detected(make_installation) -> None:  # type: ignore[no-untyped-def]
     inst = make_installation()
     # Remove item 1's INGEST entry and re-chain nothing: the chain breaks AND the row is named.
-    inst.sql("DELETE FROM ledger WHERE action = 'ingest' AND subject = :s",
-             s=f"evidence:{inst.items[1]}")
+    inst.sql(
+        "DELETE FROM ledger WHERE action = 'ingest' AND subject = :s", s=f"evidence:{inst.items[1]}"
+    )
     report = verify_all(inst.db, inst.store, inst.key.public_keys())
-    assert any(p.kind == LEDGER_MISSING and p.where == f"evidence item {inst.items[1]}"
-               for p in report.problems)
+    assert any(
+        p.kind == LEDGER_MISSING and p.where == f"evidence item {inst.items[1]}"
+        for p in report.problems
+    )
 
 
 def test_witness_file_catches_a_rollback(make_installation, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -88,7 +96,8 @@ def test_witness_file_catches_a_rollback(make_installation, tmp_path: Path) -> N
     report = verify_all(inst.db, inst.store, inst.key.public_keys())
     # ...but the witness still has the head of size 10.
     assert any("witnessed tree head of size 10" in p.message for p in report.problems), (
-        report.problems)
+        report.problems
+    )
 
 
 async def test_head_follows_writes_within_the_interval_and_on_shutdown(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -136,8 +145,9 @@ def test_rotation_keeps_old_keys_and_windows(make_installation) -> None:  # type
     assert by_id[old_id].valid_to == details["time"] == by_id[new.key_id].valid_from
     assert by_id[new.key_id].current and not by_id[old_id].current
     # The rotation is ledgered, its statement signed by both keys.
-    row = inst.db.call(lambda s: s.scalar(
-        select(LedgerRow).where(LedgerRow.action == KEY_ROTATION)))
+    row = inst.db.call(
+        lambda s: s.scalar(select(LedgerRow).where(LedgerRow.action == KEY_ROTATION))
+    )
     d = json.loads(row.details)
     from integrity import signing
     from server.custody.keyring import rotation_statement
@@ -165,13 +175,21 @@ def test_old_key_signing_after_rotation_is_detected(make_installation, tmp_path:
 
         leaves = ledger_leaves(s)
         head = sign_tree_head(len(leaves), merkle.root(leaves), utcnow(), stolen)
-        s.add(TreeHeadRow(size=head.size, root=head.root_hex, time=head.time,
-                          key_id=head.key_id, signature=head.signature))
+        s.add(
+            TreeHeadRow(
+                size=head.size,
+                root=head.root_hex,
+                time=head.time,
+                key_id=head.key_id,
+                signature=head.signature,
+            )
+        )
 
     inst.db.call(forge)
     report = verify_all(inst.db, inst.store, {})
-    assert any("valid only from" in p.message and key_id(stolen) in p.message
-               for p in report.problems), report.problems
+    assert any(
+        "valid only from" in p.message and key_id(stolen) in p.message for p in report.problems
+    ), report.problems
 
 
 def test_keys_cli_and_api(make_installation, db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -182,8 +200,14 @@ def test_keys_cli_and_api(make_installation, db, tmp_path: Path) -> None:  # typ
     args = ["--data", str(db.settings.data_path), "--config", str(cfg)]
 
     def run(*a: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "server.cli", *a], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "server.cli", *a],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     first = run("keys", "--json", *args)
     assert first.returncode == 0, first.stderr

@@ -98,7 +98,8 @@ def test_stray_files_anywhere_in_the_store(make_installation) -> None:  # type: 
     messages = sorted(p.message for p in report.problems)
     assert messages == sorted(
         f"{p} is in the store but is not an object at its key's place (planted or misplaced file)"
-        for p in (dropped, misplaced))
+        for p in (dropped, misplaced)
+    )
 
 
 def test_ledger_details_edited(make_installation) -> None:  # type: ignore[no-untyped-def]

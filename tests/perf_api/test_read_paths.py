@@ -32,13 +32,25 @@ async def _setup(client) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             key = f"{n:064x}"
             s.add(StoredObject(sha256=key, size=10 + n, role="original"))
             s.flush()
-            item = EvidenceItem(sha256=key, size=10 + n, kind="video", status="ready",
-                                original_filename=f"DSJ001_{n}.mp4", agency_id=a1.id,
-                                device_id="DSJ001", officer_id="P0001")
+            item = EvidenceItem(
+                sha256=key,
+                size=10 + n,
+                kind="video",
+                status="ready",
+                original_filename=f"DSJ001_{n}.mp4",
+                agency_id=a1.id,
+                device_id="DSJ001",
+                officer_id="P0001",
+            )
             s.add(item)
             items.append(item)
-        case = Case(agency_id=a1.id, number="C-1", title="t", enforcement_type="penalty",
-                    procedure="general")
+        case = Case(
+            agency_id=a1.id,
+            number="C-1",
+            title="t",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add(case)
         s.flush()
         for item in items[:5]:
@@ -67,17 +79,25 @@ async def test_reads_answer_while_another_process_holds_the_write_lock(make_clie
     holder.execute("BEGIN IMMEDIATE")
     try:
         item = ids["items"][0]
-        for url in ("/api/v1/evidence?limit=50", f"/api/v1/evidence/{item}", "/api/v1/cases",
-                    f"/api/v1/evidence/{item}/retention", f"/api/v1/cases/{ids['case']}/compliance",
-                    f"/api/v1/cases/{ids['case']}/proposals", "/api/v1/rules",
-                    f"/api/v1/cases/{ids['case']}/people", "/api/v1/disposal-requests"):
+        for url in (
+            "/api/v1/evidence?limit=50",
+            f"/api/v1/evidence/{item}",
+            "/api/v1/cases",
+            f"/api/v1/evidence/{item}/retention",
+            f"/api/v1/cases/{ids['case']}/compliance",
+            f"/api/v1/cases/{ids['case']}/proposals",
+            "/api/v1/rules",
+            f"/api/v1/cases/{ids['case']}/people",
+            "/api/v1/disposal-requests",
+        ):
             t = time.monotonic()
             r = await client.get(url, headers=bearer(token))
             assert r.status == 200, (url, r.status, await r.text())
             assert time.monotonic() - t < BUSY_MS / 1000 / 2, url
         # Opening a case writes its view entry: it waits for the lock ...
-        opening = asyncio.ensure_future(client.get(f"/api/v1/cases/{ids['case']}",
-                                                   headers=bearer(token)))
+        opening = asyncio.ensure_future(
+            client.get(f"/api/v1/cases/{ids['case']}", headers=bearer(token))
+        )
         await asyncio.sleep(0.3)
         assert not opening.done()
     finally:
@@ -85,8 +105,15 @@ async def test_reads_answer_while_another_process_holds_the_write_lock(make_clie
         holder.close()
     r = await opening  # ... and answers once the lock is free, with the view ledgered
     assert r.status == 200
-    views = await app_db(client).read(lambda s: list(s.scalars(
-        select(LedgerRow).where(LedgerRow.action == VIEW, LedgerRow.subject == f"case:{ids['case']}"))))
+    views = await app_db(client).read(
+        lambda s: list(
+            s.scalars(
+                select(LedgerRow).where(
+                    LedgerRow.action == VIEW, LedgerRow.subject == f"case:{ids['case']}"
+                )
+            )
+        )
+    )
     assert len(views) == 1
 
 
@@ -104,8 +131,9 @@ async def test_concurrent_case_views_share_commits_and_each_is_ledgered(make_cli
 
     event.listen(db.engine, "commit", count)
     try:
-        rs = await asyncio.gather(*(client.get(f"/api/v1/cases/{ids['case']}", headers=bearer(token))
-                                    for _ in range(40)))
+        rs = await asyncio.gather(
+            *(client.get(f"/api/v1/cases/{ids['case']}", headers=bearer(token)) for _ in range(40))
+        )
     finally:
         event.remove(db.engine, "commit", count)
     assert [r.status for r in rs] == [200] * 40
@@ -117,7 +145,9 @@ async def test_concurrent_case_views_share_commits_and_each_is_ledgered(make_cli
     assert commits[0] < 40  # grouped (the first one alone, the others together)
 
 
-async def test_accounts_resolved_once_for_concurrent_requests_and_changes_seen_at_once(make_client) -> None:  # type: ignore[no-untyped-def]
+async def test_accounts_resolved_once_for_concurrent_requests_and_changes_seen_at_once(
+    make_client,
+) -> None:  # type: ignore[no-untyped-def]
     """30 requests of one user with an empty cache read the account once; disabling the user
     through this server refuses the very next request, and the cache keeps no stale copy."""
     client = await make_client(account_cache_seconds=60)
@@ -135,14 +165,16 @@ async def test_accounts_resolved_once_for_concurrent_requests_and_changes_seen_a
 
     event.listen(db.engine, "before_cursor_execute", count)
     try:
-        rs = await asyncio.gather(*(client.get("/api/v1/evidence?limit=5", headers=bearer(token))
-                                    for _ in range(30)))
+        rs = await asyncio.gather(
+            *(client.get("/api/v1/evidence?limit=5", headers=bearer(token)) for _ in range(30))
+        )
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert [r.status for r in rs] == [200] * 30
     assert reads[0] == 1
-    r = await client.patch(f"/api/v1/users/{ids['user']}", json={"active": False},
-                           headers=bearer(admin))
+    r = await client.patch(
+        f"/api/v1/users/{ids['user']}", json={"active": False}, headers=bearer(admin)
+    )
     assert r.status == 200, await r.text()
     r = await client.get("/api/v1/evidence", headers=bearer(token))
     assert r.status == 401 and (await r.json())["code"] == "account_disabled"
@@ -180,8 +212,10 @@ async def test_evidence_list_rows_answer_as_the_items_do(make_client) -> None:  
     token = await _token(client, "rev")
     seen, cursor = [], None
     while True:
-        r = await client.get("/api/v1/evidence?limit=7" + (f"&cursor={cursor}" if cursor else ""),
-                             headers=bearer(token))
+        r = await client.get(
+            "/api/v1/evidence?limit=7" + (f"&cursor={cursor}" if cursor else ""),
+            headers=bearer(token),
+        )
         assert r.status == 200
         page = await r.json()
         seen += page["items"]
@@ -190,7 +224,10 @@ async def test_evidence_list_rows_answer_as_the_items_do(make_client) -> None:  
             break
     assert len(seen) == 30 and len({i["id"] for i in seen}) == 30
     expected = await app_db(client).read(
-        lambda s: {i.id: json.loads(json.dumps(item_json(i))) for i in s.scalars(select(EvidenceItem))})
+        lambda s: {
+            i.id: json.loads(json.dumps(item_json(i))) for i in s.scalars(select(EvidenceItem))
+        }
+    )
     linked = set(ids["items"][:5])
     for got in seen:
         cases = got.pop("cases")

@@ -14,13 +14,23 @@ from sqlalchemy import select
 
 from helpers import PASSWORD, app_db, app_store, bearer
 
-USERS = {"reviewer": ("reviewer", "A1"), "reviewer2": ("reviewer", "A2"),
-         "admin": ("admin", None), "station": ("station", "A1")}
-PLAYLIST = (b"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n"
-            b'#EXT-X-MAP:URI="init.mp4"\n#EXTINF:4.0,\nseg-00000.m4s\n#EXTINF:4.0,\n'
-            b"seg-00001.m4s\n#EXT-X-ENDLIST\n")
-CONTENT_TYPES = {"hls/index.m3u8": "application/vnd.apple.mpegurl", "hls/init.mp4": "video/mp4",
-                 "hls/seg-00000.m4s": "video/iso.segment", "hls/seg-00001.m4s": "video/iso.segment"}
+USERS = {
+    "reviewer": ("reviewer", "A1"),
+    "reviewer2": ("reviewer", "A2"),
+    "admin": ("admin", None),
+    "station": ("station", "A1"),
+}
+PLAYLIST = (
+    b"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+    b'#EXT-X-MAP:URI="init.mp4"\n#EXTINF:4.0,\nseg-00000.m4s\n#EXTINF:4.0,\n'
+    b"seg-00001.m4s\n#EXT-X-ENDLIST\n"
+)
+CONTENT_TYPES = {
+    "hls/index.m3u8": "application/vnd.apple.mpegurl",
+    "hls/init.mp4": "video/mp4",
+    "hls/seg-00000.m4s": "video/iso.segment",
+    "hls/seg-00001.m4s": "video/iso.segment",
+}
 
 
 @dataclass
@@ -40,9 +50,15 @@ class Env:
     def views(self) -> list[Any]:
         from server.catalogue.models import LedgerRow
 
-        return self.db().call(lambda s: list(s.scalars(
-            select(LedgerRow).where(LedgerRow.action == "view",
-                                    LedgerRow.subject == f"evidence:{self.item}"))))
+        return self.db().call(
+            lambda s: list(
+                s.scalars(
+                    select(LedgerRow).where(
+                        LedgerRow.action == "view", LedgerRow.subject == f"evidence:{self.item}"
+                    )
+                )
+            )
+        )
 
 
 def _put(store: Any, data: bytes) -> str:
@@ -80,8 +96,12 @@ async def make_env(make_client: Any, original_bytes: int = 3_000_000, **settings
     env = Env(client, tokens)
     store = app_store(client)
     env.original = os.urandom(original_bytes)
-    env.files = {"hls/index.m3u8": PLAYLIST, "hls/init.mp4": os.urandom(1500),
-                 "hls/seg-00000.m4s": os.urandom(2_600_000), "hls/seg-00001.m4s": os.urandom(700_001)}
+    env.files = {
+        "hls/index.m3u8": PLAYLIST,
+        "hls/init.mp4": os.urandom(1500),
+        "hls/seg-00000.m4s": os.urandom(2_600_000),
+        "hls/seg-00001.m4s": os.urandom(700_001),
+    }
     keys = {name: _put(store, data) for name, data in env.files.items()}
     original = _put(store, env.original)
 
@@ -90,17 +110,33 @@ async def make_env(make_client: Any, original_bytes: int = 3_000_000, **settings
         for name, key in [*keys.items(), ("original", original)]:
             if s.get(StoredObject, key) is None:
                 size = len(env.original if name == "original" else env.files[name])
-                s.add(StoredObject(sha256=key, size=size,
-                                   role="original" if name == "original" else "derived"))
+                s.add(
+                    StoredObject(
+                        sha256=key, size=size, role="original" if name == "original" else "derived"
+                    )
+                )
         s.flush()
-        it = EvidenceItem(sha256=original, size=len(env.original), kind="video",
-                          original_filename="DSJ001 现场.mp4", agency_id=agency.id,
-                          retention_until=datetime.now(UTC) + timedelta(days=200))
+        it = EvidenceItem(
+            sha256=original,
+            size=len(env.original),
+            kind="video",
+            original_filename="DSJ001 现场.mp4",
+            agency_id=agency.id,
+            retention_until=datetime.now(UTC) + timedelta(days=200),
+        )
         s.add(it)
         s.flush()
         for name, key in keys.items():
-            s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key,
-                            size=len(env.files[name]), content_type=CONTENT_TYPES[name]))
+            s.add(
+                Rendition(
+                    item_id=it.id,
+                    name=name,
+                    role="rendition",
+                    sha256=key,
+                    size=len(env.files[name]),
+                    content_type=CONTENT_TYPES[name],
+                )
+            )
         return it.id
 
     env.item = str(await env.db().run(add))

@@ -64,16 +64,40 @@ http {{
     }}
 }}
 """)
-        subprocess.run([NGINX, "-t", "-p", str(prefix), "-c", str(self.conf), "-e",
-                        str(prefix / "logs" / "error.log")], check=True, capture_output=True)
-        subprocess.run([NGINX, "-p", str(prefix), "-c", str(self.conf), "-e",
-                        str(prefix / "logs" / "error.log")], check=True, capture_output=True)
+        subprocess.run(
+            [
+                NGINX,
+                "-t",
+                "-p",
+                str(prefix),
+                "-c",
+                str(self.conf),
+                "-e",
+                str(prefix / "logs" / "error.log"),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                NGINX,
+                "-p",
+                str(prefix),
+                "-c",
+                str(self.conf),
+                "-e",
+                str(prefix / "logs" / "error.log"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         deadline = time.monotonic() + 10
         while True:
             try:
                 # nginx's own 404 (the internal location): the app shares the test's loop
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/_custodian_store/x",
-                                       timeout=1)
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{self.port}/_custodian_store/x", timeout=1
+                )
                 break
             except urllib.error.HTTPError:
                 break
@@ -83,8 +107,9 @@ http {{
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        subprocess.run([NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-s", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [NGINX, "-p", str(self.prefix), "-c", str(self.conf), "-s", "stop"], capture_output=True
+        )
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -105,10 +130,15 @@ def nginx_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         n.stop()
 
 
-async def test_nginx_sends_the_bytes_custodian_authorises_and_ledgers(make_client, nginx_factory,
-                                                                       tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = await make_env(make_client, store_path=str(tmp_path / "store"),
-                         accel_redirect_location="/_custodian_store/", trusted_proxies="127.0.0.1")
+async def test_nginx_sends_the_bytes_custodian_authorises_and_ledgers(
+    make_client, nginx_factory, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    env = await make_env(
+        make_client,
+        store_path=str(tmp_path / "store"),
+        accel_redirect_location="/_custodian_store/",
+        trusted_proxies="127.0.0.1",
+    )
     nginx = nginx_factory(env.client.server.port, tmp_path / "store")
     base = f"/api/v1/evidence/{env.item}"
     async with aiohttp.ClientSession() as http:
@@ -124,8 +154,9 @@ async def test_nginx_sends_the_bytes_custodian_authorises_and_ledgers(make_clien
                 assert "X-Accel-Redirect" not in r.headers  # nginx consumed it
         assert len(env.views()) == 1
         # The original with Range, answered by nginx from the file, named as Custodian said.
-        async with http.get(nginx.url(f"{base}/original"),
-                            headers=env.h("reviewer", Range="bytes=1000000-1000099")) as r:
+        async with http.get(
+            nginx.url(f"{base}/original"), headers=env.h("reviewer", Range="bytes=1000000-1000099")
+        ) as r:
             assert r.status == 206
             assert await r.read() == env.original[1_000_000:1_000_100]
             assert r.headers["Content-Range"] == f"bytes 1000000-1000099/{len(env.original)}"
@@ -136,8 +167,9 @@ async def test_nginx_sends_the_bytes_custodian_authorises_and_ledgers(make_clien
         # Refused callers get Custodian's refusal, never bytes.
         async with http.get(nginx.url(f"{base}/hls/seg-00000.m4s")) as r:
             assert r.status == 401 and (await r.json())["code"]
-        async with http.get(nginx.url(f"{base}/hls/seg-00000.m4s"),
-                            headers=env.h("reviewer2")) as r:
+        async with http.get(
+            nginx.url(f"{base}/hls/seg-00000.m4s"), headers=env.h("reviewer2")
+        ) as r:
             assert r.status == 404 and len(await r.read()) < 1000
         # The internal location cannot be asked for directly, even with a token.
         store = tmp_path / "store"
@@ -148,23 +180,32 @@ async def test_nginx_sends_the_bytes_custodian_authorises_and_ledgers(make_clien
             assert r.status == 404 and len(await r.read()) < 1000
         # A client cannot make Custodian hand off to a path of its choosing or skip the check:
         # the header it sends is replaced by the proxy's, and the path comes from the catalogue.
-        async with http.get(nginx.url(f"{base}/hls/seg-00001.m4s"),
-                            headers=env.h("reviewer", **{"X-Sendfile-Type": "none"})) as r:
+        async with http.get(
+            nginx.url(f"{base}/hls/seg-00001.m4s"),
+            headers=env.h("reviewer", **{"X-Sendfile-Type": "none"}),
+        ) as r:
             assert await r.read() == env.files["hls/seg-00001.m4s"]
     # Custodian sent no bytes of any of those: nginx sent them, from the file.
     log = (nginx.prefix / "logs" / "access.log").read_text().splitlines()
     seg0 = [line for line in log if line.startswith(f"{base}/hls/seg-00000.m4s 200 ")]
-    assert seg0 == [f"{base}/hls/seg-00000.m4s 200 {len(env.files['hls/seg-00000.m4s'])} "
-                    "upstream=0"]
+    assert seg0 == [
+        f"{base}/hls/seg-00000.m4s 200 {len(env.files['hls/seg-00000.m4s'])} upstream=0"
+    ]
     original = [line for line in log if line.startswith(f"{base}/original 20")]
     assert [line.rsplit(" ", 1)[1] for line in original] == ["upstream=0", "upstream=0"]
 
 
 async def test_direct_clients_still_get_bytes_when_the_proxy_is_configured(
-        make_client, nginx_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    env = await make_env(make_client, store_path=str(tmp_path / "store"),
-                         accel_redirect_location="/_custodian_store/", trusted_proxies="127.0.0.1")
+    make_client, nginx_factory, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    env = await make_env(
+        make_client,
+        store_path=str(tmp_path / "store"),
+        accel_redirect_location="/_custodian_store/",
+        trusted_proxies="127.0.0.1",
+    )
     nginx_factory(env.client.server.port, tmp_path / "store")
-    r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
-                             headers=env.h("reviewer"))
+    r = await env.client.get(
+        f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s", headers=env.h("reviewer")
+    )
     assert r.status == 200 and await r.read() == env.files["hls/seg-00000.m4s"]

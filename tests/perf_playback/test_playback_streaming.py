@@ -38,9 +38,13 @@ async def test_whole_objects_ranges_and_heads_are_exact(env: Env) -> None:
     assert "attachment; filename*=UTF-8''DSJ001%20" in r.headers["Content-Disposition"]
     size = len(env.original)
     for header, (start, end) in {
-        "bytes=0-0": (0, 1), "bytes=14-27": (14, 28), "bytes=-5": (size - 5, size),
-        f"bytes={size - 10}-": (size - 10, size), "bytes=1000000-2999999": (1_000_000, 3_000_000),
-        "bytes=100-99999999": (100, size), f"bytes=-{size + 50}": (0, size),
+        "bytes=0-0": (0, 1),
+        "bytes=14-27": (14, 28),
+        "bytes=-5": (size - 5, size),
+        f"bytes={size - 10}-": (size - 10, size),
+        "bytes=1000000-2999999": (1_000_000, 3_000_000),
+        "bytes=100-99999999": (100, size),
+        f"bytes=-{size + 50}": (0, size),
     }.items():
         r = await env.client.get(url, headers=env.h("reviewer", Range=header))
         body = await r.read()
@@ -67,8 +71,9 @@ async def test_renditions_keep_their_types_and_caching(env: Env) -> None:
         assert r.headers["Content-Type"] == CONTENT_TYPES[name]
         expected = "private, no-cache" if name.endswith(".m3u8") else IMMUTABLE
         assert r.headers["Cache-Control"] == expected
-    r = await env.client.get(base + "hls/seg-00000.m4s",
-                             headers=env.h("reviewer", Range="bytes=2599990-"))
+    r = await env.client.get(
+        base + "hls/seg-00000.m4s", headers=env.h("reviewer", Range="bytes=2599990-")
+    )
     assert r.status == 206 and await r.read() == env.files["hls/seg-00000.m4s"][2_599_990:]
     r = await env.client.get(base + "hls/seg-00009.m4s", headers=env.h("reviewer"))
     assert r.status == 404 and (await r.json())["code"] == "no_rendition"
@@ -79,13 +84,16 @@ async def test_many_concurrent_reviewers_get_exact_bytes(env: Env) -> None:
 
     async def one(i: int) -> None:
         if i % 3 == 0:
-            r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
-                                     headers=env.h("reviewer"))
+            r = await env.client.get(
+                f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s", headers=env.h("reviewer")
+            )
             assert await r.read() == seg
         else:
             start = i * 1000
-            r = await env.client.get(f"/api/v1/evidence/{env.item}/original",
-                                     headers=env.h("reviewer", Range=f"bytes={start}-"))
+            r = await env.client.get(
+                f"/api/v1/evidence/{env.item}/original",
+                headers=env.h("reviewer", Range=f"bytes={start}-"),
+            )
             assert await r.read() == env.original[start:]
 
     await asyncio.gather(*(one(i) for i in range(24)))
@@ -95,8 +103,12 @@ async def test_a_viewer_leaving_mid_transfer_leaves_the_server_serving(env: Env)
     port = env.client.server.port
     for _ in range(3):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write((f"GET /api/v1/evidence/{env.item}/original HTTP/1.1\r\nHost: x\r\n"
-                      f"Authorization: Bearer {env.tokens['reviewer']}\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET /api/v1/evidence/{env.item}/original HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {env.tokens['reviewer']}\r\n\r\n"
+            ).encode()
+        )
         await writer.drain()
         assert (await reader.readline()).startswith(b"HTTP/1.1 200")
         await reader.read(1000)
@@ -122,8 +134,9 @@ async def test_missing_or_damaged_objects_fail_before_any_byte(make_client) -> N
 
 
 async def test_x_accel_redirect_only_for_a_trusted_proxy_that_asks(make_client) -> None:  # type: ignore[no-untyped-def]
-    env = await make_env(make_client, accel_redirect_location="/_custodian_store/",
-                         trusted_proxies="127.0.0.1")
+    env = await make_env(
+        make_client, accel_redirect_location="/_custodian_store/", trusted_proxies="127.0.0.1"
+    )
     store = app_store(env.client)
     seg = f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s"
     asks = {"X-Sendfile-Type": "X-Accel-Redirect"}
@@ -131,13 +144,16 @@ async def test_x_accel_redirect_only_for_a_trusted_proxy_that_asks(make_client) 
     assert r.status == 200 and await r.read() == b""
     key = store.path_for(_sha(env.files["hls/seg-00000.m4s"]))
     assert r.headers["X-Accel-Redirect"] == (
-        f"/_custodian_store/{key.relative_to(store.root).as_posix()}")
+        f"/_custodian_store/{key.relative_to(store.root).as_posix()}"
+    )
     assert r.headers["Content-Type"] == "video/iso.segment"
     assert r.headers["Cache-Control"] == IMMUTABLE
     assert len(env.views()) == 1  # checked and ledgered before the hand-off
     # The proxy answers the Range from the file: no Content-Range of ours.
-    r = await env.client.get(f"/api/v1/evidence/{env.item}/original",
-                             headers=env.h("reviewer", Range="bytes=10-19", **asks))
+    r = await env.client.get(
+        f"/api/v1/evidence/{env.item}/original",
+        headers=env.h("reviewer", Range="bytes=10-19", **asks),
+    )
     assert r.status == 200 and "Content-Range" not in r.headers and await r.read() == b""
     assert r.headers["Content-Disposition"].startswith("attachment;")
     # Without the header (a direct client): the bytes.
@@ -150,10 +166,13 @@ async def test_x_accel_redirect_only_for_a_trusted_proxy_that_asks(make_client) 
 
 
 async def test_x_accel_header_from_an_untrusted_peer_is_ignored(make_client) -> None:  # type: ignore[no-untyped-def]
-    env = await make_env(make_client, accel_redirect_location="/_custodian_store/",
-                         trusted_proxies="10.0.0.0/8")
-    r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00001.m4s",
-                             headers=env.h("reviewer", **{"X-Sendfile-Type": "X-Accel-Redirect"}))
+    env = await make_env(
+        make_client, accel_redirect_location="/_custodian_store/", trusted_proxies="10.0.0.0/8"
+    )
+    r = await env.client.get(
+        f"/api/v1/evidence/{env.item}/hls/seg-00001.m4s",
+        headers=env.h("reviewer", **{"X-Sendfile-Type": "X-Accel-Redirect"}),
+    )
     assert "X-Accel-Redirect" not in r.headers
     assert await r.read() == env.files["hls/seg-00001.m4s"]
 
@@ -172,8 +191,12 @@ def test_accel_settings_are_checked_at_start(tmp_path) -> None:  # type: ignore[
             load(**{name: 0})
     with pytest.raises(SettingsError, match="media_access_cache_seconds"):
         load(media_access_cache_seconds=-1)
-    assert load(accel_redirect_location="/_custodian_store/",
-                trusted_proxies="127.0.0.1").accel_redirect_location == "/_custodian_store/"
+    assert (
+        load(
+            accel_redirect_location="/_custodian_store/", trusted_proxies="127.0.0.1"
+        ).accel_redirect_location
+        == "/_custodian_store/"
+    )
 
 
 async def test_a_remembered_grant_never_outlives_the_account_or_crosses_users(make_client) -> None:  # type: ignore[no-untyped-def]
@@ -188,20 +211,25 @@ async def test_a_remembered_grant_never_outlives_the_account_or_crosses_users(ma
     # Another agency's reviewer is refused (and that is a ledgered denial, not a grant).
     r = await env.client.get(base + "seg-00000.m4s", headers=env.h("reviewer2"))
     assert r.status == 404
-    denials = env.db().call(lambda s: s.scalar(
-        select(func.count()).select_from(LedgerRow).where(LedgerRow.action == "access_denied")))
+    denials = env.db().call(
+        lambda s: s.scalar(
+            select(func.count()).select_from(LedgerRow).where(LedgerRow.action == "access_denied")
+        )
+    )
     assert denials == 1
     # Disabling the account takes effect on the next segment, grant or not.
     uid = env.db().call(lambda s: s.scalar(select(User.id).where(User.username == "reviewer")))
-    r = await env.client.patch(f"/api/v1/users/{uid}", json={"active": False},
-                               headers=env.h("admin"))
+    r = await env.client.patch(
+        f"/api/v1/users/{uid}", json={"active": False}, headers=env.h("admin")
+    )
     assert r.status == 200, await r.text()
     r = await env.client.get(base + "seg-00000.m4s", headers=env.h("reviewer"))
     assert r.status == 401 and (await r.json())["code"] == "account_disabled"
     # A playlist fetch is always a new playback entry, grant or not.
     await env.client.patch(f"/api/v1/users/{uid}", json={"active": True}, headers=env.h("admin"))
-    login = await env.client.post("/api/v1/auth/login",
-                                  json={"username": "reviewer", "password": PASSWORD})
+    login = await env.client.post(
+        "/api/v1/auth/login", json={"username": "reviewer", "password": PASSWORD}
+    )
     token = (await login.json())["token"]
     for _ in range(2):
         r = await env.client.get(base + "index.m3u8", headers={"Authorization": f"Bearer {token}"})
@@ -215,7 +243,9 @@ async def test_playback_is_not_queued_behind_busy_jobs(make_client) -> None:  # 
     env = await make_env(make_client)
     app = env.client.server.app
     pools = [app[keys.STREAM_POOL], app[keys.UPLOAD_POOL], app[keys.JOB_POOL]]
-    assert all(isinstance(p, ThreadPoolExecutor) for p in pools) and len({id(p) for p in pools}) == 3
+    assert (
+        all(isinstance(p, ThreadPoolExecutor) for p in pools) and len({id(p) for p in pools}) == 3
+    )
     release = threading.Event()
     loop = asyncio.get_running_loop()
     hogs = [loop.run_in_executor(app[keys.JOB_POOL], release.wait, 30) for _ in range(8)]
@@ -223,8 +253,9 @@ async def test_playback_is_not_queued_behind_busy_jobs(make_client) -> None:  # 
     try:
         async with asyncio.timeout(10):
             for name in ("hls/index.m3u8", "hls/seg-00000.m4s", "hls/seg-00001.m4s", "original"):
-                r = await env.client.get(f"/api/v1/evidence/{env.item}/{name}",
-                                         headers=env.h("reviewer"))
+                r = await env.client.get(
+                    f"/api/v1/evidence/{env.item}/{name}", headers=env.h("reviewer")
+                )
                 assert r.status == 200
                 await r.read()
     finally:
@@ -246,18 +277,27 @@ async def test_uploads_and_jobs_run_on_the_apps_pools(make_client) -> None:  # t
 
 @pytest.mark.s3
 async def test_s3_objects_stream_with_ranges(make_client, moto_endpoint) -> None:  # type: ignore[no-untyped-def]
-    env = await make_env(make_client, original_bytes=1_500_000, store_backend="s3",
-                         s3_endpoint_url=moto_endpoint, s3_bucket=f"t-{uuid.uuid4().hex[:12]}",
-                         s3_access_key="testing", s3_secret_key="testing", s3_create_bucket=True,
-                         accel_redirect_location="/_custodian_store/", trusted_proxies="127.0.0.1")
+    env = await make_env(
+        make_client,
+        original_bytes=1_500_000,
+        store_backend="s3",
+        s3_endpoint_url=moto_endpoint,
+        s3_bucket=f"t-{uuid.uuid4().hex[:12]}",
+        s3_access_key="testing",
+        s3_secret_key="testing",
+        s3_create_bucket=True,
+        accel_redirect_location="/_custodian_store/",
+        trusted_proxies="127.0.0.1",
+    )
     url = f"/api/v1/evidence/{env.item}/original"
     asks = {"X-Sendfile-Type": "X-Accel-Redirect"}  # no hand-off for S3: the bytes come
     r = await env.client.get(url, headers=env.h("reviewer", **asks))
     assert r.status == 200 and await r.read() == env.original
     r = await env.client.get(url, headers=env.h("reviewer", Range="bytes=1048570-1048589"))
     assert r.status == 206 and await r.read() == env.original[1_048_570:1_048_590]
-    r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
-                             headers=env.h("reviewer"))
+    r = await env.client.get(
+        f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s", headers=env.h("reviewer")
+    )
     assert await r.read() == env.files["hls/seg-00000.m4s"]
 
 
@@ -284,24 +324,36 @@ def _tls_context(tmp_path):  # type: ignore[no-untyped-def]
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=1))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(
-                ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     (tmp_path / "tls.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp_path / "tls.key").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (tmp_path / "tls.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(tmp_path / "tls.pem", tmp_path / "tls.key")
     return ctx
 
 
-async def test_tls_served_by_python_falls_back_to_streaming(aiohttp_client, make_settings,
-                                                             tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_tls_served_by_python_falls_back_to_streaming(
+    aiohttp_client, make_settings, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     """No sendfile through TLS: the same bytes come from the streaming pool instead."""
     from server.http.app import create_app
 
@@ -326,8 +378,9 @@ async def test_tls_served_by_python_falls_back_to_streaming(aiohttp_client, make
     assert r.status == 200 and await r.read() == env.original
     r = await env.client.get(url, headers=env.h("reviewer", Range="bytes=1048570-2097160"))
     assert r.status == 206 and await r.read() == env.original[1_048_570:2_097_161]
-    r = await env.client.get(f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s",
-                             headers=env.h("reviewer"))
+    r = await env.client.get(
+        f"/api/v1/evidence/{env.item}/hls/seg-00000.m4s", headers=env.h("reviewer")
+    )
     assert await r.read() == env.files["hls/seg-00000.m4s"]
 
 
@@ -350,10 +403,15 @@ async def test_playbacks_starting_together_share_commits_and_keep_the_chain(make
     event.listen(engine, "before_cursor_execute", statement)
     event.listen(engine, "commit", commit)
     try:
-        rs = await asyncio.gather(*(
-            env.client.get(f"/api/v1/evidence/{env.item}/hls/index.m3u8",
-                           headers=env.h("reviewer" if i % 2 else "admin"))
-            for i in range(30)))
+        rs = await asyncio.gather(
+            *(
+                env.client.get(
+                    f"/api/v1/evidence/{env.item}/hls/index.m3u8",
+                    headers=env.h("reviewer" if i % 2 else "admin"),
+                )
+                for i in range(30)
+            )
+        )
     finally:
         event.remove(engine, "before_cursor_execute", statement)
         event.remove(engine, "commit", commit)

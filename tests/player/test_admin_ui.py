@@ -39,8 +39,9 @@ def admin_page(browser: Any, admin_site: LiveServer) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def test_admin_manages_users_in_both_languages(admin_page: Any, admin_site: LiveServer,
-                                               shots_dir: Path) -> None:
+def test_admin_manages_users_in_both_languages(
+    admin_page: Any, admin_site: LiveServer, shots_dir: Path
+) -> None:
     page, site = admin_page, admin_site
     officer_token = site.login("officer")
     login_page(page, site.url, "admin")
@@ -72,7 +73,9 @@ def test_admin_manages_users_in_both_languages(admin_page: Any, admin_site: Live
     # Disable the officer: their existing token stops working at once.
     assert site.request("GET", "/api/v1/auth/me", officer_token)[0] == 200
     page.locator("tr.user-row[data-username='officer'] [data-action=user-disable]").click()
-    page.wait_for_selector("tr.user-row.inactive[data-username='officer'] [data-action=user-enable]")
+    page.wait_for_selector(
+        "tr.user-row.inactive[data-username='officer'] [data-action=user-enable]"
+    )
     status, body = site.request("GET", "/api/v1/auth/me", officer_token)
     assert status == 401 and body["code"] == "account_disabled"
     # Reset a password.
@@ -92,10 +95,16 @@ def test_admin_manages_users_in_both_languages(admin_page: Any, admin_site: Live
     page.click("#lang-switch")
     page.wait_for_selector("#main h2:has-text('Accounts')")
     page.wait_for_selector("#users-table tr.user-row >> nth=0")
-    labels = " ".join(page.locator("#main th, #main h2, #main h3, #main h4, #main button, "
-                                   "#main .badge, #main .hint").all_inner_texts())
-    labels += " " + " ".join(page.evaluate(  # a label's own text, not the agency names it offers
-        "() => [...document.querySelectorAll('#main label')].map(l => l.firstChild.textContent)"))
+    labels = " ".join(
+        page.locator(
+            "#main th, #main h2, #main h3, #main h4, #main button, #main .badge, #main .hint"
+        ).all_inner_texts()
+    )
+    labels += " " + " ".join(
+        page.evaluate(  # a label's own text, not the agency names it offers
+            "() => [...document.querySelectorAll('#main label')].map(l => l.firstChild.textContent)"
+        )
+    )
     assert not CJK.search(labels), labels
     assert "Disable" in labels and "Reset password" in labels
     page.screenshot(path=str(shots_dir / "admin-en.png"), full_page=True)

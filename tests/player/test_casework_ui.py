@@ -36,13 +36,21 @@ def work(tmp_path_factory: pytest.TempPathFactory, shots_dir: Path) -> Iterator[
         server.add_users()
         token = server.login("reviewer")
         cam = server.add_item(
-            make_clip(root / "DSJ-A1-0001_20260301170000.mp4", seconds=4), REC, device_id="DSJ-A1-0001"
+            make_clip(root / "DSJ-A1-0001_20260301170000.mp4", seconds=4),
+            REC,
+            device_id="DSJ-A1-0001",
         )
         server.process(token, cam)
         scan = root / "现场检查笔录扫描件.pdf"
         scan.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
-        yield {"server": server, "url": server.url, "cam": cam, "scan": scan, "shots": shots_dir,
-               "tmp": root}
+        yield {
+            "server": server,
+            "url": server.url,
+            "cam": cam,
+            "scan": scan,
+            "shots": shots_dir,
+            "tmp": root,
+        }
     finally:
         server.stop()
 
@@ -92,7 +100,9 @@ def _decide(
         page.fill("#pending-approvals .cw-decide textarea[name=opinion]", f"{who}：{opinion}")
         if shot:
             page.screenshot(path=str(work["shots"] / shot))
-        page.click(f"#pending-approvals [data-action='approval-decide'][data-decision='{decision}']")
+        page.click(
+            f"#pending-approvals [data-action='approval-decide'][data-decision='{decision}']"
+        )
         page.wait_for_selector("#pending-none")
         history = page.inner_text("#approval-history")
         assert f"{who}：{opinion}" in history
@@ -162,9 +172,7 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     # -- 3. on to the investigation: the missing approval becomes a finding ---------------------
     page.click("[data-action='stage-advance']")
     page.wait_for_selector("li.stage-col.current[data-stage='investigation']")
-    _stage(page, "initiation").locator(
-        "li.finding[data-rule='art3-required-records']"
-    ).wait_for()
+    _stage(page, "initiation").locator("li.finding[data-rule='art3-required-records']").wait_for()
     # Archiving now is refused, and the page says what each stage still lacks, inline.
     page.click("[data-action='case-archive']")
     page.wait_for_selector("#archive-refused")
@@ -237,8 +245,16 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
     page.fill("#approval-form [name=handler_opinion]", "建议责令改正")
     page.click("[data-action='approval-submit']")
     _stage(page, "decision").locator(".cw-approval[data-status='pending']").wait_for()
-    _decide(browser, work, "reviewer", errors, None, kind="负责人审批", decision="reject",
-            opinion="证据不足，退回补充")
+    _decide(
+        browser,
+        work,
+        "reviewer",
+        errors,
+        None,
+        kind="负责人审批",
+        decision="reject",
+        opinion="证据不足，退回补充",
+    )
     page.reload()
     rejected = _stage(page, "decision").locator(".cw-approval[data-status='rejected']")
     rejected.wait_for()
@@ -330,11 +346,18 @@ def test_one_case_through_the_browser_by_three_people(browser, work) -> None:  #
 
     # -- 9. every act is in the ledger under the person who did it ---------------------------
     rows = server.db.call(lambda s: list(s.scalars(select(LedgerRow).order_by(LedgerRow.seq))))
-    acts = [(r.actor.rsplit(":", 1)[-1], r.action, json.loads(r.details).get("event"))
-            for r in rows if r.subject == f"case:{case_id}"]
+    acts = [
+        (r.actor.rsplit(":", 1)[-1], r.action, json.loads(r.details).get("event"))
+        for r in rows
+        if r.subject == f"case:{case_id}"
+    ]
     assert ("officer", "case_change", "opened") in acts
     assert ("officer", "approval", "requested") in acts
-    assert ("reviewer", "approval", "decision") in acts and ("legal", "approval", "decision") in acts
+    assert ("reviewer", "approval", "decision") in acts and (
+        "legal",
+        "approval",
+        "decision",
+    ) in acts
     assert ("officer", "case_change", "archived") in acts
     assert not errors, f"JavaScript errors on the pages: {errors}"
 
@@ -381,10 +404,12 @@ def test_officers_come_from_the_registry_when_it_has_entries(browser, work) -> N
 
     def seed(s: Any) -> None:
         a1 = s.scalar(select(Agency).where(Agency.code == "A1"))
-        s.add_all([
-            Officer(agency_id=a1.id, code="JZ101", name="周强", certificate_no="33110101"),
-            Officer(agency_id=a1.id, code="JZ102", name="吴敏", certificate_no="33110102"),
-        ])
+        s.add_all(
+            [
+                Officer(agency_id=a1.id, code="JZ101", name="周强", certificate_no="33110101"),
+                Officer(agency_id=a1.id, code="JZ102", name="吴敏", certificate_no="33110102"),
+            ]
+        )
 
     server = work["server"]
     server.db.call(seed)

@@ -77,7 +77,9 @@ def test_every_item_reaches_its_status(corpus_site: CorpusSite) -> None:
         if f.kind in ("video", "audio"):
             assert d["links"].get("hls"), cid
             assert d["attempts"] and d["attempts"][-1]["passed"], (cid, d["attempts"])
-            hls_params = next(o["parameters"] for o in d["derivation"] if o["role"] == "hls_playlist")
+            hls_params = next(
+                o["parameters"] for o in d["derivation"] if o["role"] == "hls_playlist"
+            )
             assert hls_params["attempts"] == d["attempts"]  # recorded in the derivation
     pdf = corpus_site.details[corpus_site.pdf]
     assert (pdf["status"], pdf["kind"]) == ("stored", "document")
@@ -91,8 +93,12 @@ VIDEO_CLASSES = [cid for cid, _n, _m, kind, _s, _l in media_corpus.CLASSES if ki
 def test_video_rendition_plays_in_chromium(kpage: Any, corpus_site: CorpusSite, cid: str) -> None:
     item = corpus_site.items[cid]
     kpage.goto(f"{corpus_site.server.url}/#/evidence/{item}")
-    kpage.wait_for_function("() => document.querySelector('#video') && document.querySelector('#video').videoWidth > 0")
-    kpage.evaluate("() => { const v = document.querySelector('#video'); v.muted = true; v.playbackRate = 2; return v.play(); }")
+    kpage.wait_for_function(
+        "() => document.querySelector('#video') && document.querySelector('#video').videoWidth > 0"
+    )
+    kpage.evaluate(
+        "() => { const v = document.querySelector('#video'); v.muted = true; v.playbackRate = 2; return v.play(); }"
+    )
     first = kpage.evaluate(VIDEO_STATE)
     deadline = time.monotonic() + 30
     state = first
@@ -117,7 +123,9 @@ def test_video_with_gps_text_track(kpage: Any, corpus_site: CorpusSite, shots: P
     kpage.wait_for_selector("[data-action='subtitles-toggle']")
     kpage.wait_for_function("() => document.querySelector('#video').videoWidth > 0")
     kpage.evaluate("() => { const v = document.querySelector('#video'); v.currentTime = 2.5; }")
-    kpage.wait_for_function("() => document.querySelector('#gps-now').textContent.includes('42 km/h')")
+    kpage.wait_for_function(
+        "() => document.querySelector('#gps-now').textContent.includes('42 km/h')"
+    )
     cue = kpage.inner_text("#subtitle-cue")
     assert "N30.27439 E120.15533" in cue and "42 km/h" in cue
     gps = kpage.inner_text("#gps-now")
@@ -140,7 +148,9 @@ def test_audio_shows_its_waveform(kpage: Any, corpus_site: CorpusSite, shots: Pa
       const d = c.getContext('2d').getImageData(0, c.height / 2 - 2, c.width, 4).data;
       let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 180 && d[i] < 140) n++;
       return n > c.width / 2; }""")
-    kpage.evaluate("() => { const v = document.querySelector('#video'); v.muted = true; return v.play(); }")
+    kpage.evaluate(
+        "() => { const v = document.querySelector('#video'); v.muted = true; return v.play(); }"
+    )
     kpage.wait_for_function("() => document.querySelector('#video').currentTime > 0.5")
     kpage.evaluate("() => document.querySelector('#video').pause()")
     assert kpage.inner_text("#item-info").count("可播放") == 1
@@ -151,7 +161,9 @@ def test_photo_opens_in_the_image_viewer(kpage: Any, corpus_site: CorpusSite, sh
     item = corpus_site.items["photo"]
     kpage.goto(f"{corpus_site.server.url}/#/evidence/{item}")
     kpage.wait_for_selector("#photo-viewer[data-loaded='1']")
-    size = kpage.evaluate("() => { const i = document.querySelector('#photo'); return [i.naturalWidth, i.naturalHeight]; }")
+    size = kpage.evaluate(
+        "() => { const i = document.querySelector('#photo'); return [i.naturalWidth, i.naturalHeight]; }"
+    )
     assert size == [480, 640]  # upright: EXIF orientation 6 applied to the landscape original
     info = kpage.inner_text("#item-info")
     assert "可查看" in info and "可播放" not in info

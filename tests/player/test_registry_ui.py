@@ -29,6 +29,7 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("registry-site")
     server = LiveServer(live_settings(root / "data", station_offline_seconds=300)).start()
     try:
+
         def users(s: Any) -> None:
             add_agency(s, "A1", "丽水市综合行政执法局")
             add_user(s, "admin", PASSWORD, "admin", None)
@@ -38,33 +39,76 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
         server.db.call(users)
         admin = server.login("admin")
-        for code, name, cert, unit in (("010001", "王明", "33110001", "一中队"),
-                                       ("010002", "李华", "33110002", "二中队"),
-                                       ("010003", "赵强", "33110003", "一中队")):
-            status, body = server.request("POST", "/api/v1/officers", admin, {
-                "code": code, "name": name, "certificate": cert, "unit": unit, "agency": "A1"})
+        for code, name, cert, unit in (
+            ("010001", "王明", "33110001", "一中队"),
+            ("010002", "李华", "33110002", "二中队"),
+            ("010003", "赵强", "33110003", "一中队"),
+        ):
+            status, body = server.request(
+                "POST",
+                "/api/v1/officers",
+                admin,
+                {"code": code, "name": name, "certificate": cert, "unit": unit, "agency": "A1"},
+            )
             assert status == 201, body
         for serial in ("DSJ-A1001", "DSJ-A1002"):
-            status, body = server.request("POST", "/api/v1/devices", admin, {
-                "serial": serial, "agency": "A1", "model": "DSJ-V9"})
+            status, body = server.request(
+                "POST",
+                "/api/v1/devices",
+                admin,
+                {"serial": serial, "agency": "A1", "model": "DSJ-V9"},
+            )
             assert status == 201, body
-        for serial, code, start in (("DSJ-A1001", "010001", DAY), ("DSJ-A1001", "010002", DAY + timedelta(hours=5)),
-                                    ("DSJ-A1002", "010003", DAY)):
-            status, body = server.request("POST", f"/api/v1/devices/{serial}/assignments", admin, {
-                "officer": code, "from": start.isoformat()})
+        for serial, code, start in (
+            ("DSJ-A1001", "010001", DAY),
+            ("DSJ-A1001", "010002", DAY + timedelta(hours=5)),
+            ("DSJ-A1002", "010003", DAY),
+        ):
+            status, body = server.request(
+                "POST",
+                f"/api/v1/devices/{serial}/assignments",
+                admin,
+                {"officer": code, "from": start.isoformat()},
+            )
             assert status == 201, body
         st = server.login("st1")
-        server.request("POST", "/api/v1/stations", admin, {"code": "ST-EAST", "agency": "A1",
-                                                           "location": "东门执勤点", "user": "st1"})
-        server.request("POST", "/api/v1/stations", admin, {"code": "ST-WEST", "agency": "A1",
-                                                           "location": "西区中队"})
-        status, body = server.request("POST", "/api/v1/stations/heartbeat", st, {
-            "station_id": "ST-EAST", "files_waiting": 3, "bytes_waiting": 734_003_200,
-            "disk_free": 120_000_000_000, "last_error": ""})
+        server.request(
+            "POST",
+            "/api/v1/stations",
+            admin,
+            {"code": "ST-EAST", "agency": "A1", "location": "东门执勤点", "user": "st1"},
+        )
+        server.request(
+            "POST",
+            "/api/v1/stations",
+            admin,
+            {"code": "ST-WEST", "agency": "A1", "location": "西区中队"},
+        )
+        status, body = server.request(
+            "POST",
+            "/api/v1/stations/heartbeat",
+            st,
+            {
+                "station_id": "ST-EAST",
+                "files_waiting": 3,
+                "bytes_waiting": 734_003_200,
+                "disk_free": 120_000_000_000,
+                "last_error": "",
+            },
+        )
         assert status == 200, body
-        status, body = server.request("POST", "/api/v1/stations/heartbeat", st, {
-            "station_id": "ST-WEST", "files_waiting": 12, "bytes_waiting": 4_100_000_000,
-            "disk_free": 900_000_000, "last_error": "server unreachable: connection refused"})
+        status, body = server.request(
+            "POST",
+            "/api/v1/stations/heartbeat",
+            st,
+            {
+                "station_id": "ST-WEST",
+                "files_waiting": 12,
+                "bytes_waiting": 4_100_000_000,
+                "disk_free": 900_000_000,
+                "last_error": "server unreachable: connection refused",
+            },
+        )
 
         def stale(s: Any) -> None:
             row = s.scalar(select(Station).where(Station.code == "ST-WEST"))
@@ -72,14 +116,17 @@ def reg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
         server.db.call(stale)
         items = {}
-        for name, device, officer, hours in (("DSJ-A1001_010001_0930.mp4", "DSJ-A1001", "010001", 1.5),
-                                             ("DSJ-A1001_010001_1010.mp4", "DSJ-A1001", "010001", 2.2),
-                                             ("DSJ-A1001_010001_1420.mp4", "DSJ-A1001", "010001", 6.3),
-                                             ("NEW42_010003_1100.mp4", "NEW42", "010003", 3.0)):
+        for name, device, officer, hours in (
+            ("DSJ-A1001_010001_0930.mp4", "DSJ-A1001", "010001", 1.5),
+            ("DSJ-A1001_010001_1010.mp4", "DSJ-A1001", "010001", 2.2),
+            ("DSJ-A1001_010001_1420.mp4", "DSJ-A1001", "010001", 6.3),
+            ("NEW42_010003_1100.mp4", "NEW42", "010003", 3.0),
+        ):
             p = root / name
             p.write_bytes(name.encode() * 50)
-            items[name] = server.add_item(p, DAY + timedelta(hours=hours), device_id=device,
-                                          officer_id=officer)
+            items[name] = server.add_item(
+                p, DAY + timedelta(hours=hours), device_id=device, officer_id=officer
+            )
 
             def attribute(s: Any, item_id: str = items[name]) -> None:
                 item = s.get(EvidenceItem, item_id)
@@ -106,8 +153,12 @@ def rpage(reg: dict[str, Any]) -> Iterator[Any]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
-        context = b.new_context(viewport={"width": 1366, "height": 768}, bypass_csp=True,
-                                locale="zh-CN", timezone_id="Asia/Shanghai")
+        context = b.new_context(
+            viewport={"width": 1366, "height": 768},
+            bypass_csp=True,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
         pg = context.new_page()
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -150,9 +201,14 @@ def test_registry_pages(rpage: Any, reg: dict[str, Any], shots: Path, tmp_path: 
     page.wait_for_selector(".device-row[data-serial=NEW42]")
     assert page.locator("#unknown-devices").count() == 0
     assert "赵强" in page.locator(".device-row[data-serial=NEW42]").inner_text()
-    status, item = reg["server"].request("GET", f"/api/v1/evidence/{reg['items']['NEW42_010003_1100.mp4']}",
-                                         reg["server"].login("reviewer"))
-    assert item["attribution"]["flag"] == "matched" and item["attribution"]["officer_code"] == "010003"
+    status, item = reg["server"].request(
+        "GET",
+        f"/api/v1/evidence/{reg['items']['NEW42_010003_1100.mp4']}",
+        reg["server"].login("reviewer"),
+    )
+    assert (
+        item["attribution"]["flag"] == "matched" and item["attribution"]["officer_code"] == "010003"
+    )
 
     # A device's assignment history: 010002 holds it now, 010001 held it in the morning.
     page.click(".device-row[data-serial=DSJ-A1001] [data-action=device-open]")
@@ -172,8 +228,11 @@ def test_registry_pages(rpage: Any, reg: dict[str, Any], shots: Path, tmp_path: 
 
     # Import with a dry run that lists the bad row, then the import.
     csv_file = tmp_path / "officers.csv"
-    csv_file.write_text("警号,姓名,执法证号,科室/中队\n020001,钱一,33120001,二中队\n020002,,33120002,二中队\n"
-                        "020003,钱三,33120001,二中队\n020004,钱四,,三中队\n", encoding="utf-8-sig")
+    csv_file.write_text(
+        "警号,姓名,执法证号,科室/中队\n020001,钱一,33120001,二中队\n020002,,33120002,二中队\n"
+        "020003,钱三,33120001,二中队\n020004,钱四,,三中队\n",
+        encoding="utf-8-sig",
+    )
     page.goto(url + "/#/registry/import")
     page.wait_for_selector("#import-file")
     page.select_option("select[name=kind]", "officers")
@@ -187,7 +246,9 @@ def test_registry_pages(rpage: Any, reg: dict[str, Any], shots: Path, tmp_path: 
     assert "与第 2 行重复" in page.locator(".bad-row[data-row='4']").inner_text()
     page.screenshot(path=str(shots / "registry-05-import-dry-run.png"))
     page.click("[data-action=import-run]")
-    page.wait_for_function("document.querySelector('#import-summary').textContent.includes('已导入 2')")
+    page.wait_for_function(
+        "document.querySelector('#import-summary').textContent.includes('已导入 2')"
+    )
 
     # An officer's footage by day: the morning items of 010001 (the afternoon was 010002's).
     page.goto(url + "/#/registry/officer/010001")
@@ -216,7 +277,9 @@ def test_registry_roles_in_the_ui(rpage: Any, reg: dict[str, Any]) -> None:
     login_page(page, url, "reviewer")
     page.goto(url + "/#/registry/devices")
     page.wait_for_selector("#device-table .device-row")
-    assert page.locator("#device-form").count() == 0 and page.locator("[data-tab=import]").count() == 0
+    assert (
+        page.locator("#device-form").count() == 0 and page.locator("[data-tab=import]").count() == 0
+    )
     page.evaluate("sessionStorage.clear()")
     login_page(page, url, "officer")
     assert page.locator("#nav a[href='#/registry/officers']").count() == 0

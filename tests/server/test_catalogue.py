@@ -21,8 +21,17 @@ H = "a" * 64
 
 def test_migrations_create_every_table(db) -> None:  # type: ignore[no-untyped-def]
     tables = set(inspect(db.engine).get_table_names())
-    assert {"agencies", "users", "officers", "devices", "evidence_items", "stored_objects",
-            "ledger", "tree_heads", "alembic_version"} <= tables
+    assert {
+        "agencies",
+        "users",
+        "officers",
+        "devices",
+        "evidence_items",
+        "stored_objects",
+        "ledger",
+        "tree_heads",
+        "alembic_version",
+    } <= tables
 
 
 def test_sqlite_pragmas(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -60,14 +69,28 @@ def test_evidence_items_with_devices_and_officers(db) -> None:  # type: ignore[n
 
     def setup(s):  # type: ignore[no-untyped-def]
         agency = add_agency(s, "LS", "LS")
-        officer = Officer(agency_id=agency.id, code="0421", name="王五", certificate_no="ZJ-33-0421")
+        officer = Officer(
+            agency_id=agency.id, code="0421", name="王五", certificate_no="ZJ-33-0421"
+        )
         s.add(officer)
         s.flush()
-        s.add(Device(agency_id=agency.id, serial="DSJ-001", kind="body_camera", officer_id=officer.id))
+        s.add(
+            Device(agency_id=agency.id, serial="DSJ-001", kind="body_camera", officer_id=officer.id)
+        )
         s.add(StoredObject(sha256=H, size=10, role="original"))
         s.flush()
-        s.add(EvidenceItem(sha256=H, size=10, kind="video", original_filename="DSJ-001_0421_20260301090203.mp4",
-                           agency_id=agency.id, device_id="DSJ-001", officer_id="0421", recorded_at=recorded))
+        s.add(
+            EvidenceItem(
+                sha256=H,
+                size=10,
+                kind="video",
+                original_filename="DSJ-001_0421_20260301090203.mp4",
+                agency_id=agency.id,
+                device_id="DSJ-001",
+                officer_id="0421",
+                recorded_at=recorded,
+            )
+        )
 
     db.call(setup)
     item = db.call(lambda s: s.scalar(select(EvidenceItem)))
@@ -76,20 +99,43 @@ def test_evidence_items_with_devices_and_officers(db) -> None:  # type: ignore[n
     # The same bytes cannot become two items of one agency (migration 0103: unique per agency);
     # another agency delivering them gets its own item over the same stored object.
     with pytest.raises(IntegrityError):
-        db.call(lambda s: s.add(EvidenceItem(sha256=H, size=10, original_filename="x",
-                                             agency_id=item.agency_id)) or s.flush())
+        db.call(
+            lambda s: (
+                s.add(
+                    EvidenceItem(sha256=H, size=10, original_filename="x", agency_id=item.agency_id)
+                )
+                or s.flush()
+            )
+        )
     other = db.call(lambda s: add_agency(s, "QT", "QT").id)
-    db.call(lambda s: s.add(EvidenceItem(sha256=H, size=10, original_filename="x",
-                                         agency_id=other)) or s.flush())
-    assert db.call(lambda s: len(list(s.scalars(select(EvidenceItem).where(EvidenceItem.sha256 == H))))) == 2
+    db.call(
+        lambda s: (
+            s.add(EvidenceItem(sha256=H, size=10, original_filename="x", agency_id=other))
+            or s.flush()
+        )
+    )
+    assert (
+        db.call(
+            lambda s: len(list(s.scalars(select(EvidenceItem).where(EvidenceItem.sha256 == H))))
+        )
+        == 2
+    )
     # An item must point at a stored object (foreign keys on, on SQLite too).
     with pytest.raises(IntegrityError):
-        db.call(lambda s: s.add(EvidenceItem(sha256="b" * 64, size=1, original_filename="y")) or s.flush())
+        db.call(
+            lambda s: (
+                s.add(EvidenceItem(sha256="b" * 64, size=1, original_filename="y")) or s.flush()
+            )
+        )
 
 
 def test_naive_datetimes_are_refused(db) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(Exception, match="naive"):
-        db.call(lambda s: s.add(Agency(code="X", name="x", created_at=datetime(2026, 1, 1))) or s.flush())
+        db.call(
+            lambda s: (
+                s.add(Agency(code="X", name="x", created_at=datetime(2026, 1, 1))) or s.flush()
+            )
+        )
 
 
 def test_login_limits_per_pair_address_and_user(db) -> None:  # type: ignore[no-untyped-def]
@@ -118,8 +164,13 @@ def test_login_limits_per_pair_address_and_user(db) -> None:  # type: ignore[no-
 
 def test_ledger_appends_form_one_chain(db) -> None:  # type: ignore[no-untyped-def]
     for i in range(5):
-        db.call(append, actor="system", action=INGEST if i % 2 == 0 else VIEW,
-                subject=f"evidence:{i}", details={"i": i, "名": "证据"})
+        db.call(
+            append,
+            actor="system",
+            action=INGEST if i % 2 == 0 else VIEW,
+            subject=f"evidence:{i}",
+            details={"i": i, "名": "证据"},
+        )
     entries = [row_entry(r) for r in db.call(lambda s: list(iter_rows(s, batch=2)))]
     assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
     assert check_chain(entries) == []

@@ -18,10 +18,19 @@ from helpers import PASSWORD, free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    return subprocess.run([sys.executable, "-m", "server.cli", *args], input=stdin, text=True,
-                          capture_output=True, cwd=ROOT, env={**base, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        input=stdin,
+        text=True,
+        capture_output=True,
+        cwd=ROOT,
+        env={**base, **(env or {})},
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["migrate"], ["user", "add"], ["agency", "add"]])
@@ -33,22 +42,70 @@ def test_help_works_for_each_command(args: list[str]) -> None:
 def test_user_add_and_errors(tmp_path: Path) -> None:
     data = str(tmp_path / "d")
     assert run("migrate", "--data", data).returncode == 0
-    r = run("user", "add", "wang", "--role", "officer", "--agency", "LS", "--password-stdin", "--data", data,
-            stdin=PASSWORD + "\n")
+    r = run(
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "officer",
+        "--agency",
+        "LS",
+        "--password-stdin",
+        "--data",
+        data,
+        stdin=PASSWORD + "\n",
+    )
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "custodian agency add LS" in r.stderr
-    assert run("agency", "add", "LS", "--name", "丽水市综合行政执法局", "--data", data).returncode == 0
-    r = run("user", "add", "wang", "--role", "officer", "--agency", "LS", "--password-stdin", "--data", data,
-            stdin=PASSWORD + "\n")
+    assert (
+        run("agency", "add", "LS", "--name", "丽水市综合行政执法局", "--data", data).returncode == 0
+    )
+    r = run(
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "officer",
+        "--agency",
+        "LS",
+        "--password-stdin",
+        "--data",
+        data,
+        stdin=PASSWORD + "\n",
+    )
     assert r.returncode == 0, r.stderr
     assert "wang" in r.stdout
-    r = run("user", "add", "wang", "--role", "officer", "--agency", "LS", "--password-stdin", "--data", data,
-            stdin=PASSWORD + "\n")
+    r = run(
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "officer",
+        "--agency",
+        "LS",
+        "--password-stdin",
+        "--data",
+        data,
+        stdin=PASSWORD + "\n",
+    )
     assert r.returncode == 2 and "already exists" in r.stderr
-    r = run("user", "add", "li", "--role", "officer", "--agency", "LS", "--password-stdin", "--data", data,
-            stdin="short\n")
+    r = run(
+        "user",
+        "add",
+        "li",
+        "--role",
+        "officer",
+        "--agency",
+        "LS",
+        "--password-stdin",
+        "--data",
+        data,
+        stdin="short\n",
+    )
     assert r.returncode == 2 and "at least" in r.stderr
-    r = run("user", "add", "li", "--role", "emperor", "--password-stdin", "--data", data, stdin="x\n")
+    r = run(
+        "user", "add", "li", "--role", "emperor", "--password-stdin", "--data", data, stdin="x\n"
+    )
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
@@ -75,9 +132,12 @@ def _wait_for(url: str, proc: subprocess.Popen[str], seconds: float = 30) -> Non
 
 
 def _login(base: str, password: str) -> int:
-    req = urllib.request.Request(f"{base}/api/v1/auth/login", method="POST",
-                                 data=json.dumps({"username": "admin", "password": password}).encode(),
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{base}/api/v1/auth/login",
+        method="POST",
+        data=json.dumps({"username": "admin", "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status
@@ -89,9 +149,23 @@ def test_serve_prints_first_admin_password_once_and_login_works(tmp_path: Path) 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(tmp_path / "d"),
-                             "--port", str(port)], cwd=ROOT, env={**env, "COLUMNS": "300"}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--data",
+            str(tmp_path / "d"),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "300"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(f"{base}/healthz", proc)
         time.sleep(0.3)
@@ -103,9 +177,23 @@ def test_serve_prints_first_admin_password_once_and_login_works(tmp_path: Path) 
     assert m, out
     password = m.group(1)
     # Second start: no new password is printed, the first one still logs in.
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(tmp_path / "d"),
-                             "--port", str(port)], cwd=ROOT, env={**env, "COLUMNS": "300"}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--data",
+            str(tmp_path / "d"),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "300"},
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(f"{base}/healthz", proc)
         assert _login(base, password) == 200
@@ -121,10 +209,23 @@ def test_admin_password_from_environment(tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--data", str(tmp_path / "d"),
-                             "--port", str(port)], cwd=ROOT, text=True,
-                            env={**env, "CUSTODIAN_ADMIN_PASSWORD": "from the environment"},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.cli",
+            "serve",
+            "--data",
+            str(tmp_path / "d"),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        text=True,
+        env={**env, "CUSTODIAN_ADMIN_PASSWORD": "from the environment"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         _wait_for(f"{base}/healthz", proc)
         assert _login(base, "from the environment") == 200

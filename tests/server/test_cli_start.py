@@ -16,8 +16,20 @@ from server.catalogue.migrate import alembic_config, current_revisions, script_h
 
 ROOT = Path(__file__).resolve().parents[2]
 # Never needed by a short command: the web server, Alembic, media, S3, reports.
-HEAVY = ("aiohttp", "alembic", "av", "numpy", "boto3", "botocore", "reportlab", "openpyxl", "PIL",
-         "rich.progress", "prometheus_client", "server.http.app")
+HEAVY = (
+    "aiohttp",
+    "alembic",
+    "av",
+    "numpy",
+    "boto3",
+    "botocore",
+    "reportlab",
+    "openpyxl",
+    "PIL",
+    "rich.progress",
+    "prometheus_client",
+    "server.http.app",
+)
 
 
 def test_script_heads_are_alembics_heads() -> None:
@@ -35,8 +47,14 @@ def _loaded_after(code: str, data: str | None = None) -> list[str]:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
     env["CUSTODIAN_JWT_SECRET"] = "s" * 48
-    r = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                       env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -49,9 +67,11 @@ def test_upgrade_skips_alembic_only_when_current(database_url: str) -> None:
         upgrade(engine)
         assert current_revisions(engine) == script_heads()
         # Up to date: upgrade() returns without importing Alembic at all.
-        code = (f"from sqlalchemy import create_engine\n"
-                f"from server.catalogue.migrate import upgrade\n"
-                f"upgrade(create_engine({database_url!r}))")
+        code = (
+            f"from sqlalchemy import create_engine\n"
+            f"from server.catalogue.migrate import upgrade\n"
+            f"upgrade(create_engine({database_url!r}))"
+        )
         assert _loaded_after(code) == []
         # One revision behind: Alembic runs and brings it to the head.
         from alembic import command

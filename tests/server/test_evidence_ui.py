@@ -32,10 +32,19 @@ def _meta(**kv: str) -> str:
 
 async def upload(client, token: str, data: bytes, filename: str, **meta: str) -> str:  # type: ignore[no-untyped-def]
     """One whole upload (tus creation-with-upload); returns the evidence id."""
-    r = await client.post("/api/v1/uploads/", data=data, headers={
-        **TUS, **bearer(token), "Upload-Length": str(len(data)),
-        "Content-Type": "application/offset+octet-stream",
-        "Upload-Metadata": _meta(filename=filename, sha256=hashlib.sha256(data).hexdigest(), **meta)})
+    r = await client.post(
+        "/api/v1/uploads/",
+        data=data,
+        headers={
+            **TUS,
+            **bearer(token),
+            "Upload-Length": str(len(data)),
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Metadata": _meta(
+                filename=filename, sha256=hashlib.sha256(data).hexdigest(), **meta
+            ),
+        },
+    )
     assert r.status == 201, await r.text()
     return r.headers["Custodian-Evidence-Id"]
 
@@ -49,7 +58,9 @@ async def get(client, token: str, url: str, status: int = 200, lang: str | None 
     return await r.json()
 
 
-async def post(client, token: str, url: str, body: Any, status: int | tuple[int, ...] = (200, 201)) -> Any:  # type: ignore[no-untyped-def]
+async def post(
+    client, token: str, url: str, body: Any, status: int | tuple[int, ...] = (200, 201)
+) -> Any:  # type: ignore[no-untyped-def]
     r = await client.post(url, json=body, headers=bearer(token))
     allowed = status if isinstance(status, tuple) else (status,)
     assert r.status in allowed, (url, r.status, await r.text())
@@ -57,20 +68,42 @@ async def post(client, token: str, url: str, body: Any, status: int | tuple[int,
 
 
 async def new_case(client, token: str, number: str) -> str:  # type: ignore[no-untyped-def]
-    body = await post(client, token, "/api/v1/cases", {
-        "number": number, "title": "custody", "enforcement_type": "penalty", "procedure": "general"})
+    body = await post(
+        client,
+        token,
+        "/api/v1/cases",
+        {
+            "number": number,
+            "title": "custody",
+            "enforcement_type": "penalty",
+            "procedure": "general",
+        },
+    )
     return str(body["id"])
 
 
 # -- custody history ----------------------------------------------------------------------------
 async def test_item_custody_in_order_for_readers_of_the_agency(client, users) -> None:  # type: ignore[no-untyped-def]
-    item = await upload(client, users["officer"], b"custody bytes " * 50, "DSJ001_P7_20240305143000.mp4")
+    item = await upload(
+        client, users["officer"], b"custody bytes " * 50, "DSJ001_P7_20240305143000.mp4"
+    )
     case = await new_case(client, users["reviewer"], "CUST-1")
-    await post(client, users["reviewer"], f"/api/v1/cases/{case}/links",
-               {"evidence_id": item, "stage": "investigation"})
-    await post(client, users["reviewer"], f"/api/v1/evidence/{item}/bookmarks", {"time_s": 0.5, "note": "门口"})
+    await post(
+        client,
+        users["reviewer"],
+        f"/api/v1/cases/{case}/links",
+        {"evidence_id": item, "stage": "investigation"},
+    )
+    await post(
+        client,
+        users["reviewer"],
+        f"/api/v1/evidence/{item}/bookmarks",
+        {"time_s": 0.5, "note": "门口"},
+    )
     # A playback view is ledgered by the server (the playlist is fetched once per session).
-    r = await client.get(f"/api/v1/evidence/{item}/hls/index.m3u8", headers=bearer(users["reviewer"]))
+    r = await client.get(
+        f"/api/v1/evidence/{item}/hls/index.m3u8", headers=bearer(users["reviewer"])
+    )
     assert r.status in (200, 404)
 
     zh = await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody")
@@ -79,8 +112,16 @@ async def test_item_custody_in_order_for_readers_of_the_agency(client, users) ->
     seqs = [e["seq"] for e in zh["items"]]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     # Every entry about the item is there, and nothing else.
-    rows = app_db(client).call(lambda s: [r.seq for r in s.scalars(
-        select(LedgerRow).where(LedgerRow.subject == f"evidence:{item}").order_by(LedgerRow.seq))])
+    rows = app_db(client).call(
+        lambda s: [
+            r.seq
+            for r in s.scalars(
+                select(LedgerRow)
+                .where(LedgerRow.subject == f"evidence:{item}")
+                .order_by(LedgerRow.seq)
+            )
+        ]
+    )
     assert seqs == rows
     first = zh["items"][0]
     assert first["actor_username"] == "officer" and first["type_label"] == "接收入库"
@@ -100,7 +141,9 @@ async def test_item_custody_in_order_for_readers_of_the_agency(client, users) ->
     for role in ("officer2", "reviewer2"):
         r = await client.get(f"/api/v1/evidence/{item}/custody", headers=bearer(users[role]))
         assert r.status in (403, 404), role
-        r = await client.get(f"/api/v1/evidence/{item}/custody/{seqs[0]}/proof", headers=bearer(users[role]))
+        r = await client.get(
+            f"/api/v1/evidence/{item}/custody/{seqs[0]}/proof", headers=bearer(users[role])
+        )
         assert r.status in (403, 404), role
     r = await client.get(f"/api/v1/evidence/{item}/custody", headers=bearer(users["station"]))
     assert r.status == 403
@@ -109,7 +152,9 @@ async def test_item_custody_in_order_for_readers_of_the_agency(client, users) ->
     # Pages: after= and limit= walk the same entries.
     page1 = await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody?limit=1")
     assert [e["seq"] for e in page1["items"]] == seqs[:1] and page1["next"] == str(seqs[0])
-    page2 = await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody?after={page1['next']}")
+    page2 = await get(
+        client, users["reviewer"], f"/api/v1/evidence/{item}/custody?after={page1['next']}"
+    )
     assert [e["seq"] for e in page2["items"]] == seqs[1:]
     await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody?after=x", status=400)
 
@@ -122,11 +167,19 @@ async def test_custody_proofs_verify_and_refuse_other_entries(client, users) -> 
         p = await get(client, users["reviewer"], e["proof"])
         leaf = merkle.leaf_hash(p["entry_canonical"].encode())
         assert leaf.hex() == p["leaf_hash"] and p["seq"] == e["seq"]
-        assert merkle.verify_inclusion(leaf, p["leaf_index"], p["tree_size"],
-                                       [bytes.fromhex(x) for x in p["proof"]],
-                                       bytes.fromhex(p["tree_head"]["root"]))
-    other_seq = (await get(client, users["reviewer"], f"/api/v1/evidence/{other}/custody"))["items"][0]["seq"]
-    await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody/{other_seq}/proof", status=404)
+        assert merkle.verify_inclusion(
+            leaf,
+            p["leaf_index"],
+            p["tree_size"],
+            [bytes.fromhex(x) for x in p["proof"]],
+            bytes.fromhex(p["tree_head"]["root"]),
+        )
+    other_seq = (await get(client, users["reviewer"], f"/api/v1/evidence/{other}/custody"))[
+        "items"
+    ][0]["seq"]
+    await get(
+        client, users["reviewer"], f"/api/v1/evidence/{item}/custody/{other_seq}/proof", status=404
+    )
     # The reviewer still cannot read the whole ledger.
     await get(client, users["reviewer"], f"/api/v1/ledger/{other_seq}/proof", status=403)
 
@@ -135,25 +188,50 @@ async def test_case_custody_has_its_entries_and_its_links(client, users) -> None
     item = await upload(client, users["officer"], b"case custody " * 30, "c.mp4")
     case = await new_case(client, users["reviewer"], "CUST-2")
     other_case = await new_case(client, users["reviewer"], "CUST-3")
-    link = await post(client, users["reviewer"], f"/api/v1/cases/{case}/links",
-                      {"evidence_id": item, "stage": "investigation"})
-    await post(client, users["reviewer"], f"/api/v1/cases/{other_case}/links",
-               {"evidence_id": item, "stage": "initiation"})
-    r = await client.delete(f"/api/v1/cases/{case}/links/{link['id']}", headers=bearer(users["reviewer"]),
-                            json={"reason": "wrong case"})
+    link = await post(
+        client,
+        users["reviewer"],
+        f"/api/v1/cases/{case}/links",
+        {"evidence_id": item, "stage": "investigation"},
+    )
+    await post(
+        client,
+        users["reviewer"],
+        f"/api/v1/cases/{other_case}/links",
+        {"evidence_id": item, "stage": "initiation"},
+    )
+    r = await client.delete(
+        f"/api/v1/cases/{case}/links/{link['id']}",
+        headers=bearer(users["reviewer"]),
+        json={"reason": "wrong case"},
+    )
     assert r.status in (200, 204), await r.text()
-    await post(client, users["reviewer"], f"/api/v1/cases/{other_case}/records", {
-        "doc_type": "acceptance_notice", "title": "受理", "time": "2026-03-02T01:00:00Z"})
+    await post(
+        client,
+        users["reviewer"],
+        f"/api/v1/cases/{other_case}/records",
+        {"doc_type": "acceptance_notice", "title": "受理", "time": "2026-03-02T01:00:00Z"},
+    )
     body = await get(client, users["legal"], f"/api/v1/cases/{case}/custody")
     types = [e["type"] for e in body["items"]]
     assert types[0] == "case_change" and types[1:] == ["link", "unlink"], types
     # A record is named by the rule pack's label of its document type, in the caller's language.
-    rec = [e for e in (await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody"))["items"]
-           if e["type"] == "record"]
+    rec = [
+        e
+        for e in (await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody"))["items"]
+        if e["type"] == "record"
+    ]
     assert rec and rec[0]["summary"].startswith("受理通知书"), rec
-    rec_en = [e for e in (await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody", lang="en"))["items"]
-              if e["type"] == "record"]
-    assert rec_en[0]["summary"].startswith("Acceptance notice") and rec_en[0]["type_label"] == "Record"
+    rec_en = [
+        e
+        for e in (
+            await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody", lang="en")
+        )["items"]
+        if e["type"] == "record"
+    ]
+    assert (
+        rec_en[0]["summary"].startswith("Acceptance notice") and rec_en[0]["type_label"] == "Record"
+    )
     assert all(e["details"].get("case", case) == case for e in body["items"])
     other = await get(client, users["legal"], f"/api/v1/cases/{other_case}/custody")
     assert [e["type"] for e in other["items"]] == ["case_change", "link", "record"]
@@ -164,8 +242,12 @@ async def test_case_custody_has_its_entries_and_its_links(client, users) -> None
     assert r.status in (403, 404)
     p = await get(client, users["officer"], body["items"][1]["proof"])
     assert p["seq"] == body["items"][1]["seq"]
-    await get(client, users["officer"], f"/api/v1/cases/{other_case}/custody/{body['items'][0]['seq']}/proof",
-              status=404)
+    await get(
+        client,
+        users["officer"],
+        f"/api/v1/cases/{other_case}/custody/{body['items'][0]['seq']}/proof",
+        status=404,
+    )
 
 
 # -- evidence list --------------------------------------------------------------------------------
@@ -183,10 +265,24 @@ async def test_evidence_filters_on_the_server(client, users) -> None:  # type: i
     a = await upload(client, users["officer"], b"a" * 500, "DSJ001_P1_20240305143000.mp4")
     b = await upload(client, users["officer"], b"b" * 500, "CCTV07_20240306090000.mp4")
     c = await upload(client, users["officer"], b"c" * 500, "scan.pdf")
-    await _stamp(client, a, device_id="DSJ001", officer_id="P1", station_id="ST1", status="ready",
-                 recorded_at=datetime(2024, 3, 5, 6, 30, tzinfo=UTC))
-    await _stamp(client, b, device_id="CCTV07", officer_id=None, station_id="ST2", status="damaged",
-                 recorded_at=datetime(2024, 3, 6, 1, 0, tzinfo=UTC))
+    await _stamp(
+        client,
+        a,
+        device_id="DSJ001",
+        officer_id="P1",
+        station_id="ST1",
+        status="ready",
+        recorded_at=datetime(2024, 3, 5, 6, 30, tzinfo=UTC),
+    )
+    await _stamp(
+        client,
+        b,
+        device_id="CCTV07",
+        officer_id=None,
+        station_id="ST2",
+        status="damaged",
+        recorded_at=datetime(2024, 3, 6, 1, 0, tzinfo=UTC),
+    )
     await _stamp(client, c, kind="document", status="stored", recorded_at=None)
 
     async def ids(query: str) -> set[str]:
@@ -202,19 +298,40 @@ async def test_evidence_filters_on_the_server(client, users) -> None:  # type: i
     assert await ids("status=damaged") == {b}
     assert await ids("status=ready,stored") == {a, c}
     assert await ids("recorded_from=2024-03-05T06:30:00Z") == {a, b}
-    assert await ids("recorded_from=2024-03-05T07:00:00%2B08:00&recorded_to=2024-03-05T23:59:59Z") == {a}
+    assert await ids(
+        "recorded_from=2024-03-05T07:00:00%2B08:00&recorded_to=2024-03-05T23:59:59Z"
+    ) == {a}
     assert await ids("recorded_from=2024-03-06&recorded_to=2024-03-06") == {b}
     assert await ids("filename=cctv") == {b} or await ids("filename=CCTV") == {b}
     assert await ids("officer_id=P1&status=damaged") == set()
     assert await ids(f"ids={a},{c}") == {a, c}
     # Another agency sees none of them, whatever the filter.
-    assert {i["id"] for i in (await get(client, users["officer2"], "/api/v1/evidence?device_id=DSJ001"))["items"]} == set()
-    for bad in ("kind=movie", "status=lost", "recorded_from=yesterday", "recorded_to=2024-03-05T10:00:00",
-                "unlinked=maybe", "limit=x", "officer_id=" + "x" * 101):
-        r = await client.get(f"/api/v1/evidence?{bad}", headers={**bearer(tok), "Accept-Language": "zh-CN"})
+    assert {
+        i["id"]
+        for i in (await get(client, users["officer2"], "/api/v1/evidence?device_id=DSJ001"))[
+            "items"
+        ]
+    } == set()
+    for bad in (
+        "kind=movie",
+        "status=lost",
+        "recorded_from=yesterday",
+        "recorded_to=2024-03-05T10:00:00",
+        "unlinked=maybe",
+        "limit=x",
+        "officer_id=" + "x" * 101,
+    ):
+        r = await client.get(
+            f"/api/v1/evidence?{bad}", headers={**bearer(tok), "Accept-Language": "zh-CN"}
+        )
         body = await r.json()
-        assert r.status == 400 and body["code"] == "bad_query" and body["params"]["field"], (bad, body)
-        assert CJK.search(body["message"]) and not ENGLISH_WORD.search(body["message"].split("“")[0]), body
+        assert r.status == 400 and body["code"] == "bad_query" and body["params"]["field"], (
+            bad,
+            body,
+        )
+        assert CJK.search(body["message"]) and not ENGLISH_WORD.search(
+            body["message"].split("“")[0]
+        ), body
 
 
 async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type: ignore[no-untyped-def]
@@ -223,7 +340,12 @@ async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type:
     taken = await upload(client, users["officer"], b"taken" * 100, "taken.mp4")
     case_a = await new_case(client, tok, "UL-A")
     await new_case(client, tok, "UL-B")
-    link = await post(client, tok, f"/api/v1/cases/{case_a}/links", {"evidence_id": taken, "stage": "investigation"})
+    link = await post(
+        client,
+        tok,
+        f"/api/v1/cases/{case_a}/links",
+        {"evidence_id": taken, "stage": "investigation"},
+    )
 
     async def unlinked() -> set[str]:
         return {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=1"))["items"]}
@@ -232,12 +354,16 @@ async def test_unlinked_means_linked_to_no_case(client, users) -> None:  # type:
     assert await unlinked() == {free}
     rows = {i["id"]: i for i in (await get(client, tok, "/api/v1/evidence"))["items"]}
     assert [c["number"] for c in rows[taken]["cases"]] == ["UL-A"] and rows[free]["cases"] == []
-    r = await client.delete(f"/api/v1/cases/{case_a}/links/{link['id']}", headers=bearer(tok),
-                            json={"reason": "wrong"})
+    r = await client.delete(
+        f"/api/v1/cases/{case_a}/links/{link['id']}", headers=bearer(tok), json={"reason": "wrong"}
+    )
     assert r.status in (200, 204)
     assert await unlinked() == {free, taken}
     assert (await get(client, tok, f"/api/v1/evidence?ids={taken}"))["items"][0]["cases"] == []
-    assert {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=0"))["items"]} == {free, taken}
+    assert {i["id"] for i in (await get(client, tok, "/api/v1/evidence?unlinked=0"))["items"]} == {
+        free,
+        taken,
+    }
 
 
 async def test_list_carries_processing_progress_of_pending_items(client, users) -> None:  # type: ignore[no-untyped-def]
@@ -245,7 +371,10 @@ async def test_list_carries_processing_progress_of_pending_items(client, users) 
     body = await get(client, users["reviewer"], f"/api/v1/evidence?ids={item}")
     it = body["items"][0]
     if it["status"] in ("received", "processing"):
-        assert it["job"]["state"] in ("queued", "running", "done", "failed") and 0 <= it["job"]["progress"] <= 1
+        assert (
+            it["job"]["state"] in ("queued", "running", "done", "failed")
+            and 0 <= it["job"]["progress"] <= 1
+        )
     await _stamp(client, item, status="ready")
     it = (await get(client, users["reviewer"], f"/api/v1/evidence?ids={item}"))["items"][0]
     assert "job" not in it
@@ -253,15 +382,25 @@ async def test_list_carries_processing_progress_of_pending_items(client, users) 
 
 # -- messages per language -----------------------------------------------------------------------
 def test_negotiate_and_render() -> None:
-    assert negotiate(None) == "zh-CN" and negotiate("en") == "en" and negotiate("en-US,en;q=0.9") == "en"
+    assert (
+        negotiate(None) == "zh-CN"
+        and negotiate("en") == "en"
+        and negotiate("en-US,en;q=0.9") == "en"
+    )
     assert negotiate("zh-CN,zh;q=0.9,en;q=0.8") == "zh-CN" and negotiate("fr") == "zh-CN"
     assert negotiate("fr;q=1, en;q=0.5, zh;q=0.2") == "en"
     assert render("not_found", {"what": "evidence", "ref": "x1"}, "zh-CN") == "未找到音像记录“x1”"
     assert render("not_found", {"what": "evidence", "ref": "x1"}, "en") == "No evidence item “x1”"
-    assert render("forbidden", {"role": "officer", "action": "ledger.read"}, "zh-CN") == "执法人员无权查看留痕记录"
+    assert (
+        render("forbidden", {"role": "officer", "action": "ledger.read"}, "zh-CN")
+        == "执法人员无权查看留痕记录"
+    )
     # A missing parameter or an unknown code never gives English in Chinese.
     assert render("not_found", {}, "zh-CN", status=404) == "未找到所请求的内容"
-    assert render("some_new_code", {}, "zh-CN", status=409, fallback="english text") == "操作与当前状态冲突"
+    assert (
+        render("some_new_code", {}, "zh-CN", status=409, fallback="english text")
+        == "操作与当前状态冲突"
+    )
     assert render("some_new_code", {}, "en", status=409, fallback="english text") == "english text"
     for code, texts in MESSAGES.items():
         assert set(texts) == {"zh-CN", "en"}, code
@@ -287,8 +426,16 @@ async def test_error_messages_follow_accept_language(client, users, lang) -> Non
     ]
     number = "LANG-1"
     await new_case(client, users["reviewer"], number)
-    calls.append(("POST", "/api/v1/cases", users["reviewer"], {
-        "number": number, "title": "t", "enforcement_type": "penalty", "procedure": "general"}, 409, None))
+    calls.append(
+        (
+            "POST",
+            "/api/v1/cases",
+            users["reviewer"],
+            {"number": number, "title": "t", "enforcement_type": "penalty", "procedure": "general"},
+            409,
+            None,
+        )
+    )
     for method, url, tok, body, status, code in calls:
         headers = {**h, **(bearer(tok) if tok else {})}
         r = await client.request(method, url, json=body, headers=headers)
@@ -305,9 +452,16 @@ async def test_error_messages_follow_accept_language(client, users, lang) -> Non
         else:
             assert not CJK.search(data["message"]), data
     # tus errors carry the message too.
-    r = await client.post("/api/v1/uploads/", headers={**TUS, **h, **bearer(users["auditor"]),
-                                                       "Upload-Length": "4",
-                                                       "Upload-Metadata": _meta(filename="a.bin")})
+    r = await client.post(
+        "/api/v1/uploads/",
+        headers={
+            **TUS,
+            **h,
+            **bearer(users["auditor"]),
+            "Upload-Length": "4",
+            "Upload-Metadata": _meta(filename="a.bin"),
+        },
+    )
     data = await r.json()
     assert r.status == 403 and data["code"] == "forbidden"
     assert bool(CJK.search(data["message"])) == (lang == "zh-CN")
@@ -316,10 +470,18 @@ async def test_error_messages_follow_accept_language(client, users, lang) -> Non
 # -- reviewer upload and file names -----------------------------------------------------------------
 async def test_reviewer_uploads_a_phone_video_and_it_is_ledgered(client, users) -> None:  # type: ignore[no-untyped-def]
     data = b"phone video " * 80
-    item = await upload(client, users["reviewer"], data, "VID_20240305_143000.mp4",
-                        recorded_at="2024-03-05T06:30:00Z")
+    item = await upload(
+        client,
+        users["reviewer"],
+        data,
+        "VID_20240305_143000.mp4",
+        recorded_at="2024-03-05T06:30:00Z",
+    )
     it = await get(client, users["reviewer"], f"/api/v1/evidence/{item}")
-    assert it["sha256"] == hashlib.sha256(data).hexdigest() and it["recorded_at"] == "2024-03-05T06:30:00Z"
+    assert (
+        it["sha256"] == hashlib.sha256(data).hexdigest()
+        and it["recorded_at"] == "2024-03-05T06:30:00Z"
+    )
     hist = await get(client, users["reviewer"], f"/api/v1/evidence/{item}/custody")
     first = hist["items"][0]
     assert first["type"] == "ingest" and first["actor_username"] == "reviewer"
@@ -327,8 +489,15 @@ async def test_reviewer_uploads_a_phone_video_and_it_is_ledgered(client, users) 
     # Legal staff may upload too; supervisors and auditors may not.
     await upload(client, users["legal"], b"legal upload " * 10, "legal.mp4")
     for role in ("supervisor", "auditor"):
-        r = await client.post("/api/v1/uploads/", headers={**TUS, **bearer(users[role]), "Upload-Length": "4",
-                                                           "Upload-Metadata": _meta(filename="x.mp4")})
+        r = await client.post(
+            "/api/v1/uploads/",
+            headers={
+                **TUS,
+                **bearer(users[role]),
+                "Upload-Length": "4",
+                "Upload-Metadata": _meta(filename="x.mp4"),
+            },
+        )
         assert r.status == 403, role
 
 
@@ -351,7 +520,12 @@ async def test_name_parsing_agrees_with_the_station_agent(client, users) -> None
         body = await post(client, users["reviewer"], "/api/v1/naming/parse", {"name": name})
         got = {k: v for k, v in body.items() if k != "name"}
         assert got == from_name(name, naming), name
-    body = await post(client, users["officer"], "/api/v1/naming/parse", {"name": "DSJ001_P12345_20240305143000.mp4"})
+    body = await post(
+        client,
+        users["officer"],
+        "/api/v1/naming/parse",
+        {"name": "DSJ001_P12345_20240305143000.mp4"},
+    )
     assert body["recorded_at"] == "2024-03-05T06:30:00Z" and body["device_id"] == "DSJ001"
     await post(client, users["reviewer"], "/api/v1/naming/parse", {"name": ""}, status=400)
     await post(client, users["reviewer"], "/api/v1/naming/parse", {"name": "x" * 1001}, status=400)
@@ -373,33 +547,88 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
         add_agency(s, "A2", "Agency two")
         rev = add_user(s, "rev", PASSWORD, "reviewer", "A1", display_name="审核员")
         items = []
-        for n, item_id in enumerate(("item_1", "item%1", "itemA1")):  # "_" and "%" are LIKE wildcards
+        for n, item_id in enumerate(
+            ("item_1", "item%1", "itemA1")
+        ):  # "_" and "%" are LIKE wildcards
             key = hashlib.sha256(item_id.encode()).hexdigest()
             s.add(StoredObject(sha256=key, size=1, role="original"))
             s.flush()
-            s.add(EvidenceItem(id=item_id, sha256=key, size=1, kind="video", original_filename=f"{n}.mp4",
-                               agency_id=a1.id))
+            s.add(
+                EvidenceItem(
+                    id=item_id,
+                    sha256=key,
+                    size=1,
+                    kind="video",
+                    original_filename=f"{n}.mp4",
+                    agency_id=a1.id,
+                )
+            )
             s.flush()
-            append(s, actor=f"user:{rev.id}:rev", action="ingest", subject=f"evidence:{item_id}",
-                   details={"sha256": key, "filename": f"{n}.mp4", "size": 1})
+            append(
+                s,
+                actor=f"user:{rev.id}:rev",
+                action="ingest",
+                subject=f"evidence:{item_id}",
+                details={"sha256": key, "filename": f"{n}.mp4", "size": 1},
+            )
             items.append(item_id)
-        case = Case(id="case_1", agency_id=a1.id, number="N-1", title="t", enforcement_type="penalty",
-                    procedure="general")
-        other = Case(id="caseA1", agency_id=a1.id, number="N-2", title="t", enforcement_type="penalty",
-                     procedure="general")
+        case = Case(
+            id="case_1",
+            agency_id=a1.id,
+            number="N-1",
+            title="t",
+            enforcement_type="penalty",
+            procedure="general",
+        )
+        other = Case(
+            id="caseA1",
+            agency_id=a1.id,
+            number="N-2",
+            title="t",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add_all([case, other])
         s.flush()
-        append(s, actor="system", action="case_change", subject="case:case_1", details={"event": "opened"})
+        append(
+            s,
+            actor="system",
+            action="case_change",
+            subject="case:case_1",
+            details={"event": "opened"},
+        )
         for item_id in ("item_1", "itemA1"):
             s.add(CaseLink(case_id="case_1", item_id=item_id, stage="investigation"))
-            append(s, actor=f"user:{rev.id}:rev", action="link", subject=f"evidence:{item_id}",
-                   details={"case": "case_1", "number": "N-1", "stage": "investigation"})
-        append(s, actor="system", action="link", subject="evidence:item%1",
-               details={"case": "caseA1", "number": "N-2", "stage": "initiation"})
-        append(s, actor=f"user:{rev.id}:rev", action="export", subject="case:case_1",
-               details={"case_id": "case_1", "recipient": "法院", "purpose": "诉讼",
-                        "items": [{"item_id": "item_1", "sha256": "0" * 64}], "clips": []})
-        append(s, actor="system", action="fixity_scrub", subject="evidence:item_1", details={"x": 1})
+            append(
+                s,
+                actor=f"user:{rev.id}:rev",
+                action="link",
+                subject=f"evidence:{item_id}",
+                details={"case": "case_1", "number": "N-1", "stage": "investigation"},
+            )
+        append(
+            s,
+            actor="system",
+            action="link",
+            subject="evidence:item%1",
+            details={"case": "caseA1", "number": "N-2", "stage": "initiation"},
+        )
+        append(
+            s,
+            actor=f"user:{rev.id}:rev",
+            action="export",
+            subject="case:case_1",
+            details={
+                "case_id": "case_1",
+                "recipient": "法院",
+                "purpose": "诉讼",
+                "items": [{"item_id": "item_1", "sha256": "0" * 64}],
+                "clips": [],
+            },
+        )
+        append(
+            s, actor="system", action="fixity_scrub", subject="evidence:item_1", details={"x": 1}
+        )
         return rev.id
 
     rev_id = db.call(setup)
@@ -414,7 +643,12 @@ def test_custody_queries_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-
     assert one["items"][2]["summary"] == "1 个文件，接收单位：法院 · 用途：诉讼"
     assert one["items"][3]["type_label"] == "定期校验" and one["items"][3]["actor_name"] == "系统"
     en = db.call(lambda s: item_custody(s, "item_1", who, lang="en"))
-    assert [e["type_label"] for e in en["items"]] == ["Ingest", "Link to case", "Export", "Fixity check"]
+    assert [e["type_label"] for e in en["items"]] == [
+        "Ingest",
+        "Link to case",
+        "Export",
+        "Fixity check",
+    ]
     assert en["items"][3]["actor_name"] == "System"
     # Types added later (trust-custody's, for instance) are shown generically, never untranslated.
     from server.custody.history import type_label
@@ -439,21 +673,63 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
 
     def setup(s):  # type: ignore[no-untyped-def]
         a1 = add_agency(s, "A1", "Agency one")
-        rows = [("a", "DSJ1", "P1", "video", "ready", "100%a.mp4", datetime(2024, 3, 5, 6, 30, tzinfo=UTC)),
-                ("b", "DSJ2", "P2", "photo", "received", "b_1.jpg", datetime(2024, 3, 6, 6, 30, tzinfo=UTC)),
-                ("c", "DSJ1", None, "video", "damaged", "c.mp4", None)]
+        rows = [
+            (
+                "a",
+                "DSJ1",
+                "P1",
+                "video",
+                "ready",
+                "100%a.mp4",
+                datetime(2024, 3, 5, 6, 30, tzinfo=UTC),
+            ),
+            (
+                "b",
+                "DSJ2",
+                "P2",
+                "photo",
+                "received",
+                "b_1.jpg",
+                datetime(2024, 3, 6, 6, 30, tzinfo=UTC),
+            ),
+            ("c", "DSJ1", None, "video", "damaged", "c.mp4", None),
+        ]
         for item_id, dev, off, kind, status, name, rec in rows:
             key = hashlib.sha256(item_id.encode()).hexdigest()
             s.add(StoredObject(sha256=key, size=1, role="original"))
             s.flush()
-            s.add(EvidenceItem(id=item_id, sha256=key, size=1, kind=kind, status=status, original_filename=name,
-                               agency_id=a1.id, device_id=dev, officer_id=off, recorded_at=rec))
+            s.add(
+                EvidenceItem(
+                    id=item_id,
+                    sha256=key,
+                    size=1,
+                    kind=kind,
+                    status=status,
+                    original_filename=name,
+                    agency_id=a1.id,
+                    device_id=dev,
+                    officer_id=off,
+                    recorded_at=rec,
+                )
+            )
         s.flush()
-        s.add(Case(id="k1", agency_id=a1.id, number="K-1", title="t", enforcement_type="penalty",
-                   procedure="general"))
+        s.add(
+            Case(
+                id="k1",
+                agency_id=a1.id,
+                number="K-1",
+                title="t",
+                enforcement_type="penalty",
+                procedure="general",
+            )
+        )
         s.flush()
         s.add(CaseLink(case_id="k1", item_id="a", stage="investigation"))
-        s.add(CaseLink(case_id="k1", item_id="c", stage="investigation", unlinked_at=datetime.now(UTC)))
+        s.add(
+            CaseLink(
+                case_id="k1", item_id="c", stage="investigation", unlinked_at=datetime.now(UTC)
+            )
+        )
         s.add(Job(kind="media", subject="b", state="running", progress=0.25))
         return a1.id
 
@@ -461,7 +737,12 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
     who = Principal(1, "rev", "reviewer", agency)
 
     def ids(**q: str) -> list[str]:
-        return sorted(i["id"] for i in db.call(lambda s: list_items(s, who, filters=ItemFilters.from_query(q)))["items"])
+        return sorted(
+            i["id"]
+            for i in db.call(lambda s: list_items(s, who, filters=ItemFilters.from_query(q)))[
+                "items"
+            ]
+        )
 
     assert ids() == ["a", "b", "c"]
     assert ids(device_id="DSJ1") == ["a", "c"] and ids(officer_id="P2") == ["b"]
@@ -471,7 +752,10 @@ def test_list_filters_on_sqlite_and_postgres(db) -> None:  # type: ignore[no-unt
     assert ids(unlinked="1") == ["b", "c"]  # c's link was removed
     assert ids(filename="%") == ["a"] and ids(filename="_") == ["b"]  # wildcards are literal
     page = db.call(lambda s: list_items(s, who, filters=ItemFilters.from_query({"ids": "b"})))
-    assert page["items"][0]["job"]["state"] == "running" and page["items"][0]["job"]["progress"] == 0.25
+    assert (
+        page["items"][0]["job"]["state"] == "running"
+        and page["items"][0]["job"]["progress"] == 0.25
+    )
     with pytest.raises(BadRequest):
         ItemFilters.from_query({"ids": ",".join(["x"] * 201)})
 
@@ -480,6 +764,8 @@ def test_every_ledger_type_has_a_label_in_both_languages() -> None:
     from integrity.ledger import ACTIONS
     from server.custody.history import TYPE_LABELS
 
-    assert not ACTIONS - set(TYPE_LABELS), "give new ledger actions a custody label (server/custody.py)"
+    assert not ACTIONS - set(TYPE_LABELS), (
+        "give new ledger actions a custody label (server/custody.py)"
+    )
     for zh, en in TYPE_LABELS.values():
         assert CJK.search(zh) and not CJK.search(en)

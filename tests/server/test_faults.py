@@ -28,8 +28,15 @@ from server.errors import StoreFull
 from server.media import jobs
 from server.media.worker import WorkerPool
 
-PG_BIN = Path("/usr/lib/postgresql") / (sorted(os.listdir("/usr/lib/postgresql"))[-1] if Path(
-    "/usr/lib/postgresql").is_dir() else "none") / "bin"
+PG_BIN = (
+    Path("/usr/lib/postgresql")
+    / (
+        sorted(os.listdir("/usr/lib/postgresql"))[-1]
+        if Path("/usr/lib/postgresql").is_dir()
+        else "none"
+    )
+    / "bin"
+)
 
 
 class Cluster:
@@ -41,8 +48,18 @@ class Cluster:
         self.port = free_port()
         root.mkdir(parents=True, exist_ok=True)
         shutil.chown(root, "postgres", "postgres")
-        self._as_pg(PG_BIN / "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                    "--no-sync", "-E", "UTF8")
+        self._as_pg(
+            PG_BIN / "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
 
     def _as_pg(self, *argv: object) -> None:
         cmd = [str(a) for a in argv]
@@ -51,8 +68,17 @@ class Cluster:
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     def start(self) -> None:
-        self._as_pg(PG_BIN / "pg_ctl", "-D", self.data, "-w", "-l", self.root / "log", "-o",
-                    f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+        self._as_pg(
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-w",
+            "-l",
+            self.root / "log",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
 
     def stop(self) -> None:
         self._as_pg(PG_BIN / "pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")
@@ -92,8 +118,9 @@ async def test_catalogue_outage_answers_503_and_heals(cluster, make_client, make
     client = await make_client(make_settings(database_url=cluster.url, worker_in_server=False))
     from server.people.accounts import add_agency, add_user
 
-    await app_db(client).run(lambda s: (add_agency(s, "A1", "One"),
-                                        add_user(s, "rev", PASSWORD, "reviewer", "A1")))
+    await app_db(client).run(
+        lambda s: (add_agency(s, "A1", "One"), add_user(s, "rev", PASSWORD, "reviewer", "A1"))
+    )
     r = await client.post("/api/v1/auth/login", json={"username": "rev", "password": PASSWORD})
     token = (await r.json())["token"]
     assert (await client.get("/api/v1/cases", headers=bearer(token))).status == 200
@@ -205,13 +232,16 @@ async def test_sqlite_readers_do_not_wait_for_writers(make_settings, tmp_path, m
     """Point 6: a plain read proceeds while another connection holds the write lock; a write
     that cannot get the lock within the busy timeout answers 503 catalogue_busy, never 500."""
     path = tmp_path / "c.db"
-    settings = make_settings(database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=300,
-                             worker_in_server=False)
+    settings = make_settings(
+        database_url=f"sqlite:///{path}", sqlite_busy_timeout_ms=300, worker_in_server=False
+    )
     client = await make_client(settings)
     from server.people.accounts import add_agency, add_user
 
     db = app_db(client)
-    await db.run(lambda s: (add_agency(s, "A1", "One"), add_user(s, "adm", PASSWORD, "admin", None)))
+    await db.run(
+        lambda s: (add_agency(s, "A1", "One"), add_user(s, "adm", PASSWORD, "admin", None))
+    )
     r = await client.post("/api/v1/auth/login", json={"username": "adm", "password": PASSWORD})
     token = (await r.json())["token"]
 
@@ -261,10 +291,21 @@ async def test_work_folders_of_killed_jobs_are_swept(make_settings, tmp_path):
 
         from server.catalogue.models import utcnow
 
-        for kind, subject, lease in (("media", "ITEMDEAD", -60), ("media", "ITEMLIVE", 600),
-                                     ("export", "EXP1", -60)):
-            s.add(Job(kind=kind, subject=subject, state="running", worker="gone:1",
-                      attempts=1, lease_until=utcnow() + timedelta(seconds=lease)))
+        for kind, subject, lease in (
+            ("media", "ITEMDEAD", -60),
+            ("media", "ITEMLIVE", 600),
+            ("export", "EXP1", -60),
+        ):
+            s.add(
+                Job(
+                    kind=kind,
+                    subject=subject,
+                    state="running",
+                    worker="gone:1",
+                    attempts=1,
+                    lease_until=utcnow() + timedelta(seconds=lease),
+                )
+            )
 
     await db.run(jobs_as_left)
     pool = WorkerPool(settings, db, store=None, concurrency=1)  # type: ignore[arg-type]
@@ -316,15 +357,27 @@ def test_verify_package_accepts_config_like_every_command(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("")
     exe = Path(sys.executable).with_name("custodian")
-    r = subprocess.run([str(exe), "verify-package", str(tmp_path / "missing.zip"), "--config",
-                        str(cfg), "--data", str(tmp_path / "d")],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            str(exe),
+            "verify-package",
+            str(tmp_path / "missing.zip"),
+            "--config",
+            str(cfg),
+            "--data",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "unrecognized arguments" not in r.stderr, r.stderr
     assert r.returncode == 2 and "missing.zip" in (r.stdout + r.stderr)  # unreadable, named
 
 
 async def test_media_job_dying_before_recording_leaves_no_unknown_object(
-        make_client, make_settings, tmp_path, monkeypatch: pytest.MonkeyPatch):
+    make_client, make_settings, tmp_path, monkeypatch: pytest.MonkeyPatch
+):
     """Point 4: derived files are catalogued (as pending) before they reach the store, so a job
     that dies after storing them and before recording its renditions leaves nothing that
     `custodian verify` reports as planted; the re-run records them."""
@@ -350,14 +403,17 @@ async def test_media_job_dying_before_recording_leaves_no_unknown_object(
         await asyncio.to_thread(media.process_item, settings, db, store, item_id)
     key = load_or_create_key(settings)
     report = await asyncio.to_thread(verify_all, db, store, key.public_keys())
-    assert not [p for p in report.problems if p.kind == "unexpected" or "planted" in p.message], \
+    assert not [p for p in report.problems if p.kind == "unexpected" or "planted" in p.message], (
         report.problems
+    )
     monkeypatch.setattr(media, "_record", real)
     await asyncio.to_thread(media.process_item, settings, db, store, item_id)
     report = await asyncio.to_thread(verify_all, db, store, key.public_keys())
     # (The test's item was added without an ingest entry; only the objects are in question.)
     assert not [p for p in report.problems if p.where.startswith("object")], report.problems
-    roles = await db.run(lambda s: {r for (r,) in s.execute(text("SELECT role FROM stored_objects"))})
+    roles = await db.run(
+        lambda s: {r for (r,) in s.execute(text("SELECT role FROM stored_objects"))}
+    )
     assert "pending" not in roles
 
 
@@ -368,8 +424,9 @@ async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_s
     from server.catalogue.models import Case, Export
     from server.people.accounts import add_agency
 
-    settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}", job_lease_seconds=30,
-                             job_poll_seconds=0.2)
+    settings = make_settings(
+        database_url=f"sqlite:///{tmp_path / 'c.db'}", job_lease_seconds=30, job_poll_seconds=0.2
+    )
     db = Database(settings)
     upgrade(db.engine)
     target = tmp_path / "out" / "court.zip"
@@ -379,12 +436,18 @@ async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_s
 
     def as_left_by_a_killed_cli(s):  # type: ignore[no-untyped-def]
         agency = add_agency(s, "A1", "One")
-        case = Case(agency_id=agency.id, number="K-1", title="t", enforcement_type="penalty",
-                    procedure="general")
+        case = Case(
+            agency_id=agency.id,
+            number="K-1",
+            title="t",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add(case)
         s.flush()
-        e = Export(case_id=case.id, agency_id=agency.id, recipient="court", purpose="p",
-                   state="running")
+        e = Export(
+            case_id=case.id, agency_id=agency.id, recipient="court", purpose="p", state="running"
+        )
         s.add(e)
         s.flush()
         job_id = jobs.start_held(s, "export", e.id, "cli:host:99999", -1.0, str(target))
@@ -396,6 +459,7 @@ async def test_killed_cli_export_is_marked_failed_and_its_partial_removed(make_s
     pool.handlers = {"export": lambda *_a: ran.append("ran") or {}}
     task = asyncio.create_task(pool.run())
     try:
+
         def state():  # type: ignore[no-untyped-def]
             return db.call(lambda s: (s.get(Export, export_id).state, s.get(Job, job_id).state))
 
@@ -428,12 +492,14 @@ async def test_full_store_then_grown_media_job_heals(make_settings, tmp_path):
     mnt.mkdir()
     clip = make_clip(tmp_path / "DSJ9_20260301090000.mp4", seconds=4)
     size = clip.stat().st_size
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(mnt)],
-                   check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size + 64 * 1024}", "tmpfs", str(mnt)], check=True
+    )
     db = None
     try:
-        settings = make_settings(database_url=f"sqlite:///{tmp_path / 'c.db'}",
-                                 store_path=str(mnt), job_poll_seconds=0.2)
+        settings = make_settings(
+            database_url=f"sqlite:///{tmp_path / 'c.db'}", store_path=str(mnt), job_poll_seconds=0.2
+        )
         db = Database(settings)
         upgrade(db.engine)
         store = open_store(settings)
@@ -445,6 +511,7 @@ async def test_full_store_then_grown_media_job_heals(make_settings, tmp_path):
         pool = WorkerPool(settings, db, store, concurrency=1)
         task = asyncio.create_task(pool.run())
         try:
+
             def job():  # type: ignore[no-untyped-def]
                 return db.call(lambda s: s.get(Job, job_id))
 

@@ -27,7 +27,8 @@ async def drain(client, timeout: float = 120) -> None:  # type: ignore[no-untype
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             pending = await app_db(client).run(
-                lambda s: s.scalar(select(Job).where(Job.state.in_(("queued", "running")))))
+                lambda s: s.scalar(select(Job).where(Job.state.in_(("queued", "running"))))
+            )
             if pending is None:
                 return
             assert asyncio.get_running_loop().time() < deadline, "jobs did not finish"
@@ -65,7 +66,11 @@ async def test_h264_clip_becomes_playable_hls(media_client, users, tmp_path) -> 
 
     r = await client.get(detail["links"]["hls"], headers=h)
     playlist = await r.text()
-    assert r.status == 200 and "#EXTM3U" in playlist and r.headers["Cache-Control"] == "private, no-cache"
+    assert (
+        r.status == 200
+        and "#EXTM3U" in playlist
+        and r.headers["Cache-Control"] == "private, no-cache"
+    )
     names = [ln for ln in playlist.splitlines() if ln and not ln.startswith("#")]
     init = await (await client.get(f"/api/v1/evidence/{item}/hls/init.mp4", headers=h)).read()
     body = bytearray(init)
@@ -85,24 +90,47 @@ async def test_h264_clip_becomes_playable_hls(media_client, users, tmp_path) -> 
     assert wave["peaks"]
 
     # One view per playback session (the playlist fetch), none per segment.
-    views = await app_db(client).run(lambda s: list(s.scalars(
-        select(LedgerRow).where(LedgerRow.action == "view", LedgerRow.subject == f"evidence:{item}"))))
+    views = await app_db(client).run(
+        lambda s: list(
+            s.scalars(
+                select(LedgerRow).where(
+                    LedgerRow.action == "view", LedgerRow.subject == f"evidence:{item}"
+                )
+            )
+        )
+    )
     assert len(views) == 1
     # Another agency cannot play it; no token, no bytes.
-    assert (await client.get(f"/api/v1/evidence/{item}/hls/{names[0]}", headers=bearer(users["officer2"]))).status == 404
+    assert (
+        await client.get(
+            f"/api/v1/evidence/{item}/hls/{names[0]}", headers=bearer(users["officer2"])
+        )
+    ).status == 404
     assert (await client.get(f"/api/v1/evidence/{item}/hls/{names[0]}")).status == 401
 
 
-async def test_rerun_yields_same_objects_and_original_untouched(media_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_rerun_yields_same_objects_and_original_untouched(
+    media_client, users, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     client = media_client
     clip = make_clip(tmp_path / "a.mp4", seconds=2)
     before = clip.read_bytes()
     item = await _setup(client, users, clip)
     h = bearer(users["reviewer"])
-    first = sorted((r["name"], r["sha256"]) for r in (await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json())["renditions"])
+    first = sorted(
+        (r["name"], r["sha256"])
+        for r in (await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json())[
+            "renditions"
+        ]
+    )
     await client.post(f"/api/v1/evidence/{item}/process", headers=h)
     await drain(client)
-    second = sorted((r["name"], r["sha256"]) for r in (await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json())["renditions"])
+    second = sorted(
+        (r["name"], r["sha256"])
+        for r in (await (await client.get(f"/api/v1/evidence/{item}", headers=h)).json())[
+            "renditions"
+        ]
+    )
     assert first == second
     original = await (await client.get(f"/api/v1/evidence/{item}/original", headers=h)).read()
     assert original == before
@@ -156,7 +184,9 @@ def test_claim_lease_and_retry(db) -> None:  # type: ignore[no-untyped-def]
     assert db.call(jobs.fail, j.id, "w3", "boom again") == "failed"
 
 
-async def test_dashcam_text_photo_exif_and_attempts_over_http(media_client, users, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_dashcam_text_photo_exif_and_attempts_over_http(
+    media_client, users, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     import media_corpus
 
     from server.catalogue.models import EvidenceItem

@@ -17,7 +17,9 @@ async def test_openapi_describes_every_api_route(client) -> None:  # type: ignor
     assert doc["openapi"].startswith("3.")
     for method, path, _handler in api_routes(client.server.app):
         assert path in doc["paths"], f"{path} missing from the OpenAPI document"
-        assert method.lower() in doc["paths"][path], f"{method} {path} missing from the OpenAPI document"
+        assert method.lower() in doc["paths"][path], (
+            f"{method} {path} missing from the OpenAPI document"
+        )
     login = doc["paths"]["/api/v1/auth/login"]["post"]
     assert "security" not in login and "requestBody" in login
     assert doc["paths"]["/api/v1/evidence/{id}"]["get"]["security"] == [{"bearer": []}]

@@ -52,7 +52,11 @@ def test_unknown_env_setting_names_the_variable() -> None:
 
 @pytest.mark.parametrize(
     ("text", "key"),
-    [('port = "eighty"\n', "port"), ("jwt_secret = 5\n", "jwt_secret"), ('s3_create_bucket = "maybe"\n', "s3_create_bucket")],
+    [
+        ('port = "eighty"\n', "port"),
+        ("jwt_secret = 5\n", "jwt_secret"),
+        ('s3_create_bucket = "maybe"\n', "s3_create_bucket"),
+    ],
 )
 def test_wrong_type_names_the_key(tmp_path: Path, text: str, key: str) -> None:
     cfg = tmp_path / "c.toml"

@@ -31,8 +31,11 @@ def write(path: Path, data: bytes) -> tuple[Path, str]:
 def store(request: pytest.FixtureRequest, make_settings, tmp_path: Path) -> ObjectStore:  # type: ignore[no-untyped-def]
     if request.param == "local":
         return open_store(make_settings())
-    return open_store(request.getfixturevalue("s3_settings")(s3_multipart_threshold_bytes=6 * 1024 * 1024,
-                                                             s3_part_size_bytes=5 * 1024 * 1024))
+    return open_store(
+        request.getfixturevalue("s3_settings")(
+            s3_multipart_threshold_bytes=6 * 1024 * 1024, s3_part_size_bytes=5 * 1024 * 1024
+        )
+    )
 
 
 def test_put_then_read_back_exact_bytes(store: ObjectStore, tmp_path: Path) -> None:
@@ -54,7 +57,9 @@ def test_second_put_of_same_bytes_is_a_noop(store: ObjectStore, tmp_path: Path) 
     assert list(store.iter_keys()).count(key) == 1
 
 
-def test_put_with_mismatching_bytes_is_refused_and_leaves_nothing(store: ObjectStore, tmp_path: Path) -> None:
+def test_put_with_mismatching_bytes_is_refused_and_leaves_nothing(
+    store: ObjectStore, tmp_path: Path
+) -> None:
     path, _ = write(tmp_path / "a.bin", b"the real bytes")
     wrong = hashlib.sha256(b"other bytes").hexdigest()
     with pytest.raises(ObjectMismatch):
@@ -139,7 +144,9 @@ def test_local_disk_full_leaves_nothing_half_written(make_settings, tmp_path: Pa
     mnt = tmp_path / "tiny"
     mnt.mkdir()
     if os.system(f"mount -t tmpfs -o size=1m tmpfs {mnt} 2>/dev/null") != 0:
-        pytest.fail("cannot mount a tmpfs here (tests run as root in CI); the disk-full test needs one")
+        pytest.fail(
+            "cannot mount a tmpfs here (tests run as root in CI); the disk-full test needs one"
+        )
     try:
         store = open_store(make_settings(store_path=str(mnt / "store"), store_min_free_bytes=0))
         path, key = write(tmp_path / "big.bin", os.urandom(1_500_000))
@@ -173,15 +180,25 @@ def test_s3_originals_are_locked_in_compliance_mode(s3_settings, tmp_path: Path)
     client = store.client  # type: ignore[attr-defined]
     versions = client.list_object_versions(Bucket=store.bucket, Prefix=store.key(key))["Versions"]  # type: ignore[attr-defined]
     with pytest.raises(Exception, match="AccessDenied|locked|retention|WORM"):
-        client.delete_object(Bucket=store.bucket, Key=store.key(key), VersionId=versions[0]["VersionId"])  # type: ignore[attr-defined]
+        client.delete_object(
+            Bucket=store.bucket, Key=store.key(key), VersionId=versions[0]["VersionId"]
+        )  # type: ignore[attr-defined]
     assert store.read_all(key) == b"locked evidence"
 
 
 @pytest.mark.s3
 def test_s3_endpoint_down_is_a_clear_error(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     dead = f"http://127.0.0.1:{free_port()}"
-    store = open_store(make_settings(store_backend="s3", s3_endpoint_url=dead, s3_access_key="k",
-                                     s3_secret_key="s", s3_connect_timeout_s=1.0, s3_retries=1))
+    store = open_store(
+        make_settings(
+            store_backend="s3",
+            s3_endpoint_url=dead,
+            s3_access_key="k",
+            s3_secret_key="s",
+            s3_connect_timeout_s=1.0,
+            s3_retries=1,
+        )
+    )
     path, key = write(tmp_path / "a.bin", b"evidence")
     with pytest.raises(StoreUnavailable, match="unreachable") as info:
         store.put_file(path, key)
@@ -191,8 +208,9 @@ def test_s3_endpoint_down_is_a_clear_error(make_settings, tmp_path: Path) -> Non
     assert path.read_bytes() == b"evidence"
 
 
-def test_store_answers_local_path_location_retention_and_hold(store: ObjectStore,
-                                                             tmp_path: Path) -> None:
+def test_store_answers_local_path_location_retention_and_hold(
+    store: ObjectStore, tmp_path: Path
+) -> None:
     """The whole store interface, so nobody outside server/store asks which backend it is."""
     path, key = write(tmp_path / "a.bin", b"held evidence")
     until = datetime.now(UTC) + timedelta(days=200)

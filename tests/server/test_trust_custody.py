@@ -33,13 +33,26 @@ from server.catalogue.models import (
 from server.http.appkeys import ACCESS_LEDGER
 
 TUS = {"Tus-Resumable": "1.0.0"}
-RENDITIONS = ("hls/index.m3u8", "hls/seg-00000.m4s", "hls/seg-00001.m4s",
-              "trickplay/thumbnails.vtt", "trickplay/sprite-000.jpg", "waveform.json")
+RENDITIONS = (
+    "hls/index.m3u8",
+    "hls/seg-00000.m4s",
+    "hls/seg-00001.m4s",
+    "trickplay/thumbnails.vtt",
+    "trickplay/sprite-000.jpg",
+    "waveform.json",
+)
 USERS = {  # name: (role, agency)
-    "station": ("station", "A1"), "officer": ("officer", "A1"), "reviewer": ("reviewer", "A1"),
-    "legal": ("legal", "A1"), "station2": ("station", "A2"), "officer2": ("officer", "A2"),
-    "reviewer2": ("reviewer", "A2"), "supervisor": ("supervisor", None),
-    "supervisor2": ("supervisor", "A2"), "auditor": ("auditor", None), "admin": ("admin", None),
+    "station": ("station", "A1"),
+    "officer": ("officer", "A1"),
+    "reviewer": ("reviewer", "A1"),
+    "legal": ("legal", "A1"),
+    "station2": ("station", "A2"),
+    "officer2": ("officer", "A2"),
+    "reviewer2": ("reviewer", "A2"),
+    "supervisor": ("supervisor", None),
+    "supervisor2": ("supervisor", "A2"),
+    "auditor": ("auditor", None),
+    "admin": ("admin", None),
 }
 
 
@@ -114,13 +127,27 @@ async def _item(env: Env, agency: str = "A1", data: bytes | None = None) -> str:
         if s.get(StoredObject, key) is None:
             s.add(StoredObject(sha256=key, size=len(data), role="original"))
             s.flush()
-        it = EvidenceItem(sha256=key, size=len(data), kind="video", original_filename="clip.mp4",
-                          agency_id=a.id, retention_until=datetime.now(UTC) + timedelta(days=200))
+        it = EvidenceItem(
+            sha256=key,
+            size=len(data),
+            kind="video",
+            original_filename="clip.mp4",
+            agency_id=a.id,
+            retention_until=datetime.now(UTC) + timedelta(days=200),
+        )
         s.add(it)
         s.flush()
         for name in RENDITIONS:
-            s.add(Rendition(item_id=it.id, name=name, role="rendition", sha256=key, size=len(data),
-                            content_type="application/octet-stream"))
+            s.add(
+                Rendition(
+                    item_id=it.id,
+                    name=name,
+                    role="rendition",
+                    sha256=key,
+                    size=len(data),
+                    content_type="application/octet-stream",
+                )
+            )
         return it.id
 
     return str(await env.db().run(add))
@@ -129,8 +156,13 @@ async def _item(env: Env, agency: str = "A1", data: bytes | None = None) -> str:
 async def _case(env: Env, agency: str = "A1", number: str = "C-1") -> str:
     def add(s):  # type: ignore[no-untyped-def]
         a = s.scalar(select(Agency).where(Agency.code == agency))
-        c = Case(agency_id=a.id, number=number, title=f"{agency} 秘密案件", enforcement_type="penalty",
-                 procedure="general")
+        c = Case(
+            agency_id=a.id,
+            number=number,
+            title=f"{agency} 秘密案件",
+            enforcement_type="penalty",
+            procedure="general",
+        )
         s.add(c)
         s.flush()
         return c.id
@@ -146,12 +178,27 @@ async def _upload(env: Env, who: str, data: bytes, **meta: str) -> Any:
     """A whole tus upload; returns the last PATCH response (or the failed creation)."""
     meta.setdefault("filename", "clip.mp4")
     meta["sha256"] = hashlib.sha256(data).hexdigest()
-    r = await env.client.post("/api/v1/uploads/", headers={
-        **TUS, **env.h(who), "Upload-Length": str(len(data)), "Upload-Metadata": _meta(**meta)})
+    r = await env.client.post(
+        "/api/v1/uploads/",
+        headers={
+            **TUS,
+            **env.h(who),
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": _meta(**meta),
+        },
+    )
     if r.status != 201:
         return r
-    return await env.client.patch(r.headers["Location"], data=data, headers={
-        **TUS, **env.h(who), "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    return await env.client.patch(
+        r.headers["Location"],
+        data=data,
+        headers={
+            **TUS,
+            **env.h(who),
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
 
 
 # -- hole 2: copying footage leaves a trace ---------------------------------------------------
@@ -200,16 +247,26 @@ async def test_segments_fetched_without_the_playlist_are_a_playback(env_both: En
     base = f"/api/v1/evidence/{item}"
     subject = f"evidence:{item}"
     # The playlist skipped: segments, sprites and the waveform fetched directly.
-    for name in ("hls/seg-00000.m4s", "hls/seg-00001.m4s", "sprite-000.jpg", "waveform.json",
-                 "thumbnails.vtt"):
+    for name in (
+        "hls/seg-00000.m4s",
+        "hls/seg-00001.m4s",
+        "sprite-000.jpg",
+        "waveform.json",
+        "thumbnails.vtt",
+    ):
         assert (await env.get(f"{base}/{name}", "officer")).status == 200, name
     views = env.ledger("view", subject)
     assert len(views) == 1  # one playback session
     d = json.loads(views[0].details)
-    assert d["what"] == "playback" and d["session"] == "playback" and d["rendition"] == "hls/seg-00000.m4s"
+    assert (
+        d["what"] == "playback"
+        and d["session"] == "playback"
+        and d["rendition"] == "hls/seg-00000.m4s"
+    )
     # Parallel fetches of a new user start one session, not one each.
-    results = await asyncio.gather(*(env.get(f"{base}/hls/seg-0000{i % 2}.m4s", "reviewer")
-                                     for i in range(8)))
+    results = await asyncio.gather(
+        *(env.get(f"{base}/hls/seg-0000{i % 2}.m4s", "reviewer") for i in range(8))
+    )
     assert all(r.status == 200 for r in results)
     assert len(env.ledger("view", subject)) == 2
     # Fetching the playlist starts a playback: one entry each time.
@@ -217,6 +274,7 @@ async def test_segments_fetched_without_the_playlist_are_a_playback(env_both: En
     assert (await env.get(f"{base}/hls/seg-00001.m4s", "officer")).status == 200
     views = env.ledger("view", subject)
     assert len(views) == 3 and json.loads(views[-1].details)["rendition"] == "hls/index.m3u8"
+
     # After the session window a segment fetch is a new entry.
     def expire(s):  # type: ignore[no-untyped-def]
         for vs in s.scalars(select(ViewSession)):
@@ -239,8 +297,12 @@ async def test_case_opened_is_ledgered(env: Env) -> None:
 
 
 async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make_client) -> None:  # type: ignore[no-untyped-def]
-    env = await _env(make_client, database_url=database_url, denial_ledger_limit=3,
-                     denial_ledger_window_seconds=2)
+    env = await _env(
+        make_client,
+        database_url=database_url,
+        denial_ledger_limit=3,
+        denial_ledger_window_seconds=2,
+    )
     item = await _item(env)  # of A1
     officer2 = env.tokens["officer2"]
     me = f"user:{_uid(env, 'officer2')}"
@@ -248,8 +310,9 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
     assert (await env.get("/api/v1/evidence/" + "f" * 32, "officer2")).status == 404
     assert env.ledger("access_denied") == []
     for _ in range(10):  # a flood of other agencies' originals and forbidden routes
-        assert (await env.client.get(f"/api/v1/evidence/{item}/original",
-                                     headers=bearer(officer2))).status == 404
+        assert (
+            await env.client.get(f"/api/v1/evidence/{item}/original", headers=bearer(officer2))
+        ).status == 404
         assert (await env.client.get("/api/v1/users", headers=bearer(officer2))).status == 403
     denials = env.ledger("access_denied", me)
     assert len(denials) == 3  # the limit, not 20
@@ -279,8 +342,11 @@ async def test_denials_are_ledgered_rate_limited_with_a_count(database_url, make
     await env.client.close()
     db = Database(settings)
     try:
-        last = db.call(lambda s: s.scalars(select(LedgerRow).where(LedgerRow.subject == me)
-                                           .order_by(LedgerRow.seq.desc())).first())
+        last = db.call(
+            lambda s: s.scalars(
+                select(LedgerRow).where(LedgerRow.subject == me).order_by(LedgerRow.seq.desc())
+            ).first()
+        )
         assert last.action == "access_denied"
         assert json.loads(last.details)["suppressed_before"] == 3
         assert json.loads(last.details)["flush"] is True
@@ -309,14 +375,22 @@ async def test_agencyless_upload_must_name_its_agency(env: Env) -> None:
     assert env.db().call(lambda s: s.get(EvidenceItem, item).agency_id) is not None
     # The other agency's reviewer can neither open, download, link, bookmark nor hold it.
     case2 = await _case(env, "A2", "A2-1")
-    for url in (f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original",
-                f"/api/v1/evidence/{item}/bookmarks", f"/api/v1/evidence/{item}/retention"):
+    for url in (
+        f"/api/v1/evidence/{item}",
+        f"/api/v1/evidence/{item}/original",
+        f"/api/v1/evidence/{item}/bookmarks",
+        f"/api/v1/evidence/{item}/retention",
+    ):
         assert (await env.get(url, "reviewer2")).status == 404, url
-    for url, body in ((f"/api/v1/cases/{case2}/links", {"evidence_id": item, "stage": "investigation"}),
-                      (f"/api/v1/evidence/{item}/bookmarks", {"time_s": 1, "note": "x"}),
-                      (f"/api/v1/evidence/{item}/legal-hold", {"hold": True, "reason": "x"}),
-                      (f"/api/v1/cases/{case2}/basket", {"evidence_id": item, "in_s": 0, "out_s": 1,
-                                                         "name": "x"})):
+    for url, body in (
+        (f"/api/v1/cases/{case2}/links", {"evidence_id": item, "stage": "investigation"}),
+        (f"/api/v1/evidence/{item}/bookmarks", {"time_s": 1, "note": "x"}),
+        (f"/api/v1/evidence/{item}/legal-hold", {"hold": True, "reason": "x"}),
+        (
+            f"/api/v1/cases/{case2}/basket",
+            {"evidence_id": item, "in_s": 0, "out_s": 1, "name": "x"},
+        ),
+    ):
         r = await env.client.post(url, json=body, headers=env.h("reviewer2"))
         assert r.status == 404, (url, r.status, await r.text())
     # Its own agency can.
@@ -327,11 +401,25 @@ async def test_agencyless_upload_must_name_its_agency(env: Env) -> None:
 async def test_same_bytes_from_two_agencies_are_two_items(env_both: Env) -> None:
     env = env_both
     data = os.urandom(40_000)
-    a = await _upload(env, "station", data, filename="A1_cam.mp4", device_id="DSJ-A1",
-                      officer_id="A1-007", station_id="ST-A1")
+    a = await _upload(
+        env,
+        "station",
+        data,
+        filename="A1_cam.mp4",
+        device_id="DSJ-A1",
+        officer_id="A1-007",
+        station_id="ST-A1",
+    )
     assert a.status == 204, await a.text()
-    b = await _upload(env, "station2", data, filename="A2_cam.mp4", device_id="DSJ-B2",
-                      officer_id="B2-009", station_id="ST-B2")
+    b = await _upload(
+        env,
+        "station2",
+        data,
+        filename="A2_cam.mp4",
+        device_id="DSJ-B2",
+        officer_id="B2-009",
+        station_id="ST-B2",
+    )
     assert b.status == 204, await b.text()
     a_id, b_id = a.headers["Custodian-Evidence-Id"], b.headers["Custodian-Evidence-Id"]
     assert a_id != b_id  # never another agency's id
@@ -339,13 +427,20 @@ async def test_same_bytes_from_two_agencies_are_two_items(env_both: Env) -> None
     # One stored object, two items, each with its own dock metadata.
     assert len(env.db().call(lambda s: list(s.scalars(select(StoredObject))))) == 1
     mine = await (await env.get(f"/api/v1/evidence/{b_id}", "officer2")).json()
-    assert mine["agency_id"] != (await (await env.get(f"/api/v1/evidence/{a_id}", "officer")).json())["agency_id"]
+    assert (
+        mine["agency_id"]
+        != (await (await env.get(f"/api/v1/evidence/{a_id}", "officer")).json())["agency_id"]
+    )
     assert (mine["original_filename"], mine["device_id"], mine["officer_id"]) == (
-        "A2_cam.mp4", "DSJ-B2", "B2-009")
+        "A2_cam.mp4",
+        "DSJ-B2",
+        "B2-009",
+    )
     assert [d["filename"] for d in mine["deliveries"]] == ["A2_cam.mp4"]
     assert (await env.get(f"/api/v1/evidence/{a_id}", "officer2")).status == 404
-    listed = await (await env.get(f"/api/v1/evidence?sha256={hashlib.sha256(data).hexdigest()}",
-                                  "officer2")).json()
+    listed = await (
+        await env.get(f"/api/v1/evidence?sha256={hashlib.sha256(data).hexdigest()}", "officer2")
+    ).json()
     assert [i["id"] for i in listed["items"]] == [b_id]
     # B's bytes are served to B.
     r = await env.get(f"/api/v1/evidence/{b_id}/original", "officer2")
@@ -356,14 +451,16 @@ async def test_same_bytes_from_two_agencies_are_two_items(env_both: Env) -> None
     assert "shared_object" not in json.loads(env.ledger("ingest", f"evidence:{a_id}")[0].details)
     # The same agency delivering the bytes again under another name and device: same item, and
     # that delivery's dock metadata is kept.
-    again = await _upload(env, "station2", data, filename="A2_cam_copy.mp4", device_id="DSJ-B3",
-                          officer_id="B2-010")
+    again = await _upload(
+        env, "station2", data, filename="A2_cam_copy.mp4", device_id="DSJ-B3", officer_id="B2-010"
+    )
     assert again.status == 204
     assert again.headers["Custodian-Evidence-Id"] == b_id
     assert again.headers["Custodian-Duplicate"] == "true"
     mine = await (await env.get(f"/api/v1/evidence/{b_id}", "officer2")).json()
-    assert [(d["filename"], d["device_id"], d["officer_id"], d["first"]) for d in mine["deliveries"]] == [
-        ("A2_cam.mp4", "DSJ-B2", "B2-009", True), ("A2_cam_copy.mp4", "DSJ-B3", "B2-010", False)]
+    assert [
+        (d["filename"], d["device_id"], d["officer_id"], d["first"]) for d in mine["deliveries"]
+    ] == [("A2_cam.mp4", "DSJ-B2", "B2-009", True), ("A2_cam_copy.mp4", "DSJ-B3", "B2-010", False)]
     assert len(env.db().call(lambda s: list(s.scalars(select(EvidenceDelivery))))) == 3
 
 
@@ -376,17 +473,30 @@ async def test_other_agencies_objects_are_404_everywhere(env: Env) -> None:
         s.add(CaseLink(case_id=case, item_id=item, stage="investigation"))
 
     await env.db().run(link)
-    r = await env.client.post(f"/api/v1/evidence/{item}/bookmarks", json={"time_s": 1, "note": "n"},
-                              headers=env.h("officer"))
+    r = await env.client.post(
+        f"/api/v1/evidence/{item}/bookmarks",
+        json={"time_s": 1, "note": "n"},
+        headers=env.h("officer"),
+    )
     assert r.status == 201
-    urls = [f"/api/v1/evidence/{item}", f"/api/v1/evidence/{item}/original",
-            f"/api/v1/evidence/{item}/hls/index.m3u8", f"/api/v1/evidence/{item}/hls/seg-00000.m4s",
-            f"/api/v1/evidence/{item}/sprite-000.jpg", f"/api/v1/evidence/{item}/waveform.json",
-            f"/api/v1/evidence/{item}/jobs", f"/api/v1/evidence/{item}/bookmarks",
-            f"/api/v1/evidence/{item}/retention", f"/api/v1/cases/{case}", "/api/v1/cases/C-1",
-            f"/api/v1/cases/{case}/compliance", f"/api/v1/cases/{case}/proposals",
-            f"/api/v1/cases/{case}/basket", f"/api/v1/cases/{case}/exports",
-            f"/api/v1/evidence?case={case}"]
+    urls = [
+        f"/api/v1/evidence/{item}",
+        f"/api/v1/evidence/{item}/original",
+        f"/api/v1/evidence/{item}/hls/index.m3u8",
+        f"/api/v1/evidence/{item}/hls/seg-00000.m4s",
+        f"/api/v1/evidence/{item}/sprite-000.jpg",
+        f"/api/v1/evidence/{item}/waveform.json",
+        f"/api/v1/evidence/{item}/jobs",
+        f"/api/v1/evidence/{item}/bookmarks",
+        f"/api/v1/evidence/{item}/retention",
+        f"/api/v1/cases/{case}",
+        "/api/v1/cases/C-1",
+        f"/api/v1/cases/{case}/compliance",
+        f"/api/v1/cases/{case}/proposals",
+        f"/api/v1/cases/{case}/basket",
+        f"/api/v1/cases/{case}/exports",
+        f"/api/v1/evidence?case={case}",
+    ]
     for who in ("officer2", "reviewer2", "supervisor2"):
         for url in urls:
             r = await env.get(url, who)
@@ -394,11 +504,15 @@ async def test_other_agencies_objects_are_404_everywhere(env: Env) -> None:
             assert r.status == 404, (who, url, r.status, body)
             assert body["code"] == "not_found" and "agency" not in body["error"], (url, body)
     # Writes too.
-    for url, body in ((f"/api/v1/cases/{case}/records", {"doc_type": "acceptance_notice",
-                                                        "time": "2026-03-02T01:00:00Z"}),
-                      (f"/api/v1/cases/{case}/stage", {"stage": "investigation"}),
-                      (f"/api/v1/evidence/{item}/process", None),
-                      (f"/api/v1/cases/{case}/exports", {"recipient": "x"})):
+    for url, body in (
+        (
+            f"/api/v1/cases/{case}/records",
+            {"doc_type": "acceptance_notice", "time": "2026-03-02T01:00:00Z"},
+        ),
+        (f"/api/v1/cases/{case}/stage", {"stage": "investigation"}),
+        (f"/api/v1/evidence/{item}/process", None),
+        (f"/api/v1/cases/{case}/exports", {"recipient": "x"}),
+    ):
         r = await env.client.post(url, json=body, headers=env.h("reviewer2"))
         assert r.status == 404, (url, r.status)
     # Each of those probes is a ledgered denial (a case number of another agency too); a
@@ -406,11 +520,13 @@ async def test_other_agencies_objects_are_404_everywhere(env: Env) -> None:
     paths = {json.loads(e.details)["path"] for e in env.ledger("access_denied")}
     assert {f"/api/v1/evidence/{item}/original", "/api/v1/cases/C-1"} <= paths
     assert (await env.get("/api/v1/cases/NO-SUCH", "officer2")).status == 404
-    assert "/api/v1/cases/NO-SUCH" not in {json.loads(e.details)["path"]
-                                           for e in env.ledger("access_denied")}
+    assert "/api/v1/cases/NO-SUCH" not in {
+        json.loads(e.details)["path"] for e in env.ledger("access_denied")
+    }
     # The same role in the owning agency still gets 403 where its role may not act.
-    assert (await env.client.post(f"/api/v1/evidence/{item}/process",
-                                  headers=env.h("officer"))).status == 403
+    assert (
+        await env.client.post(f"/api/v1/evidence/{item}/process", headers=env.h("officer"))
+    ).status == 403
 
 
 async def test_item_links_list_only_the_callers_agencys_cases(env: Env) -> None:
@@ -424,8 +540,11 @@ async def test_item_links_list_only_the_callers_agencys_cases(env: Env) -> None:
         s.add(CaseLink(case_id=theirs, item_id=item, stage="investigation"))
 
     await env.db().run(link)
-    for who, expected in (("officer", {"A1-OWN"}), ("supervisor", {"A1-OWN", "A2-SECRET"}),
-                          ("admin", {"A1-OWN", "A2-SECRET"})):
+    for who, expected in (
+        ("officer", {"A1-OWN"}),
+        ("supervisor", {"A1-OWN", "A2-SECRET"}),
+        ("admin", {"A1-OWN", "A2-SECRET"}),
+    ):
         detail = await (await env.get(f"/api/v1/evidence/{item}", who)).json()
         assert {c["case_number"] for c in detail["cases"]} == expected, who
         ret = await (await env.get(f"/api/v1/evidence/{item}/retention", who)).json()
@@ -439,8 +558,11 @@ async def test_item_links_list_only_the_callers_agencys_cases(env: Env) -> None:
     assert (await env.get("/api/v1/ledger", "supervisor")).status == 200
     listed = await (await env.get("/api/v1/cases", "supervisor")).json()
     assert {c["number"] for c in listed["items"]} == {"A1-OWN", "A2-SECRET"}
-    r = await env.client.post(f"/api/v1/cases/{theirs}/records", headers=env.h("supervisor"),
-                              json={"doc_type": "acceptance_notice", "time": "2026-03-02T01:00:00Z"})
+    r = await env.client.post(
+        f"/api/v1/cases/{theirs}/records",
+        headers=env.h("supervisor"),
+        json={"doc_type": "acceptance_notice", "time": "2026-03-02T01:00:00Z"},
+    )
     assert r.status == 403
 
 
@@ -455,8 +577,13 @@ async def test_disposed_items_are_served_to_the_auditor_only(env: Env) -> None:
     await env.db().run(dispose)
     base = f"/api/v1/evidence/{item}"
     for who in ("reviewer", "admin", "supervisor"):
-        for url in (f"{base}/original", f"{base}/hls/index.m3u8", f"{base}/hls/seg-00000.m4s",
-                    f"{base}/sprite-000.jpg", f"{base}/waveform.json"):
+        for url in (
+            f"{base}/original",
+            f"{base}/hls/index.m3u8",
+            f"{base}/hls/seg-00000.m4s",
+            f"{base}/sprite-000.jpg",
+            f"{base}/waveform.json",
+        ):
             r = await env.get(url, who)
             assert r.status == 410 and (await r.json())["code"] == "disposed", (who, url)
         detail = await (await env.get(base, who)).json()
@@ -467,16 +594,20 @@ async def test_disposed_items_are_served_to_the_auditor_only(env: Env) -> None:
     assert r.status == 200 and len(await r.read()) == 20_000
     assert len(env.ledger("view", f"evidence:{item}")) == 1
     # A disposed item is not linked (so never packaged) again.
-    r = await env.client.post(f"/api/v1/cases/{case}/links", headers=env.h("reviewer"),
-                              json={"evidence_id": item, "stage": "investigation"})
+    r = await env.client.post(
+        f"/api/v1/cases/{case}/links",
+        headers=env.h("reviewer"),
+        json={"evidence_id": item, "stage": "investigation"},
+    )
     assert r.status == 409 and (await r.json())["code"] == "disposed"
 
     def old_link(s):  # type: ignore[no-untyped-def]
         s.add(CaseLink(case_id=case, item_id=item, stage="investigation"))
 
     await env.db().run(old_link)
-    r = await env.client.post(f"/api/v1/cases/{case}/exports", headers=env.h("reviewer"),
-                              json={"recipient": "court"})
+    r = await env.client.post(
+        f"/api/v1/cases/{case}/exports", headers=env.h("reviewer"), json={"recipient": "court"}
+    )
     assert r.status == 400 and (await r.json())["code"] == "empty_export"
     # Not disposed: the auditor still may not read evidence.
     other = await _item(env)

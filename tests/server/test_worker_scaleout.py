@@ -29,8 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_two_workers_drain_twenty_jobs_and_survive_a_kill(pg_url: str, tmp_path: Path) -> None:
     cfg = tmp_path / "custodian.toml"
-    cfg.write_text(f'database_url = "{pg_url}"\ndata_dir = "{tmp_path / "data"}"\n'
-                   "job_lease_seconds = 3\njob_poll_seconds = 0.2\nstore_min_free_bytes = 0\n")
+    cfg.write_text(
+        f'database_url = "{pg_url}"\ndata_dir = "{tmp_path / "data"}"\n'
+        "job_lease_seconds = 3\njob_poll_seconds = 0.2\nstore_min_free_bytes = 0\n"
+    )
     settings = load_settings(cfg, env={})
     db = Database(settings)
     upgrade(db.engine)
@@ -38,30 +40,44 @@ def test_two_workers_drain_twenty_jobs_and_survive_a_kill(pg_url: str, tmp_path:
     db.call(add_agency, "A1", "a")
     items = []
     for n in range(20):
-        clip = make_clip(tmp_path / f"clip{n}.mp4", seconds=1, extra=("-metadata", f"title=clip {n}"))
+        clip = make_clip(
+            tmp_path / f"clip{n}.mp4", seconds=1, extra=("-metadata", f"title=clip {n}")
+        )
         items.append(add_evidence(db, store, clip))
     for item in items:
         db.call(jobs.enqueue, MEDIA_JOB, item)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTODIAN_")}
-    workers = [subprocess.Popen([sys.executable, "-m", "server.cli", "worker", "--config", str(cfg)],
-                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "worker", "--config", str(cfg)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
     victim, survivor = workers
     killed_job = None
     try:
         deadline = time.monotonic() + 60
         while killed_job is None:  # wait until the victim holds a job, then kill -9 it mid-job
             assert time.monotonic() < deadline, "the victim never claimed a job"
-            held = db.call(lambda s: s.scalar(select(Job).where(
-                Job.state == "running", Job.worker.like(f"%:{victim.pid}:%"))))
+            held = db.call(
+                lambda s: s.scalar(
+                    select(Job).where(Job.state == "running", Job.worker.like(f"%:{victim.pid}:%"))
+                )
+            )
             if held is not None:
                 os.kill(victim.pid, signal.SIGKILL)
                 killed_job = held.id
             time.sleep(0.05)
         victim.wait()
         deadline = time.monotonic() + 180
-        while db.call(lambda s: s.scalar(select(func.count()).select_from(Job).where(Job.state != "done"))):
+        while db.call(
+            lambda s: s.scalar(select(func.count()).select_from(Job).where(Job.state != "done"))
+        ):
             assert time.monotonic() < deadline, "queue not drained"
             assert survivor.poll() is None, "the surviving worker died"
             time.sleep(0.5)
@@ -81,6 +97,8 @@ def test_two_workers_drain_twenty_jobs_and_survive_a_kill(pg_url: str, tmp_path:
     for j in all_jobs:
         assert j.attempts == (2 if j.id == killed_job else 1), (j.id, j.attempts, j.worker)
     assert f":{survivor.pid}:" in next(j.worker for j in all_jobs if j.id == killed_job)
-    with_renditions = db.call(lambda s: s.scalar(select(func.count(func.distinct(Rendition.item_id)))))
+    with_renditions = db.call(
+        lambda s: s.scalar(select(func.count(func.distinct(Rendition.item_id))))
+    )
     assert with_renditions == 20
     db.close()

@@ -82,7 +82,8 @@ def test_corpus_class_reaches_its_status(corpus, tmp_path, cid) -> None:  # type
     assert boxes.passed and not boxes.full_decode, boxes.problems
     assert boxes.video_frames == report.video_frames
     assert boxes.audio_duration_s == pytest.approx(report.audio_duration_s or 0, abs=0.05) or (
-        report.audio_duration_s is None and boxes.audio_duration_s is None)
+        report.audio_duration_s is None and boxes.audio_duration_s is None
+    )
     if f.kind == "audio":
         assert r.waveform is not None and r.trickplay is None
     else:
@@ -121,7 +122,9 @@ def test_copy_of_avi_without_timestamps_fails_the_check(corpus, tmp_path) -> Non
     assert r.attempts[0]["step"] == "copy" and not r.attempts[0]["passed"]
 
 
-def test_matroska_copy_without_first_keyframe_fails_and_genpts_copy_passes(corpus, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_matroska_copy_without_first_keyframe_fails_and_genpts_copy_passes(
+    corpus, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     src = corpus["mkv_onekey_gps"].path
     r = package_hls(src, tmp_path / "hls", probe(src))
     first, second = r.attempts

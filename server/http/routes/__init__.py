@@ -24,6 +24,20 @@ def all_routes() -> list[web.RouteTableDef]:
         users,
     )
 
-    return [meta.routes, auth.routes, users.routes, evidence.routes, media.routes, uploads.routes,
-            ledger.routes, custody.routes, naming.routes, bookmarks.routes, cases.routes,
-            exports.routes, supervision.routes, registry.routes, player.routes]
+    return [
+        meta.routes,
+        auth.routes,
+        users.routes,
+        evidence.routes,
+        media.routes,
+        uploads.routes,
+        ledger.routes,
+        custody.routes,
+        naming.routes,
+        bookmarks.routes,
+        cases.routes,
+        exports.routes,
+        supervision.routes,
+        registry.routes,
+        player.routes,
+    ]

@@ -17,18 +17,29 @@ from server.schemas.people import Login, LoginReply, Me
 
 routes = web.RouteTableDef()
 
+
 def request_address(request: web.Request) -> str:
     """The client's address: X-Forwarded-For is believed from trusted_proxies only."""
-    return client_address(request.remote, request.headers.get("X-Forwarded-For"),
-                          request.app[keys.SETTINGS].trusted_proxies)
+    return client_address(
+        request.remote,
+        request.headers.get("X-Forwarded-For"),
+        request.app[keys.SETTINGS].trusted_proxies,
+    )
 
 
 @routes.post("/api/v1/auth/login")
-@endpoint("Exchange a username and password for a short-lived JWT", public=True, tags=("auth",),
-          body=Login, responses={200: ("token and expires_at", LoginReply),
-                                 401: "wrong credentials",
-                                      429: "too many failed logins for this user from this "
-                                           "address", 503: "too many logins at once"})
+@endpoint(
+    "Exchange a username and password for a short-lived JWT",
+    public=True,
+    tags=("auth",),
+    body=Login,
+    responses={
+        200: ("token and expires_at", LoginReply),
+        401: "wrong credentials",
+        429: "too many failed logins for this user from this address",
+        503: "too many logins at once",
+    },
+)
 async def login_route(request: web.Request) -> web.Response:
     login = await read_body(request, Login)
     username, password = login.username, login.password
@@ -61,19 +72,26 @@ async def login_route(request: web.Request) -> web.Response:
             ok = await pool.verify(password, attempt.password_hash)
             result = None
             if ok and attempt.user_id is not None and attempt.active:
-                result = await db.run(succeed, attempt.user_id, username, address,
-                                      attempt.password_hash)
+                result = await db.run(
+                    succeed, attempt.user_id, username, address, attempt.password_hash
+                )
             if result is None:
-                reason = ("unknown_user" if attempt.user_id is None else
-                          "wrong_password" if not ok else "account_disabled")
+                reason = (
+                    "unknown_user"
+                    if attempt.user_id is None
+                    else "wrong_password"
+                    if not ok
+                    else "account_disabled"
+                )
                 await db.run(fail, username, address, attempt.user_id, reason, limits)
         if result is None:
             raise Unauthorized("wrong username or password", code="bad_credentials")
     finally:
         serializer.release(held)
     who, version = result
-    token, expires = app[keys.TOKENS].issue(who.user_id, who.username, who.role, who.agency_id,
-                                            version=version)
+    token, expires = app[keys.TOKENS].issue(
+        who.user_id, who.username, who.role, who.agency_id, version=version
+    )
     return json_response(LoginReply(token=token, expires_at=iso(expires) or "", role=who.role))
 
 
@@ -84,5 +102,12 @@ async def me(request: web.Request) -> web.Response:
     user = await request.app[keys.DB].read(get_user, who.user_id)
     if not user.active:
         raise Unauthorized("account disabled", code="account_disabled")
-    return json_response(Me(id=user.id, username=user.username, role=user.role,
-                            agency_id=user.agency_id, display_name=user.display_name))
+    return json_response(
+        Me(
+            id=user.id,
+            username=user.username,
+            role=user.role,
+            agency_id=user.agency_id,
+            display_name=user.display_name,
+        )
+    )

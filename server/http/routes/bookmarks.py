@@ -27,7 +27,9 @@ routes = web.RouteTableDef()
 )
 async def get_bookmarks(request: web.Request) -> web.Response:
     return json_response(
-        await request.app[keys.DB].read(list_bookmarks, request.match_info["id"], principal(request))
+        await request.app[keys.DB].read(
+            list_bookmarks, request.match_info["id"], principal(request)
+        )
     )
 
 
@@ -70,8 +72,6 @@ async def get_basket(request: web.Request) -> web.Response:
 async def post_basket(request: web.Request) -> web.Response:
     new = await read_body(request, NewClip)
     return json_response(
-        await request.app[keys.DB].run(
-            add_clip, request.match_info["id"], principal(request), new
-        ),
+        await request.app[keys.DB].run(add_clip, request.match_info["id"], principal(request), new),
         status=201,
     )

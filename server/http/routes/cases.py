@@ -35,6 +35,7 @@ from server.schemas import cases as schemas
 routes = web.RouteTableDef()
 TAGS = ("cases",)
 
+
 def _db(request: web.Request):  # type: ignore[no-untyped-def]
     return request.app[keys.DB]
 
@@ -327,7 +328,8 @@ async def add_approval(request: web.Request) -> web.Response:
 async def add_complaint(request: web.Request) -> web.Response:
     who, data = principal(request), await read_checked(request, schemas.NewComplaint)
     return json_response(
-        await _db(request).run(commands.add_complaint, request.match_info["id"], who, data), status=201
+        await _db(request).run(commands.add_complaint, request.match_info["id"], who, data),
+        status=201,
     )
 
 

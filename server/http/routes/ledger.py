@@ -27,8 +27,10 @@ def _require_whole_ledger(who: Principal) -> None:
     """The whole ledger spans every agency: readers bound to one agency may not read it."""
     require(who, READ_LEDGER)
     if not sees_all(who):
-        raise Forbidden("the whole ledger spans every agency; a supervisor bound to one agency "
-                        "may not read it", code="forbidden")
+        raise Forbidden(
+            "the whole ledger spans every agency; a supervisor bound to one agency may not read it",
+            code="forbidden",
+        )
 
 
 @routes.get("/api/v1/ledger")

@@ -29,11 +29,16 @@ IMMUTABLE = "private, max-age=31536000, immutable"  # content-addressed: never c
 def _grant(s: Session, item_id: str, who: Principal) -> Grant:
     """Check in the catalogue that the caller may fetch the item's renditions; list them."""
     item = servable_item(s, item_id, who)
-    return Grant(item.id, item.sha256, {r.name: Served(r.sha256, r.size, r.content_type)
-                                        for r in renditions(s, item.id)})
+    return Grant(
+        item.id,
+        item.sha256,
+        {r.name: Served(r.sha256, r.size, r.content_type) for r in renditions(s, item.id)},
+    )
 
 
-async def _serve(request: web.Request, name: str, *, starts_playback: bool = False) -> web.StreamResponse:
+async def _serve(
+    request: web.Request, name: str, *, starts_playback: bool = False
+) -> web.StreamResponse:
     item_id = request.match_info["id"]
     who = principal(request)  # resolved from the catalogue (account cache) on every request
     grants = request.app[MEDIA_GRANTS]
@@ -44,26 +49,43 @@ async def _serve(request: web.Request, name: str, *, starts_playback: bool = Fal
         grants.put(who, grant)
     r = grant.renditions.get(name)
     if r is None:
-        raise NotFound(f"item {item_id} has no rendition {name!r} (not processed yet, or not "
-                       "media)", code="no_rendition")
+        raise NotFound(
+            f"item {item_id} has no rendition {name!r} (not processed yet, or not media)",
+            code="no_rendition",
+        )
     # One "view" entry per playback session: fetching the playlist starts one; any other
     # rendition fetched outside a live session (the playlist skipped) starts one too.
     settings = request.app[keys.SETTINGS]
     await access_ledger(request).session(
-        who, grant.item_id, PLAYBACK,
-        {"what": "playback", "rendition": name, "sha256": grant.item_sha256,
-         "address": client_address(request.remote, request.headers.get("X-Forwarded-For"),
-                                   settings.trusted_proxies)},
-        force=starts_playback)
-    return await send_object(request, request.app[keys.STORE], r.sha256, r.size,
-                             content_type=r.content_type,
-                             cache="private, no-cache" if starts_playback else IMMUTABLE)
+        who,
+        grant.item_id,
+        PLAYBACK,
+        {
+            "what": "playback",
+            "rendition": name,
+            "sha256": grant.item_sha256,
+            "address": client_address(
+                request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+            ),
+        },
+        force=starts_playback,
+    )
+    return await send_object(
+        request,
+        request.app[keys.STORE],
+        r.sha256,
+        r.size,
+        content_type=r.content_type,
+        cache="private, no-cache" if starts_playback else IMMUTABLE,
+    )
 
 
 @routes.get("/api/v1/evidence/{id}/hls/index.m3u8")
-@endpoint("The playback playlist (HLS, fMP4); fetching it starts a playback session: one "
-          "view entry", tags=("media",),
-          responses={200: "m3u8", 404: "not processed or not media"})
+@endpoint(
+    "The playback playlist (HLS, fMP4); fetching it starts a playback session: one view entry",
+    tags=("media",),
+    responses={200: "m3u8", 404: "not processed or not media"},
+)
 async def hls_playlist(request: web.Request) -> web.StreamResponse:
     return await _serve(request, R.HLS_PLAYLIST, starts_playback=True)
 
@@ -105,15 +127,17 @@ async def thumb(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/api/v1/evidence/{id}/subtitles.vtt")
-@endpoint("WebVTT track of the recording's text stream (subtitles, dashcam GPS text)",
-          tags=("media",))
+@endpoint(
+    "WebVTT track of the recording's text stream (subtitles, dashcam GPS text)", tags=("media",)
+)
 async def subtitles(request: web.Request) -> web.StreamResponse:
     return await _serve(request, R.SUBTITLES)
 
 
 @routes.get("/api/v1/evidence/{id}/gps.json")
-@endpoint("GPS track parsed from the text stream: points with t, lat, lon, speed_kmh",
-          tags=("media",))
+@endpoint(
+    "GPS track parsed from the text stream: points with t, lat, lon, speed_kmh", tags=("media",)
+)
 async def gps_track(request: web.Request) -> web.StreamResponse:
     return await _serve(request, R.GPS_TRACK)
 
@@ -126,14 +150,21 @@ async def item_jobs(request: web.Request) -> web.Response:
 
     def load(s: Session):  # type: ignore[no-untyped-def]
         get_item(s, item_id, who)
-        return [job_json(j) for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))]
+        return [
+            job_json(j)
+            for j in s.scalars(select(Job).where(Job.subject == item_id).order_by(Job.id))
+        ]
 
     return json_response({"items": await request.app[keys.DB].read(load), "next": None})
 
 
 @routes.post("/api/v1/evidence/{id}/process")
-@endpoint("Queue (re)processing of an item's renditions; outputs are content-addressed, so a "
-          "re-run yields the same files", tags=("media",), responses={202: "queued job"})
+@endpoint(
+    "Queue (re)processing of an item's renditions; outputs are content-addressed, so a "
+    "re-run yields the same files",
+    tags=("media",),
+    responses={202: "queued job"},
+)
 async def reprocess(request: web.Request) -> web.Response:
     item_id = request.match_info["id"]
     who = principal(request)

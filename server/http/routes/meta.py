@@ -28,9 +28,12 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @routes.get("/readyz")
-@endpoint("Readiness: the catalogue answers and the store is reachable (for proxies and "
-          "orchestrators); 503 with the failing part otherwise", public=True,
-          responses={200: "ready", 503: "catalogue or store unavailable"})
+@endpoint(
+    "Readiness: the catalogue answers and the store is reachable (for proxies and "
+    "orchestrators); 503 with the failing part otherwise",
+    public=True,
+    responses={200: "ready", 503: "catalogue or store unavailable"},
+)
 async def readyz(request: web.Request) -> web.Response:
     checks: dict[str, str] = {}
     db = request.app[keys.DB]
@@ -47,9 +50,11 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:
         checks["store"] = getattr(exc, "code", None) or "store_unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ready" if ready else "unavailable", "checks": checks},
-                         status=200 if ready else 503,
-                         headers=None if ready else {"Retry-After": str(RETRY_AFTER_S)})
+    return json_response(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status=200 if ready else 503,
+        headers=None if ready else {"Retry-After": str(RETRY_AFTER_S)},
+    )
 
 
 def _ping(s: Session) -> None:
@@ -76,4 +81,3 @@ async def metrics(request: web.Request) -> web.Response:
 @endpoint("This OpenAPI document", public=True, tags=("meta",))
 async def openapi(request: web.Request) -> web.Response:
     return json_response(build_openapi(request.app))
-

@@ -22,10 +22,13 @@ def _naming(zone: str) -> Naming:
 
 
 @routes.post("/api/v1/naming/parse")
-@endpoint("Device, officer and recording time (UTC) from a file name, by the station agent's "
-          "naming rules in the camera time zone", tags=("uploads",),
-          body=NameToParse,
-          responses={200: "{device_id?, officer_id?, recorded_at?}: what the name says"})
+@endpoint(
+    "Device, officer and recording time (UTC) from a file name, by the station agent's "
+    "naming rules in the camera time zone",
+    tags=("uploads",),
+    body=NameToParse,
+    responses={200: "{device_id?, officer_id?, recorded_at?}: what the name says"},
+)
 async def parse_name(request: web.Request) -> web.Response:
     require(principal(request), UPLOAD)
     name = (await read_body(request, NameToParse)).name

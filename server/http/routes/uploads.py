@@ -51,7 +51,9 @@ def _http_date(dt: datetime) -> str:
 
 def _error(request: web.Request, code: str, error: str, params: Any, status: int) -> dict[str, Any]:
     """The error JSON with its message in the caller's language."""
-    return error_body(code, error, params, negotiate(request.headers.get("Accept-Language")), status)
+    return error_body(
+        code, error, params, negotiate(request.headers.get("Accept-Language")), status
+    )
 
 
 def tus(handler: Handler) -> Handler:
@@ -71,7 +73,9 @@ def tus(handler: Handler) -> Handler:
                 )
         if request.method != "OPTIONS" and request.headers.get("Tus-Resumable") != TUS_VERSION:
             return json_response(
-                _error(request, "tus_version", f"Tus-Resumable: {TUS_VERSION} is required", None, 412),
+                _error(
+                    request, "tus_version", f"Tus-Resumable: {TUS_VERSION} is required", None, 412
+                ),
                 status=412,
                 headers=_tus_headers({"Tus-Version": TUS_VERSION}),
             )
@@ -240,7 +244,9 @@ async def head(request: web.Request) -> web.Response:
 async def patch(request: web.Request) -> web.Response:
     if request.content_type != OFFSET_TYPE:
         return json_response(
-            _error(request, "bad_content_type", f"PATCH needs Content-Type: {OFFSET_TYPE}", None, 415),
+            _error(
+                request, "bad_content_type", f"PATCH needs Content-Type: {OFFSET_TYPE}", None, 415
+            ),
             status=415,
             headers=_tus_headers(),
         )

@@ -33,10 +33,17 @@ USER_ID = {"type": "integer", "minimum": 0, "maximum": MAX_USER_ID}
 
 
 def user_json(u: User, agencies: dict[int, str] | None = None) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "role": u.role, "agency_id": u.agency_id,
-            "agency": (agencies or {}).get(u.agency_id) if u.agency_id else None,
-            "display_name": u.display_name, "active": u.active, "created_at": iso(u.created_at),
-            "updated_at": iso(u.updated_at)}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "role": u.role,
+        "agency_id": u.agency_id,
+        "agency": (agencies or {}).get(u.agency_id) if u.agency_id else None,
+        "display_name": u.display_name,
+        "active": u.active,
+        "created_at": iso(u.created_at),
+        "updated_at": iso(u.updated_at),
+    }
 
 
 def _codes(s: Session) -> dict[int, str]:
@@ -63,9 +70,17 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/users")
-@endpoint("Create a user (ledgered)", tags=("users",), body=NewUser,
-          responses={201: ("created", UserReply), 400: "bad field or weak password",
-                     404: "no such agency", 409: "exists"})
+@endpoint(
+    "Create a user (ledgered)",
+    tags=("users",),
+    body=NewUser,
+    responses={
+        201: ("created", UserReply),
+        400: "bad field or weak password",
+        404: "no such agency",
+        409: "exists",
+    },
+)
 async def create_user(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, MANAGE_USERS)
@@ -74,19 +89,35 @@ async def create_user(request: web.Request) -> web.Response:
     hashed = await request.app[HASH_POOL].hash(new.password)
 
     def create(s: Session) -> dict[str, Any]:
-        user = add_user(s, new.username, new.password, new.role, new.agency or None,
-                        new.display_name, actor=actor_of(who), password_hash=hashed)
+        user = add_user(
+            s,
+            new.username,
+            new.password,
+            new.role,
+            new.agency or None,
+            new.display_name,
+            actor=actor_of(who),
+            password_hash=hashed,
+        )
         return user_json(user, _codes(s))
 
     return json_response(await request.app[keys.DB].run(create), status=201)
 
 
 @routes.patch("/api/v1/users/{id}")
-@endpoint("Change a user: active, role, agency, password reset, display name. Password, role, "
-          "agency and active changes revoke the user's tokens at once (ledgered)",
-          tags=("users",), body=UserChange, path={"id": USER_ID},
-          responses={200: ("the user", UserReply), 400: "bad field", 404: "no such user",
-                     409: "would leave no active administrator"})
+@endpoint(
+    "Change a user: active, role, agency, password reset, display name. Password, role, "
+    "agency and active changes revoke the user's tokens at once (ledgered)",
+    tags=("users",),
+    body=UserChange,
+    path={"id": USER_ID},
+    responses={
+        200: ("the user", UserReply),
+        400: "bad field",
+        404: "no such user",
+        409: "would leave no active administrator",
+    },
+)
 async def patch_user(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, MANAGE_USERS)
@@ -101,9 +132,17 @@ async def patch_user(request: web.Request) -> web.Response:
 
     def apply(s: Session) -> dict[str, Any]:
         user = get_user(s, user_id)
-        changed = update_user(s, user, actor=actor_of(who), active=change.active,
-                              role=change.role, agency_code=agency, password=change.password,
-                              password_hash=hashed, display_name=change.display_name)
+        changed = update_user(
+            s,
+            user,
+            actor=actor_of(who),
+            active=change.active,
+            role=change.role,
+            agency_code=agency,
+            password=change.password,
+            password_hash=hashed,
+            display_name=change.display_name,
+        )
         return {**user_json(user, _codes(s)), "changed": sorted(changed)}
 
     body = await request.app[keys.DB].run(apply)
@@ -123,8 +162,12 @@ async def list_agencies(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/agencies")
-@endpoint("Create an agency (ledgered)", tags=("users",), body=NewAgency,
-          responses={201: "created", 400: "bad field", 409: "exists"})
+@endpoint(
+    "Create an agency (ledgered)",
+    tags=("users",),
+    body=NewAgency,
+    responses={201: "created", 400: "bad field", 409: "exists"},
+)
 async def create_agency(request: web.Request) -> web.Response:
     who = principal(request)
     require(who, MANAGE_USERS)
