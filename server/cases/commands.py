@@ -61,7 +61,7 @@ def create_case(
             )
         agency = s.scalar(select(Agency).where(Agency.code == code))
         if agency is None:
-            raise BadRequest(f"no agency {code!r}", code="bad_field")
+            raise BadRequest(f"no agency {code!r}", code="bad_agency", params={"field": "agency"})
     else:
         agency = s.get(Agency, who.agency_id) if who.agency_id is not None else None
         if agency is None:

@@ -113,6 +113,20 @@ async def test_create_validates_and_refuses_duplicates(world) -> None:  # type: 
         },
         status=400,
     )
+    unknown = await world.call(
+        "POST",
+        "/api/v1/cases",
+        "admin",
+        body={
+            "number": "N-3",
+            "title": "t",
+            "agency": "ZZ9",
+            "enforcement_type": "inspection",
+            "procedure": "general",
+        },
+        status=400,
+    )
+    assert unknown["code"] == "bad_agency" and unknown["params"]["field"] == "agency"
     # The same number may exist in another agency.
     await world.call(
         "POST",

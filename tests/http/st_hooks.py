@@ -54,8 +54,6 @@ def refusals_only_for_domain_reasons(ctx, response, case):  # type: ignore[no-un
         field = (body.get("params") or {}).get("field", "")
     except ValueError:
         code = field = ""
-    if code == "bad_field" and str(body.get("error", "")).startswith("no agency "):
-        code = "bad_agency"  # server/cases/commands.py says bad_field without the field here
     assert code in DOMAIN_REFUSALS or f"{code}:{field}" in DOMAIN_REFUSALS, (
         f"schema-valid request refused: {response.status_code} {code!r} {response.content[:300]!r}"
     )
