@@ -29,7 +29,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from _proc import WITH_CHILDREN, cpu_seconds, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).with_name("custodian")
@@ -53,12 +54,6 @@ PG_URL = os.environ.get(
 )
 USERS = 10  # reviewer accounts the clients share (client i uses account i % USERS)
 GOAL_P99_MS = 200.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:
@@ -225,18 +220,6 @@ def start_trivial(body: Path, port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of processes and their finished children (from /proc)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    return total
-
-
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -361,10 +344,10 @@ async def _load(
         tasks.append(asyncio.create_task(health(hsession)))
         await asyncio.sleep(warmup)
         measuring[0] = True
-        t0, cpu0 = time.monotonic(), cpu_seconds(pids)
+        t0, cpu0 = time.monotonic(), cpu_seconds(pids, WITH_CHILDREN)
         await asyncio.gather(*tasks)
         res.seconds = time.monotonic() - t0
-        res.server_cpu = cpu_seconds(pids) - cpu0
+        res.server_cpu = cpu_seconds(pids, WITH_CHILDREN) - cpu0
     return res
 
 

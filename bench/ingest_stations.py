@@ -23,7 +23,6 @@ import hashlib
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from _proc import cpu_seconds, free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).with_name("custodian")
@@ -40,18 +41,6 @@ PASSWORD = "bench password 123"
 GIB = 1024**3
 MIB = 1024**2
 GOAL = 2.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int, which: tuple[int, ...] = (11, 12)) -> float:
-    """CPU seconds of a process so far: user + system (or `which` of /proc's two fields)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(fields[i]) for i in which) / os.sysconf("SC_CLK_TCK")
 
 
 def make_files(cache: Path, stations: int, files: int, mb: int) -> list[list[Path]]:
@@ -176,7 +165,7 @@ def one_round(
             docks.append((dock, creds))
         total = sum(p.stat().st_size for files in station_files for p in files)
         run(["sync"])
-        cpu0, sys0 = cpu_seconds(server.pid), cpu_seconds(server.pid, (12,))
+        cpu0, sys0 = cpu_seconds([server.pid]), cpu_seconds([server.pid], (12,))
         t0 = time.perf_counter()
         for st, (dock, creds) in enumerate(docks):
             agents.append(
@@ -216,8 +205,8 @@ def one_round(
             if a.returncode != 0:
                 raise SystemExit(f"a station failed ({a.returncode}):\n{out}")
         wall = time.perf_counter() - t0
-        cpu = cpu_seconds(server.pid) - cpu0
-        kernel = cpu_seconds(server.pid, (12,)) - sys0
+        cpu = cpu_seconds([server.pid]) - cpu0
+        kernel = cpu_seconds([server.pid], (12,)) - sys0
         for dock, _ in docks:
             cleared = list((dock / "cleared").iterdir())
             files = [p for p in dock.iterdir() if p.is_file()]

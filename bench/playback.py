@@ -30,7 +30,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _proc import cpu_seconds, free_port  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 BIN = Path(sys.executable).with_name("custodian")
@@ -50,12 +51,6 @@ SECRET = "bench-secret-" + "x" * 40
 ACCEL_LOCATION = "/_custodian_store/"
 SEGMENT_S = 4  # transcode.presets.HLS_SEGMENT_S
 GOALS = {"throughput": 0.5, "p99": 2.0}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
@@ -304,18 +299,6 @@ http {{
     run([NGINX, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log")])
     dep.nginx_conf = conf
     wait_http(f"http://127.0.0.1:{nginx_port}/")
-
-
-def cpu_seconds(pids: list[int], which: tuple[int, ...] = (11, 12)) -> float:
-    """CPU seconds used so far by these processes: user + system (or `which` of the two)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += sum(int(fields[i]) for i in which)  # utime, stime (fields 14, 15)
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def nginx_pids(dep: Deployment) -> list[int]:
