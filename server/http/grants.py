@@ -9,7 +9,6 @@ cache trusts an account; the account itself is still resolved on every request.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from server.access import Principal
+from server.http.singleflight import SingleFlight
 
 MAX_ENTRIES = 50_000  # (user, item) pairs remembered; beyond that the memory starts afresh
 
@@ -55,7 +55,7 @@ class GrantCache:
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._entries: dict[Key, tuple[float, Grant]] = {}
-        self._loading: dict[Key, asyncio.Future[Grant]] = {}
+        self._loading: SingleFlight[Key, Grant] = SingleFlight()
 
     @staticmethod
     def _key(who: Principal, item_id: str) -> Key:
@@ -89,13 +89,9 @@ class GrantCache:
             return hit
         if self.ttl <= 0:
             return await read()
-        key = self._key(who, item_id)
-        task = self._loading.get(key)
-        if task is None:
-            task = asyncio.ensure_future(self._fetch(who, item_id, read))
-            self._loading[key] = task
-            task.add_done_callback(lambda t: self._done(key, t))
-        return await asyncio.shield(task)
+        return await self._loading.run(
+            self._key(who, item_id), lambda: self._fetch(who, item_id, read)
+        )
 
     async def _fetch(
         self, who: Principal, item_id: str, read: Callable[[], Awaitable[Grant]]
@@ -105,12 +101,6 @@ class GrantCache:
         self.put(who, grant, started)
         return grant
 
-    def _done(self, key: Key, task: asyncio.Future[Grant]) -> None:
-        if self._loading.get(key) is task:
-            del self._loading[key]
-        if not task.cancelled():
-            task.exception()  # retrieved, even when every caller went away
-
     def forget(self, item_id: str | None = None) -> None:
         """Drop the grants of one item (or all): after a change made in this process."""
         if item_id is None:
@@ -118,7 +108,7 @@ class GrantCache:
         else:
             for key in [k for k in self._entries if k[2] == item_id]:
                 del self._entries[key]
-        self._loading.clear()
+        self._loading.forget()
 
 
 MEDIA_GRANTS = web.AppKey("media_grants", GrantCache)

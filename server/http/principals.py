@@ -4,7 +4,6 @@ role and agency come from the catalogue, not from the token."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from server.access import Principal
 from server.catalogue.models import User
 from server.errors import Unauthorized
+from server.http.singleflight import SingleFlight
 from server.http.tokens import TokenClaims
 
 
@@ -53,7 +53,7 @@ class AccountCache:
     def __init__(self, ttl: float):
         self.ttl = ttl
         self._entries: dict[int, tuple[float, Account | None]] = {}
-        self._loading: dict[int, asyncio.Future[Account | None]] = {}
+        self._loading: SingleFlight[int, Account | None] = SingleFlight()
         self._generation: dict[int, int] = {}
         self._all_generation = 0
 
@@ -72,12 +72,12 @@ class AccountCache:
     def invalidate(self, user_id: int | None = None) -> None:
         if user_id is None:
             self._entries.clear()
-            self._loading.clear()
+            self._loading.forget()
             self._generation.clear()
             self._all_generation += 1
         else:
             self._entries.pop(user_id, None)
-            self._loading.pop(user_id, None)
+            self._loading.forget(user_id)
             self._generation[user_id] = self._generation.get(user_id, 0) + 1
 
     def _stamp(self, user_id: int) -> tuple[int, int]:
@@ -90,13 +90,8 @@ class AccountCache:
         the read is its own task, so a caller that goes away does not cancel the others')."""
         if self.ttl <= 0:  # no cache: every request reads for itself
             return await read(user_id)
-        task = self._loading.get(user_id)
-        if task is None:
-            stamp, started = self._stamp(user_id), time.monotonic()
-            task = asyncio.ensure_future(self._fetch(user_id, read, stamp, started))
-            self._loading[user_id] = task
-            task.add_done_callback(lambda t: self._done(user_id, t))
-        return await asyncio.shield(task)
+        stamp, started = self._stamp(user_id), time.monotonic()
+        return await self._loading.run(user_id, lambda: self._fetch(user_id, read, stamp, started))
 
     async def _fetch(
         self,
@@ -109,12 +104,6 @@ class AccountCache:
         if self._stamp(user_id) == stamp:  # no change in this process since the read began
             self.put(user_id, account, started)
         return account
-
-    def _done(self, user_id: int, task: asyncio.Future[Account | None]) -> None:
-        if self._loading.get(user_id) is task:
-            del self._loading[user_id]
-        if not task.cancelled():
-            task.exception()  # retrieved, even when every caller went away
 
 
 ACCOUNTS = web.AppKey("accounts", AccountCache)
